@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PROFILES } from "../generated/embedded.ts";
+import { parseProfileYaml, type Profile } from "./profile.ts";
+import { ConfigError, type ConfigIssue } from "./validation.ts";
+
+/**
+ * Device profiles: the built-in ones embedded in the binary, plus any `*.yaml` in an extra folder
+ * (a site's own profiles), which may replace a built-in one of the same id.
+ * All profiles are checked; every error of every file is reported together.
+ */
+export function loadProfiles(extraDir?: string): Map<string, Profile> {
+  const sources: [file: string, text: string][] = Object.entries(PROFILES).map(([id, text]) => [`profiles/${id}.yaml`, text]);
+  if (extraDir) {
+    for (const f of readdirSync(extraDir).sort()) {
+      if (f.endsWith(".yaml") || f.endsWith(".yml")) sources.push([join(extraDir, f), readFileSync(join(extraDir, f), "utf8")]);
+    }
+  }
+  const profiles = new Map<string, Profile>();
+  const issues: ConfigIssue[] = [];
+  for (const [file, text] of sources) {
+    try {
+      const p = parseProfileYaml(text, file);
+      profiles.set(p.profile, p);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      issues.push(...e.issues.map((i) => ({ path: `${file}: ${i.path}`, message: i.message })));
+    }
+  }
+  if (issues.length) throw new ConfigError("profiles", issues);
+  return profiles;
+}

@@ -1,0 +1,122 @@
+import { Quality, qualityName } from "./quality.ts";
+import type { PointInfo, PointRegistry } from "./registry.ts";
+import type { PointTable } from "./table.ts";
+
+/**
+ * The main thread's view of the live table: drains the workers' change rings, derives staleness
+ * (a good value older than its point's limit is shown stale) and fans changes out to subscribers
+ * (pages' SSE streams, later alarms and the historian). Subscribers get each drained batch once.
+ */
+
+export interface PointValue {
+  id: string;
+  device: string;
+  tag: string;
+  label: string;
+  value: number | string | null;
+  unit: string;
+  quality: string;
+  ts: number | null;
+}
+
+export type ChangeListener = (indexes: readonly number[]) => void;
+
+const DRAIN_MS = 20;
+const STALE_SWEEP_MS = 250;
+
+export class LiveView {
+  private readonly listeners = new Set<ChangeListener>();
+  /** Quality last announced per point, including derived staleness. */
+  private readonly shownQuality: Int32Array;
+  private readonly texts = new Map<number, string>();
+  private drainTimer: ReturnType<typeof setInterval> | undefined;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly batch: number[] = [];
+  private readonly sample = { value: NaN, ts: 0, quality: 0 };
+
+  constructor(
+    readonly registry: PointRegistry,
+    readonly table: PointTable,
+  ) {
+    this.shownQuality = new Int32Array(registry.points.length);
+  }
+
+  start(): void {
+    this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
+    this.sweepTimer = setInterval(() => this.sweepStale(), STALE_SWEEP_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.drainTimer);
+    clearInterval(this.sweepTimer);
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  setText(point: number, value: string): void {
+    this.texts.set(point, value);
+  }
+
+  /** Drains every ring now; returns the number of changed points. */
+  drain(): number {
+    const batch = this.batch;
+    batch.length = 0;
+    this.table.drainAll((i) => {
+      batch.push(i);
+      this.shownQuality[i] = this.effectiveQuality(i);
+    });
+    if (batch.length) this.emit(batch);
+    return batch.length;
+  }
+
+  private emit(batch: readonly number[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(batch);
+      } catch (e) {
+        console.error("change listener failed:", e);
+      }
+    }
+  }
+
+  /** Points whose value has aged past their limit change quality without any write: announce them. */
+  private sweepStale(): void {
+    const changed: number[] = [];
+    const n = this.registry.points.length;
+    for (let i = 0; i < n; i++) {
+      const q = this.effectiveQuality(i);
+      if (q !== this.shownQuality[i]) {
+        this.shownQuality[i] = q;
+        changed.push(i);
+      }
+    }
+    if (changed.length) this.emit(changed);
+  }
+
+  effectiveQuality(index: number, now = Date.now()): number {
+    const s = this.table.read(index, this.sample);
+    if (s.quality === Quality.GOOD && now - s.ts > this.registry.points[index]!.staleAfterMs) return Quality.STALE;
+    return s.quality;
+  }
+
+  /** The value as pages and the API show it. */
+  value(info: PointInfo, now = Date.now()): PointValue {
+    const s = this.table.read(info.index, { value: NaN, ts: 0, quality: 0 });
+    let quality = s.quality;
+    if (quality === Quality.GOOD && now - s.ts > info.staleAfterMs) quality = Quality.STALE;
+    const text = info.tag.kind === "text" ? (this.texts.get(info.index) ?? null) : undefined;
+    return {
+      id: info.id,
+      device: info.device,
+      tag: info.tag.id,
+      label: info.label,
+      value: text !== undefined ? text : Number.isNaN(s.value) ? null : s.value,
+      unit: info.tag.unit,
+      quality: qualityName(quality),
+      ts: s.ts > 0 ? s.ts : null,
+    };
+  }
+}
