@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { parseDocument } from "yaml";
 import { DATA_TYPES, READ_FUNCTIONS, TAG_KINDS, WORD_ORDERS, WRITE_FUNCTIONS } from "../protocols/modbus/types.ts";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";

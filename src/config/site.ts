@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import { parseYaml, type Profile } from "./profile.ts";

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 
 /** One problem in a configuration file, addressed by its path (`devices[3].unit`). */
 export interface ConfigIssue {

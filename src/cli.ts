@@ -1,0 +1,163 @@
+#!/usr/bin/env bun
+/**
+ * The `busbar` command. Configuration errors print every problem with its path and exit 2,
+ * never a stack trace.
+ */
+import { parseArgs } from "node:util";
+import { createServer } from "node:net";
+import { ConfigError } from "./config/validation.ts";
+import { loadProfiles } from "./config/profiles.ts";
+import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
+import { parseYaml } from "./config/profile.ts";
+import { DEMO_SITE } from "./generated/embedded.ts";
+import { buildRegistry } from "./points/registry.ts";
+import { describeRead } from "./protocols/modbus/planner.ts";
+import { planSite } from "./workers/supervisor.ts";
+
+const USAGE = `Busbar — runs a building's electrical room.
+
+Usage:
+  busbar demo [--http PORT] [--db FILE]        run the built-in demo site with its simulator
+  busbar run --site FILE [--db FILE] [--http PORT] [--profiles DIR]
+                                               poll a real site
+  busbar check-site FILE [--profiles DIR]      validate a site file and print each device's request plan
+  busbar help
+
+Options:
+  --site FILE      site file (YAML): buses, devices, one-line topology
+  --db FILE        SQLite database (default: data/busbar.db, demo: data/demo.db)
+  --http PORT      HTTP port of the pages and API (default 8080)
+  --profiles DIR   extra device profiles (*.yaml), beside the built-in ones
+`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(message.endsWith("\n") ? message : message + "\n");
+  process.exit(code);
+}
+
+function parsePort(s: string | undefined, fallback: number): number {
+  if (s === undefined) return fallback;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--http: must be a port number 0..65535, not "${s}"`);
+  return n;
+}
+
+/** A currently free TCP port on loopback (for the demo's simulated gateways). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function loadSiteOrExit(file: string, profilesDir?: string): Site {
+  try {
+    return loadSiteFile(file, loadProfiles(profilesDir));
+  } catch (e) {
+    if (e instanceof ConfigError) fail(`Invalid configuration — ${e.message}`);
+    throw e;
+  }
+}
+
+function checkSite(file: string, profilesDir?: string): void {
+  const site = loadSiteOrExit(file, profilesDir);
+  const registry = buildRegistry(site);
+  const plans = planSite(site, registry);
+  console.log(`${file}: OK — ${site.buses.length} bus(es), ${site.devices.length} device(s), ${registry.points.length} point(s)`);
+  for (const bus of site.buses) {
+    console.log(`\nbus ${bus.id} (${bus.kind}${"host" in bus ? ` ${bus.host}:${bus.port}` : ` ${bus.port}`})`);
+    for (const d of site.devices.filter((x) => x.bus === bus.id)) {
+      const reads = plans.get(d.id) ?? [];
+      console.log(`  ${d.id} unit ${d.unit} profile ${d.profile}: ${reads.length} read(s) per cycle`);
+      for (const r of reads) console.log(`    ${describeRead(r)}`);
+    }
+  }
+}
+
+async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[]): Promise<void> {
+  const { startBusbar } = await import("./server/runtime.ts");
+  let busbar;
+  try {
+    busbar = await startBusbar({ site, dbPath, httpPort });
+  } catch (e) {
+    fail(`Cannot start: ${(e as Error).message}`, 1);
+  }
+  console.log([...banner, `Busbar is running: ${busbar.url}  (${busbar.registry.points.length} points, database ${dbPath})`].join("\n"));
+  const shutdown = async () => {
+    await busbar.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+async function demo(dbPath: string, httpPort: number): Promise<void> {
+  const profiles = loadProfiles();
+  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { host?: string; port?: number | string }[] };
+  // The demo's gateways are simulated on loopback; pick free ports so a busy port never stops a newcomer.
+  for (const bus of raw.buses) {
+    bus.host = "127.0.0.1";
+    bus.port = await freePort();
+  }
+  let site: Site;
+  try {
+    site = parseSite(raw, profiles, "demo-site.yaml");
+  } catch (e) {
+    if (e instanceof ConfigError) fail(`The built-in demo site is invalid — ${e.message}`, 1);
+    throw e;
+  }
+  const { startSimulator } = await import("./sim/simulator.ts");
+  await startSimulator(site, {});
+  await runSite(site, dbPath, httpPort, [
+    `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
+  ]);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          site: { type: "string" },
+          db: { type: "string" },
+          http: { type: "string" },
+          profiles: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+      });
+    } catch (e) {
+      fail(`${(e as Error).message}\n\n${USAGE}`);
+    }
+  })();
+  const command = positionals[0] ?? (values.site ? "run" : "help");
+  if (values.help || command === "help") {
+    console.log(USAGE);
+    return;
+  }
+  switch (command) {
+    case "demo":
+      return demo(values.db ?? "data/demo.db", parsePort(values.http, 8080));
+    case "run": {
+      if (!values.site) fail(`run needs --site FILE\n\n${USAGE}`);
+      const site = loadSiteOrExit(values.site, values.profiles);
+      return runSite(site, values.db ?? "data/busbar.db", parsePort(values.http, 8080), []);
+    }
+    case "check-site": {
+      const file = positionals[1] ?? values.site;
+      if (!file) fail(`check-site needs a FILE\n\n${USAGE}`);
+      return checkSite(file, values.profiles);
+    }
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).catch((e) => fail(`busbar: ${(e as Error).message}`, 1));
+}

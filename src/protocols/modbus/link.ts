@@ -1,0 +1,136 @@
+import ModbusRTU from "modbus-serial";
+import type { BusConfig } from "../../config/site.ts";
+
+/**
+ * A link is one bus's master side: one request at a time, in the worker's order.
+ * Errors are classified so a worker can tell a dead device from a confused one.
+ */
+
+export type LinkErrorKind = "timeout" | "exception" | "bad-reply" | "disconnected";
+
+export class LinkError extends Error {
+  constructor(
+    readonly kind: LinkErrorKind,
+    message: string,
+    readonly exceptionCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ModbusLink {
+  readonly isOpen: boolean;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Register bytes (FC3/4, big-endian per register) or packed bits (FC1/2, LSB first). */
+  read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array>;
+  writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void>;
+  writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void>;
+}
+
+const MODBUS_EXCEPTIONS: Record<number, string> = {
+  1: "illegal function",
+  2: "illegal data address",
+  3: "illegal data value",
+  4: "server device failure",
+  5: "acknowledge",
+  6: "server device busy",
+  10: "gateway path unavailable",
+  11: "gateway target device failed to respond",
+};
+
+export function classify(e: unknown): LinkError {
+  if (e instanceof LinkError) return e;
+  const err = e as { message?: string; errno?: string; code?: string; modbusCode?: number };
+  const message = err?.message ?? String(e);
+  if (typeof err?.modbusCode === "number")
+    return new LinkError("exception", `exception ${err.modbusCode} (${MODBUS_EXCEPTIONS[err.modbusCode] ?? "unknown"})`, err.modbusCode);
+  if (err?.errno === "ETIMEDOUT" || /timed out/i.test(message)) return new LinkError("timeout", "no answer (timeout)");
+  if (/length|CRC|Unexpected data|byte count/i.test(message)) return new LinkError("bad-reply", `malformed reply: ${message}`);
+  return new LinkError("disconnected", message || "connection error");
+}
+
+/** Modbus TCP through modbus-serial. */
+export class TcpLink implements ModbusLink {
+  private client = new ModbusRTU();
+  private opening: Promise<void> | undefined;
+
+  constructor(private readonly bus: Extract<BusConfig, { kind: "modbus-tcp" }>) {}
+
+  get isOpen(): boolean {
+    return this.client.isOpen;
+  }
+
+  async connect(): Promise<void> {
+    if (this.client.isOpen) return;
+    this.opening ??= (async () => {
+      // A fresh client per connection: modbus-serial keeps per-socket transaction state.
+      this.client.close?.(() => {});
+      this.client = new ModbusRTU();
+      this.client.on("error", () => {}); // surfaced through the failing request instead
+      try {
+        await this.client.connectTCP(this.bus.host, { port: this.bus.port, timeout: this.bus.timeoutMs } as never);
+      } catch (e) {
+        throw new LinkError("disconnected", `cannot connect to ${this.bus.host}:${this.bus.port}: ${(e as Error).message}`);
+      }
+    })().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.client.close(() => resolve()));
+  }
+
+  async read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array> {
+    const c = this.client;
+    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
+    c.setID(unit);
+    c.setTimeout(timeoutMs);
+    try {
+      const res =
+        fc === 3
+          ? await c.readHoldingRegisters(start, count)
+          : fc === 4
+            ? await c.readInputRegisters(start, count)
+            : fc === 1
+              ? await c.readCoils(start, count)
+              : await c.readDiscreteInputs(start, count);
+      const expected = fc >= 3 ? count * 2 : Math.ceil(count / 8);
+      if (res.buffer.length < expected) throw new LinkError("bad-reply", `malformed reply: ${res.buffer.length} data bytes, expected ${expected}`);
+      return res.buffer;
+    } catch (e) {
+      throw classify(e);
+    }
+  }
+
+  async writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void> {
+    const c = this.client;
+    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
+    c.setID(unit);
+    c.setTimeout(timeoutMs);
+    try {
+      if (fc === 6) await c.writeRegister(address, words[0]!);
+      else await c.writeRegisters(address, words);
+    } catch (e) {
+      throw classify(e);
+    }
+  }
+
+  async writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void> {
+    const c = this.client;
+    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
+    c.setID(unit);
+    c.setTimeout(timeoutMs);
+    try {
+      if (fc === 5) await c.writeCoil(address, bits[0]!);
+      else await c.writeCoils(address, bits);
+    } catch (e) {
+      throw classify(e);
+    }
+  }
+}
+
+export function createLink(bus: BusConfig): ModbusLink {
+  if (bus.kind === "modbus-tcp") return new TcpLink(bus);
+  throw new Error(`bus ${bus.id}: ${bus.kind} buses are not supported yet`);
+}
