@@ -5,6 +5,7 @@ import { buildRegistry, type PointRegistry } from "../points/registry.ts";
 import { PointTable } from "../points/table.ts";
 import { planSite, Supervisor } from "../workers/supervisor.ts";
 import { createApp } from "./app.tsx";
+import { PageEvents } from "./page-events.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -28,6 +29,7 @@ export interface Busbar {
   live: LiveView;
   supervisor: Supervisor;
   db: BusbarDb;
+  pageEvents: PageEvents;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -69,7 +71,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   live.start();
   supervisor.start();
 
-  const app = createApp({ site, live, supervisor });
+  const pageEvents = new PageEvents();
+  const app = createApp({ site, live, supervisor, db, pageEvents });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -95,6 +98,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     live,
     supervisor,
     db,
+    pageEvents,
     url,
     port: server.port!,
     async stop() {

@@ -1,0 +1,15 @@
+import type { Site } from "../config/site.ts";
+import type { BusbarDb } from "../db/database.ts";
+import type { LiveView } from "../points/live.ts";
+import type { Supervisor } from "../workers/supervisor.ts";
+import type { PageEvents } from "./page-events.ts";
+
+/** What every route module gets: the running site's parts. */
+export interface AppContext {
+  site: Site;
+  live: LiveView;
+  supervisor: Supervisor;
+  db: BusbarDb;
+  /** Non-value events for every page's live stream (alarms...). */
+  pageEvents: PageEvents;
+}

@@ -1,0 +1,52 @@
+import type { Hono } from "hono";
+import { describeRead } from "../../protocols/modbus/planner.ts";
+import type { AppContext } from "../context.ts";
+
+/** JSON API: points, their live history, buses' statistics and request plans. */
+export function registerApiRoutes(app: Hono, ctx: AppContext): void {
+  const { live, supervisor } = ctx;
+  const registry = live.registry;
+
+  app.get("/api/points", (c) => {
+    const now = Date.now();
+    const device = c.req.query("device");
+    const list = device ? (registry.byDevice.get(device) ?? []) : registry.points;
+    return c.json(list.map((p) => live.value(p, now)));
+  });
+
+  app.get("/api/points/:id", (c) => {
+    const p = registry.byId.get(c.req.param("id"));
+    if (!p) return c.json({ error: `no point ${c.req.param("id")}` }, 404);
+    return c.json(live.value(p));
+  });
+
+  /** History between `from` and `to` (ms since 1970). Served from the live ring today; the historian plugs in here. */
+  app.get("/api/points/:id/history", (c) => {
+    const p = registry.byId.get(c.req.param("id"));
+    if (!p) return c.json({ error: `no point ${c.req.param("id")}` }, 404);
+    const num = (s: string | undefined, fallback: number) => (s === undefined || s === "" ? fallback : Number(s));
+    const from = num(c.req.query("from"), -Infinity);
+    const to = num(c.req.query("to"), Infinity);
+    if (Number.isNaN(from) || Number.isNaN(to)) return c.json({ error: "from and to must be times in ms since 1970" }, 400);
+    const h = live.table.history(p.index, from, to);
+    return c.json({
+      id: p.id,
+      unit: p.tag.unit,
+      source: "live-ring",
+      slotMs: live.table.historySlotMs,
+      t: h.t,
+      v: h.v.map((x) => (Number.isNaN(x) ? null : x)),
+    });
+  });
+
+  app.get("/api/buses", (c) => c.json(supervisor.stats()));
+
+  app.get("/api/plan", (c) => {
+    const out: Record<string, { fc: number; start: number; count: number; slow: boolean; tags: string[]; text: string }[]> = {};
+    for (const [device, reads] of supervisor.plans)
+      out[device] = reads.map((r) => ({ fc: r.fc, start: r.start, count: r.count, slow: r.slow, tags: r.items.map((i) => i.tag.id), text: describeRead(r) }));
+    return c.json(out);
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+}
