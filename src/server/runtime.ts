@@ -17,6 +17,8 @@ export interface BusbarOptions {
   dbPath: string;
   httpPort: number;
   httpHost?: string;
+  /** Addresses whose requests are a kiosk (read-only pages without login). */
+  kiosk?: string[];
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
