@@ -146,13 +146,13 @@ export function parseProfile(data: unknown, file = "profile"): Profile {
 
 /** Parses YAML text; YAML syntax errors are reported with line and column. */
 export function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({
         path: e.linePos ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : "(yaml)",
-        message: e.message.split("\n")[0]!,
+        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
       })),
     );
   }

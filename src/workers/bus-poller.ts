@@ -335,7 +335,6 @@ export class BusPoller {
     const d = this.devices.find((x) => x.cfg.writable[w.point] !== undefined);
     const tag = d?.cfg.writable[w.point];
     if (!d || !tag || tag.write === undefined) return reply(false, "point is not writable");
-    if (!this.link.isOpen) return reply(false, "bus not connected");
     try {
       const raw = toRaw(w.value, tag, multiplierOf(tag, d.cfg));
       if (tag.write === 5 || tag.write === 15) {

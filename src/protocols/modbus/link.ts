@@ -50,7 +50,11 @@ export function classify(e: unknown): LinkError {
   return new LinkError("disconnected", message || "connection error");
 }
 
-/** Modbus TCP through modbus-serial. */
+/**
+ * Modbus TCP through modbus-serial. After a timeout or a malformed reply the byte stream can no
+ * longer be trusted (a late answer, or a length field that swallows what follows), so the link
+ * drops the connection and the next request reconnects: a clean resync costs one TCP handshake.
+ */
 export class TcpLink implements ModbusLink {
   private client = new ModbusRTU();
   private opening: Promise<void> | undefined;
@@ -65,28 +69,56 @@ export class TcpLink implements ModbusLink {
     if (this.client.isOpen) return;
     this.opening ??= (async () => {
       // A fresh client per connection: modbus-serial keeps per-socket transaction state.
-      this.client.close?.(() => {});
-      this.client = new ModbusRTU();
-      this.client.on("error", () => {}); // surfaced through the failing request instead
+      const client = new ModbusRTU();
+      client.on("error", () => {}); // surfaced through the failing request instead
+      // An unreachable host may never answer the SYN: bound the attempt ourselves.
+      const limit = Math.max(1000, this.bus.timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await this.client.connectTCP(this.bus.host, { port: this.bus.port, timeout: this.bus.timeoutMs } as never);
+        await Promise.race([
+          client.connectTCP(this.bus.host, { port: this.bus.port }),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no connection within ${limit} ms`)), limit))),
+        ]);
       } catch (e) {
+        client.close(() => {});
         throw new LinkError("disconnected", `cannot connect to ${this.bus.host}:${this.bus.port}: ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
+      this.client = client;
     })().finally(() => (this.opening = undefined));
     return this.opening;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.client.close(() => resolve()));
+    const c = this.client;
+    if (!c.isOpen) return;
+    await new Promise<void>((resolve) => c.close(() => resolve()));
   }
 
-  async read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array> {
+  /** Drops a connection whose stream is suspect; `isOpen` turns false at once so nothing more is sent on it. */
+  private reset(c: ModbusRTU): void {
+    if (this.client === c) this.client = new ModbusRTU();
+    c.close(() => {});
+  }
+
+  /** Runs one transaction on a connected client; resyncs the stream when the answer cannot be trusted. */
+  private async transact<T>(unit: number, timeoutMs: number, fn: (c: ModbusRTU) => Promise<T>): Promise<T> {
+    if (!this.client.isOpen) await this.connect();
     const c = this.client;
-    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
     c.setID(unit);
     c.setTimeout(timeoutMs);
     try {
+      return await fn(c);
+    } catch (e) {
+      const err = classify(e);
+      if (err.kind === "timeout" || err.kind === "bad-reply") this.reset(c);
+      throw err;
+    }
+  }
+
+  read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array> {
+    return this.transact(unit, timeoutMs, async (c) => {
       const res =
         fc === 3
           ? await c.readHoldingRegisters(start, count)
@@ -98,35 +130,15 @@ export class TcpLink implements ModbusLink {
       const expected = fc >= 3 ? count * 2 : Math.ceil(count / 8);
       if (res.buffer.length < expected) throw new LinkError("bad-reply", `malformed reply: ${res.buffer.length} data bytes, expected ${expected}`);
       return res.buffer;
-    } catch (e) {
-      throw classify(e);
-    }
+    });
   }
 
   async writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void> {
-    const c = this.client;
-    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
-    c.setID(unit);
-    c.setTimeout(timeoutMs);
-    try {
-      if (fc === 6) await c.writeRegister(address, words[0]!);
-      else await c.writeRegisters(address, words);
-    } catch (e) {
-      throw classify(e);
-    }
+    await this.transact(unit, timeoutMs, (c) => (fc === 6 ? c.writeRegister(address, words[0]!) : c.writeRegisters(address, words)));
   }
 
   async writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void> {
-    const c = this.client;
-    if (!c.isOpen) throw new LinkError("disconnected", "not connected");
-    c.setID(unit);
-    c.setTimeout(timeoutMs);
-    try {
-      if (fc === 5) await c.writeCoil(address, bits[0]!);
-      else await c.writeCoils(address, bits);
-    } catch (e) {
-      throw classify(e);
-    }
+    await this.transact(unit, timeoutMs, (c) => (fc === 5 ? c.writeCoil(address, bits[0]!) : c.writeCoils(address, bits)));
   }
 }
 
