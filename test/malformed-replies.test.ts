@@ -38,7 +38,7 @@ function reply(req: Uint8Array): Uint8Array | null {
   }
 }
 
-let server: ReturnType<typeof Bun.listen>;
+let server: Bun.TCPSocketListener<undefined>;
 let busbar: Busbar;
 const point = (id: string) => busbar.live.value(busbar.registry.byId.get(id)!);
 
@@ -84,7 +84,7 @@ describe("malformed replies", () => {
     // Nothing plausible is shown for the faulty devices.
     for (const u of [5, 6, 7, 8]) expect(point(`U${u}.hr_0`).value).toBeNull();
     await waitFor("stats", () => (busbar.supervisor.stats()[0] as { devices?: unknown }).devices);
-    const bus = busbar.supervisor.stats()[0] as { devices: { id: string; lastError: string | null }[]; exceptions: number; badReplies: number; restarts: number };
+    const bus = busbar.supervisor.stats()[0] as unknown as { devices: { id: string; lastError: string | null }[]; exceptions: number; badReplies: number; restarts: number };
     const err = (id: string) => bus.devices.find((d) => d.id === id)!.lastError ?? "";
     expect(err("U5")).toMatch(/malformed reply/);
     expect(err("U6")).toMatch(/exception 2 \(illegal data address\)/);

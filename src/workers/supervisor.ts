@@ -25,6 +25,14 @@ export interface WriteResult {
   ms: number;
 }
 
+/**
+ * In the compiled binary all code shares the entry's URL (/$bunfs/root/busbar) and the worker is
+ * bundled at workers/bus-worker.js below it (scripts/build.ts passes it as an extra entrypoint).
+ */
+export function busWorkerUrl(): URL {
+  return import.meta.url.includes("$bunfs") ? new URL("./workers/bus-worker.ts", import.meta.url) : new URL("./bus-worker.ts", import.meta.url);
+}
+
 /** Ring 0 belongs to the main thread; bus i writes into ring i + 1. */
 export const MAIN_RING = 0;
 
@@ -74,7 +82,7 @@ export class Supervisor {
     private readonly table: PointTable,
     readonly plans: Map<string, PlannedRead[]>,
     private readonly events: SupervisorEvents,
-    private readonly workerUrl: URL | string = new URL("./bus-worker.ts", import.meta.url),
+    private readonly workerUrl: URL | string = busWorkerUrl(),
   ) {
     this.buses = site.buses.map((bus, i) => {
       const devices: WorkerDevice[] = site.devices

@@ -134,11 +134,11 @@ export class TcpLink implements ModbusLink {
   }
 
   async writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void> {
-    await this.transact(unit, timeoutMs, (c) => (fc === 6 ? c.writeRegister(address, words[0]!) : c.writeRegisters(address, words)));
+    await this.transact<unknown>(unit, timeoutMs, (c) => (fc === 6 ? c.writeRegister(address, words[0]!) : c.writeRegisters(address, words)));
   }
 
   async writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void> {
-    await this.transact(unit, timeoutMs, (c) => (fc === 5 ? c.writeCoil(address, bits[0]!) : c.writeCoils(address, bits)));
+    await this.transact<unknown>(unit, timeoutMs, (c) => (fc === 5 ? c.writeCoil(address, bits[0]!) : c.writeCoils(address, bits)));
   }
 }
 

@@ -1,0 +1,47 @@
+/**
+ * `npm run build`: one self-contained executable, dist/busbar.
+ * - Workers are extra entrypoints (a compiled binary cannot load a worker file from disk).
+ * - Packages that locate native bindings or worker files through __dirname would only appear to
+ *   work until node_modules is absent; the plugin below replaces them with what Busbar really uses.
+ */
+import type { BunPlugin } from "bun";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** modbus-serial `require("serialport")`s in a try/catch; its native binding crashes Bun anyway (Busbar has its own tty binding). */
+const noNativeSerialport: BunPlugin = {
+  name: "no-native-serialport",
+  setup(build) {
+    build.onResolve({ filter: /^(serialport|@serialport\/.*)$/ }, (args) => ({ path: args.path, namespace: "busbar-stub" }));
+    build.onLoad({ filter: /.*/, namespace: "busbar-stub" }, () => ({
+      contents: "module.exports = {};",
+      loader: "js",
+    }));
+  },
+};
+
+export const WORKER_ENTRYPOINTS = ["src/workers/bus-worker.ts"];
+
+export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
+  rmSync(outfile, { force: true });
+  const result = await Bun.build({
+    entrypoints: [join(root, "src/cli.ts"), ...WORKER_ENTRYPOINTS.map((w) => join(root, w))],
+    compile: { outfile },
+    minify: true,
+    sourcemap: "linked",
+    plugins: [noNativeSerialport],
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error("build failed");
+  }
+  return outfile;
+}
+
+if (import.meta.main) {
+  const out = await build();
+  console.log(`built ${out}`);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the independent peers Busbar's tests talk to, from Debian's packages:
+# socat (virtual serial pairs), python3-pymodbus (Modbus server/client), mbpoll (Modbus master),
+# chromium (pages in a real browser). Does nothing when they are all present.
+set -euo pipefail
+packages=(socat python3-pymodbus mbpoll chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "Busbar's tests need Debian packages: ${missing[*]}" >&2
+    echo "Install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+else SUDO=""; fi
+echo "Installing test peers: ${missing[*]}" >&2
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

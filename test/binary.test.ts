@@ -1,0 +1,55 @@
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { build } from "../scripts/build.ts";
+import { freePort, waitFor } from "./helpers/peers.ts";
+
+/** The single executable, run from a folder with no node_modules anywhere above it. */
+describe("dist/busbar", () => {
+  const dir = mkdtempSync(join(tmpdir(), "busbar-bin-"));
+  const bin = join(dir, "busbar");
+  let proc: ReturnType<typeof spawn> | undefined;
+
+  afterAll(() => {
+    proc?.kill("SIGKILL");
+  });
+
+  it("builds and runs the demo without node_modules, serving live values", async () => {
+    const built = await build(join(dir, "build", "busbar"));
+    copyFileSync(built, bin);
+    expect(existsSync(join(dir, "node_modules"))).toBe(false);
+    const port = await freePort();
+    let out = "";
+    proc = spawn(bin, ["demo", "--http", String(port), "--db", join(dir, "demo.db")], { cwd: dir, env: { ...process.env, NODE_PATH: "" } });
+    proc.stdout!.on("data", (d) => (out += d));
+    proc.stderr!.on("data", (d) => (out += d));
+    const points = await waitFor(
+      "good values from the binary",
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/points`);
+        const list = (await res.json()) as { id: string; value: number | null; quality: string }[];
+        return list.filter((p) => p.quality === "good").length > 100 && list;
+      },
+      20_000,
+      250,
+    );
+    const v = points.find((p) => p.id === "5B1.v_ab")!;
+    expect(v.quality).toBe("good");
+    expect(v.value).toBeGreaterThan(500); // Québec 600 V service
+    expect(out).toContain("Busbar is running");
+    expect(out).not.toMatch(/worker died|ModuleNotFound/);
+    const page = await fetch(`http://127.0.0.1:${port}/assets/htmx.min.js`);
+    expect(page.status).toBe(200);
+  }, 90_000);
+
+  it("rejects an invalid site file with every error and exit code 2", () => {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "site: { name: x }\nbuses: []\ndevices:\n  - { id: A, bus: gw, unit: 999, profile: nope }\n");
+    const r = spawnSync(bin, ["check-site", file], { cwd: dir, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("buses: a site needs at least one bus");
+    expect(r.stderr).toContain("devices[0].unit: must be 0..255");
+  });
+});
