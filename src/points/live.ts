@@ -28,9 +28,11 @@ export class LiveView {
   private readonly listeners = new Set<ChangeListener>();
   /** Quality last announced per point, including derived staleness. */
   private readonly shownQuality: Int32Array;
+  private readonly staleAfter: Float64Array;
   private readonly texts = new Map<number, string>();
   private drainTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private gcTimer: ReturnType<typeof setInterval> | undefined;
   private readonly batch: number[] = [];
   private readonly sample = { value: NaN, ts: 0, quality: 0 };
 
@@ -39,16 +41,20 @@ export class LiveView {
     readonly table: PointTable,
   ) {
     this.shownQuality = new Int32Array(registry.points.length);
+    this.staleAfter = Float64Array.from(registry.points, (p) => p.staleAfterMs);
   }
 
   start(): void {
     this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
     this.sweepTimer = setInterval(() => this.sweepStale(), STALE_SWEEP_MS);
+    // An asynchronous collection now and then keeps the heap near its live size (RSS budget).
+    this.gcTimer = setInterval(() => Bun.gc(false), 30_000);
   }
 
   stop(): void {
     clearInterval(this.drainTimer);
     clearInterval(this.sweepTimer);
+    clearInterval(this.gcTimer);
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -64,9 +70,10 @@ export class LiveView {
   drain(): number {
     const batch = this.batch;
     batch.length = 0;
+    const now = Date.now();
     this.table.drainAll((i) => {
       batch.push(i);
-      this.shownQuality[i] = this.effectiveQuality(i);
+      this.shownQuality[i] = this.quickQuality(i, now);
     });
     if (batch.length) this.emit(batch);
     return batch.length;
@@ -86,14 +93,21 @@ export class LiveView {
   private sweepStale(): void {
     const changed: number[] = [];
     const n = this.registry.points.length;
+    const now = Date.now();
     for (let i = 0; i < n; i++) {
-      const q = this.effectiveQuality(i);
+      const q = this.quickQuality(i, now);
       if (q !== this.shownQuality[i]) {
         this.shownQuality[i] = q;
         changed.push(i);
       }
     }
     if (changed.length) this.emit(changed);
+  }
+
+  /** Quality with staleness, read without the seqlock (a torn pair is corrected by the next sweep). */
+  private quickQuality(index: number, now: number): number {
+    const q = this.table.qualityOf(index);
+    return q === Quality.GOOD && now - this.table.tsOf(index) > this.staleAfter[index]! ? Quality.STALE : q;
   }
 
   effectiveQuality(index: number, now = Date.now()): number {

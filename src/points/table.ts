@@ -166,6 +166,15 @@ export class PointTable {
     }
   }
 
+  /** Quality and timestamp without the seqlock: for cheap scans where a torn pair only delays a notice by one sweep. */
+  qualityOf(index: number): number {
+    return this.quality[index]!;
+  }
+
+  tsOf(index: number): number {
+    return this.ts[index]!;
+  }
+
   /** Main thread: hands every changed point index of `ring` to `onChange`. Returns how many. */
   drain(ring: number, onChange: (index: number) => void): number {
     const base = ring * 2;

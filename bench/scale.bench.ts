@@ -1,0 +1,148 @@
+/**
+ * The scale run of issue 2: 20,000 float32 points polled every second from 40 simulated Modbus TCP
+ * devices (500 contiguous floats each), served by a separate process (src/sim/scale-load.ts).
+ * Busbar runs as its own process; its CPU (all threads) comes from /proc/PID/stat over the
+ * measurement window after a warm-up, its RSS from /proc/PID/status, and the age of the oldest
+ * value from /api/points once the CPU window is over (so serialising 20,000 values is not billed).
+ *
+ * Reference (same kind of machine): FUXA polling the same load spends 8.2 % of one core, 239 MB RSS.
+ * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60), BENCH_LAYOUTS ("10,1": devices per gateway port).
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { report } from "./report.ts";
+
+const root = join(import.meta.dir, "..");
+const bun = process.execPath;
+const DEVICES = 40;
+const FLOATS = 500;
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 30);
+const MEASURE_S = Number(process.env.BENCH_MEASURE_S ?? 60);
+const LAYOUTS = (process.env.BENCH_LAYOUTS ?? "10,1").split(",").map(Number);
+const CLK_TCK = 100;
+
+function cpuTicks(pid: number): number {
+  // Fields after the ")" of the command name: utime and stime are fields 14 and 15 (1-based).
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function lines(stream: ReadableStream<Uint8Array>, until: (line: string) => boolean, timeoutMs: number): Promise<string[]> {
+  const out: string[] = [];
+  const reader = stream.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value);
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      out.push(line);
+      if (until(line)) {
+        reader.releaseLock();
+        return out;
+      }
+    }
+  }
+  throw new Error(`timed out; got: ${out.join(" | ")}`);
+}
+
+async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+async function run(perPort: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "busbar-scale-"));
+  const load = Bun.spawn([bun, join(root, "src/sim/scale-load.ts"), "--devices", String(DEVICES), "--floats", String(FLOATS), "--port", "0", "--ports-per", String(perPort)], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  let busbar: ReturnType<typeof Bun.spawn> | undefined;
+  try {
+    const out = await lines(load.stdout, (l) => l.startsWith("ready"), 20_000);
+    const ports = out.filter((l) => l.startsWith("listening")).map((l) => Number(l.split(" ")[1]));
+
+    // A profile of 500 contiguous float32 and a site of 40 devices over the load's ports.
+    const profilesDir = join(dir, "profiles");
+    Bun.spawnSync(["mkdir", "-p", profilesDir]);
+    const tags = Array.from({ length: FLOATS }, (_, i) => `  - { id: f${i}, label: "Float ${i}", address: ${2 * i} }`);
+    writeFileSync(
+      join(profilesDir, "scale-500.yaml"),
+      `profile: scale-500\nname: Scale test device\nsource: "Busbar-defined, bench only"\ndefaults: { function: 3, type: float32, order: ABCD }\ntags:\n${tags.join("\n")}\n`,
+    );
+    const buses = ports.map((p, i) => `  - { id: gw${i}, kind: modbus-tcp, host: 127.0.0.1, port: ${p}, timeoutMs: 500, retries: 1, backoffMs: 5000 }`);
+    const devices = Array.from({ length: DEVICES }, (_, d) => {
+      const port = Math.floor(d / perPort);
+      return `  - { id: D${d + 1}, bus: gw${port}, unit: ${(d % perPort) + 1}, profile: scale-500, pollMs: 1000 }`;
+    });
+    const siteFile = join(dir, "site.yaml");
+    writeFileSync(siteFile, `site: { name: scale }\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
+    const http = await freePort();
+    busbar = Bun.spawn([bun, join(root, "src/cli.ts"), "run", "--site", siteFile, "--profiles", profilesDir, "--db", join(dir, "b.db"), "--http", String(http)], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    await lines(busbar.stdout as ReadableStream<Uint8Array>, (l) => l.includes("Busbar is running"), 30_000);
+    const pid = busbar.pid;
+    console.log(`layout: ${ports.length} bus(es) × ${perPort} device(s); warm-up ${WARMUP_S} s, measuring ${MEASURE_S} s (Busbar pid ${pid})`);
+    await Bun.sleep(WARMUP_S * 1000);
+    const reqCount = async () =>
+      ((await (await fetch(`http://127.0.0.1:${http}/api/buses`)).json()) as { requests: number }[]).reduce((s, b) => s + b.requests, 0);
+    const r0 = await reqCount();
+    const t0 = performance.now();
+    const c0 = cpuTicks(pid);
+    let rssMax = rssMB(pid);
+    const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssMB(pid))), 1000);
+    await Bun.sleep(MEASURE_S * 1000);
+    clearInterval(rssTimer);
+    const elapsedS = (performance.now() - t0) / 1000;
+    const cpuPct = ((cpuTicks(pid) - c0) / CLK_TCK / elapsedS) * 100;
+    const reqs = ((await reqCount()) - r0) / elapsedS;
+    rssMax = Math.max(rssMax, rssMB(pid));
+
+    // Freshness and correctness, sampled after the CPU window.
+    let oldest = 0;
+    let good = 0;
+    let wrong = 0;
+    for (let s = 0; s < 5; s++) {
+      const list = (await (await fetch(`http://127.0.0.1:${http}/api/points`)).json()) as { id: string; value: number; quality: string; ts: number }[];
+      const now = Date.now();
+      good = list.filter((p) => p.quality === "good").length;
+      for (const p of list) {
+        oldest = Math.max(oldest, now - p.ts);
+        const unit = ((Number(p.id.slice(1, p.id.indexOf("."))) - 1) % perPort) + 1;
+        const frac = p.value - (unit * 1000 + Number(p.id.slice(p.id.indexOf(".f") + 2)));
+        if (!(frac >= 0 && frac < 1 && (frac * 8) % 1 === 0)) wrong++;
+      }
+      await Bun.sleep(700);
+    }
+    const label = `[${ports.length} bus × ${perPort}]`;
+    report(`${label} Busbar CPU, all threads (% of one core)`, cpuPct, "%", { max: 4, note: "FUXA: 8.2 %" });
+    report(`${label} Busbar RSS incl. live history ring`, rssMax, "MB", { max: 200, note: "FUXA: 239 MB" });
+    report(`${label} age of the oldest value`, oldest / 1000, "s", { max: 1.5 });
+    report(`${label} points good`, good, "points", { min: DEVICES * FLOATS });
+    report(`${label} values decoded wrong`, wrong, "values", { max: 0 });
+    report(`${label} requests/s on the wire`, reqs, "req/s", { note: "no pause between requests" });
+  } finally {
+    busbar?.kill("SIGTERM");
+    load.kill("SIGKILL");
+    await busbar?.exited;
+  }
+}
+
+for (const perPort of LAYOUTS) await run(perPort);
+process.exit(0);
