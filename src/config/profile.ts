@@ -48,6 +48,36 @@ export const tagSchema = z
   })
   .strict();
 
+const tagRef = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be a tag id of this profile");
+
+/**
+ * Device clock setting (EnLogic "Период синхронизации" + a DTO tag): Busbar writes the time through
+ * `tag` every `periodMin`. When the device's clock can be read (`clock`, or one tag per field in
+ * `clockParts`), the drift is checked first: beyond `maxDriftS` an event is raised instead of
+ * writing (the TH40C refuses such a setting anyway).
+ */
+const timeSyncSchema = z
+  .object({
+    /** The writable date-time tag to write. */
+    tag: tagRef,
+    periodMin: intIn(1, 527_040).default(1440),
+    /** Write to unit 0 (every device of the bus at once), as the TH40C's manual does. */
+    broadcast: z.boolean().default(false),
+    /** The device accepts at most one setting per this many minutes (TH40C: once a day). */
+    minIntervalMin: intIn(0, 527_040).default(0),
+    maxDriftS: z.number().positive().optional(),
+    /** A readable date-time tag with the device's clock ... */
+    clock: tagRef.optional(),
+    /** ... or its clock as one integer tag per field. */
+    clockParts: z
+      .object({ year: tagRef, month: tagRef, day: tagRef, hour: tagRef, minute: tagRef, second: tagRef })
+      .strict()
+      .optional(),
+    /** The device clock runs in the site's local time (default) or in UTC. */
+    clockZone: z.enum(["local", "utc"]).default("local"),
+  })
+  .strict();
+
 export const profileSchema = z
   .object({
     profile: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be lower-case letters, digits and -"),
@@ -69,6 +99,7 @@ export const profileSchema = z
       })
       .strict()
       .optional(),
+    timeSync: timeSyncSchema.optional(),
     defaults: z
       .object({
         function: literalUnion(READ_FUNCTIONS, "function").optional(),
@@ -135,10 +166,42 @@ function crossCheck(p: ParsedProfile): ConfigIssue[] {
   return issues;
 }
 
+/** The time-sync block names tags that exist and fit: a writable date-time tag, readable clock tags. */
+function timeSyncIssues(p: ParsedProfile): ConfigIssue[] {
+  const ts = p.timeSync;
+  if (!ts) return [];
+  const issues: ConfigIssue[] = [];
+  const byId = new Map(p.tags.map((t) => [t.id, t]));
+  const w = byId.get(ts.tag);
+  if (!w) issues.push({ path: "timeSync.tag", message: `no tag "${ts.tag}"` });
+  else {
+    const type = w.type ?? p.defaults.type;
+    if (w.write === undefined) issues.push({ path: "timeSync.tag", message: `tag ${ts.tag} is not writable (no \`write\`)` });
+    if (!type?.startsWith("dt")) issues.push({ path: "timeSync.tag", message: `tag ${ts.tag} must have a date-time type (dt32 … dt96_2), not ${type ?? "uint16"}` });
+  }
+  if (ts.clock !== undefined) {
+    const c = byId.get(ts.clock);
+    const type = c?.type ?? p.defaults.type;
+    if (!c) issues.push({ path: "timeSync.clock", message: `no tag "${ts.clock}"` });
+    else if (!type?.startsWith("dt")) issues.push({ path: "timeSync.clock", message: `tag ${ts.clock} must have a date-time type` });
+    else if (c.poll === false) issues.push({ path: "timeSync.clock", message: `tag ${ts.clock} is not readable (poll: false)` });
+  }
+  if (ts.clockParts)
+    for (const [k, id] of Object.entries(ts.clockParts)) {
+      const c = byId.get(id);
+      if (!c) issues.push({ path: `timeSync.clockParts.${k}`, message: `no tag "${id}"` });
+      else if (c.poll === false) issues.push({ path: `timeSync.clockParts.${k}`, message: `tag ${id} is not readable (poll: false)` });
+    }
+  if (ts.clock !== undefined && ts.clockParts) issues.push({ path: "timeSync", message: "give `clock` or `clockParts`, not both" });
+  if (ts.maxDriftS !== undefined && ts.clock === undefined && !ts.clockParts)
+    issues.push({ path: "timeSync.maxDriftS", message: "needs `clock` or `clockParts` to read the device's time" });
+  return issues;
+}
+
 export function parseProfile(data: unknown, file = "profile"): Profile {
   const result = profileSchema.safeParse(data);
   if (!result.success) throw new ConfigError(file, zodIssues(result.error));
-  const issues = crossCheck(result.data);
+  const issues = [...crossCheck(result.data), ...timeSyncIssues(result.data)];
   if (issues.length) throw new ConfigError(file, issues);
   const p = result.data;
   return { ...p, tags: p.tags.map((t) => resolveTag(t, p)) };

@@ -5,13 +5,22 @@ import type { PlannedRead } from "../protocols/modbus/planner.ts";
 import { Quality } from "../points/quality.ts";
 import { multiplierOf, toEngineering, toRaw } from "../points/scaling.ts";
 import type { PointTable } from "../points/table.ts";
-import type { BusStats, DeviceStats, DeviceStatus, FromWorker, WorkerDevice } from "./protocol.ts";
+import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "./protocol.ts";
+import type { ReplyCache } from "../gateway/reply-cache.ts";
+import { scanBus, type ScanRequest } from "../protocols/modbus/rtu-scan.ts";
+import { charMs } from "../protocols/modbus/rtu-frame.ts";
+import { TimeSyncRunner, type TimeSyncBus } from "../timesync/timesync.ts";
 
 /**
  * The poll loop of one bus: one request at a time; the device whose reads are due first goes next;
  * queued writes go between two requests. A device that stops answering is marked comm-fail and
  * then probed with a single request once per backoff period, so it costs the bus at most one
  * timeout per period while the other devices keep their rate.
+ *
+ * Besides polls and writes the bus carries "side jobs", one request each: requests other masters
+ * send through the gateway, and the scanner's probes. When both are waiting they alternate with
+ * poll requests (poll, side, poll, side...), so neither starves the other and the wire stays strictly
+ * serialized. Device clock settings (time sync) run between two polls when due.
  */
 
 interface DeviceState {
@@ -21,6 +30,13 @@ interface DeviceState {
   /** While failed: when the next single probe may be sent. */
   retryAt: number;
   failed: boolean;
+  /**
+   * A read timed out and its retry waits until the devices already due have had their turn (a
+   * silent device must not starve the healthy ones). `retryAt` is when the timeout happened.
+   */
+  retrying: boolean;
+  /** Consecutive timed-out attempts; the device fails after `retries + 1`. */
+  timeoutStreak: number;
   hasFast: boolean;
   hasSlow: boolean;
   stats: DeviceStats;
@@ -33,7 +49,24 @@ interface PendingWrite {
   value: number;
 }
 
+interface SideJob {
+  run(): Promise<void>;
+  fail(error: LinkError): void;
+}
+
+export interface PollerOptions {
+  /** Where successful poll replies go for the gateway's cached mode. */
+  replyCache?: ReplyCache;
+  /** Site time zone, for device clocks kept in local time. */
+  timezone?: string;
+  /** Last clock setting per device (ms), from the main thread. */
+  lastTimeSync?: Record<string, number>;
+}
+
 const REPORT_MS = 1000;
+/** Gateway exception codes. */
+const GATEWAY_PATH_UNAVAILABLE = 0x0a;
+const GATEWAY_TARGET_FAILED = 0x0b;
 
 export class BusPoller {
   private readonly devices: DeviceState[];
@@ -50,6 +83,16 @@ export class BusPoller {
   private readonly eng = { value: 0, quality: 0 };
   private readonly lastText = new Map<number, string>();
   private reportTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly side: SideJob[] = [];
+  /** A side job goes next when one is waiting (alternation with poll requests). */
+  private sideTurn = true;
+  private readonly byId = new Map<string, DeviceState>();
+  private readonly scans = new Map<number, { cancelled: boolean }>();
+  private readonly timeSync: TimeSyncRunner | undefined;
+  private readonly cache: ReplyCache | undefined;
+  private forwarded = 0;
+  /** The last poll was a probe of a failed device. */
+  private lastWasProbe = false;
 
   constructor(
     private readonly bus: BusConfig,
@@ -58,14 +101,18 @@ export class BusPoller {
     private readonly ring: number,
     private readonly link: ModbusLink,
     private readonly post: (msg: FromWorker) => void,
+    opts: PollerOptions = {},
   ) {
     const now = Date.now();
+    this.cache = opts.replyCache;
     this.devices = devices.map((cfg) => ({
       cfg,
       nextFast: now,
       nextSlow: now,
       retryAt: now,
       failed: false,
+      retrying: false,
+      timeoutStreak: 0,
       hasFast: cfg.reads.some((r) => !r.slow),
       hasSlow: cfg.reads.some((r) => r.slow),
       mult: new Map(),
@@ -100,6 +147,9 @@ export class BusPoller {
       devices: this.devices.map((d) => d.stats),
       at: now,
     };
+    for (const d of this.devices) this.byId.set(d.cfg.id, d);
+    const syncing = devices.filter((d) => d.timeSync).map((d) => ({ device: d.id, unit: d.unit, spec: d.timeSync! }));
+    if (syncing.length) this.timeSync = new TimeSyncRunner(syncing, opts.timezone ?? "UTC", opts.lastTimeSync ?? {}, now);
   }
 
   /** Queues a write; it runs before the next poll request. */
@@ -108,17 +158,88 @@ export class BusPoller {
     this.wake?.();
   }
 
+  /** Queues a request from a gateway client; `done` gets the device's answer or an exception code. */
+  enqueueForward(unit: number, device: string | undefined, op: ForwardOp, done: (r: ForwardResult) => void): void {
+    this.side.push({
+      run: () => this.executeForward(unit, device, op).then(done),
+      fail: (e) => done({ ok: false, exception: GATEWAY_PATH_UNAVAILABLE, error: e.message, busMs: 0 }),
+    });
+    this.wake?.();
+  }
+
+  /** Runs one request on the bus as a side job (the scanner's probes). */
+  private enqueueSide<T>(fn: (link: ModbusLink) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.side.push({
+        run: async () => {
+          const t0 = performance.now();
+          try {
+            resolve(await fn(this.link));
+          } catch (e) {
+            reject(e);
+          } finally {
+            this.account(performance.now() - t0);
+          }
+        },
+        fail: reject,
+      });
+      this.wake?.();
+    });
+  }
+
+  /** Scans unit ids for commissioning, interleaved with the polls. */
+  startScan(id: number, request: ScanRequest): void {
+    const state = { cancelled: false };
+    this.scans.set(id, state);
+    scanBus(
+      this.bus.id,
+      { request: (fn) => this.enqueueSide(fn) },
+      request,
+      (unit, done, total) => this.post({ type: "scan-progress", id, unit, done, total }),
+      () => state.cancelled || this.stopped,
+    )
+      .then((result) => this.post({ type: "scan-done", id, result }))
+      .catch((e) =>
+        this.post({
+          type: "scan-done",
+          id,
+          result: { bus: this.bus.id, from: request.from, to: request.to, probes: 0, hits: [], missing: [], durationMs: 0, cancelled: true, startedAt: Date.now(), error: (e as Error).message },
+        }),
+      )
+      .finally(() => this.scans.delete(id));
+  }
+
+  cancelScan(id: number): void {
+    const s = this.scans.get(id);
+    if (s) s.cancelled = true;
+  }
+
   stop(): void {
     this.stopped = true;
     this.wake?.();
     if (this.reportTimer) clearInterval(this.reportTimer);
+    this.failSide("bus stopping");
+  }
+
+  private failSide(message: string): void {
+    const jobs = this.side.splice(0);
+    for (const j of jobs) j.fail(new LinkError("disconnected", message));
+  }
+
+  private async runSide(): Promise<void> {
+    const job = this.side.shift();
+    this.sideTurn = false;
+    if (job) await job.run();
   }
 
   async run(): Promise<void> {
     this.reportTimer = setInterval(() => this.report(), REPORT_MS);
     while (!this.stopped) {
       if (!this.link.isOpen) {
-        if (!(await this.reconnect())) continue;
+        if (!(await this.reconnect())) {
+          this.failSide(`bus ${this.bus.id} not connected`);
+          continue;
+        }
       }
       if (this.writes.length) {
         await this.executeWrite(this.writes.shift()!);
@@ -127,23 +248,46 @@ export class BusPoller {
       const now = Date.now();
       let next: DeviceState | undefined;
       let nextDue = Infinity;
+      let healthy: DeviceState | undefined;
+      let healthyDue = Infinity;
       for (const d of this.devices) {
-        const due = d.failed ? d.retryAt : Math.min(d.hasFast ? d.nextFast : Infinity, d.hasSlow ? d.nextSlow : Infinity);
+        const due = d.failed || d.retrying ? d.retryAt : Math.min(d.hasFast ? d.nextFast : Infinity, d.hasSlow ? d.nextSlow : Infinity);
         if (due < nextDue) {
           nextDue = due;
           next = d;
         }
+        if (!d.failed && due < healthyDue) {
+          healthyDue = due;
+          healthy = d;
+        }
+      }
+      // Probes of silent devices never run back to back while a healthy device is due: each costs a
+      // full timeout, and several in a row would age the healthy devices' values into "stale".
+      if (next?.failed && this.lastWasProbe && healthy && healthyDue <= now) {
+        next = healthy;
+        nextDue = healthyDue;
+      }
+      if (this.side.length && (this.sideTurn || nextDue > now)) {
+        await this.runSide();
+        continue;
+      }
+      const syncDue = this.timeSync?.nextDue() ?? Infinity;
+      if (syncDue <= now) {
+        await this.timeSync!.runDue(this.syncBus, now);
+        continue;
       }
       if (!next) {
-        await this.sleep(1000);
+        await this.sleep(Math.min(1000, syncDue - now));
         continue;
       }
       if (nextDue > now) {
-        await this.sleep(nextDue - now);
+        await this.sleep(Math.min(nextDue, syncDue) - now);
         continue;
       }
+      this.lastWasProbe = next.failed;
       await this.pollDevice(next, now);
     }
+    this.failSide("bus stopped");
     await this.link.close().catch(() => {});
   }
 
@@ -190,15 +334,18 @@ export class BusPoller {
       if (read.slow ? !slowDue : !fastDue) continue;
       // Writes are queued between poll requests, never behind a whole cycle.
       while (this.writes.length && !this.stopped) await this.executeWrite(this.writes.shift()!);
+      // Gateway requests and scanner probes alternate with poll requests.
+      if (this.side.length && this.sideTurn && !this.stopped) await this.runSide();
       const outcome = await this.executeRead(d, read);
-      if (outcome === "device-failed") {
+      this.sideTurn = true;
+      if (outcome === "device-failed" || outcome === "retry-later") {
         ok = false;
         break;
       }
       if (outcome !== "ok") ok = false;
     }
     const end = Date.now();
-    if (!d.failed) {
+    if (!d.failed && !d.retrying) {
       if (fastDue) {
         d.stats.cycleMs = end - started;
         // Keep the cadence; after an overrun start again from now rather than bursting to catch up.
@@ -212,8 +359,11 @@ export class BusPoller {
     }
   }
 
-  /** One planned read with retries. "device-failed" means the device stopped answering. */
-  private async executeRead(d: DeviceState, read: PlannedRead): Promise<"ok" | "degraded" | "device-failed"> {
+  /**
+   * One planned read with retries. "device-failed" means the device stopped answering;
+   * "retry-later" that it timed out and is retried after the devices already due.
+   */
+  private async executeRead(d: DeviceState, read: PlannedRead): Promise<"ok" | "degraded" | "device-failed" | "retry-later"> {
     const attempts = d.failed ? 1 : this.bus.retries + 1;
     let last: LinkError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -224,7 +374,12 @@ export class BusPoller {
         this.periodRequests++;
         const bytes = await this.link.read(d.cfg.unit, read.fc, read.start, read.count, this.bus.timeoutMs);
         this.account(performance.now() - t0);
-        this.storeRead(d, read, bytes, Date.now());
+        const ts = Date.now();
+        this.storeRead(d, read, bytes, ts);
+        const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+        if (slot !== undefined) this.cache?.store(slot, bytes, ts);
+        d.timeoutStreak = 0;
+        d.retrying = false;
         if (d.failed) {
           d.failed = false;
           // Recovered: poll everything now.
@@ -244,12 +399,26 @@ export class BusPoller {
         if (err.kind === "exception") {
           // The device is alive and said no: no point asking again.
           this.busStats.exceptions++;
+          const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+          if (slot !== undefined) this.cache?.invalidate(slot);
           this.markRead(read, Quality.DEVICE_EXCEPTION);
           this.noteError(d, `${describe(read)}: ${err.message}`, "exception");
           return "degraded";
         }
         if (err.kind === "bad-reply") this.busStats.badReplies++;
         if (err.kind === "disconnected") break;
+        // A silent device must not starve the healthy ones: its retry waits until the devices
+        // already due have had their turn (on a serial line several silent devices would otherwise
+        // queue their timeouts back to back and age everyone else's values into "stale").
+        if (err.kind === "timeout" && !d.failed && this.devices.length > 1) {
+          d.timeoutStreak++;
+          if (d.timeoutStreak <= this.bus.retries) {
+            d.retrying = true;
+            d.retryAt = Date.now();
+            return "retry-later";
+          }
+          break;
+        }
       }
     }
     const now = Date.now();
@@ -305,7 +474,11 @@ export class BusPoller {
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
     const first = !d.failed;
     d.failed = true;
+    d.retrying = false;
+    d.timeoutStreak = 0;
     d.retryAt = now + this.bus.backoffMs;
+    // The gateway must not answer for a device that stopped answering.
+    if (this.cache) for (const slot of d.cfg.cacheSlots ?? []) this.cache.invalidate(slot);
     if (first || d.stats.status !== status) {
       // Keep the last value for display, marked comm-fail; its timestamp stays the last good read.
       for (const p of d.cfg.points) {
@@ -356,6 +529,66 @@ export class BusPoller {
     }
   }
 
+  /**
+   * One gateway request on the bus, retried like a poll. A device the poller knows is not answering
+   * gets exception 0x0B at once: a client polling a dead device must not cost the bus a timeout each time.
+   */
+  private async executeForward(unit: number, device: string | undefined, op: ForwardOp): Promise<ForwardResult> {
+    const d = device !== undefined ? this.byId.get(device) : undefined;
+    if (d?.failed) return { ok: false, exception: GATEWAY_TARGET_FAILED, error: `${device} is not answering (comm-fail)`, busMs: 0 };
+    if (!this.link.isOpen) return { ok: false, exception: GATEWAY_PATH_UNAVAILABLE, error: "bus not connected", busMs: 0 };
+    this.forwarded++;
+    const t0 = performance.now();
+    const timeout = this.bus.timeoutMs;
+    let last: LinkError | undefined;
+    try {
+      for (let attempt = 0; attempt <= this.bus.retries; attempt++) {
+        try {
+          this.busStats.requests++;
+          this.periodRequests++;
+          switch (op.fc) {
+            case 1:
+            case 2:
+              return { ok: true, data: unpackBits(await this.link.read(unit, op.fc, op.address, op.count, timeout), op.count), busMs: performance.now() - t0 };
+            case 3:
+            case 4:
+              return { ok: true, data: (await this.link.read(unit, op.fc, op.address, op.count, timeout)).slice(0, op.count * 2), busMs: performance.now() - t0 };
+            case 5:
+            case 15:
+              await this.link.writeBits(unit, op.fc, op.address, op.bits.map((b) => b !== 0), timeout);
+              break;
+            case 6:
+            case 16:
+              await this.link.writeRegisters(unit, op.fc, op.address, op.words, timeout);
+              break;
+          }
+          if (d) d.nextFast = Date.now(); // read back what the other master wrote
+          return { ok: true, busMs: performance.now() - t0 };
+        } catch (e) {
+          last = e instanceof LinkError ? e : new LinkError("disconnected", String(e));
+          this.busStats.errors++;
+          if (last.kind === "exception") return { ok: false, exception: last.exceptionCode ?? 4, error: last.message, busMs: performance.now() - t0 };
+          if (last.kind === "timeout") this.busStats.timeouts++;
+          if (last.kind === "bad-reply") this.busStats.badReplies++;
+          if (last.kind === "disconnected") return { ok: false, exception: GATEWAY_PATH_UNAVAILABLE, error: last.message, busMs: performance.now() - t0 };
+        }
+      }
+      return { ok: false, exception: GATEWAY_TARGET_FAILED, error: last!.message, busMs: performance.now() - t0 };
+    } finally {
+      this.account(performance.now() - t0);
+    }
+  }
+
+  /** The bus as the time-sync runner sees it. */
+  private readonly syncBus: TimeSyncBus = {
+    read: (unit, fc, start, count) => this.link.read(unit, fc, start, count, this.bus.timeoutMs),
+    writeRegisters: (unit, fc, address, words) => this.link.writeRegisters(unit, fc, address, words, this.bus.timeoutMs),
+    wireMs: (bytes) => (this.bus.kind === "modbus-tcp" ? 0 : bytes * charMs(this.bus)),
+    isFailed: (device) => this.byId.get(device)?.failed ?? true,
+    event: (event) => this.post({ type: "event", event }),
+    synced: (devices, at) => this.post({ type: "time-synced", devices, at }),
+  };
+
   private report(): void {
     const now = Date.now();
     const elapsed = Math.max(1, now - this.periodStart);
@@ -365,6 +598,9 @@ export class BusPoller {
     s.responseMs = this.periodRequests ? Math.round((this.periodResponseSum / this.periodRequests) * 100) / 100 : null;
     s.maxResponseMs = this.periodRequests ? Math.round(this.periodResponseMax * 100) / 100 : null;
     s.busy = Math.min(1, Math.round((this.periodBusy / elapsed) * 1000) / 1000);
+    s.forwarded = this.forwarded;
+    const line = this.link.counters?.();
+    if (line) s.line = line;
     s.at = now;
     this.periodStart = now;
     this.periodRequests = 0;
@@ -373,6 +609,13 @@ export class BusPoller {
     this.periodBusy = 0;
     this.post({ type: "stats", stats: s });
   }
+}
+
+/** Packed FC1/2 reply bits → one byte (0/1) per bit. */
+function unpackBits(packed: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = (packed[i >> 3]! >> (i & 7)) & 1;
+  return out;
 }
 
 function describe(r: PlannedRead): string {

@@ -1,5 +1,6 @@
 import ModbusRTU from "modbus-serial";
 import type { BusConfig } from "../../config/site.ts";
+import { RtuLink } from "./rtu-link.ts";
 
 /**
  * A link is one bus's master side: one request at a time, in the worker's order.
@@ -26,6 +27,8 @@ export interface ModbusLink {
   read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array>;
   writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void>;
   writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void>;
+  /** RTU links: line counters (CRC errors, short frames, echoes...), for the bus statistics. */
+  counters?(): Record<string, number>;
 }
 
 const MODBUS_EXCEPTIONS: Record<number, string> = {
@@ -144,5 +147,6 @@ export class TcpLink implements ModbusLink {
 
 export function createLink(bus: BusConfig): ModbusLink {
   if (bus.kind === "modbus-tcp") return new TcpLink(bus);
-  throw new Error(`bus ${bus.id}: ${bus.kind} buses are not supported yet`);
+  // RTU on a serial port, or RTU frames over TCP to a serial device server (rtu-link.ts).
+  return new RtuLink(bus);
 }
