@@ -3,6 +3,7 @@ import { desc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Journal } from "../journal/journal.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import * as schema from "./schema.ts";
 
@@ -19,15 +20,12 @@ export function openDatabase(path: string) {
   sqlite.exec("PRAGMA busy_timeout = 5000");
   migrate(sqlite);
   const db = drizzle(sqlite, { schema });
+  const journal = new Journal(sqlite);
   return {
     sqlite,
     db,
-    /** Appends one event; returns once it is committed. */
-    logEvent(type: string, source: string, message: string, data?: unknown) {
-      db.insert(schema.events)
-        .values({ ts: Date.now(), type, source, message, data: data === undefined ? null : JSON.stringify(data) })
-        .run();
-    },
+    /** The hash-chained event journal; every event goes through it. */
+    journal,
     recentEvents(limit = 100) {
       return db.select().from(schema.events).orderBy(desc(schema.events.id)).limit(limit).all();
     },

@@ -22,4 +22,89 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    // Issue 4: the events table becomes the tamper-evident journal. Each row's hash covers the previous
+    // row's hash and its own content (src/journal/chain.ts); rows cannot be updated once sealed nor deleted.
+    name: "0002_journal_chain",
+    sql: `
+      ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';  -- user who did it ('' = system)
+      ALTER TABLE events ADD COLUMN device TEXT NOT NULL DEFAULT ''; -- device concerned, if any
+      ALTER TABLE events ADD COLUMN hash TEXT;                       -- sha256 chain; NULL until sealed
+      CREATE INDEX events_device_ts ON events(device, ts);
+      CREATE INDEX events_actor_ts ON events(actor, ts);
+      CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
+      CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events WHEN OLD.hash IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
+    `,
+  },
+  {
+    name: "0003_users_sessions",
+    sql: `
+      CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'maintenance', 'admin')),
+        password_hash TEXT NOT NULL,     -- argon2id (Bun.password)
+        pin_hash TEXT,                   -- argon2id of the kiosk PIN, NULL = no PIN
+        disabled INTEGER NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0,
+        pin_failures INTEGER NOT NULL DEFAULT 0,
+        pin_locked_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_login_at INTEGER
+      );
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,             -- sha256 of the cookie's token (the token itself is never stored)
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,              -- password | pin
+        role TEXT NOT NULL,              -- effective role (a PIN session is capped at maintenance)
+        ip TEXT NOT NULL DEFAULT '',
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        idle_ms INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions(user_id);
+    `,
+  },
+  {
+    name: "0004_alarms",
+    sql: `
+      CREATE TABLE alarm_state (
+        alarm_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,             -- normal | unack_active | ack_active | unack_rtn
+        active INTEGER NOT NULL DEFAULT 0,
+        activation_id INTEGER,
+        since INTEGER NOT NULL,
+        shelved_until INTEGER NOT NULL DEFAULT 0,
+        shelved_by TEXT NOT NULL DEFAULT '',
+        out_of_service INTEGER NOT NULL DEFAULT 0,
+        oos_by TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE alarm_activations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alarm_id TEXT NOT NULL,
+        device TEXT NOT NULL DEFAULT '',
+        point TEXT NOT NULL DEFAULT '',
+        priority TEXT NOT NULL,
+        message TEXT NOT NULL,
+        value REAL,
+        raised_at INTEGER NOT NULL,
+        acked_at INTEGER,
+        acked_by TEXT,
+        ack_comment TEXT,
+        cleared_at INTEGER,              -- condition gone (return to normal)
+        closed_at INTEGER,               -- activation over: normal after ack, re-activation, out of service
+        close_reason TEXT
+      );
+      CREATE INDEX alarm_activations_raised ON alarm_activations(raised_at);
+      CREATE INDEX alarm_activations_alarm ON alarm_activations(alarm_id, raised_at);
+      CREATE INDEX alarm_activations_open ON alarm_activations(closed_at);
+    `,
+  },
 ];

@@ -1,0 +1,118 @@
+import type { Role } from "./roles.ts";
+
+/**
+ * Who may call which route — the one place to read it. The security middleware
+ * (src/server/middleware/security.ts) applies it to every request before any route runs:
+ *
+ *   public       anyone (the login page and what it needs)
+ *   viewer       any logged-in user, or any request from a kiosk address (read-only without login)
+ *   signed-in    any logged-in user (not an anonymous kiosk)
+ *   operator / maintenance / admin   that role or above
+ *
+ * Rules: a GET with no policy is treated as `viewer`; any other method with no policy is refused.
+ * test/roles.test.ts walks `app.routes` and fails for a route missing here, so a new route must
+ * be given its policy in this table. State-changing methods also need the CSRF token unless
+ * `csrf: false` (none today).
+ */
+
+export type Access = "public" | "viewer" | "signed-in" | Role;
+
+export interface RoutePolicy {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "ALL";
+  /** The route's path pattern exactly as registered with hono (`/alarms/:id/ack`). */
+  path: string;
+  access: Access;
+  /** For `/assets/:file`: files anyone may load (the login page's style sheet). */
+  publicParams?: Record<string, readonly string[]>;
+  csrf?: boolean;
+  /** Why, when it is not obvious. */
+  note?: string;
+}
+
+export const POLICIES: readonly RoutePolicy[] = [
+  // --- Pages, API and live stream of the other areas: read-only, for users and kiosks.
+  { method: "GET", path: "/", access: "viewer" },
+  { method: "GET", path: "/points", access: "viewer" },
+  { method: "GET", path: "/api/points", access: "viewer" },
+  { method: "GET", path: "/api/points/:id", access: "viewer" },
+  { method: "GET", path: "/api/points/:id/history", access: "viewer" },
+  { method: "GET", path: "/api/buses", access: "viewer" },
+  { method: "GET", path: "/api/plan", access: "viewer" },
+  { method: "GET", path: "/api/stream", access: "viewer" },
+  { method: "GET", path: "/healthz", access: "public", note: "liveness probe: says nothing but ok" },
+  {
+    method: "GET",
+    path: "/assets/:file",
+    access: "viewer",
+    publicParams: { file: ["busbar.css", "alarms.css"] },
+    note: "the login and setup pages need their style sheets before anyone is logged in",
+  },
+  { method: "GET", path: "/lang/:lang", access: "public", note: "language toggle (sets a cookie): the login page has it too" },
+  { method: "GET", path: "/hmi/detail/:id", access: "viewer" },
+  { method: "GET", path: "/trends", access: "viewer" },
+  { method: "GET", path: "/comm", access: "viewer" },
+  { method: "GET", path: "/comm/bus/:id", access: "viewer" },
+  { method: "POST", path: "/api/buses/:id/scan", access: "admin", note: "bus scan loads the bus: administration" },
+
+  // --- Authentication (routes/auth.tsx)
+  { method: "GET", path: "/auth/login", access: "public" },
+  { method: "POST", path: "/auth/login", access: "public", note: "CSRF-checked against the anonymous token cookie" },
+  { method: "POST", path: "/auth/logout", access: "signed-in" },
+  { method: "GET", path: "/auth/me", access: "public", note: "who am I: user, role, kiosk, CSRF token for the page's scripts" },
+  { method: "GET", path: "/auth/pin", access: "viewer", note: "the PIN pad; only kiosk addresses may use it" },
+  { method: "POST", path: "/auth/pin", access: "viewer", note: "PIN unlock, refused unless the address is a kiosk" },
+  { method: "GET", path: "/setup", access: "public", note: "first admin: answers only on loopback while there is no user" },
+  { method: "POST", path: "/setup", access: "public", note: "first admin: answers only on loopback while there is no user" },
+  { method: "GET", path: "/account", access: "signed-in" },
+  { method: "POST", path: "/account/password", access: "signed-in" },
+  { method: "POST", path: "/account/pin", access: "signed-in" },
+
+  // --- Alarms (routes/alarms.tsx)
+  { method: "GET", path: "/alarms", access: "viewer" },
+  { method: "GET", path: "/alarms/list", access: "viewer" },
+  { method: "GET", path: "/alarms/history", access: "viewer" },
+  { method: "GET", path: "/api/alarms", access: "viewer" },
+  { method: "GET", path: "/api/alarms/summary", access: "viewer" },
+  { method: "POST", path: "/alarms/silence", access: "operator" },
+  { method: "POST", path: "/alarms/:id/ack", access: "maintenance" },
+  { method: "POST", path: "/alarms/:id/shelve", access: "maintenance" },
+  { method: "POST", path: "/alarms/:id/unshelve", access: "maintenance" },
+  { method: "POST", path: "/alarms/:id/out-of-service", access: "admin" },
+  { method: "POST", path: "/alarms/:id/in-service", access: "admin" },
+
+  // --- Operating writable points (routes/operate.tsx)
+  { method: "GET", path: "/operate", access: "viewer" },
+  { method: "GET", path: "/operate/:point", access: "viewer", note: "select and confirm screens; executing needs maintenance" },
+  { method: "POST", path: "/operate/:point", access: "maintenance" },
+
+  // --- Journal (routes/journal.tsx)
+  { method: "GET", path: "/journal", access: "signed-in", note: "names who did what: not for an anonymous kiosk" },
+  { method: "GET", path: "/journal/export.csv", access: "admin" },
+
+  // --- Administration (routes/admin.tsx, routes/users.tsx)
+  { method: "GET", path: "/admin", access: "admin" },
+  { method: "GET", path: "/admin/alarms", access: "admin" },
+  { method: "POST", path: "/admin/alarms", access: "admin" },
+  { method: "GET", path: "/admin/journal/verify", access: "admin" },
+  { method: "GET", path: "/users", access: "admin" },
+  { method: "POST", path: "/users", access: "admin" },
+  { method: "POST", path: "/users/:id/role", access: "admin" },
+  { method: "POST", path: "/users/:id/password", access: "admin" },
+  { method: "POST", path: "/users/:id/pin", access: "admin" },
+  { method: "POST", path: "/users/:id/disable", access: "admin" },
+  { method: "POST", path: "/users/:id/enable", access: "admin" },
+  { method: "POST", path: "/users/:id/delete", access: "admin" },
+];
+
+const byKey = new Map(POLICIES.map((p) => [`${p.method} ${p.path}`, p]));
+
+export function policyFor(method: string, path: string): RoutePolicy | undefined {
+  return byKey.get(`${method} ${path}`) ?? byKey.get(`ALL ${path}`);
+}
+
+const ORDER: Access[] = ["public", "viewer", "signed-in", "operator", "maintenance", "admin"];
+
+/** The stricter of two access levels. */
+export function stricter(a: Access, b: Access): Access {
+  return ORDER.indexOf(a) >= ORDER.indexOf(b) ? a : b;
+}

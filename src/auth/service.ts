@@ -1,0 +1,238 @@
+import type { SecurityConfig } from "../config/site.ts";
+import type { BusbarDb } from "../db/database.ts";
+import { t, type Lang } from "../i18n/index.ts";
+import type { Journal } from "../journal/journal.ts";
+import { minRole, PIN_ROLE_CAP } from "./roles.ts";
+import { verifySecret, dummyHash } from "./secrets.ts";
+import { SessionStore, type Session } from "./sessions.ts";
+import { UserStore } from "./users.ts";
+
+/**
+ * Logging in and out: password logins (any address), PIN unlocks (kiosk addresses only, short
+ * sessions capped at maintenance), per-user lockout after repeated failures, a per-address throttle
+ * for names that do not exist, and a journal row for every success, failure and lockout.
+ */
+
+export type LoginResult =
+  | { ok: true; token: string; session: Session }
+  | { ok: false; reason: "bad" | "locked" | "throttled" | "not-kiosk"; retryAfterMs?: number };
+
+const IP_WINDOW_MS = 15 * 60_000;
+
+export class AuthService {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  private readonly kioskSet: Set<string>;
+  private readonly kioskNets: { net: number; mask: number }[] = [];
+  private readonly ipFailures = new Map<string, number[]>();
+  now: () => number = Date.now;
+
+  constructor(
+    readonly db: BusbarDb,
+    readonly journal: Journal,
+    readonly config: SecurityConfig,
+    kiosk: readonly string[],
+    readonly lang: Lang = "fr",
+  ) {
+    this.users = new UserStore(db);
+    this.sessions = new SessionStore(db);
+    this.kioskSet = new Set();
+    for (const k of [...config.kiosk, ...kiosk]) {
+      const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(k);
+      if (cidr) {
+        const bits = Number(cidr[2]);
+        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+        this.kioskNets.push({ net: (ipv4(cidr[1]!) ?? 0) & mask, mask });
+      } else this.kioskSet.add(normalizeIp(k));
+    }
+  }
+
+  get kioskAddresses(): string[] {
+    return [...this.kioskSet];
+  }
+
+  isKiosk(ip: string | undefined): boolean {
+    if (!ip) return false;
+    const n = normalizeIp(ip);
+    if (this.kioskSet.has(n)) return true;
+    const v4 = ipv4(n);
+    if (v4 === undefined) return false;
+    return this.kioskNets.some((k) => ((v4 & k.mask) >>> 0) === k.net >>> 0);
+  }
+
+  private m(key: string, params?: Record<string, string | number>): string {
+    return t(this.lang, key, params);
+  }
+
+  private ipThrottled(ip: string, now: number): number {
+    const list = (this.ipFailures.get(ip) ?? []).filter((x) => now - x < IP_WINDOW_MS);
+    this.ipFailures.set(ip, list);
+    const limit = this.config.loginMaxFailures * 4;
+    return list.length >= limit ? list[list.length - limit]! + IP_WINDOW_MS - now : 0;
+  }
+
+  private ipFailed(ip: string, now: number): void {
+    const list = this.ipFailures.get(ip) ?? [];
+    list.push(now);
+    if (list.length > 1000) list.splice(0, list.length - 1000);
+    this.ipFailures.set(ip, list);
+    if (this.ipFailures.size > 10_000) this.ipFailures.delete(this.ipFailures.keys().next().value!);
+  }
+
+  private fail(kind: "password" | "pin", name: string, ip: string, reason: string, data?: Record<string, unknown>): void {
+    this.journal.append({
+      type: kind === "pin" ? "auth.pin-fail" : "auth.fail",
+      source: name,
+      actor: "",
+      message: this.m(kind === "pin" ? "journal.auth.pinFail" : "journal.auth.fail", { name, ip, reason: this.m(`journal.reason.${reason}`) }),
+      data: { name, ip, reason, ...data },
+    });
+  }
+
+  async login(name: string, password: string, ip: string): Promise<LoginResult> {
+    const now = this.now();
+    name = name.trim().slice(0, 64);
+    const throttled = this.ipThrottled(ip, now);
+    if (throttled > 0) {
+      this.fail("password", name, ip, "throttled");
+      return { ok: false, reason: "throttled", retryAfterMs: throttled };
+    }
+    const row = name ? this.users.rowByName(name) : undefined;
+    if (!row || row.disabled) {
+      await verifySecret(password, await dummyHash());
+      this.ipFailed(ip, now);
+      this.fail("password", name, ip, row ? "disabled" : "unknown");
+      return { ok: false, reason: "bad" };
+    }
+    if (row.lockedUntil > now) {
+      this.ipFailed(ip, now);
+      this.fail("password", row.name, ip, "locked");
+      return { ok: false, reason: "locked", retryAfterMs: row.lockedUntil - now };
+    }
+    if (!(await verifySecret(password, row.passwordHash))) {
+      this.ipFailed(ip, now);
+      const { failures, lockedUntil } = this.users.recordFailure(row.id, now, this.config.loginMaxFailures, this.config.lockoutMinutes * 60_000);
+      this.fail("password", row.name, ip, "password", { failures });
+      if (lockedUntil > now && failures >= this.config.loginMaxFailures) {
+        this.journal.append({
+          type: "auth.lockout",
+          source: row.name,
+          message: this.m("journal.auth.lockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
+          data: { name: row.name, ip, failures, until: lockedUntil },
+        });
+        return { ok: false, reason: "locked", retryAfterMs: lockedUntil - now };
+      }
+      return { ok: false, reason: "bad" };
+    }
+    const role = row.role as Session["role"];
+    const { token, session } = this.sessions.create(
+      row.id,
+      "password",
+      role,
+      ip,
+      this.config.sessionIdleMinutes * 60_000,
+      this.config.sessionMaxHours * 3_600_000,
+      now,
+    );
+    this.users.recordLogin(row.id, now);
+    this.journal.append({
+      type: "auth.login",
+      source: row.name,
+      actor: row.name,
+      message: this.m("journal.auth.login", { name: row.name, ip, role }),
+      data: { ip, role },
+    });
+    return { ok: true, token, session };
+  }
+
+  /** PIN unlock at a kiosk: a short session whose role is at most maintenance. */
+  async pinUnlock(name: string, pin: string, ip: string): Promise<LoginResult> {
+    const now = this.now();
+    if (!this.isKiosk(ip)) {
+      this.fail("pin", name, ip, "not-kiosk");
+      return { ok: false, reason: "not-kiosk" };
+    }
+    const throttled = this.ipThrottled(ip, now);
+    if (throttled > 0) {
+      this.fail("pin", name, ip, "throttled");
+      return { ok: false, reason: "throttled", retryAfterMs: throttled };
+    }
+    const row = name ? this.users.rowByName(name) : undefined;
+    if (!row || row.disabled || !row.pinHash) {
+      await verifySecret(pin, await dummyHash());
+      this.ipFailed(ip, now);
+      this.fail("pin", name, ip, !row ? "unknown" : row.disabled ? "disabled" : "no-pin");
+      return { ok: false, reason: "bad" };
+    }
+    if (row.pinLockedUntil > now) {
+      this.fail("pin", row.name, ip, "locked");
+      return { ok: false, reason: "locked", retryAfterMs: row.pinLockedUntil - now };
+    }
+    if (!(await verifySecret(pin, row.pinHash))) {
+      this.ipFailed(ip, now);
+      const { failures, lockedUntil } = this.users.recordPinFailure(row.id, now, this.config.loginMaxFailures, this.config.lockoutMinutes * 60_000);
+      this.fail("pin", row.name, ip, "pin", { failures });
+      if (lockedUntil > now && failures >= this.config.loginMaxFailures) {
+        this.journal.append({
+          type: "auth.lockout",
+          source: row.name,
+          message: this.m("journal.auth.pinLockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
+          data: { name: row.name, ip, failures, until: lockedUntil, pin: true },
+        });
+        return { ok: false, reason: "locked", retryAfterMs: lockedUntil - now };
+      }
+      return { ok: false, reason: "bad" };
+    }
+    const role = minRole(row.role as Session["role"], PIN_ROLE_CAP);
+    const { token, session } = this.sessions.create(
+      row.id,
+      "pin",
+      role,
+      ip,
+      this.config.pinSessionMinutes * 60_000,
+      this.config.pinSessionMaxMinutes * 60_000,
+      now,
+    );
+    this.users.recordLogin(row.id, now, true);
+    this.journal.append({
+      type: "auth.pin",
+      source: row.name,
+      actor: row.name,
+      message: this.m("journal.auth.pin", { name: row.name, ip, role }),
+      data: { ip, role },
+    });
+    return { ok: true, token, session };
+  }
+
+  logout(s: Session, ip: string): void {
+    this.sessions.destroy(s.id);
+    this.journal.append({
+      type: "auth.logout",
+      source: s.userName,
+      actor: s.userName,
+      message: this.m("journal.auth.logout", { name: s.userName, ip }),
+      data: { ip, kind: s.kind },
+    });
+  }
+}
+
+/** `::ffff:10.0.0.5` → `10.0.0.5`; lower-case IPv6. */
+export function normalizeIp(ip: string): string {
+  const s = ip.trim().toLowerCase();
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  return m ? m[1]! : s;
+}
+
+function ipv4(s: string): number | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+export function isLoopback(ip: string | undefined): boolean {
+  if (!ip) return false;
+  const n = normalizeIp(ip);
+  return n === "::1" || n.startsWith("127.");
+}

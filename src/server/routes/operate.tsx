@@ -1,0 +1,122 @@
+import type { Context, Hono } from "hono";
+import { atLeast } from "../../auth/roles.ts";
+import { t, type Lang } from "../../i18n/index.ts";
+import type { PointInfo } from "../../points/registry.ts";
+import { OperateConfirmPage, OperateListPage, OperateResultPage, OperateSelectPage, type OperateRights } from "../../views/operate/operate-pages.tsx";
+import { pageRequest } from "../../views/page-context.ts";
+import type { AppContext } from "../context.ts";
+import { authOf } from "../middleware/security.ts";
+import { servicesOf } from "../middleware/services.ts";
+
+/**
+ * Operating writable points (maintenance and admin): select, confirm, execute through the bus
+ * worker. Every execution is journaled with user, old → new value and the device's outcome, and the
+ * row is committed before the result is shown.
+ */
+
+/** Points a person may operate: writable, numeric (analog or digital). */
+export function operable(p: PointInfo): boolean {
+  return p.tag.writable && (p.tag.kind === "analog" || p.tag.kind === "digital");
+}
+
+/** Why a value cannot be written to this point, or null. */
+export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null {
+  if (!Number.isFinite(v)) return t(lang, "operate.err.number");
+  const states = p.tag.states;
+  if (states) return Object.prototype.hasOwnProperty.call(states, String(v)) ? null : t(lang, "operate.err.state", { states: Object.values(states).join(", ") });
+  const r = p.tag.range;
+  if (r?.min !== undefined && v < r.min) return t(lang, "operate.err.range", { min: r.min, max: r.max ?? "+∞" });
+  if (r?.max !== undefined && v > r.max) return t(lang, "operate.err.range", { min: r.min ?? "−∞", max: r.max });
+  return null;
+}
+
+export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
+  const { journal, lang: siteLang } = servicesOf(ctx);
+  const { site, live, supervisor } = ctx;
+  const registry = live.registry;
+  const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? d.id]));
+
+  const rights = (c: Context): OperateRights => {
+    const a = authOf(c);
+    return { canOperate: atLeast(a.user?.role, "maintenance"), kioskLocked: !a.user && a.kiosk };
+  };
+  const parseValue = (s: string | undefined): number => (s === undefined || s.trim() === "" ? NaN : Number(s.trim().replace(",", ".").replace("−", "-")));
+
+  app.get("/operate", (c) => {
+    const now = Date.now();
+    const groups: { device: string; deviceLabel: string; points: { info: PointInfo; value: ReturnType<typeof live.value> }[] }[] = [];
+    for (const [device, points] of registry.byDevice) {
+      const list = points.filter(operable).map((info) => ({ info, value: live.value(info, now) }));
+      if (list.length) groups.push({ device, deviceLabel: deviceLabel.get(device) ?? device, points: list });
+    }
+    return c.html(<OperateListPage req={pageRequest(c, site.site.language)} siteName={site.site.name} groups={groups} rights={rights(c)} />);
+  });
+
+  app.get("/operate/:point", (c) => {
+    const req = pageRequest(c, site.site.language);
+    const info = registry.byId.get(c.req.param("point"));
+    if (!info || !operable(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
+    const value = live.value(info);
+    const raw = c.req.query("value");
+    if (raw !== undefined) {
+      const v = parseValue(raw);
+      const problem = valueProblem(info, v, req.lang);
+      if (problem) return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} error={problem} />, 400);
+      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={v} csrf={authOf(c).csrf} rights={rights(c)} />);
+    }
+    return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} />);
+  });
+
+  app.post("/operate/:point", async (c) => {
+    const req = pageRequest(c, site.site.language);
+    const a = authOf(c);
+    const json = (c.req.header("content-type") ?? "").includes("json") || (c.req.header("accept") ?? "").includes("application/json");
+    const info = registry.byId.get(c.req.param("point"));
+    if (!info || !operable(info)) return json ? c.json({ ok: false, error: "not writable" }, 404) : c.text(t(req.lang, "operate.err.notWritable"), 404);
+    let rawValue: string | undefined;
+    if ((c.req.header("content-type") ?? "").includes("json")) {
+      const b = (await c.req.json().catch(() => ({}))) as { value?: unknown };
+      rawValue = b.value === undefined || b.value === null ? undefined : String(b.value);
+    } else {
+      const b = await c.req.parseBody();
+      rawValue = typeof b.value === "string" ? b.value : undefined;
+    }
+    const v = parseValue(rawValue);
+    const problem = valueProblem(info, v, req.lang);
+    const before = live.value(info);
+    // The journal keeps the exact numbers (the screen rounds for reading).
+    const exact = (x: number | string | null): string => {
+      if (x === null) return "—";
+      if (typeof x === "string") return x;
+      const state = info.tag.states?.[String(x)];
+      return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
+    };
+    const oldText = info.tag.poll ? exact(before.value) : "—";
+    const newText = Number.isFinite(v) ? exact(v) : String(rawValue ?? "");
+    const unit = info.tag.unit && !info.tag.states ? ` ${info.tag.unit}` : "";
+    let result: { ok: boolean; error?: string; ms: number };
+    if (problem) result = { ok: false, error: problem, ms: 0 };
+    else result = await supervisor.write(info.index, v);
+    // The attempt is on disk before anyone is told how it went.
+    journal.append({
+      type: "point.write",
+      source: info.id,
+      device: info.device,
+      actor: a.user!.name,
+      message: t(siteLang, result.ok ? "journal.write.ok" : "journal.write.failed", {
+        user: a.user!.name,
+        point: info.id,
+        old: oldText + (info.tag.poll ? unit : ""),
+        new: newText + unit,
+        error: result.error ?? "",
+        ms: Math.round(result.ms),
+      }),
+      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : rawValue, ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+    });
+    if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
+    return c.html(
+      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.tag.poll ? unit : "")} newText={newText + unit} result={result} />,
+      problem ? 400 : 200,
+    );
+  });
+}

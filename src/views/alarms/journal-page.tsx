@@ -1,0 +1,135 @@
+import { translator } from "../../i18n/index.ts";
+import type { JournalRow } from "../../journal/journal.ts";
+import { Layout } from "../layout.tsx";
+import type { PageRequest } from "../page-context.ts";
+import { fmtDateTime } from "./ui.tsx";
+
+/** The event journal, newest first, with the same filters as the CSV export (download: admin). */
+export function JournalPage(props: {
+  req: PageRequest;
+  siteName: string;
+  tz: string;
+  rows: JournalRow[];
+  filter: { from?: string; to?: string; type?: string; device?: string; user?: string };
+  types: string[];
+  devices: string[];
+  canExport: boolean;
+  olderUrl: string | null;
+}) {
+  const lang = props.req.lang;
+  const t = translator(lang);
+  const f = props.filter;
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(f)) if (v) qs.set(k, v);
+  const families = [...new Set(props.types.map((x) => x.split(".")[0]!))].sort();
+  return (
+    <Layout title={t("journal.title")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="journal" styles={["/assets/alarms.css"]} timeZone={props.tz}>
+      <section class="journal-page">
+        <div class="alarm-head">
+          <h1>{t("journal.title")}</h1>
+          {props.canExport ? (
+            <>
+              <a class="btn" href={`/journal/export.csv${qs.size ? "?" + qs.toString() : ""}`} download>
+                ↓ {t("journal.export")}
+              </a>
+              <a class="btn" href={`/journal/export.csv?${new URLSearchParams([...qs, ["sep", ";"]]).toString()}`} download>
+                ↓ {t("journal.exportExcelFr")}
+              </a>
+              <a class="btn btn-quiet" href="/admin/journal/verify">
+                {t("journal.verify")}
+              </a>
+            </>
+          ) : null}
+        </div>
+        <form method="get" action="/journal" class="filters">
+          <label>
+            {t("filter.from")}
+            <input type="date" name="from" value={f.from ?? ""} />
+          </label>
+          <label>
+            {t("filter.to")}
+            <input type="date" name="to" value={f.to ?? ""} />
+          </label>
+          <label>
+            {t("journal.col.type")}
+            <select name="type">
+              <option value="">{t("filter.all")}</option>
+              {families.map((fam) => (
+                <optgroup label={fam}>
+                  <option value={fam} selected={f.type === fam}>
+                    {fam}.*
+                  </option>
+                  {props.types
+                    .filter((x) => x.startsWith(fam + "."))
+                    .map((x) => (
+                      <option value={x} selected={f.type === x}>
+                        {x}
+                      </option>
+                    ))}
+                </optgroup>
+              ))}
+            </select>
+          </label>
+          <label>
+            {t("journal.col.device")}
+            <select name="device">
+              <option value="">{t("filter.all")}</option>
+              {props.devices.map((d) => (
+                <option value={d} selected={f.device === d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            {t("journal.col.user")}
+            <input name="user" value={f.user ?? ""} size={12} />
+          </label>
+          <button class="btn" type="submit">
+            {t("filter.apply")}
+          </button>
+        </form>
+        <table class="journal">
+          <thead>
+            <tr>
+              <th>#</th>
+              <th>{t("journal.col.time")}</th>
+              <th>{t("journal.col.type")}</th>
+              <th>{t("journal.col.device")}</th>
+              <th>{t("journal.col.user")}</th>
+              <th>{t("journal.col.message")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.rows.length === 0 ? (
+              <tr>
+                <td colspan={6} class="empty">
+                  {t("journal.none")}
+                </td>
+              </tr>
+            ) : null}
+            {props.rows.map((r) => (
+              <tr data-type={r.type} data-id={String(r.id)}>
+                <td class="num">{r.id}</td>
+                <td class="ts">{fmtDateTime(r.ts, props.tz)}</td>
+                <td>
+                  <code>{r.type}</code>
+                </td>
+                <td>{r.device || r.source}</td>
+                <td>{r.actor || "—"}</td>
+                <td class="msg">{r.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {props.olderUrl ? (
+          <nav class="pager">
+            <a class="btn" href={props.olderUrl}>
+              {t("pager.older")} →
+            </a>
+          </nav>
+        ) : null}
+      </section>
+    </Layout>
+  );
+}
