@@ -1,57 +1,47 @@
 import type { PointValue } from "../points/live.ts";
+import type { PointInfo } from "../points/registry.ts";
+import { translator, type Lang } from "../i18n/index.ts";
+import { PointRow } from "./detail-panel.tsx";
 import { Layout } from "./layout.tsx";
 
-/** Formats a value for a table cell; the quality is always shown beside anything that is not good. */
-export function formatValue(v: PointValue): string {
-  if (v.value === null) return "—";
-  if (typeof v.value === "string") return v.value;
-  const abs = Math.abs(v.value);
-  const digits = abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 1 ? 2 : 3;
-  return v.value.toLocaleString("fr-CA", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
-}
+export { fmtValue as formatValue } from "../hmi/format.ts";
 
-export function PointRow(props: { v: PointValue }) {
-  const v = props.v;
+/** Every point of the site with its live value, quality and time (one SSE stream, all points). */
+export function PointsPage(props: {
+  siteName: string;
+  timeZone?: string;
+  points: PointInfo[];
+  values: PointValue[];
+  lang?: Lang;
+  user?: { name: string; role: string };
+  path?: string;
+}) {
+  const lang = props.lang ?? "fr";
+  const t = translator(lang);
   return (
-    <tr id={`p-${v.id}`} data-point={v.id} class={`q-${v.quality}`}>
-      <td>{v.device}</td>
-      <td>{v.tag}</td>
-      <td>{v.label}</td>
-      <td class="value num">{formatValue(v)}</td>
-      <td class="unit">{v.unit}</td>
-      <td class="quality">
-        <span class="q-badge">{v.quality}</span>
-      </td>
-      <td class="ts">{v.ts ? new Date(v.ts).toISOString().slice(11, 23) : "—"}</td>
-    </tr>
-  );
-}
-
-export function PointsPage(props: { siteName: string; values: PointValue[] }) {
-  return (
-    <Layout title="Points" siteName={props.siteName} scripts={["/assets/points.js"]}>
-      <h1>Points</h1>
-      <p class="hint">
-        {props.values.length} points. A value that is not <b>good</b> is greyed and hatched with its quality beside it.
-      </p>
-      <table class="points" data-live-stream="/api/stream">
-        <thead>
-          <tr>
-            <th>Device</th>
-            <th>Tag</th>
-            <th>Label</th>
-            <th>Value</th>
-            <th>Unit</th>
-            <th>Quality</th>
-            <th>Time (UTC)</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.values.map((v) => (
-            <PointRow v={v} />
-          ))}
-        </tbody>
-      </table>
+    <Layout title={t("points.title")} siteName={props.siteName} lang={lang} user={props.user} active="points" path={props.path} timeZone={props.timeZone}>
+      <div class="page-pad" data-stream="/api/stream?fmt=c">
+        <h1>{t("points.title")}</h1>
+        <p class="hint">{t("points.count", { n: props.values.length })}</p>
+        <div class="table-scroll">
+          <table class="pts points">
+            <thead>
+              <tr>
+                <th>{t("points.device")}</th>
+                <th>{t("points.label")}</th>
+                <th class="num">{t("points.value")}</th>
+                <th>{t("points.quality")}</th>
+                <th class="ts">{t("points.time")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.points.map((p, i) => (
+                <PointRow p={p} v={props.values[i]!} lang={lang} t={t} timeZone={props.timeZone} showDevice />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
     </Layout>
   );
 }

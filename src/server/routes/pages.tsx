@@ -1,13 +1,36 @@
 import type { Hono } from "hono";
+import { setCookie } from "hono/cookie";
+import { isLang, LANG_COOKIE, setSiteLanguage } from "../../i18n/index.ts";
+import { pageRequest } from "../../views/page-context.ts";
 import { PointsPage } from "../../views/points-page.tsx";
 import type { AppContext } from "../context.ts";
 
-/** Server-rendered pages. */
+/** Server-rendered pages: the points list and the language toggle (the one-line, trends and comm pages have their own modules). */
 export function registerPageRoutes(app: Hono, ctx: AppContext): void {
   const { live, site } = ctx;
-  app.get("/", (c) => c.redirect("/points"));
+  setSiteLanguage(site.site.language);
+
   app.get("/points", (c) => {
     const now = Date.now();
-    return c.html(<PointsPage siteName={site.site.name} values={live.registry.points.map((p) => live.value(p, now))} />);
+    const points = live.registry.points;
+    return c.html(
+      <PointsPage
+        siteName={site.site.name}
+        timeZone={site.site.timezone}
+        points={points}
+        values={points.map((p) => live.value(p, now))}
+        {...pageRequest(c, site.site.language)}
+      />,
+    );
+  });
+
+  /** The language toggle: remembered for a year in the `lang` cookie, then back to the page. */
+  app.get("/lang/:lang", (c) => {
+    const lang = c.req.param("lang");
+    if (!isLang(lang)) return c.text("language must be fr or en", 400);
+    setCookie(c, LANG_COOKIE, lang, { path: "/", maxAge: 365 * 24 * 3600, sameSite: "Lax" });
+    const back = c.req.query("back") ?? "/";
+    // Only a path on this site (no "//host" or scheme): never an open redirect.
+    return c.redirect(back.startsWith("/") && !back.startsWith("//") && !back.startsWith("/\\") ? back : "/");
   });
 }

@@ -1,0 +1,630 @@
+import { ATS_H, ATS_W, BRK, LINE_H, SRC } from "./geometry.ts";
+import type { NodeModel, OneLineModel, ValueLine } from "./model.ts";
+
+/**
+ * Positions of the one-line's symbols, wires and busbars, computed from the model alone so any
+ * site file draws sensibly: two orientations of the same drawing.
+ *
+ * - "wide" (control-room 1920×1080): busbars side by side (joined by their tie breakers), each with
+ *   its incomers' upstream chains above (ATS and its two sources, or a source) and its feeders below
+ *   in columns, wrapped onto continuation bars when there are more than fit a row.
+ * - "tall" (phone, 390 px): busbars stacked, each drawn as a vertical bar on the left with one
+ *   feeder per row, upstream chains above it.
+ *
+ * Vertical gaps are computed from how many text rows each level carries, so nothing overlaps.
+ * Every wire carries `e`, the node whose energization it shows (the upstream node's side of a
+ * breaker shows that node, its downstream side the downstream node or the feeder's load `ID>`).
+ */
+
+export type Orientation = "wide" | "tall";
+
+export interface TextAt {
+  x: number;
+  y: number;
+  anchor: "start" | "middle" | "end";
+}
+
+export interface PlacedNode {
+  id: string;
+  x: number;
+  y: number;
+  /** Breakers: direction of the wire through the symbol. */
+  orient: "v" | "h";
+  label: TextAt;
+  state: TextAt;
+  /** Where the short quality reason goes ("no comm.") when a point is not good. */
+  reason: TextAt;
+  lines: TextAt & { step: number };
+  /** Lines with their own label (a meter) take two rows: label, then value. */
+  split: boolean;
+  /** Tap target (≥ 48 px on screen). */
+  hit: { x: number; y: number; w: number; h: number };
+}
+
+export interface Wire {
+  d: string;
+  /** Node whose energization this wire shows. */
+  e: string;
+}
+
+export interface Bar {
+  id: string;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  /** Only the first bar of a busbar carries its label. */
+  label?: TextAt;
+}
+
+export interface RefText {
+  text: string;
+  x: number;
+  y: number;
+  anchor: "start" | "middle" | "end";
+}
+
+export interface OneLineLayout {
+  orientation: Orientation;
+  width: number;
+  height: number;
+  nodes: PlacedNode[];
+  wires: Wire[];
+  bars: Bar[];
+  refs: RefText[];
+}
+
+/** Virtual node id of the load a feeder supplies. */
+export const loadNodeId = (breakerId: string) => `${breakerId}>`;
+
+interface Ctx {
+  m: OneLineModel;
+  nodes: PlacedNode[];
+  wires: Wire[];
+  bars: Bar[];
+  refs: RefText[];
+  placed: Set<string>;
+  tall: boolean;
+}
+
+const node = (m: OneLineModel, id: string): NodeModel | undefined => m.nodes.get(id);
+const isBus = (m: OneLineModel, id: string | undefined) => !!id && m.nodes.get(id)?.kind === "busbar";
+const allLines = (n: NodeModel): ValueLine[] => [...n.lines, ...n.meters.flatMap((x) => x.lines)];
+const isLiteral = (l: ValueLine) => l.label.startsWith("=");
+
+/** Text rows of a node's value lines. */
+export function lineRows(n: NodeModel, split: boolean): number {
+  return allLines(n).reduce((s, l) => s + (split && isLiteral(l) ? 2 : 1), 0);
+}
+
+/** Does the node show a state text (breaker, ATS, a source with a status)? */
+const hasState = (n: NodeModel) => n.kind !== "busbar";
+
+/** Text rows under/beside a symbol: label, sublabel, state, values. */
+function rows(n: NodeModel, split: boolean): number {
+  return 1 + (n.sublabel ? 1 : 0) + (hasState(n) ? 1 : 0) + lineRows(n, split);
+}
+
+/** Half height of a node's symbol. */
+const halfH = (n: NodeModel | undefined) => (!n ? SRC : n.kind === "ats" ? ATS_H : n.kind === "breaker" ? BRK : SRC);
+const halfW = (n: NodeModel | undefined) => (!n ? SRC : n.kind === "ats" ? ATS_W : n.kind === "breaker" ? BRK : SRC);
+
+/** Busbars in drawing order: tie chains kept together, otherwise site-file order. */
+function orderBusbars(m: OneLineModel): string[] {
+  const ties = new Map<string, string[]>();
+  for (const id of m.breakers) {
+    const b = node(m, id)!;
+    if (isBus(m, b.from) && isBus(m, b.to)) {
+      ties.set(b.from!, [...(ties.get(b.from!) ?? []), b.to!]);
+      ties.set(b.to!, [...(ties.get(b.to!) ?? []), b.from!]);
+    }
+  }
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const start of m.busbars) {
+    if (seen.has(start)) continue;
+    const queue = [start];
+    seen.add(start);
+    while (queue.length) {
+      const id = queue.shift()!;
+      out.push(id);
+      for (const nb of ties.get(id) ?? []) if (!seen.has(nb)) (seen.add(nb), queue.push(nb));
+    }
+  }
+  return out;
+}
+
+interface Section {
+  bus: string;
+  incomers: string[];
+  feeders: string[];
+}
+
+function sections(m: OneLineModel): { list: Section[]; ties: string[] } {
+  const list = orderBusbars(m).map((bus) => ({ bus, incomers: [] as string[], feeders: [] as string[] }));
+  const byBus = new Map(list.map((s) => [s.bus, s]));
+  const ties: string[] = [];
+  for (const id of m.breakers) {
+    const b = node(m, id)!;
+    if (isBus(m, b.from) && isBus(m, b.to)) ties.push(id);
+    else if (isBus(m, b.to)) byBus.get(b.to!)!.incomers.push(id);
+    else if (isBus(m, b.from)) byBus.get(b.from!)!.feeders.push(id);
+  }
+  return { list, ties };
+}
+
+const tieBetween = (m: OneLineModel, ties: string[], a: string, b: string) =>
+  ties.find((t) => {
+    const n = node(m, t)!;
+    return (n.from === a && n.to === b) || (n.to === a && n.from === b);
+  });
+
+/** Children of a node in the upstream tree (toward the sources). */
+function upstreamOf(m: OneLineModel, id: string): string[] {
+  const n = node(m, id);
+  if (!n) return [];
+  if (n.kind === "breaker") return n.from && !isBus(m, n.from) && m.nodes.has(n.from) ? [n.from] : [];
+  if (n.kind === "ats") return [n.normal!, n.emergency!].filter((x) => m.nodes.has(x));
+  return [];
+}
+
+function treeWidth(m: OneLineModel, id: string, depth = 0): number {
+  if (depth > 16) return 1;
+  const kids = upstreamOf(m, id);
+  return Math.max(1, kids.reduce((s, k) => s + treeWidth(m, k, depth + 1), 0));
+}
+
+/** Nodes of the upstream trees by level (1 = the roots). */
+function levels(m: OneLineModel, roots: string[]): NodeModel[][] {
+  const out: NodeModel[][] = [];
+  const walk = (id: string, level: number, seen: Set<string>) => {
+    if (level > 16 || seen.has(id)) return;
+    seen.add(id);
+    const n = node(m, id);
+    if (!n) return;
+    (out[level - 1] ??= []).push(n);
+    for (const k of upstreamOf(m, id)) walk(k, level + 1, seen);
+  };
+  for (const r of roots) walk(r, 1, new Set());
+  return out;
+}
+
+/**
+ * y of each level above the bar, as offsets upward from the bar (index 0 = the roots), sized so a
+ * level's texts clear the level below and the bar.
+ */
+function levelOffsets(m: OneLineModel, roots: string[], tall: boolean): number[] {
+  const lv = levels(m, roots);
+  const offsets: number[] = [];
+  let y = 0;
+  // Tall sources carry their texts below: rows plus the quality reason row.
+  const textBelowRows = (n: NodeModel) => (tall && n.kind === "source" ? rows(n, true) + 1 : 0);
+  lv.forEach((nodes, i) => {
+    const hh = Math.max(...nodes.map(halfH));
+    const r = Math.max(...nodes.map((n) => rows(n, false)));
+    if (i === 0) {
+      // Roots: their side texts must end above the bar (and leave room for the bar's label).
+      y = Math.max(hh + 44, -hh + 12 + (r - 1) * LINE_H + 40);
+    } else {
+      const below = lv[i - 1]!;
+      const hp = Math.max(...below.map(halfH));
+      const tb = Math.max(...nodes.map(textBelowRows));
+      const side = hp - hh + 12 + (r - 1) * LINE_H + 34;
+      const under = tb ? hh + 18 + (tb - 1) * LINE_H + 24 + hp : 0;
+      y += Math.max(hp + hh + 46, side, under);
+    }
+    offsets.push(y);
+  });
+  return offsets;
+}
+
+function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: number): void {
+  const hh = halfH(n);
+  const hw = halfW(n);
+  if (ctx.tall && n.kind === "source") {
+    // Narrow: texts under the source, centred.
+    const r = rows(n, true) + 1;
+    const w = Math.max(unit - 8, 110);
+    const stateY = y + SRC + 18 + LINE_H * (n.sublabel ? 2 : 1);
+    ctx.nodes.push({
+      id: n.id,
+      x,
+      y,
+      orient: "v",
+      label: { x, y: y + SRC + 18, anchor: "middle" },
+      state: { x, y: stateY, anchor: "middle" },
+      reason: { x, y: stateY + LINE_H, anchor: "middle" },
+      lines: { x, y: stateY + 2 * LINE_H, anchor: "middle", step: LINE_H },
+      split: true,
+      hit: { x: x - w / 2, y: y - SRC - 6, w, h: 2 * SRC + 12 + r * LINE_H },
+    });
+    return;
+  }
+  const r = rows(n, false);
+  let textW = Math.max(unit / 2 - hw - 14, 100);
+  const first = y - hh + 12;
+  // Texts right of the symbol; on a narrow drawing, left of it (within its own share of the width)
+  // when the right edge is too close.
+  const left = ctx.tall && x + hw + 10 + Math.max(textW, 130) > TALL_W;
+  if (left) textW = Math.max(unit / 2 - hw - 14, 40);
+  const tx = left ? x - hw - 10 : x + hw + 10;
+  const anchor = left ? "end" : "start";
+  const hitX = left ? Math.max(2, x - hw - 8 - textW) : x - hw - 8;
+  const hitW = left ? x + hw + 8 - hitX : Math.min(hw * 2 + 18 + textW, ctx.tall ? TALL_W - 2 - hitX : Infinity);
+  ctx.nodes.push({
+    id: n.id,
+    x,
+    y,
+    orient: "v",
+    label: { x: tx, y: first, anchor },
+    state: { x: tx, y: first + LINE_H * (n.sublabel ? 2 : 1), anchor },
+    reason: left ? { x: x + hw + 6, y: y + hh + 14, anchor: "middle" } : { x: x - hw - 8, y: y + 5, anchor: "end" },
+    lines: { x: tx, y: first + LINE_H * (n.sublabel ? 3 : 2), anchor, step: LINE_H },
+    split: false,
+    hit: { x: hitX, y: first - 18, w: hitW, h: Math.max(2 * hh + 16, r * LINE_H + 10, 56) },
+  });
+}
+
+/**
+ * Places an upstream tree with its root at (cx, levelY[0]); children one level up each.
+ * Returns the right edge its texts reach.
+ */
+function placeUpstream(ctx: Ctx, id: string, cx: number, levelY: number[], level: number, unit: number, childCx = cx): number {
+  const { m } = ctx;
+  const n = node(m, id);
+  const y = levelY[level] ?? levelY[levelY.length - 1]! - 120;
+  if (!n) return cx;
+  if (ctx.placed.has(id) || level > 16) {
+    ctx.refs.push({ text: `↑ ${n.label}`, x: cx, y, anchor: "middle" });
+    return cx + 60;
+  }
+  ctx.placed.add(id);
+  let right = cx + halfW(n) + 10 + Math.max(unit / 2 - halfW(n) - 14, 100);
+  const kids = upstreamOf(m, id);
+  const widths = kids.map((k) => treeWidth(m, k));
+  const total = widths.reduce((s, w) => s + w, 0);
+  let left = childCx - (total * unit) / 2;
+  const childY = levelY[level + 1] ?? y - 120;
+  kids.forEach((k, i) => {
+    const kx = left + (widths[i]! * unit) / 2;
+    left += widths[i]! * unit;
+    right = Math.max(right, placeUpstream(ctx, k, kx, levelY, level + 1, unit));
+    const top = childY + halfH(node(m, k));
+    if (n.kind === "ats") {
+      const cxIn = cx + (i === 0 ? -ATS_W * 0.6 : ATS_W * 0.6);
+      ctx.wires.push({ d: `M${kx} ${top} V${y - ATS_H - 18} H${cxIn} V${y - ATS_H}`, e: k });
+    } else if (kx === cx) {
+      ctx.wires.push({ d: `M${kx} ${top} V${y - halfH(n)}`, e: k });
+    } else {
+      ctx.wires.push({ d: `M${kx} ${top} V${y - halfH(n) - 18} H${cx} V${y - halfH(n)}`, e: k });
+    }
+  });
+  if (n.kind === "breaker" && isBus(m, n.from)) {
+    // A breaker fed from another busbar: a reference instead of a long wire across the drawing.
+    ctx.refs.push({ text: `↑ ${node(m, n.from!)!.label}`, x: cx, y: y - BRK - 30, anchor: "middle" });
+    ctx.wires.push({ d: `M${cx} ${y - BRK - 24} V${y - BRK}`, e: n.from! });
+  }
+  pushUpstreamNode(ctx, n, cx, y, unit);
+  return right;
+}
+
+/** Places a feeder's downstream node (a BESS, a UPS fed from the bus) centred at (x, y), texts below. */
+function placeDownstream(ctx: Ctx, n: NodeModel, x: number, y: number, hitW: number): boolean {
+  if (!n.to) return false;
+  const d = node(ctx.m, n.to);
+  if (!d || ctx.placed.has(d.id)) {
+    if (d) ctx.refs.push({ text: `→ ${d.label}`, x, y, anchor: "middle" });
+    return false;
+  }
+  ctx.placed.add(d.id);
+  const hh = halfH(d);
+  ctx.nodes.push({
+    id: d.id,
+    x,
+    y,
+    orient: "v",
+    label: { x, y: y + hh + 18, anchor: "middle" },
+    state: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 2 : 1), anchor: "middle" },
+    reason: { x: x + halfW(d) + 6, y: y - hh + 4, anchor: "start" },
+    lines: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 3 : 2), anchor: "middle", step: LINE_H },
+    split: true,
+    hit: { x: x - hitW / 2, y: y - hh - 6, w: hitW, h: 2 * hh + 12 + rows(d, true) * LINE_H },
+  });
+  return true;
+}
+
+const downstreamH = (m: OneLineModel, n: NodeModel) => {
+  const d = n.to ? node(m, n.to) : undefined;
+  return d && d.kind !== "busbar" ? 2 * halfH(d) + 40 + rows(d, true) * LINE_H : 0;
+};
+
+/** Standalone nodes: not placed by any section (a UPS no breaker reaches, an unconnected ATS...). */
+function restRoots(ctx: Ctx): string[] {
+  const { m } = ctx;
+  const out: string[] = [];
+  const feeds = (id: string) => m.breakers.some((b) => !ctx.placed.has(b) && node(m, b)!.from === id) || m.ats.some((a) => !ctx.placed.has(a) && (node(m, a)!.normal === id || node(m, a)!.emergency === id));
+  for (const id of [...m.breakers, ...m.ats, ...m.sources]) {
+    if (ctx.placed.has(id) || feeds(id)) continue;
+    out.push(id);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wide
+// ---------------------------------------------------------------------------------------------
+
+const UNIT = 270;
+const TIE_GAP = 170;
+const SECTION_GAP = 70;
+const MAX_WIDE = 1860;
+const MARGIN = 20;
+
+export function layoutWide(m: OneLineModel): OneLineLayout {
+  const ctx: Ctx = { m, nodes: [], wires: [], bars: [], refs: [], placed: new Set(), tall: false };
+  const { list, ties } = sections(m);
+  const incomers = list.flatMap((s) => s.incomers);
+  const rest0 = m.sources.filter((id) => !m.breakers.some((b) => node(m, b)!.from === id || node(m, b)!.to === id) && !m.ats.some((a) => node(m, a)!.normal === id || node(m, a)!.emergency === id));
+  const offsets = levelOffsets(m, incomers, false);
+  const topOffset = offsets.length ? offsets[offsets.length - 1]! : 0;
+  const topHalf = 36;
+  const busY = MARGIN + topHalf + topOffset + (incomers.length ? 0 : rest0.length ? 2 * SRC + 60 : 30);
+  const levelY = offsets.map((o) => busY - o);
+
+  // Feeder columns wide enough for their longest value line (three currents need more).
+  const feeders = list.flatMap((s) => s.feeders);
+  const wideText = feeders.some((f) => node(m, f)!.lines.some((l) => l.points.length > 1));
+  const pitch = wideText ? 156 : 124;
+  const nSec = Math.max(1, list.length);
+  const perRow = Math.max(4, Math.floor((MAX_WIDE - (nSec - 1) * TIE_GAP) / nSec / pitch));
+
+  let x0 = MARGIN;
+  let bottom = busY + 40;
+  let topRight = MARGIN;
+  list.forEach((s, si) => {
+    const incUnits = s.incomers.reduce((sum, i) => sum + treeWidth(m, i), 0);
+    const cols = Math.min(Math.max(1, s.feeders.length), perRow);
+    const width = Math.max(incUnits * UNIT, cols * pitch, 280);
+    // Incomers: centred over the section.
+    let left = x0 + (width - incUnits * UNIT) / 2;
+    for (const inc of s.incomers) {
+      const w = treeWidth(m, inc) * UNIT;
+      const cx = left + w / 2;
+      left += w;
+      topRight = Math.max(topRight, placeUpstream(ctx, inc, cx, levelY, 0, UNIT));
+      ctx.wires.push({ d: `M${cx} ${levelY[0]! + BRK} V${busY}`, e: s.bus });
+    }
+    // Feeder rows hanging from the bar, wrapped onto continuation bars.
+    const rowsOfFeeders: string[][] = [];
+    for (let i = 0; i < s.feeders.length; i += perRow) rowsOfFeeders.push(s.feeders.slice(i, i + perRow));
+    if (!rowsOfFeeders.length) rowsOfFeeders.push([]);
+    let rowTop = busY;
+    rowsOfFeeders.forEach((row, r) => {
+      ctx.bars.push({
+        id: s.bus,
+        x1: x0,
+        y1: rowTop,
+        x2: x0 + (r === 0 ? width : Math.max(row.length * pitch, pitch)),
+        y2: rowTop,
+        label: r === 0 ? { x: x0, y: rowTop - 12, anchor: "start" } : undefined,
+      });
+      let rowH = 60;
+      row.forEach((fid, c) => {
+        const n = node(m, fid)!;
+        const x = x0 + c * pitch + pitch / 2;
+        const by = rowTop + 46;
+        ctx.wires.push({ d: `M${x} ${rowTop} V${by - BRK}`, e: s.bus });
+        // Under the symbol: state, quality reason, then id, load name and values.
+        const stateY = by + BRK + 20;
+        const textTop = stateY + 38;
+        const textH = (rows(n, true) - 1) * LINE_H; // rows without the state
+        const dsH = downstreamH(m, n);
+        const ds = n.to ? node(m, n.to) : undefined;
+        const dsY = textTop + textH + 12 + (ds ? halfH(ds) : 0);
+        // Below the breaker: a stub to the load, or a wire behind the texts to the downstream node.
+        ctx.wires.push({ d: `M${x} ${by + BRK} V${ds ? dsY - halfH(ds) : by + BRK + 4}`, e: n.to ?? loadNodeId(fid) });
+        ctx.placed.add(fid);
+        ctx.nodes.push({
+          id: fid,
+          x,
+          y: by,
+          orient: "v",
+          label: { x, y: textTop, anchor: "middle" },
+          state: { x, y: stateY, anchor: "middle" },
+          reason: { x, y: stateY + 16, anchor: "middle" },
+          lines: { x, y: textTop + LINE_H * (n.sublabel ? 2 : 1), anchor: "middle", step: LINE_H },
+          split: true,
+          hit: { x: x - pitch / 2 + 3, y: rowTop + 10, w: pitch - 6, h: textTop - rowTop - 10 + textH + 4 },
+        });
+        if (ds) placeDownstream(ctx, n, x, dsY, pitch - 6);
+        rowH = Math.max(rowH, textTop - rowTop + textH + dsH + 26);
+      });
+      if (r < rowsOfFeeders.length - 1) {
+        const next = rowTop + rowH;
+        ctx.wires.push({ d: `M${x0 + 4} ${rowTop} V${next}`, e: s.bus });
+        rowTop = next;
+      } else bottom = Math.max(bottom, rowTop + rowH);
+    });
+    const next = list[si + 1];
+    const tie = next ? tieBetween(m, ties, s.bus, next.bus) : undefined;
+    if (next && tie) {
+      const b = node(m, tie)!;
+      const tx = x0 + width + TIE_GAP / 2;
+      const leftE = b.from === s.bus ? b.from : b.to!;
+      const rightE = leftE === b.from ? b.to! : b.from!;
+      ctx.wires.push({ d: `M${x0 + width} ${busY} H${tx - BRK}`, e: leftE });
+      ctx.wires.push({ d: `M${tx + BRK} ${busY} H${x0 + width + TIE_GAP}`, e: rightE });
+      ctx.placed.add(tie);
+      ctx.nodes.push({
+        id: tie,
+        x: tx,
+        y: busY,
+        orient: "h",
+        label: { x: tx, y: busY + BRK + 22, anchor: "middle" },
+        state: { x: tx, y: busY - BRK - 10, anchor: "middle" },
+        reason: { x: tx, y: busY - BRK - 28, anchor: "middle" },
+        lines: { x: tx, y: busY + BRK + 22 + LINE_H * (b.sublabel ? 2 : 1), anchor: "middle", step: LINE_H },
+        split: true,
+        hit: { x: tx - TIE_GAP / 2 + 8, y: busY - BRK - 44, w: TIE_GAP - 16, h: 2 * BRK + 60 + rows(b, true) * LINE_H },
+      });
+      x0 += width + TIE_GAP;
+    } else x0 += width + SECTION_GAP;
+  });
+  let right = x0 - SECTION_GAP + MARGIN;
+
+  // Whatever no section drew: standalone sources in the top band, right of the upstream trees;
+  // unconnected ATS or breakers as their own trees.
+  const topY = levelY.length ? levelY[levelY.length - 1]! : MARGIN + topHalf;
+  // Far enough right that its "no device" reason (left of it) clears the texts before it.
+  let rx = Math.max(topRight + 120, list.length ? 0 : MARGIN);
+  for (const id of restRoots(ctx)) {
+    const n = node(m, id)!;
+    if (n.kind === "source") {
+      placeUpstream(ctx, id, rx + SRC, [topY], 0, UNIT);
+      rx += UNIT * 0.8;
+    } else {
+      const w = treeWidth(m, id) * UNIT;
+      const offs = levelOffsets(m, [id], false);
+      const ys = offs.map((o) => bottom + 40 + offs[offs.length - 1]! - o + SRC);
+      placeUpstream(ctx, id, MARGIN + w / 2, ys, 0, UNIT);
+      bottom = ys[0]! + 140;
+    }
+    right = Math.max(right, rx + MARGIN);
+  }
+  return { orientation: "wide", width: Math.ceil(Math.max(right, 400)), height: Math.ceil(bottom + MARGIN), ...ctx };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tall
+// ---------------------------------------------------------------------------------------------
+
+const TALL_W = 390;
+const BUS_X = 24;
+
+export function layoutTall(m: OneLineModel): OneLineLayout {
+  const ctx: Ctx = { m, nodes: [], wires: [], bars: [], refs: [], placed: new Set(), tall: true };
+  const { list, ties } = sections(m);
+  let y = 10;
+
+  // Standalone sources (nothing connects them) first, side by side.
+  const standalone = m.sources.filter(
+    (id) => !m.breakers.some((b) => node(m, b)!.from === id || node(m, b)!.to === id) && !m.ats.some((a) => node(m, a)!.normal === id || node(m, a)!.emergency === id),
+  );
+  const perRowS = Math.min(3, Math.max(1, standalone.length));
+  for (let i = 0; i < standalone.length; i += perRowS) {
+    const row = standalone.slice(i, i + perRowS);
+    const unit = TALL_W / perRowS;
+    const h = Math.max(...row.map((id) => 2 * SRC + 20 + (rows(node(m, id)!, true) + 1) * LINE_H));
+    row.forEach((id, j) => placeUpstream(ctx, id, unit * j + unit / 2, [y + SRC + 6], 0, unit));
+    y += h;
+  }
+
+  list.forEach((s, si) => {
+    const tie = si > 0 ? tieBetween(m, ties, list[si - 1]!.bus, s.bus) : undefined;
+    let barTop = y;
+    if (tie) {
+      // The tie breaker sits on the vertical bar between the two busbars.
+      const b = node(m, tie)!;
+      const upE = b.from === s.bus ? b.to! : b.from!;
+      const ty = y + 30;
+      ctx.wires.push({ d: `M${BUS_X} ${y - 24} V${ty - BRK}`, e: upE });
+      ctx.wires.push({ d: `M${BUS_X} ${ty + BRK} V${ty + 44}`, e: s.bus });
+      ctx.placed.add(tie);
+      ctx.nodes.push({
+        id: tie,
+        x: BUS_X,
+        y: ty,
+        orient: "v",
+        label: { x: BUS_X + 26, y: ty - 2, anchor: "start" },
+        state: { x: 214, y: ty - 2, anchor: "start" },
+        reason: { x: 214, y: ty + 14, anchor: "start" },
+        lines: { x: TALL_W - 8, y: ty - 2, anchor: "end", step: LINE_H },
+        split: true,
+        hit: { x: 2, y: ty - 28, w: TALL_W - 4, h: 56 },
+      });
+      y = ty + 44;
+      barTop = y;
+    }
+    if (!s.incomers.length) y += 24; // room for the bar's label
+    // Incomers one under the other, each with the full width for its upstream tree, joined to
+    // the vertical bar from the right: the root a little left so its texts have room.
+    s.incomers.forEach((inc, i) => {
+      const unit = Math.min((TALL_W - 40) / treeWidth(m, inc), 240);
+      const offsets = levelOffsets(m, [inc], true);
+      const join = y + 30 + offsets[offsets.length - 1]!;
+      const levelY = offsets.map((o) => join - o);
+      const rootX = 112;
+      placeUpstream(ctx, inc, rootX, levelY, 0, unit, 40 + (TALL_W - 40) / 2);
+      const root = ctx.nodes.find((n) => n.id === inc);
+      if (root) root.hit.w = TALL_W - 2 - root.hit.x;
+      ctx.wires.push({ d: `M${rootX} ${levelY[0]! + BRK} V${join} H${BUS_X}`, e: s.bus });
+      if (i === 0 && !tie) barTop = join;
+      else ctx.wires.push({ d: `M${BUS_X} ${i === 0 ? y : barTop} V${join}`, e: s.bus });
+      y = join + 10;
+    });
+    if (s.incomers.length) y += 24; // room for the bar's label
+    const labelY = y - 6;
+    let rowY = y + 8;
+    for (const fid of s.feeders) {
+      const n = node(m, fid)!;
+      const valueRows = Math.max(lineRows(n, true), 1);
+      const leftRows = 1 + (n.sublabel ? 1 : 0);
+      const c = rowY + 26;
+      const bx = BUS_X + 44;
+      let h = Math.max(60, Math.max(valueRows, leftRows, 2) * LINE_H + 24);
+      const ds = n.to ? node(m, n.to) : undefined;
+      ctx.wires.push({ d: `M${BUS_X} ${c} H${bx - BRK}`, e: s.bus });
+      ctx.placed.add(fid);
+      ctx.nodes.push({
+        id: fid,
+        x: bx,
+        y: c,
+        orient: "h",
+        label: { x: bx + BRK + 14, y: c - 4, anchor: "start" },
+        state: { x: 210, y: c - 4, anchor: "start" },
+        reason: { x: 210, y: c + 13, anchor: "start" },
+        lines: { x: TALL_W - 8, y: c - 4, anchor: "end", step: LINE_H },
+        split: true,
+        hit: { x: BUS_X + 8, y: rowY + 2, w: TALL_W - BUS_X - 10, h: h - 4 },
+      });
+      if (ds && ds.kind !== "busbar") {
+        // The downstream node hangs under the breaker, its texts to its right.
+        const dsx = bx + BRK + 4;
+        const dy = rowY + h + halfH(ds) + 4;
+        ctx.wires.push({ d: `M${bx + BRK} ${c} H${dsx} V${dy - halfH(ds)}`, e: n.to! });
+        if (placeDownstream(ctx, n, dsx, dy, TALL_W - BUS_X - 10)) {
+          const placed = ctx.nodes[ctx.nodes.length - 1]!;
+          const tx = dsx + halfW(ds) + 12;
+          const first = dy - halfH(ds) + 12;
+          placed.label = { x: tx, y: first, anchor: "start" };
+          placed.state = { x: tx, y: first + LINE_H * (ds.sublabel ? 2 : 1), anchor: "start" };
+          placed.lines = { x: tx, y: first + LINE_H * (ds.sublabel ? 3 : 2), anchor: "start", step: LINE_H };
+          placed.split = false;
+          placed.reason = { x: TALL_W - 8, y: first, anchor: "end" };
+          const dh = Math.max(2 * halfH(ds) + 12, rows(ds, false) * LINE_H + 8);
+          placed.hit = { x: BUS_X + 8, y: dy - halfH(ds) - 6, w: TALL_W - BUS_X - 10, h: dh };
+          h += dh + 10;
+        }
+      } else {
+        ctx.wires.push({ d: `M${bx + BRK} ${c} H${bx + BRK + 8}`, e: n.to ?? loadNodeId(fid) });
+      }
+      rowY += h;
+    }
+    const barBottom = Math.max(rowY - 12, barTop + 30);
+    ctx.bars.push({ id: s.bus, x1: BUS_X, y1: barTop, x2: BUS_X, y2: barBottom, label: { x: BUS_X + 12, y: labelY, anchor: "start" } });
+    y = barBottom + 30;
+  });
+
+  for (const id of restRoots(ctx)) {
+    const offsets = levelOffsets(m, [id], true);
+    const top = offsets[offsets.length - 1]!;
+    const levelY = offsets.map((o) => y + 40 + top - o);
+    placeUpstream(ctx, id, TALL_W / 2, levelY, 0, Math.min((TALL_W - 40) / treeWidth(m, id), 240));
+    y = levelY[0]! + 100;
+  }
+  return { orientation: "tall", width: TALL_W, height: Math.ceil(y + 10), ...ctx };
+}
+
+export function layoutOneLine(m: OneLineModel, orientation: Orientation): OneLineLayout {
+  return orientation === "wide" ? layoutWide(m) : layoutTall(m);
+}

@@ -1,0 +1,67 @@
+import type { Hono } from "hono";
+import { devicesOfNode, buildOneLineModel } from "../../hmi/oneline/model.ts";
+import { layoutOneLine } from "../../hmi/oneline/layout.ts";
+import { translator } from "../../i18n/index.ts";
+import type { PointValue } from "../../points/live.ts";
+import { DetailPanel } from "../../views/detail-panel.tsx";
+import { OneLinePage, oneLineGraphJson } from "../../views/oneline-page.tsx";
+import { pageRequest } from "../../views/page-context.ts";
+import type { AppContext } from "../context.ts";
+
+/**
+ * The one-line diagram (home page) and its detail panel fragment. Model and layouts are computed
+ * once from the site file; each request only reads the current values.
+ */
+export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
+  const { live, site } = ctx;
+  const registry = live.registry;
+  const model = buildOneLineModel(site, registry);
+  const wide = layoutOneLine(model, "wide");
+  const tall = layoutOneLine(model, "tall");
+  const graphJson = oneLineGraphJson(model);
+  const snapshot = () => {
+    const now = Date.now();
+    const values = new Map<string, PointValue>();
+    for (const id of model.points) values.set(id, live.value(registry.byId.get(id)!, now));
+    return values;
+  };
+
+  app.get("/", async (c) => {
+    const t0 = performance.now();
+    const req = pageRequest(c, site.site.language);
+    const html = await (
+      <OneLinePage
+        siteName={site.site.name}
+        timeZone={site.site.timezone}
+        model={model}
+        wide={wide}
+        tall={tall}
+        values={snapshot()}
+        registry={registry}
+        graphJson={graphJson}
+        {...req}
+      />
+    ).toString();
+    // How long the page took to render, for the browser's devtools and the bench.
+    c.header("server-timing", `render;dur=${(performance.now() - t0).toFixed(2)}`);
+    return c.html(html);
+  });
+
+  app.get("/hmi/detail/:id", (c) => {
+    const node = model.nodes.get(c.req.param("id"));
+    const req = pageRequest(c, site.site.language);
+    if (!node) return c.text(`no node ${c.req.param("id")}`, 404);
+    const now = Date.now();
+    return c.html(
+      <DetailPanel
+        site={site}
+        node={node}
+        devices={devicesOfNode(site, node).filter((d) => registry.byDevice.has(d))}
+        registry={registry}
+        values={(p) => live.value(p, now)}
+        lang={req.lang}
+        t={translator(req.lang)}
+      />,
+    );
+  });
+}

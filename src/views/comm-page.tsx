@@ -1,0 +1,212 @@
+import type { BusConfig, Site } from "../config/site.ts";
+import { fmtNumber } from "../hmi/format.ts";
+import { translator, type Lang, type T } from "../i18n/index.ts";
+import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
+import type { BusStats, DeviceStats } from "../workers/protocol.ts";
+import { Layout } from "./layout.tsx";
+
+/**
+ * Communication page: per bus and device, status, request plan, requests/s, errors, timeouts,
+ * last error, response time, cycle time against the configured rate. Dead devices stand out (a
+ * coloured, bold status text and a hatched row: abnormal is the only thing in colour).
+ * The statistics block of each bus refreshes itself every 2 s through htmx (GET /comm/bus/:id).
+ */
+
+export type BusStatsView = BusStats & { restarts?: number };
+export type StatsEntry = BusStatsView | { bus: string; kind: string; connected: false; restarting: true; restarts: number };
+
+const isFull = (s: StatsEntry | undefined): s is BusStatsView => !!s && !("restarting" in s);
+
+export function busAddress(b: BusConfig): string {
+  return "host" in b ? `${b.host}:${b.port}` : `${b.port} ${b.baud} ${b.parity}`;
+}
+
+function ago(t: T, at: number | null, now: number): string {
+  if (!at) return t("comm.never");
+  return t("comm.ago", { s: Math.max(0, Math.round((now - at) / 1000)) });
+}
+
+function ms(v: number | null | undefined, lang: Lang): string {
+  if (v === null || v === undefined) return "—";
+  return `${v < 10 ? v.toLocaleString(lang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 1, minimumFractionDigits: 1 }) : fmtNumber(Math.round(v), lang)} ms`;
+}
+
+export function deviceDead(d: DeviceStats): boolean {
+  return d.status !== "ok" && d.status !== "unknown";
+}
+
+/** The part of a bus card that refreshes: bus figures and the devices table. */
+export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEntry | undefined; lang: Lang; now: number }) {
+  const { bus, stats, lang, now } = props;
+  const t = translator(lang);
+  const full = isFull(stats) ? stats : undefined;
+  const devices = props.site.devices.filter((d) => d.bus === bus.id && d.enabled);
+  const byId = new Map((full?.devices ?? []).map((d) => [d.id, d]));
+  const status = !stats ? "restarting" : full ? (full.connected ? "connected" : "disconnected") : "restarting";
+  const dead = devices.filter((d) => {
+    const s = byId.get(d.id);
+    return s && deviceDead(s);
+  }).length;
+  return (
+    <div class="comm-live" data-bus={bus.id}>
+      <div class="comm-figs">
+        <div class={`fig status st-${status}`}>
+          <span class="k">{t("comm.status")}</span>
+          <span class="v">{t(`comm.${status}`)}</span>
+        </div>
+        <div class="fig">
+          <span class="k">{t("comm.requestsPerSec")}</span>
+          <span class="v">{full ? fmtNumber(full.requestsPerSec, lang) : "—"}</span>
+        </div>
+        <div class="fig">
+          <span class="k">{t("comm.response")}</span>
+          <span class="v">
+            {full ? `${ms(full.responseMs, lang)} / ${ms(full.maxResponseMs, lang)}` : "—"}
+          </span>
+        </div>
+        <div class="fig">
+          <span class="k">{t("comm.busy")}</span>
+          <span class="v">{full ? `${fmtNumber(Math.round(full.busy * 100), lang)} %` : "—"}</span>
+        </div>
+        <div class={`fig${full && full.errors ? " warn" : ""}`}>
+          <span class="k">{t("comm.errors")}</span>
+          <span class="v">{full ? full.errors : "—"}</span>
+        </div>
+        <div class={`fig${full && full.timeouts ? " warn" : ""}`}>
+          <span class="k">{t("comm.timeouts")}</span>
+          <span class="v">{full ? full.timeouts : "—"}</span>
+        </div>
+        <div class="fig">
+          <span class="k">{t("comm.exceptions")}</span>
+          <span class="v">{full ? full.exceptions : "—"}</span>
+        </div>
+        <div class="fig">
+          <span class="k">{t("comm.reconnects")}</span>
+          <span class="v">{full ? full.reconnects : "—"}</span>
+        </div>
+        <div class={`fig${stats?.restarts ? " warn" : ""}`}>
+          <span class="k">{t("comm.restarts")}</span>
+          <span class="v">{stats?.restarts ?? 0}</span>
+        </div>
+        <div class={`fig summary${dead ? " bad" : ""}`}>
+          <span class="v">{dead ? t("comm.deadCount", { n: dead }) : full ? t("comm.allOk") : t("comm.noStats")}</span>
+        </div>
+      </div>
+      <div class="table-scroll">
+        <table class="comm-devices">
+          <thead>
+            <tr>
+              <th>{t("comm.device")}</th>
+              <th>{t("comm.unit")}</th>
+              <th>{t("comm.status")}</th>
+              <th class="num">{t("comm.requests")}</th>
+              <th class="num">{t("comm.errors")}</th>
+              <th class="num">{t("comm.timeouts")}</th>
+              <th class="num">{t("comm.cycle")}</th>
+              <th>{t("comm.lastGood")}</th>
+              <th>{t("comm.lastError")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {devices.map((d) => {
+              const s = byId.get(d.id);
+              const st = s?.status ?? "unknown";
+              const isDead = s ? deviceDead(s) : false;
+              const slow = s?.cycleMs != null && s.cycleMs > s.pollMs;
+              return (
+                <tr class={isDead ? "dead" : undefined} data-device={d.id} data-status={st}>
+                  <td>
+                    <b>{d.id}</b>
+                    {d.label ? <span class="dev-label">{d.label}</span> : null}
+                  </td>
+                  <td class="num">{d.unit}</td>
+                  <td>
+                    <span class={`dev-status ds-${st}`}>{t(`comm.dev.${st}`)}</span>
+                  </td>
+                  <td class="num">{s ? s.requests : "—"}</td>
+                  <td class="num">{s ? s.errors : "—"}</td>
+                  <td class="num">{s ? s.timeouts : "—"}</td>
+                  <td class={`num${slow ? " warn" : ""}`}>
+                    {s ? `${ms(s.cycleMs, lang)} / ${ms(s.pollMs, lang)}` : `— / ${ms(d.pollMs, lang)}`}
+                    {slow ? <span class="slow"> ({t("comm.slow")})</span> : null}
+                  </td>
+                  <td>{s ? ago(t, s.lastGoodAt, now) : "—"}</td>
+                  <td class="err">{s?.lastError ? `${s.lastError} (${ago(t, s.lastErrorAt, now)})` : "—"}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+export function CommPage(props: {
+  site: Site;
+  stats: StatsEntry[];
+  plans: Map<string, PlannedRead[]>;
+  lang: Lang;
+  user?: { name: string; role: string };
+  path: string;
+  csrf?: string;
+  now: number;
+}) {
+  const { site, lang } = props;
+  const t = translator(lang);
+  const isAdmin = props.user?.role === "admin";
+  return (
+    <Layout title={t("comm.title")} siteName={site.site.name} lang={lang} user={props.user} active="comm" path={props.path} timeZone={site.site.timezone}>
+      <div class="page-pad comm">
+        <h1>{t("comm.title")}</h1>
+        {site.buses.map((bus) => (
+          <section class="bus-card" id={`bus-${bus.id}`}>
+            <header class="bus-head">
+              <h2>{t("comm.bus", { bus: bus.id })}</h2>
+              <span class="bus-addr">
+                {t("comm.busLine", { kind: bus.kind, addr: busAddress(bus), timeout: bus.timeoutMs, tries: bus.retries + 1 })}
+              </span>
+              {isAdmin ? (
+                <span class="scan">
+                  <button
+                    type="button"
+                    class="btn"
+                    hx-post={`/api/buses/${encodeURIComponent(bus.id)}/scan`}
+                    hx-target={`#scan-${bus.id}`}
+                    hx-headers={JSON.stringify({ "x-csrf-token": props.csrf ?? "" })}
+                    title={t("comm.scanNote")}
+                  >
+                    {t("comm.scan")}
+                  </button>
+                </span>
+              ) : null}
+            </header>
+            <div id={`scan-${bus.id}`} class="scan-result"></div>
+            <div hx-get={`/comm/bus/${encodeURIComponent(bus.id)}`} hx-trigger="every 2s" hx-swap="innerHTML">
+              <CommBusLive site={site} bus={bus} stats={props.stats.find((s) => s.bus === bus.id)} lang={lang} now={props.now} />
+            </div>
+            <details class="plans">
+              <summary>{t("comm.plan", { n: site.devices.filter((d) => d.bus === bus.id && d.enabled).reduce((s, d) => s + (props.plans.get(d.id)?.length ?? 0), 0) })}</summary>
+              {site.devices
+                .filter((d) => d.bus === bus.id && d.enabled)
+                .map((d) => (
+                  <div class="plan">
+                    <h3>
+                      {d.id} <span class="dev-label">{t("comm.planDevice", { unit: d.unit, profile: d.profile })}</span>
+                    </h3>
+                    <ol>
+                      {(props.plans.get(d.id) ?? []).map((r) => (
+                        <li>
+                          <code>{describeRead(r)}</code>
+                        </li>
+                      ))}
+                    </ol>
+                  </div>
+                ))}
+            </details>
+          </section>
+        ))}
+      </div>
+    </Layout>
+  );
+}
