@@ -21,6 +21,11 @@ Usage:
   busbar run --site FILE [--db FILE] [--http PORT] [--profiles DIR]
                                                poll a real site
   busbar check-site FILE [--profiles DIR]      validate a site file and print each device's request plan
+  busbar import-enlogic FILE.io [--out DIR]    convert an EnLogic device map into Busbar profiles
+  busbar scan --site FILE --bus ID             find the devices answering on a bus (commissioning)
+  busbar user add|list|passwd|pin|role|disable|enable|remove …
+                                               accounts (the first admin: busbar user add NAME --role admin)
+  busbar journal verify|export [--db FILE] …   check the event journal's hash chain; export it as CSV
   busbar help
 
 Options:
@@ -78,11 +83,11 @@ function checkSite(file: string, profilesDir?: string): void {
   }
 }
 
-async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[]): Promise<void> {
+async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
   const { startBusbar } = await import("./server/runtime.ts");
   let busbar;
   try {
-    busbar = await startBusbar({ site, dbPath, httpPort });
+    busbar = await startBusbar({ site, dbPath, httpPort, ...extra });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 1);
   }
@@ -112,12 +117,24 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   }
   const { startSimulator } = await import("./sim/simulator.ts");
   await startSimulator(site, {});
+  // One account per role, fresh secrets at every start; this machine is the demo's kiosk (issue 4).
+  const { resetDemoUsers } = await import("./cli/demo-users.ts");
+  const { openDatabase } = await import("./db/database.ts");
+  const usersDb = openDatabase(dbPath);
+  const accounts = await resetDemoUsers(usersDb);
+  usersDb.close();
   await runSite(site, dbPath, httpPort, [
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
-  ]);
+    ...accounts,
+  ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] });
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Commands with their own options (src/cli/*.ts).
+  if (argv[0] === "import-enlogic") process.exit(await (await import("./cli/import-enlogic.ts")).main(argv.slice(1)));
+  if (argv[0] === "scan") process.exit(await (await import("./cli/scan.ts")).main(argv.slice(1)));
+  if (argv[0] === "user") process.exit(await (await import("./cli/user.ts")).main(argv.slice(1)));
+  if (argv[0] === "journal") process.exit(await (await import("./cli/journal.ts")).main(argv.slice(1)));
   const { values, positionals } = (() => {
     try {
       return parseArgs({

@@ -49,7 +49,7 @@ beforeAll(async () => {
     },
     loadProfiles(),
   );
-  busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"], log: () => {} });
 });
 
 afterAll(async () => {

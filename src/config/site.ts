@@ -32,27 +32,53 @@ const tcpBus = z
   })
   .strict();
 
-/** RTU over a serial port and RTU frames over TCP: parsed now, polled once the RTU issue lands. */
+/** The POSIX line speeds a serial port can be set to (stty). */
+export const SERIAL_BAUDS = [1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200] as const;
+const baud = z.custom<(typeof SERIAL_BAUDS)[number]>((v) => (SERIAL_BAUDS as readonly unknown[]).includes(v), {
+  message: `must be one of ${SERIAL_BAUDS.join(", ")}`,
+});
+
+/**
+ * Serial line settings. Left out, they come from the profiles of the bus's devices when those agree
+ * (TH40C: 9600 8N1), else the vendor gateway's defaults (19200, even parity, 1 stop bit).
+ */
+const lineSettings = {
+  baud: baud.optional(),
+  parity: z.enum(["none", "even", "odd"]).optional(),
+  stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+  /** Quiet time after a broadcast (unit 0) before the next request, so slaves can execute it. */
+  broadcastDelayMs: int(0, 10_000).default(100),
+};
+
+/** The vendor RS-485/IP gateway's defaults (seed legrand-energy-mini-web-server-manual, §7.8). */
+export const SERIAL_DEFAULTS = { baud: 19200, parity: "even", stopBits: 1, timeoutMs: 300 } as const;
+
+/** Modbus RTU on a local serial port (RS-485 adapter). */
 const rtuBus = z
   .object({
     id,
     kind: z.literal("modbus-rtu"),
     port: z.string().min(1),
-    baud: int(1200, 115200).default(19200),
-    parity: z.enum(["none", "even", "odd"]).default("even"),
-    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    ...lineSettings,
+    /** Silence before each request; default t3.5 (3.5 characters, 1.75 ms above 19200 baud). */
+    interFrameMs: z.number().min(0).max(1000).optional(),
+    /** The adapter echoes what it sends (no echo suppression): strip our own request from the input. */
+    echo: z.boolean().default(false),
     ...linkTiming,
-    timeoutMs: int(20, 60_000).default(300),
+    timeoutMs: int(20, 60_000).default(SERIAL_DEFAULTS.timeoutMs),
   })
   .strict();
 
+/** Raw RTU frames over TCP to a serial device server (its line settings only budget wire time). */
 const rtuOverTcpBus = z
   .object({
     id,
     kind: z.literal("modbus-rtu-tcp"),
     host: z.string().min(1),
     port: int(1, 65535),
+    ...lineSettings,
     ...linkTiming,
+    timeoutMs: int(20, 60_000).default(SERIAL_DEFAULTS.timeoutMs),
   })
   .strict();
 
@@ -89,6 +115,12 @@ const sourceSchema = z
     kind: z.enum(["utility", "generator", "ups", "bess", "pv"]),
     label: z.string().optional(),
     device: id.optional(),
+    /**
+     * A point that is 1 while the source has voltage (e.g. the ATS's "normal source available").
+     * The one-line draws energized lines from it; without it, a utility is assumed live and a
+     * generator is live while its `generator.running` role says so.
+     */
+    available: pointRef.optional(),
     /** Points shown beside the source (e.g. generator running, BESS SOC). */
     points: z.array(pointRef).default([]),
   })
@@ -137,6 +169,129 @@ const topologySchema = z
   })
   .strict();
 
+/** Alarm priorities, most urgent first (ISA-18.2 / IEC 62682). */
+export const ALARM_PRIORITIES = ["critical", "high", "medium", "low"] as const;
+export type AlarmPriority = (typeof ALARM_PRIORITIES)[number];
+const alarmPriority = z.enum(ALARM_PRIORITIES, { error: "must be critical, high, medium or low" });
+const seconds = z.number({ error: "must be a number of seconds" }).min(0, "must be ≥ 0").max(3600, "must be ≤ 3600");
+
+/** One analog limit: a number, or `{ value, priority }` when this limit's priority differs. */
+const alarmLimit = z.union([z.number(), z.object({ value: z.number(), priority: alarmPriority.optional() }).strict()], {
+  error: "must be a number or { value, priority }",
+});
+
+/**
+ * Alarms on one point: analog limits (`hh`, `h`, `l`, `ll`, each its own alarm, with a shared
+ * deadband) or a digital state (`state`: the value or state name that is abnormal).
+ */
+const pointAlarmSchema = z
+  .object({
+    /** Alarm id; default `POINT` (digital) or `POINT.HH` etc. (analog). */
+    id: id.optional(),
+    point: pointRef,
+    /** Message shown for the alarm; default: device label and tag label. */
+    label: z.string().optional(),
+    labelFr: z.string().optional(),
+    priority: alarmPriority.optional(),
+    hh: alarmLimit.optional(),
+    h: alarmLimit.optional(),
+    l: alarmLimit.optional(),
+    ll: alarmLimit.optional(),
+    /** An active limit alarm clears only once the value is back past the limit by this much. */
+    deadband: z.number().min(0, "must be ≥ 0").default(0),
+    state: z.union([z.number(), z.string()]).optional(),
+    /** The condition must hold this long before the alarm activates … */
+    onDelaySeconds: seconds.default(0),
+    /** … and be gone this long before it returns to normal. */
+    offDelaySeconds: seconds.default(0),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const alarmsSchema = z
+  .object({
+    /** Priorities whose new alarms sound the horn until acknowledged or silenced. */
+    hornPriorities: z.array(alarmPriority).default(["critical", "high"]),
+    /** Longest a maintenance user may shelve an alarm. */
+    maxShelveMinutes: int(1, 10_080).default(480),
+    /** Communication loss, one alarm per enabled device (automatic). */
+    commLoss: z
+      .object({ enabled: z.boolean().default(true), priority: alarmPriority.default("high"), onDelaySeconds: seconds.default(5) })
+      .strict()
+      .prefault({}),
+    /** Alarms from tag roles: every `breaker.tripped` critical, every `ats.emergency` high. */
+    fromRoles: z
+      .object({
+        breakerTripped: z.union([alarmPriority, z.literal(false)]).default("critical"),
+        atsEmergency: z.union([alarmPriority, z.literal(false)]).default("high"),
+      })
+      .strict()
+      .prefault({}),
+    points: z.array(pointAlarmSchema).default([]),
+  })
+  .strict();
+export type AlarmsConfig = z.output<typeof alarmsSchema>;
+export type PointAlarmConfig = AlarmsConfig["points"][number];
+
+/** Who may see and do what: kiosk addresses, session lifetimes, login lockout. */
+export const securitySchema = z
+  .object({
+    /** Client addresses (the control-room touchscreen) that see read-only pages without login. */
+    kiosk: z.array(z.string().min(1)).default([]),
+    sessionIdleMinutes: int(1, 1440).default(30),
+    sessionMaxHours: int(1, 168).default(12),
+    /** A PIN unlock at a kiosk is short: idle minutes, and at most `pinSessionMaxMinutes` in all. */
+    pinSessionMinutes: int(1, 60).default(2),
+    pinSessionMaxMinutes: int(1, 240).default(15),
+    /** Failed logins (per user) before a lockout, and its length. */
+    loginMaxFailures: int(1, 100).default(5),
+    lockoutMinutes: int(1, 1440).default(15),
+  })
+  .strict();
+export type SecurityConfig = z.output<typeof securitySchema>;
+
+/**
+ * The Modbus TCP gateway that replaces the RS-485/IP converter: other masters (BMS, SCADA) reach the
+ * site's devices through Busbar. Each gateway unit id names a device (or a raw bus unit); requests go
+ * through that bus's worker queue, or, in `cached` mode, reads of registers Busbar already polls are
+ * answered from its last poll replies.
+ */
+const gatewayUnitSchema = z
+  .object({
+    /** Unit id the TCP clients address. */
+    unit: int(1, 247),
+    /** A site device (its bus and unit). */
+    device: id.optional(),
+    /** Or a bus and a unit on it that Busbar does not poll itself. */
+    bus: id.optional(),
+    targetUnit: int(1, 247).optional(),
+    mode: z.enum(["pass", "cached"]).optional(),
+    /** Cached mode: oldest poll reply that may answer a read; default twice the read's poll period. */
+    maxAgeMs: int(0, 86_400_000).optional(),
+  })
+  .strict();
+
+export const gatewaySchema = z
+  .object({
+    /** 0.0.0.0 serves the network; the demo uses loopback. */
+    host: z.string().min(1).default("0.0.0.0"),
+    /** 502 in production (needs CAP_NET_BIND_SERVICE), an unprivileged port elsewhere. */
+    port: int(0, 65535).default(502),
+    maxClients: int(1, 1024).default(64),
+    /** Close a client connection idle this long (seconds); 0 = never. */
+    idleTimeoutSec: int(0, 86_400).default(0),
+    /** Mode of units that do not say. */
+    mode: z.enum(["pass", "cached"]).default("pass"),
+    maxAgeMs: int(0, 86_400_000).optional(),
+    /** Also expose every enabled device not listed in `units` at its own unit id. */
+    exposeAll: z.boolean().default(true),
+    units: z.array(gatewayUnitSchema).default([]),
+    /** Forwarded requests waiting per bus before new ones are refused (exception 06, busy). */
+    maxQueue: int(1, 10_000).default(64),
+  })
+  .strict();
+export type GatewayConfig = z.output<typeof gatewaySchema>;
+
 export const siteSchema = z
   .object({
     site: z
@@ -149,15 +304,26 @@ export const siteSchema = z
     buses: z.array(busSchema).min(1, "a site needs at least one bus"),
     devices: z.array(deviceSchema).default([]),
     topology: topologySchema.default({ sources: [], ats: [], busbars: [], breakers: [], meters: [] }),
+    alarms: alarmsSchema.prefault({}),
+    security: securitySchema.prefault({}),
+    gateway: gatewaySchema.optional(),
   })
   .strict();
 
 export type SiteFile = z.output<typeof siteSchema>;
-export type BusConfig = SiteFile["buses"][number];
+type ParsedBus = SiteFile["buses"][number];
+/** A bus with its serial line settings resolved (from the bus, its devices' profiles or the defaults). */
+export type BusConfig = ParsedBus extends infer B
+  ? B extends { kind: "modbus-rtu" | "modbus-rtu-tcp" }
+    ? Omit<B, "baud" | "parity" | "stopBits"> & { baud: number; parity: "none" | "even" | "odd"; stopBits: 1 | 2 }
+    : B
+  : never;
+export type SerialBusConfig = Extract<BusConfig, { kind: "modbus-rtu" | "modbus-rtu-tcp" }>;
 export type DeviceConfig = SiteFile["devices"][number];
 export type Topology = SiteFile["topology"];
 
-export interface Site extends SiteFile {
+export interface Site extends Omit<SiteFile, "buses"> {
+  buses: BusConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
 }
@@ -217,6 +383,7 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   const t = s.topology;
   t.sources.forEach((x, i) => {
     checkDevice(x.device, `topology.sources[${i}].device`);
+    checkPoint(x.available, `topology.sources[${i}].available`);
     x.points.forEach((p, j) => checkPoint(p, `topology.sources[${i}].points[${j}]`));
   });
   t.ats.forEach((x, i) => {
@@ -240,6 +407,43 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
     checkDevice(m.device, `topology.meters[${i}].device`);
     checkNode(m.at, `topology.meters[${i}].at`);
   });
+  issues.push(...alarmIssues(s, profiles));
+  return issues;
+}
+
+/** Alarm definitions: points exist, digital states name a state of the tag, limits are ordered. */
+export function alarmIssues(s: Pick<SiteFile, "devices" | "alarms">, profiles: Map<string, Profile>, prefix = "alarms"): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  const ids = new Map<string, string>();
+  s.alarms.points.forEach((a, i) => {
+    const path = `${prefix}.points[${i}]`;
+    const dot = a.point.indexOf(".");
+    const d = devices.get(a.point.slice(0, dot));
+    const tag = d && profiles.get(d.profile)?.tags.find((t) => t.id === a.point.slice(dot + 1));
+    if (!d) issues.push({ path: `${path}.point`, message: `no device "${a.point.slice(0, dot)}"` });
+    else if (!tag) issues.push({ path: `${path}.point`, message: `profile ${d.profile} has no tag "${a.point.slice(dot + 1)}"` });
+    const limits = (["hh", "h", "l", "ll"] as const).filter((k) => a[k] !== undefined);
+    if (a.state === undefined && limits.length === 0) issues.push({ path, message: "needs `state` (digital) or at least one of hh, h, l, ll (analog)" });
+    if (a.state !== undefined && limits.length) issues.push({ path, message: "`state` and limits cannot be mixed: make two entries" });
+    if (typeof a.state === "string" && tag) {
+      const names = Object.values(tag.states ?? {});
+      if (!names.includes(a.state)) issues.push({ path: `${path}.state`, message: `tag ${tag.id} has no state "${a.state}" (states: ${names.join(", ") || "none"})` });
+    }
+    const v = (k: "hh" | "h" | "l" | "ll") => {
+      const x = a[k];
+      return x === undefined ? undefined : typeof x === "number" ? x : x.value;
+    };
+    const order = (["hh", "h", "l", "ll"] as const).map((k) => [k, v(k)] as const).filter(([, x]) => x !== undefined) as [string, number][];
+    for (let k = 1; k < order.length; k++)
+      if (order[k]![1] > order[k - 1]![1]) issues.push({ path: `${path}.${order[k]![0]}`, message: `must not be above ${order[k - 1]![0]} (${order[k - 1]![1]})` });
+    const names = a.state !== undefined ? [a.id ?? a.point] : limits.map((k) => (a.id ?? a.point) + "." + k.toUpperCase());
+    for (const n of names) {
+      const prev = ids.get(n);
+      if (prev) issues.push({ path: `${path}.id`, message: `duplicate alarm id "${n}" (also ${prev})` });
+      else ids.set(n, path);
+    }
+  });
   return issues;
 }
 
@@ -251,10 +455,85 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
     throw new ConfigError(file, zodIssues(result.error));
   }
   const issues = crossCheck(result.data, profiles);
+  const buses = resolveLines(result.data, profiles, issues);
+  issues.push(...gatewayIssues(result.data));
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
-  return { ...result.data, profiles: used };
+  return { ...result.data, buses, profiles: used };
+}
+
+/**
+ * Serial line settings each RTU bus leaves out: those its devices' profiles agree on, else the
+ * vendor gateway's defaults. Devices whose profiles disagree need the bus to say.
+ */
+function resolveLines(s: SiteFile, profiles: Map<string, Profile>, issues: ConfigIssue[]): BusConfig[] {
+  return s.buses.map((bus, i): BusConfig => {
+    if (bus.kind === "modbus-tcp") return bus;
+    const resolved = { ...bus } as Record<string, unknown>;
+    for (const key of ["baud", "parity", "stopBits"] as const) {
+      if (bus[key] !== undefined) continue;
+      const said = new Map<string, string[]>();
+      for (const d of s.devices) {
+        if (d.bus !== bus.id || !d.enabled) continue;
+        const v = profiles.get(d.profile)?.serial?.[key];
+        if (v === undefined) continue;
+        const list = said.get(String(v)) ?? [];
+        list.push(`${d.id} (${d.profile})`);
+        said.set(String(v), list);
+      }
+      if (said.size > 1) {
+        issues.push({
+          path: `buses[${i}].${key}`,
+          message: `the device profiles disagree (${[...said].map(([v, ds]) => `${v}: ${ds.join(", ")}`).join("; ")}): set ${key} on the bus`,
+        });
+        continue;
+      }
+      const only = [...said.keys()][0];
+      resolved[key] = only === undefined ? SERIAL_DEFAULTS[key] : key === "parity" ? only : Number(only);
+    }
+    return resolved as BusConfig;
+  });
+}
+
+/** Gateway units: each unit id once, naming an enabled device or a bus and unit. */
+function gatewayIssues(s: SiteFile): ConfigIssue[] {
+  const g = s.gateway;
+  if (!g) return [];
+  const issues: ConfigIssue[] = [];
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  const buses = new Set(s.buses.map((b) => b.id));
+  const units = new Map<number, string>();
+  const listed = new Set<string>();
+  g.units.forEach((u, i) => {
+    const path = `gateway.units[${i}]`;
+    if ((u.device === undefined) === (u.bus === undefined)) issues.push({ path, message: "needs exactly one of `device` or `bus`" });
+    if (u.device !== undefined) {
+      const d = devices.get(u.device);
+      if (!d) issues.push({ path: `${path}.device`, message: `no device "${u.device}"` });
+      else if (!d.enabled) issues.push({ path: `${path}.device`, message: `device ${u.device} is disabled` });
+      if (u.targetUnit !== undefined) issues.push({ path: `${path}.targetUnit`, message: "only with `bus` (a device has its own unit)" });
+      listed.add(u.device);
+    }
+    if (u.bus !== undefined && !buses.has(u.bus)) issues.push({ path: `${path}.bus`, message: `no bus "${u.bus}"` });
+    if (u.bus !== undefined && u.mode === "cached") issues.push({ path: `${path}.mode`, message: "cached mode needs a `device` (Busbar must poll it)" });
+    const prev = units.get(u.unit);
+    if (prev) issues.push({ path: `${path}.unit`, message: `unit ${u.unit} is already used by ${prev}` });
+    else units.set(u.unit, path);
+  });
+  if (g.exposeAll) {
+    s.devices.forEach((d, i) => {
+      if (!d.enabled || listed.has(d.id)) return;
+      const prev = units.get(d.unit);
+      if (prev)
+        issues.push({
+          path: `devices[${i}].unit`,
+          message: `gateway.exposeAll: unit ${d.unit} of ${d.id} is already used by ${prev}; give ${d.id} a gateway unit in gateway.units`,
+        });
+      else units.set(d.unit, `device ${d.id} (bus ${d.bus})`);
+    });
+  }
+  return issues;
 }
 
 export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site {

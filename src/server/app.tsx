@@ -4,6 +4,17 @@ import { registerApiRoutes } from "./routes/api.ts";
 import { registerAssetRoutes } from "./routes/assets.ts";
 import { registerLiveRoutes } from "./routes/live.ts";
 import { registerPageRoutes } from "./routes/pages.tsx";
+import { registerHmiRoutes } from "./routes/hmi.tsx";
+import { registerTrendsRoutes } from "./routes/trends.tsx";
+import { registerCommRoutes } from "./routes/comm.tsx";
+import { installSecurity } from "./middleware/security.ts";
+import { registerAuthRoutes } from "./routes/auth.tsx";
+import { registerAlarmRoutes } from "./routes/alarms.tsx";
+import { registerJournalRoutes } from "./routes/journal.tsx";
+import { registerOperateRoutes } from "./routes/operate.tsx";
+import { registerAdminRoutes } from "./routes/admin.tsx";
+import { registerUserRoutes } from "./routes/users.tsx";
+import { registerScanRoutes } from "./routes/scan.ts";
 
 export type { AppContext } from "./context.ts";
 
@@ -14,9 +25,21 @@ export function createApp(ctx: AppContext): Hono {
     console.error(`${c.req.method} ${c.req.path}:`, err);
     return c.json({ error: "internal error" }, 500);
   });
+  // Sessions, kiosk, roles and CSRF for every route below, whoever adds it (src/auth/policy.ts).
+  installSecurity(app, ctx);
   registerAssetRoutes(app);
   registerApiRoutes(app, ctx);
   registerLiveRoutes(app, ctx);
   registerPageRoutes(app, ctx);
+  registerHmiRoutes(app, ctx);
+  registerTrendsRoutes(app, ctx);
+  registerCommRoutes(app, ctx);
+  registerAuthRoutes(app, ctx);
+  registerAlarmRoutes(app, ctx);
+  registerJournalRoutes(app, ctx);
+  registerOperateRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
+  registerScanRoutes(app, ctx);
   return app;
 }

@@ -6,6 +6,14 @@ import { PointTable } from "../points/table.ts";
 import { planSite, Supervisor } from "../workers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
+import { AlarmEngine } from "../alarms/engine.ts";
+import { effectiveAlarms } from "../alarms/config-store.ts";
+import { AlarmStore } from "../alarms/store.ts";
+import { AuthService } from "../auth/service.ts";
+import { t } from "../i18n/index.ts";
+import type { Journal } from "../journal/journal.ts";
+import { attachServices } from "./middleware/services.ts";
+import type { AppContext } from "./context.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -32,6 +40,12 @@ export interface Busbar {
   supervisor: Supervisor;
   db: BusbarDb;
   pageEvents: PageEvents;
+  /** The event journal (append-only, hash-chained). */
+  journal: Journal;
+  alarms: AlarmEngine;
+  auth: AuthService;
+  /** The HTTP routes (tests call app.fetch with a chosen client address). */
+  app: ReturnType<typeof createApp>;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -51,30 +65,73 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const live = new LiveView(registry, table);
   const plans = planSite(site, registry);
 
+  const lang = site.site.language;
+  const journal = db.journal;
+  const pageEvents = new PageEvents();
+  const alarmConfig = effectiveAlarms(site, new AlarmStore(db), log);
+  const alarms = new AlarmEngine({
+    site,
+    registry,
+    table,
+    db,
+    journal,
+    config: alarmConfig.config,
+    lang,
+    publish: (summary) => pageEvents.publish("alarms", summary),
+  });
+  const auth = new AuthService(db, journal, site.security, opts.kiosk ?? [], lang);
+
   const supervisor = new Supervisor(site, registry, table, plans, {
     log: (level, msg) => {
       log(`[${level}] ${msg}`);
     },
     deviceStatus: (device, status, error) => {
-      db.logEvent("device.comm", device, `${device}: ${status}${error ? ` — ${error}` : ""}`, { status, error });
+      journal.append({
+        type: "device.comm",
+        source: device,
+        device,
+        message: t(lang, "journal.device.comm", { device, status, error: error ? ` — ${error}` : "" }),
+        data: { status, error },
+      });
+      alarms.onDeviceStatus(device, status);
     },
     workerRestart: (bus, reason) => {
-      db.logEvent("worker.restart", bus, `bus ${bus} worker restarted: ${reason}`, { reason });
+      journal.append({ type: "worker.restart", source: bus, message: t(lang, "journal.worker.restart", { bus, reason }), data: { reason } });
+    },
+    event: (e) => {
+      journal.append({ type: `device.${e.kind}`, source: e.source, device: e.source, message: e.message, data: e.data });
     },
     text: (point, value) => live.setText(point, value),
   });
 
-  db.logEvent("system.start", "", `Busbar started: ${site.site.name}`, {
-    points: registry.points.length,
-    buses: site.buses.length,
-    devices: site.devices.length,
+  journal.append({
+    type: "system.start",
+    source: site.site.name,
+    message: t(lang, "journal.system.start", { site: site.site.name }),
+    data: {
+      points: registry.points.length,
+      buses: site.buses.length,
+      devices: site.devices.length,
+      alarms: alarms.definitions.length,
+      alarmConfig: alarmConfig.source,
+      kiosk: auth.kioskAddresses,
+    },
   });
+  auth.sessions.purge();
+  const purgeTimer = setInterval(() => auth.sessions.purge(), 3_600_000);
+  if (auth.users.count() === 0) {
+    log(
+      `No user yet. Create the first admin with \`busbar user add NAME --role admin\`, or open /setup from this machine (answers on localhost only, until a user exists).`,
+    );
+  }
 
   live.start();
+  alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
 
-  const pageEvents = new PageEvents();
-  const app = createApp({ site, live, supervisor, db, pageEvents });
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents };
+  attachServices(ctx, { journal, auth, alarms, lang });
+  const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -85,6 +142,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       idleTimeout: 30,
     });
   } catch (e) {
+    clearInterval(purgeTimer);
+    alarms.stop();
     live.stop();
     await supervisor.stop();
     db.close();
@@ -101,13 +160,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     supervisor,
     db,
     pageEvents,
+    journal,
+    alarms,
+    auth,
+    app,
     url,
     port: server.port!,
     async stop() {
+      clearInterval(purgeTimer);
+      alarms.stop();
       live.stop();
       await supervisor.stop();
       server.stop(true);
-      db.logEvent("system.stop", "", "Busbar stopped");
+      journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },
   };
