@@ -47,6 +47,14 @@ function parsePort(s: string | undefined, fallback: number): number {
   return n;
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
 /** A currently free TCP port on loopback (for the demo's simulated gateways). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,12 +110,15 @@ async function runSite(site: Site, dbPath: string, httpPort: number, banner: str
 
 async function demo(dbPath: string, httpPort: number): Promise<void> {
   const profiles = loadProfiles();
-  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { host?: string; port?: number | string }[] };
-  // The demo's gateways are simulated on loopback; pick free ports so a busy port never stops a newcomer.
+  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { kind: string; host?: string; port?: number | string }[]; gateway?: { port: number } };
+  // The demo's RS-485/IP gateways are simulated on loopback; pick free ports so a busy port never stops a newcomer.
   for (const bus of raw.buses) {
+    if (bus.kind !== "modbus-tcp") continue;
     bus.host = "127.0.0.1";
     bus.port = await freePort();
   }
+  // Busbar's own Modbus TCP gateway for the BMS: its usual demo port, or a free one when that is taken.
+  if (raw.gateway && !(await portIsFree(raw.gateway.port))) raw.gateway.port = await freePort();
   let site: Site;
   try {
     site = parseSite(raw, profiles, "demo-site.yaml");
@@ -125,6 +136,7 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   usersDb.close();
   await runSite(site, dbPath, httpPort, [
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
+    ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
     ...accounts,
   ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] });
 }

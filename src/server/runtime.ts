@@ -14,6 +14,7 @@ import { t } from "../i18n/index.ts";
 import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
+import { startGateway, type Gateway } from "../gateway/gateway.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -27,6 +28,8 @@ export interface BusbarOptions {
   httpHost?: string;
   /** Addresses whose requests are a kiosk (read-only pages without login). */
   kiosk?: string[];
+  /** Overrides the site file's gateway port (the demo picks a free one when 1502 is taken). */
+  gatewayPort?: number;
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
@@ -46,6 +49,8 @@ export interface Busbar {
   auth: AuthService;
   /** The HTTP routes (tests call app.fetch with a chosen client address). */
   app: ReturnType<typeof createApp>;
+  /** The Modbus TCP gateway, when the site has one and it could listen. */
+  gateway: Gateway | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -125,9 +130,28 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     );
   }
 
+  // The once-a-day time-sync rule must survive restarts: remember the last clock setting per device.
+  const lastSync = db.sqlite
+    .query("SELECT device, MAX(ts) AS at FROM events WHERE type = 'device.timesync.set' GROUP BY device")
+    .all() as { device: string; at: number }[];
+  supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
+
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
+
+  // The Modbus TCP gateway other masters (BMS, SCADA) use instead of loading the RS-485 buses.
+  let gateway: Gateway | undefined;
+  if (site.gateway) {
+    try {
+      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+    } catch (e) {
+      // Polling and the pages stay useful without it; the failure is loud and journaled.
+      const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
+      log(`[error] ${message}`);
+      journal.append({ type: "system.gateway", source: site.site.name, message });
+    }
+  }
 
   const ctx: AppContext = { site, live, supervisor, db, pageEvents };
   attachServices(ctx, { journal, auth, alarms, lang });
@@ -164,9 +188,11 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms,
     auth,
     app,
+    gateway,
     url,
     port: server.port!,
     async stop() {
+      gateway?.stop();
       clearInterval(purgeTimer);
       alarms.stop();
       live.stop();
