@@ -3,7 +3,7 @@
  * compiled binary carries them and needs no files beside it. Run by prestart/pretest/prebuild;
  * test/embedded.test.ts fails when the generated file is out of date.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -38,5 +38,8 @@ if (import.meta.main) {
   try {
     old = readFileSync(out, "utf8");
   } catch {}
-  if (old !== text) writeFileSync(out, text);
+  if (old !== text) {
+    mkdirSync(join(root, "src/generated"), { recursive: true });
+    writeFileSync(out, text);
+  }
 }
