@@ -14,7 +14,6 @@
  */
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
-import { startGateway } from "../src/gateway/gateway.ts";
 import { startBusbar } from "../src/server/runtime.ts";
 import { startSerialSimProcess } from "../src/sim/serial-bus.ts";
 import { createServer } from "node:net";
@@ -116,7 +115,7 @@ async function run(pollMs: number): Promise<void> {
     loadProfiles(),
   );
   const busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
-  const gateway = startGateway({ site, backend: busbar.supervisor });
+  const gateway = busbar.gateway!; // started by the runtime from the site's `gateway:` section
   try {
     // Let the first polls finish so the cache is warm and the bus settles.
     await new Promise((r) => setTimeout(r, 2500));
@@ -156,7 +155,6 @@ async function run(pollMs: number): Promise<void> {
       report("gateway: cached-mode requests/s, 32 clients", out.done / out.seconds, "req/s");
     }
   } finally {
-    gateway.stop();
     await busbar.stop();
     await sim.stop();
   }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
-import { startGateway, type Gateway } from "../src/gateway/gateway.ts";
+import type { Gateway } from "../src/gateway/gateway.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { SimDevice } from "../src/sim/device.ts";
 import { RtuSlave, simDevicesHandler } from "../src/sim/serial.ts";
@@ -101,14 +101,15 @@ beforeAll(async () => {
   };
   slave = new RtuSlave({ path: pair.b, line: { baud: 38400, parity: "even", stopBits: 1 }, handler: counted });
   busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
-  gateway = startGateway({ site, backend: busbar.supervisor });
+  // The runtime starts the site's gateway itself.
+  gateway = busbar.gateway!;
+  expect(gateway.port).toBe(gwPort);
   await waitFor("devices polled", () => point("M1.v_an").quality === "good" && point("M2.v_an").quality === "good" && point("G5.hr_0").quality === "good", 15_000);
   await waitFor("DEAD comm-fail", () => point("DEAD.hr_0").quality === "comm-fail", 10_000);
   await waitFor("bus statistics", () => busStats().devices?.length === 4, 5000);
 });
 
 afterAll(async () => {
-  gateway?.stop();
   await busbar?.stop();
   await slave?.close();
   await pair?.stop();
