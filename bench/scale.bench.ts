@@ -6,7 +6,10 @@
  * value from /api/points once the CPU window is over (so serialising 20,000 values is not billed).
  *
  * Reference (same kind of machine): FUXA polling the same load spends 8.2 % of one core, 239 MB RSS.
- * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60), BENCH_LAYOUTS ("10,1": devices per gateway port).
+ * Layouts (env BENCH_LAYOUTS, default "gateways,ethernet"):
+ *   gateways — 4 Modbus TCP gateways (4 buses, 4 workers) of 10 units each;
+ *   ethernet — 40 devices each at its own TCP address, on one modbus-tcp bus (one worker, 40 connections).
+ * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +22,7 @@ const DEVICES = 40;
 const FLOATS = 500;
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 30);
 const MEASURE_S = Number(process.env.BENCH_MEASURE_S ?? 60);
-const LAYOUTS = (process.env.BENCH_LAYOUTS ?? "10,1").split(",").map(Number);
+const LAYOUTS = (process.env.BENCH_LAYOUTS ?? "gateways,ethernet").split(",") as ("gateways" | "ethernet")[];
 const CLK_TCK = 100;
 
 function cpuTicks(pid: number): number {
@@ -65,7 +68,8 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function run(perPort: number): Promise<void> {
+async function run(layout: "gateways" | "ethernet"): Promise<void> {
+  const perPort = layout === "gateways" ? 10 : 1;
   const dir = mkdtempSync(join(tmpdir(), "busbar-scale-"));
   const load = Bun.spawn([bun, join(root, "src/sim/scale-load.ts"), "--devices", String(DEVICES), "--floats", String(FLOATS), "--port", "0", "--ports-per", String(perPort)], {
     stdout: "pipe",
@@ -84,13 +88,17 @@ async function run(perPort: number): Promise<void> {
       join(profilesDir, "scale-500.yaml"),
       `profile: scale-500\nname: Scale test device\nsource: "Busbar-defined, bench only"\ndefaults: { function: 3, type: float32, order: ABCD }\ntags:\n${tags.join("\n")}\n`,
     );
-    const buses = ports.map((p, i) => `  - { id: gw${i}, kind: modbus-tcp, host: 127.0.0.1, port: ${p}, timeoutMs: 500, retries: 1, backoffMs: 5000 }`);
+    const busOf = (d: number) => (layout === "gateways" ? Math.floor(d / perPort) : 0);
+    const buses = (layout === "gateways" ? ports : ports.slice(0, 1)).map(
+      (p, i) => `  - { id: gw${i}, kind: modbus-tcp, host: 127.0.0.1, port: ${p}, timeoutMs: 500, retries: 1, backoffMs: 5000 }`,
+    );
     const devices = Array.from({ length: DEVICES }, (_, d) => {
-      const port = Math.floor(d / perPort);
-      return `  - { id: D${d + 1}, bus: gw${port}, unit: ${(d % perPort) + 1}, profile: scale-500, pollMs: 1000 }`;
+      const own = layout === "ethernet" ? `, port: ${ports[d]}` : "";
+      return `  - { id: D${d + 1}, bus: gw${busOf(d)}, unit: ${(d % perPort) + 1}, profile: scale-500, pollMs: 1000${own} }`;
     });
     const siteFile = join(dir, "site.yaml");
-    writeFileSync(siteFile, `site: { name: scale }\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
+    // Loopback is a kiosk here, so the bench reads /api without logging in.
+    writeFileSync(siteFile, `site: { name: scale }\nsecurity: { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] }\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
     const http = await freePort();
     busbar = Bun.spawn([bun, join(root, "src/cli.ts"), "run", "--site", siteFile, "--profiles", profilesDir, "--db", join(dir, "b.db"), "--http", String(http)], {
       stdout: "pipe",
@@ -98,7 +106,7 @@ async function run(perPort: number): Promise<void> {
     });
     await lines(busbar.stdout as ReadableStream<Uint8Array>, (l) => l.includes("Busbar is running"), 30_000);
     const pid = busbar.pid;
-    console.log(`layout: ${ports.length} bus(es) × ${perPort} device(s); warm-up ${WARMUP_S} s, measuring ${MEASURE_S} s (Busbar pid ${pid})`);
+    console.log(`layout: ${layout === "gateways" ? `${ports.length} gateways (buses, workers) × ${perPort} units` : `one bus (one worker), ${ports.length} devices at their own TCP address`}; warm-up ${WARMUP_S} s, measuring ${MEASURE_S} s (Busbar pid ${pid})`);
     await Bun.sleep(WARMUP_S * 1000);
     const reqCount = async () =>
       ((await (await fetch(`http://127.0.0.1:${http}/api/buses`)).json()) as { requests: number }[]).reduce((s, b) => s + b.requests, 0);
@@ -130,7 +138,7 @@ async function run(perPort: number): Promise<void> {
       }
       await Bun.sleep(700);
     }
-    const label = `[${ports.length} bus × ${perPort}]`;
+    const label = `[${layout}]`;
     report(`${label} Busbar CPU, all threads (% of one core)`, cpuPct, "%", { max: 4, note: "FUXA: 8.2 %" });
     report(`${label} Busbar RSS incl. live history ring`, rssMax, "MB", { max: 200, note: "FUXA: 239 MB" });
     report(`${label} age of the oldest value`, oldest / 1000, "s", { max: 1.5 });
@@ -144,5 +152,5 @@ async function run(perPort: number): Promise<void> {
   }
 }
 
-for (const perPort of LAYOUTS) await run(perPort);
+for (const layout of LAYOUTS) await run(layout);
 process.exit(0);

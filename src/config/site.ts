@@ -103,6 +103,12 @@ const deviceSchema = z
     ku: z.number().positive().default(1),
     ki: z.number().positive().default(1),
     enabled: z.boolean().default(true),
+    /**
+     * A Modbus TCP device with its own address (an Ethernet meter) on a `modbus-tcp` bus: the bus's
+     * worker keeps one connection and one request queue per address and polls the addresses in parallel.
+     */
+    host: z.string().min(1).optional(),
+    port: int(1, 65535).optional(),
   })
   .strict();
 
@@ -354,13 +360,19 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
 
   const busIds = new Set(s.buses.map((b) => b.id));
   const units = new Map<string, string>();
+  const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   s.devices.forEach((d, i) => {
+    const kind = busKinds.get(d.bus);
+    if ((d.host !== undefined || d.port !== undefined) && kind !== undefined && kind !== "modbus-tcp")
+      issues.push({ path: `devices[${i}].${d.host !== undefined ? "host" : "port"}`, message: `only devices on a modbus-tcp bus have their own address (bus ${d.bus} is ${kind})` });
     if (!busIds.has(d.bus)) issues.push({ path: `devices[${i}].bus`, message: `no bus "${d.bus}" (buses: ${[...busIds].join(", ")})` });
     if (!profiles.has(d.profile))
       issues.push({ path: `devices[${i}].profile`, message: `no profile "${d.profile}" (known: ${[...profiles.keys()].sort().join(", ")})` });
-    const key = `${d.bus}/${d.unit}`;
+    // Devices with their own TCP address may share a unit id; behind one address they may not.
+    const endpoint = d.host !== undefined || d.port !== undefined ? ` at ${d.host ?? "(bus host)"}:${d.port ?? "(bus port)"}` : "";
+    const key = `${d.bus}${endpoint}/${d.unit}`;
     const prev = units.get(key);
-    if (prev) issues.push({ path: `devices[${i}].unit`, message: `unit ${d.unit} is already used on bus ${d.bus} by ${prev}` });
+    if (prev) issues.push({ path: `devices[${i}].unit`, message: `unit ${d.unit} is already used on bus ${d.bus}${endpoint} by ${prev}` });
     else units.set(key, d.id);
   });
 

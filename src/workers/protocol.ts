@@ -25,6 +25,9 @@ export interface WorkerDevice {
   cacheSlots?: number[];
   /** Clock setting, when the profile asks for it. */
   timeSync?: TimeSyncSpec;
+  /** Own TCP address on a modbus-tcp bus (else the bus's). */
+  host?: string;
+  port?: number;
 }
 
 /** A request another Modbus master sent through the gateway, run on the bus between polls. */

@@ -126,6 +126,8 @@ export class Supervisor {
             writable,
             profile: d.profile,
             timeSync: profile ? timeSyncSpec(profile) : undefined,
+            host: d.host,
+            port: d.port,
           };
         });
       return { bus, ring: i + 1, devices, worker: undefined, stats: undefined, restarts: 0, stopping: false, forwards: 0, scan: undefined };
