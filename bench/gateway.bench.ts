@@ -16,18 +16,8 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { startBusbar } from "../src/server/runtime.ts";
 import { startSerialSimProcess } from "../src/sim/serial-bus.ts";
-import { createServer } from "node:net";
 import { report } from "./report.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../src/server/ports.ts";
 
 /** A minimal Modbus TCP client: one request at a time, resolves with the reply PDU. */
 async function client(port: number) {

@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { report } from "./report.ts";
+import { freePort } from "../src/server/ports.ts";
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
@@ -61,12 +62,6 @@ async function lines(stream: ReadableStream<Uint8Array>, until: (line: string) =
   throw new Error(`timed out; got: ${out.join(" | ")}`);
 }
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 async function run(layout: "gateways" | "ethernet"): Promise<void> {
   const perPort = layout === "gateways" ? 10 : 1;

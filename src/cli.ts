@@ -4,7 +4,7 @@
  * never a stack trace.
  */
 import { parseArgs } from "node:util";
-import { createServer } from "node:net";
+import { freePort, portIsFree } from "./server/ports.ts";
 import { ConfigError } from "./config/validation.ts";
 import { loadProfiles } from "./config/profiles.ts";
 import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
@@ -45,26 +45,6 @@ function parsePort(s: string | undefined, fallback: number): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--http: must be a port number 0..65535, not "${s}"`);
   return n;
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A currently free TCP port on loopback (for the demo's simulated gateways). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function loadSiteOrExit(file: string, profilesDir?: string): Site {

@@ -1,21 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Helpers to run independent peers (Debian's pymodbus) and wait on conditions in tests. */
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../../src/server/ports.ts";
+
+export { freePort };
 
 export type RegisterImage = Record<number, { hr?: Record<number, number>; ir?: Record<number, number>; co?: Record<number, number>; di?: Record<number, number> }>;
 

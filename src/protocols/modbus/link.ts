@@ -31,7 +31,8 @@ export interface ModbusLink {
   counters?(): Record<string, number>;
 }
 
-const MODBUS_EXCEPTIONS: Record<number, string> = {
+/** Modbus exception codes, as every link reports them. */
+export const MODBUS_EXCEPTIONS: Record<number, string> = {
   1: "illegal function",
   2: "illegal data address",
   3: "illegal data value",
@@ -42,12 +43,15 @@ const MODBUS_EXCEPTIONS: Record<number, string> = {
   11: "gateway target device failed to respond",
 };
 
+export function exceptionError(code: number): LinkError {
+  return new LinkError("exception", `exception ${code} (${MODBUS_EXCEPTIONS[code] ?? "unknown"})`, code);
+}
+
 export function classify(e: unknown): LinkError {
   if (e instanceof LinkError) return e;
   const err = e as { message?: string; errno?: string; code?: string; modbusCode?: number };
   const message = err?.message ?? String(e);
-  if (typeof err?.modbusCode === "number")
-    return new LinkError("exception", `exception ${err.modbusCode} (${MODBUS_EXCEPTIONS[err.modbusCode] ?? "unknown"})`, err.modbusCode);
+  if (typeof err?.modbusCode === "number") return exceptionError(err.modbusCode);
   if (err?.errno === "ETIMEDOUT" || /timed out/i.test(message)) return new LinkError("timeout", "no answer (timeout)");
   if (/length|CRC|Unexpected data|byte count/i.test(message)) return new LinkError("bad-reply", `malformed reply: ${message}`);
   return new LinkError("disconnected", message || "connection error");

@@ -1,7 +1,7 @@
 import { Socket } from "node:net";
 import type { SerialBusConfig } from "../../config/site.ts";
 import { SerialPort, type ByteTransport } from "../serial/tty.ts";
-import { LinkError, type ModbusLink } from "./link.ts";
+import { exceptionError, LinkError, type ModbusLink } from "./link.ts";
 import { charMs, readPdu, t35Ms, writeBitsPdu, writeRegistersPdu, type LineSettings } from "./rtu-frame.ts";
 import { RtuMaster, type RtuCounters, type RtuTiming } from "./rtu-master.ts";
 
@@ -10,20 +10,6 @@ import { RtuMaster, type RtuCounters, type RtuTiming } from "./rtu-master.ts";
  * device server (`modbus-rtu-tcp`). Same master, same framing; only the byte pipe differs.
  */
 
-const MODBUS_EXCEPTIONS: Record<number, string> = {
-  1: "illegal function",
-  2: "illegal data address",
-  3: "illegal data value",
-  4: "server device failure",
-  5: "acknowledge",
-  6: "server device busy",
-  10: "gateway path unavailable",
-  11: "gateway target device failed to respond",
-};
-
-export function exceptionError(code: number): LinkError {
-  return new LinkError("exception", `exception ${code} (${MODBUS_EXCEPTIONS[code] ?? "unknown"})`, code);
-}
 
 /** Line timing for a bus: t3.5 (or the bus's own inter-frame silence), short-frame silence. */
 export function rtuTiming(bus: SerialBusConfig): RtuTiming {
