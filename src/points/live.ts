@@ -112,7 +112,7 @@ export class LiveView {
 
   effectiveQuality(index: number, now = Date.now()): number {
     const s = this.table.read(index, this.sample);
-    if (s.quality === Quality.GOOD && now - s.ts > this.registry.points[index]!.staleAfterMs) return Quality.STALE;
+    if (s.quality === Quality.GOOD && now - s.ts > this.staleAfter[index]!) return Quality.STALE;
     return s.quality;
   }
 

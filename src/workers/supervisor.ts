@@ -202,14 +202,12 @@ export class Supervisor {
 
   /** While a bus has no worker the main thread is its points' only writer. */
   private markStale(b: BusRuntime): void {
-    const now = Date.now();
     for (const d of b.devices) {
       for (const p of d.points) {
         const s = this.table.read(p);
         if (s.quality === Quality.GOOD) this.table.write(p, s.value, s.ts, Quality.STALE, MAIN_RING);
       }
     }
-    void now;
   }
 
   private onMessage(b: BusRuntime, msg: FromWorker): void {
@@ -403,7 +401,6 @@ export class Supervisor {
         w.terminate();
       }),
     );
-    this.failPendingWrites("*", "stopping");
     for (const b of this.buses) {
       this.failPendingForwards(b, "stopping");
       this.endScan(b);
