@@ -1,5 +1,6 @@
 // Busbar alarms on every page: the banner (counts by priority, newest unacknowledged alarm, tap to
-// open), the horn, the user area, the on-screen keypad, and the alarm list's live refresh.
+// open), the horn, the user area, the on-screen keypad, and the alarm list's live refresh. Texts come
+// from the page's dictionary (<script id="busbar-i18n">, src/views/layout.tsx: banner.*, priority.*, role.*).
 //
 // The alarm summary arrives on the page's one live stream (public/live.js re-dispatches it as the
 // document event "busbar:alarms"); the server publishes it after every alarm change and sends the
@@ -9,24 +10,6 @@
 (function () {
   "use strict";
   const LANG = document.documentElement.lang === "en" ? "en" : "fr";
-  const FALLBACK = {
-    fr: {
-      "banner.none": "Aucune alarme", "banner.unacked": "{n} à acquitter", "banner.open": "Ouvrir les alarmes", "banner.horn": "AVERTISSEUR",
-      "banner.silence": "Taire", "banner.enableSound": "Activer le son", "banner.login": "Connexion", "banner.pin": "NIP", "banner.logout": "Déconnexion",
-      "banner.alarms": "Alarmes", "banner.journal": "Journal", "banner.operate": "Commandes", "banner.admin": "Administration", "banner.account": "Mon compte",
-      "banner.kiosk": "Poste tactile (lecture seule)",
-      "priority.critical": "Critique", "priority.high": "Haute", "priority.medium": "Moyenne", "priority.low": "Basse",
-      "role.operator": "Opérateur", "role.maintenance": "Maintenance", "role.admin": "Administrateur",
-    },
-    en: {
-      "banner.none": "No alarm", "banner.unacked": "{n} to acknowledge", "banner.open": "Open alarms", "banner.horn": "HORN",
-      "banner.silence": "Silence", "banner.enableSound": "Enable sound", "banner.login": "Log in", "banner.pin": "PIN", "banner.logout": "Log out",
-      "banner.alarms": "Alarms", "banner.journal": "Journal", "banner.operate": "Operate", "banner.admin": "Administration", "banner.account": "My account",
-      "banner.kiosk": "Touchscreen (read-only)",
-      "priority.critical": "Critical", "priority.high": "High", "priority.medium": "Medium", "priority.low": "Low",
-      "role.operator": "Operator", "role.maintenance": "Maintenance", "role.admin": "Administrator",
-    },
-  };
   const I18N = (() => {
     try {
       return JSON.parse(document.getElementById("busbar-i18n")?.textContent || "{}");
@@ -35,7 +18,7 @@
     }
   })();
   const t = (key, params) => {
-    let s = I18N[key] ?? FALLBACK[LANG][key] ?? key;
+    let s = I18N[key] ?? key;
     if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
     return s;
   };
@@ -136,6 +119,32 @@
   }
 
   // ---- banner ----------------------------------------------------------------------------------
+  // One line: [counts by priority] [newest unacknowledged, truncated · n to acknowledge] (both open
+  // the alarm summary), then the horn: its state, Silence (signed-in users) and, when the browser
+  // keeps the sound blocked, Enable sound. On a phone it folds to two rows (busbar.css).
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    // Loudspeaker with sound waves: the horn is sounding.
+    horn: ["M3 9h4l5-4v14l-5-4H3z", "M15.5 8.5a5 5 0 0 1 0 7", "M18.5 5.5a9 9 0 0 1 0 13"],
+    // Loudspeaker crossed out: the browser blocks the sound.
+    muted: ["M3 9h4l5-4v14l-5-4H3z", "M16 9l6 6", "M22 9l-6 6"],
+  };
+  const icon = (name) => {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "ico ico-" + name);
+    svg.setAttribute("aria-hidden", "true");
+    ICONS[name].forEach((d, i) => {
+      const path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      if (i === 0) path.setAttribute("class", "ico-fill");
+      svg.append(path);
+    });
+    return svg;
+  };
+  // HH:MM on the site's wall clock (<html data-tz>), as the rest of the page.
+  const hhmm = new Intl.DateTimeFormat("en-GB", { hourCycle: "h23", hour: "2-digit", minute: "2-digit", timeZone: document.documentElement.dataset.tz || undefined });
+
   function renderBanner() {
     const host = document.getElementById("alarm-banner");
     if (!host) return;
@@ -146,39 +155,65 @@
     host.dataset.state = s.unacked ? "unacked" : any ? "active" : "none";
     host.dataset.horn = s.horn ? "on" : "off";
     for (const p of PRIORITIES) host.dataset[p] = String(s.counts[p]);
-    const link = el("a", { href: "/alarms", class: "ab-open", title: t("banner.open") });
-    if (!any) link.append(el("span", { class: "ab-none" }, t("banner.none")));
-    for (const p of PRIORITIES) {
-      if (!s.counts[p]) continue;
-      link.append(
-        el(
-          "span",
-          { class: `ab-count prio-${p}`, "data-priority": p, title: t("priority." + p) },
-          el("span", { class: "prio-glyph", "aria-hidden": "true" }, GLYPH[p]),
-          el("b", {}, String(s.counts[p])),
-          el("span", { class: "ab-word" }, t("priority." + p)),
-        ),
-      );
+    host.dataset.prios = String(PRIORITIES.filter((p) => s.counts[p] > 0).length);
+    host.setAttribute("role", "region");
+    host.setAttribute("aria-label", t("banner.label"));
+    // Two links to the alarm summary: the counts, and the newest alarm (it takes the rest of the
+    // line and is cut with an ellipsis). On a phone the newest goes to a second row, under the counts
+    // and the horn's buttons.
+    const open = el("a", { href: "/alarms", class: "ab-open", title: t("banner.open") });
+    if (!any) open.append(el("span", { class: "ab-none" }, t("banner.none")));
+    else {
+      const counts = el("span", { class: "ab-counts" });
+      for (const p of PRIORITIES) {
+        if (!s.counts[p]) continue;
+        counts.append(
+          el(
+            "span",
+            { class: `ab-count prio-${p}`, "data-priority": p, title: t("priority." + p) },
+            el("span", { class: "prio-glyph", "aria-hidden": "true" }, GLYPH[p]),
+            el("b", {}, String(s.counts[p])),
+            el("span", { class: "ab-word" }, t("priority." + p)),
+          ),
+        );
+      }
+      open.append(counts);
     }
+    host.append(open);
+    const unacked = s.unacked ? el("span", { class: "ab-unacked" }, t("banner.unacked", { n: s.unacked })) : null;
     if (s.newest) {
       const msg = s.newest.message ? s.newest.message[LANG] || s.newest.message.fr : s.newest.id;
-      link.append(
+      const at = s.newest.raisedAt ? new Date(s.newest.raisedAt) : null;
+      host.append(
         el(
-          "span",
-          { class: `ab-newest prio-${s.newest.priority}`, "data-alarm": s.newest.id },
+          "a",
+          { href: "/alarms", class: `ab-newest prio-${s.newest.priority}`, "data-alarm": s.newest.id, title: msg },
           el("span", { class: "prio-glyph", "aria-hidden": "true" }, GLYPH[s.newest.priority]),
-          " ",
-          msg,
+          at ? el("time", { class: "ab-time", datetime: at.toISOString() }, hhmm.format(at)) : null,
+          el("span", { class: "ab-msg" }, msg),
+          unacked,
         ),
       );
-    }
-    if (s.unacked) link.append(el("span", { class: "ab-unacked" }, t("banner.unacked", { n: s.unacked })));
-    host.append(link);
+    } else if (unacked) open.append(unacked);
     if (s.horn) {
-      host.append(el("span", { class: "ab-horn", role: "alert" }, "♫ " + t("banner.horn")));
-      if (me.user && RANK[me.user.role] >= 0) host.append(el("button", { type: "button", class: "btn ab-silence", onclick: silence }, t("banner.silence")));
-      else if (me.kiosk) host.append(el("a", { class: "btn", href: "/auth/pin?next=" + encodeURIComponent(location.pathname + location.search) }, t("banner.pin")));
-      if (horn.blocked()) host.append(el("button", { type: "button", class: "btn ab-sound", onclick: unlockAudio }, t("banner.enableSound")));
+      const canSilence = !!(me.user && RANK[me.user.role] >= 0);
+      const actions = el("span", { class: "ab-actions" + (canSilence ? " can-silence" : "") });
+      actions.append(el("span", { class: "ab-horn", role: "alert" }, icon("horn"), el("span", {}, t("banner.horn"))));
+      // The PIN unlock for a kiosk is the user area's: one PIN button on the screen.
+      if (canSilence) actions.append(el("button", { type: "button", class: "btn ab-silence", onclick: silence }, icon("horn"), el("span", {}, t("banner.silence"))));
+      // Audio starts only after a gesture: while the browser blocks it, a button says so (a short
+      // text on a phone).
+      if (horn.blocked())
+        actions.append(
+          el(
+            "button",
+            { type: "button", class: "btn ab-sound", title: t("banner.enableSoundHint"), "aria-label": t("banner.enableSound"), onclick: unlockAudio },
+            icon("muted"),
+            el("span", { class: "ab-long" }, t("banner.enableSound")),
+            el("span", { class: "ab-short" }, t("banner.enableSoundShort")),
+          ),
+        );
+      host.append(actions);
     }
   }
 
@@ -226,34 +261,40 @@
   });
 
   // ---- user area ---------------------------------------------------------------------------------
+  // Who is at this screen and the one login/logout control; the pages themselves are in the main
+  // navigation (src/views/layout.tsx draws the same markup first, so nothing moves).
   function renderUser() {
     const host = document.getElementById("user-area");
     if (!host) return;
     const here = encodeURIComponent(location.pathname + location.search);
-    const links = [];
     const u = me.user;
-    links.push(el("a", { href: "/alarms" }, t("banner.alarms")));
-    if (u) links.push(el("a", { href: "/journal" }, t("banner.journal")));
-    links.push(el("a", { href: "/operate" }, t("banner.operate")));
-    if (u && u.role === "admin") links.push(el("a", { href: "/admin" }, t("banner.admin")));
-    const who = [];
+    const kids = [];
     if (u) {
-      who.push(
+      kids.push(
         el("a", { href: "/account", class: "user", title: t("banner.account") }, el("span", { class: "user-name" }, u.name), " ", el("span", { class: "user-role" }, t("role." + u.role))),
         el(
           "form",
-          { method: "post", action: "/auth/logout", class: "inline" },
+          { method: "post", action: "/auth/logout", class: "inline user-logout" },
           el("input", { type: "hidden", name: "_csrf", value: me.csrf || "" }),
           el("button", { type: "submit", class: "btn" }, t("banner.logout")),
         ),
       );
     } else {
-      if (me.kiosk) who.push(el("span", { class: "user kiosk" }, t("banner.kiosk")), el("a", { class: "btn", href: "/auth/pin?next=" + here }, t("banner.pin")));
-      who.push(el("a", { class: "btn", href: "/auth/login?next=" + here }, t("banner.login")));
+      if (me.kiosk)
+        kids.push(el("span", { class: "user kiosk" }, t("banner.kiosk")), el("a", { class: "btn user-pin", href: "/auth/pin?next=" + here, title: t("auth.pin.link") }, t("banner.pin")));
+      kids.push(el("a", { class: "btn user-login", href: "/auth/login?next=" + here }, t("banner.login")));
     }
-    host.replaceChildren(el("nav", { class: "user-links" }, ...links), ...who);
+    host.replaceChildren(...kids);
     host.dataset.role = u ? u.role : me.kiosk ? "kiosk" : "anonymous";
     renderBanner();
+  }
+
+  // On a phone the navigation scrolls sideways: bring the current page into view.
+  function showActiveNav() {
+    const nav = document.querySelector(".topbar .nav");
+    const a = nav && nav.querySelector("a.active");
+    if (!a || nav.scrollWidth <= nav.clientWidth) return;
+    nav.scrollLeft = Math.max(0, a.offsetLeft - (nav.clientWidth - a.offsetWidth) / 2); // .nav is position: relative
   }
 
   async function loadMe() {
@@ -318,6 +359,7 @@
   };
 
   function init() {
+    showActiveNav();
     initKeypads(document);
     renderBanner();
     loadMe();

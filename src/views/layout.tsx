@@ -1,14 +1,17 @@
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
-import { DICTS, translator, type Lang } from "../i18n/index.ts";
+import { policyFor, type Access } from "../auth/policy.ts";
+import { atLeast, isRole } from "../auth/roles.ts";
+import { DICTS, translator, type Lang, type T } from "../i18n/index.ts";
 
 /**
  * The page shell every screen shares: grey ISA-101 background, no colour unless something is
- * abnormal. Header: navigation, the alarm banner and user area (filled by public/alarms.js, issue 4),
- * the live-link state and the language toggle. Every page loads public/live.js, the one SSE client.
+ * abnormal. Header: navigation (by role), the live-link state, the user area and the language toggle,
+ * then the one-line alarm banner (public/alarms.js fills the banner and redraws the user area, issue 4).
+ * Every page loads public/live.js, the one SSE client.
  */
 
-export type NavKey = "oneline" | "trends" | "comm" | "points" | string;
+export type NavKey = "oneline" | "trends" | "alarms" | "comm" | "points" | "journal" | "operate" | "admin" | string;
 
 export interface LayoutProps {
   title: string;
@@ -30,8 +33,8 @@ export interface LayoutProps {
   timeZone?: string;
 }
 
-/** Dictionary entries the browser needs (states, qualities, link and trend texts). */
-const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail."];
+/** Dictionary entries the browser needs (states, qualities, link and trend texts; the alarm line and user area). */
+const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail.", "banner.", "priority.", "role.", "auth.pin.link"];
 const clientDicts = new Map<Lang, string>();
 function clientDict(lang: Lang): string {
   let s = clientDicts.get(lang);
@@ -46,17 +49,73 @@ function clientDict(lang: Lang): string {
   return s;
 }
 
+/** Who may open a page, as src/auth/policy.ts says (`viewer` pages: everyone who sees a page at all). */
+function mayOpen(access: Access | undefined, user: LayoutProps["user"]): boolean {
+  if (!access || access === "public" || access === "viewer") return true;
+  if (!user) return false;
+  if (access === "signed-in") return true;
+  return isRole(user.role) && atLeast(user.role, access);
+}
+
+/**
+ * The main navigation, every page in one place, filtered by role through the policy table: Journal
+ * for signed-in users, Operate for whoever may execute a command (viewers only see its screens),
+ * Admin for administrators.
+ */
+const NAV: { key: NavKey; href: string; label: string; access: Access | undefined }[] = [
+  { key: "oneline", href: "/", label: "nav.oneline", access: policyFor("GET", "/")?.access },
+  { key: "trends", href: "/trends", label: "nav.trends", access: policyFor("GET", "/trends")?.access },
+  { key: "alarms", href: "/alarms", label: "nav.alarms", access: policyFor("GET", "/alarms")?.access },
+  { key: "comm", href: "/comm", label: "nav.comm", access: policyFor("GET", "/comm")?.access },
+  { key: "points", href: "/points", label: "nav.points", access: policyFor("GET", "/points")?.access },
+  { key: "journal", href: "/journal", label: "nav.journal", access: policyFor("GET", "/journal")?.access },
+  { key: "operate", href: "/operate", label: "nav.operate", access: policyFor("POST", "/operate/:point")?.access },
+  { key: "admin", href: "/admin", label: "nav.admin", access: policyFor("GET", "/admin")?.access },
+];
+
+/**
+ * The user area as public/alarms.js draws it (same markup), so the header does not jump when the
+ * script takes over. Without a user, a Layout page is only served to a kiosk address (policy
+ * `viewer`): PIN unlock and login. The logout form's CSRF token is filled in by alarms.js.
+ */
+function UserArea(props: { t: T; user: LayoutProps["user"]; path: string }) {
+  const { t, user } = props;
+  const here = encodeURIComponent(props.path);
+  if (user) {
+    return (
+      <div id="user-area" class="user-area" data-role={user.role}>
+        <a href="/account" class="user" title={t("banner.account")}>
+          <span class="user-name">{user.name}</span> <span class="user-role">{t(`role.${user.role}`)}</span>
+        </a>
+        <form method="post" action="/auth/logout" class="inline user-logout">
+          <input type="hidden" name="_csrf" value="" />
+          <button type="submit" class="btn">
+            {t("banner.logout")}
+          </button>
+        </form>
+      </div>
+    );
+  }
+  return (
+    <div id="user-area" class="user-area" data-role="kiosk">
+      <span class="user kiosk">{t("banner.kiosk")}</span>
+      <a class="btn user-pin" href={`/auth/pin?next=${here}`} title={t("auth.pin.link")}>
+        {t("banner.pin")}
+      </a>
+      <a class="btn user-login" href={`/auth/login?next=${here}`}>
+        {t("banner.login")}
+      </a>
+    </div>
+  );
+}
+
 export function Layout(props: LayoutProps) {
   const lang = props.lang ?? "fr";
   const t = translator(lang);
   const other: Lang = lang === "fr" ? "en" : "fr";
-  const back = encodeURIComponent(props.path ?? "/");
-  const nav: [NavKey, string, string][] = [
-    ["oneline", "/", t("nav.oneline")],
-    ["trends", "/trends", t("nav.trends")],
-    ["comm", "/comm", t("nav.comm")],
-    ["points", "/points", t("nav.points")],
-  ];
+  const path = props.path ?? "/";
+  const back = encodeURIComponent(path);
+  const nav = NAV.filter((n) => mayOpen(n.access, props.user));
   return (
     <html lang={lang} data-tz={props.timeZone}>
       <head>
@@ -79,32 +138,38 @@ export function Layout(props: LayoutProps) {
         ))}
       </head>
       <body class={props.bodyClass} data-link="connecting">
+        {/* Row 1: where (brand, site, pages), the link, who (user area), the language.
+            Row 2: the alarm line (public/alarms.js). On a phone the pages get a row of their own. */}
         <header class="topbar">
-          <a class="brand" href="/">
-            Busbar
-          </a>
-          <span class="site">{props.siteName}</span>
-          <nav class="nav">
-            {nav.map(([key, href, label]) => (
-              <a href={href} class={props.active === key ? "active" : undefined} aria-current={props.active === key ? "page" : undefined}>
-                {label}
-              </a>
-            ))}
-          </nav>
-          <div id="alarm-banner" class="alarm-banner"></div>
-          <span id="link-state" class="link-state" aria-live="polite">
-            {t("link.connecting")}
-          </span>
-          <div id="user-area">
-            {props.user ? (
-              <span class="user">
-                <span class="user-name">{props.user.name}</span> <span class="user-role">{props.user.role}</span>
+          <div class="tb-main">
+            <a class="brand" href="/">
+              <img class="brand-ico" src="/assets/favicon.svg" alt="" width="28" height="28" />
+              <span class="brand-name">{t("app.name")}</span>
+            </a>
+            <span class="site" title={props.siteName}>
+              {props.siteName}
+            </span>
+            <nav class="nav" aria-label={t("nav.label")}>
+              {nav.map((n) => (
+                <a href={n.href} class={props.active === n.key ? "active" : undefined} aria-current={props.active === n.key ? "page" : undefined}>
+                  {t(n.label)}
+                </a>
+              ))}
+            </nav>
+            <span class="link-cell">
+              <span id="link-state" class="link-state" aria-live="polite">
+                {t("link.connecting")}
               </span>
-            ) : null}
+            </span>
+            <UserArea t={t} user={props.user} path={path} />
+            <a class="lang-toggle" href={`/lang/${other}?back=${back}`} title={t("lang.switchTitle")} aria-label={t("lang.switchTitle")} hreflang={other} lang={other}>
+              <span class="lt-long">{t("lang.switch")}</span>
+              <span class="lt-short" aria-hidden="true">
+                {t("lang.short")}
+              </span>
+            </a>
           </div>
-          <a class="lang-toggle" href={`/lang/${other}?back=${back}`} title={t("lang.switchTitle")} hreflang={other}>
-            {t("lang.switch")}
-          </a>
+          <div id="alarm-banner" class="alarm-banner"></div>
         </header>
         <div id="link-banner" class="link-banner" role="alert" hidden>
           {t("link.lostBanner")}
