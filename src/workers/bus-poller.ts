@@ -423,7 +423,9 @@ export class BusPoller {
     }
     const now = Date.now();
     const message = `${describe(read)}: ${last!.message}`;
-    if (last!.kind === "bad-reply") {
+    // A device in backoff stays comm-fail until it answers properly: garbage heard during its probe
+    // (often another unit's late reply on a serial line) is not an answer from it.
+    if (last!.kind === "bad-reply" && !d.failed) {
       this.markRead(read, Quality.BAD_DATA);
       this.noteError(d, message, "bad-reply");
       return "degraded";
