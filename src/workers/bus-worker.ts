@@ -12,7 +12,7 @@ import type { BusStats, FromWorker, ToWorker } from "./protocol.ts";
 
 declare const self: Worker;
 
-const GC_EVERY_MS = 10_000;
+const GC_EVERY_MS = 5_000;
 const STATS_EVERY_MS = 1000;
 const post = (msg: FromWorker) => self.postMessage(msg);
 
@@ -55,7 +55,8 @@ function start(msg: Extract<ToWorker, { type: "init" }>): void {
   }
   post({ type: "ready" });
   // Reply buffers are short-lived garbage; a periodic collection keeps each worker's heap (and the
-  // process RSS) flat instead of letting it grow to the allocator's high-water mark.
+  // process RSS) flat instead of letting it grow to the allocator's high-water mark. Measured on the
+  // scale bench: every 10 s peaks at 205 MB, every 5 s at 190 MB for ~0 CPU, every 2 s costs CPU.
   setInterval(() => Bun.gc(true), GC_EVERY_MS);
   // A rejection here is an uncaught error: the supervisor sees the worker die and restarts it.
   for (const p of pollers) void p.run();
