@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import { isLoopback } from "../../auth/service.ts";
+import { isLoopback, type LoginResult } from "../../auth/service.ts";
 import { verifySecret } from "../../auth/secrets.ts";
 import { UserError } from "../../auth/users.ts";
 import { langFromRequest, t, type Lang } from "../../i18n/index.ts";
@@ -21,6 +21,13 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
 
   const setSession = (c: Context, token: string) =>
     setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/", secure: isHttps(c) });
+
+  /** A successful password login or PIN unlock: the session cookie, then JSON or a redirect to `next`. */
+  const signedIn = (c: Context, r: Extract<LoginResult, { ok: true }>, next: string) => {
+    setSession(c, r.token);
+    if (wantsJson(c)) return c.json({ ok: true, user: { name: r.session.userName, role: r.session.role }, csrf: r.session.csrf });
+    return c.redirect(next, 303);
+  };
 
   const failureText = (lang: Lang, r: { reason: string; retryAfterMs?: number }) =>
     r.reason === "locked"
@@ -49,11 +56,7 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
     const name = str(body.name);
     const next = safeNext(str(body.next));
     const r = await auth.login(name, str(body.password), a.ip);
-    if (r.ok) {
-      setSession(c, r.token);
-      if (wantsJson(c)) return c.json({ ok: true, user: { name: r.session.userName, role: r.session.role }, csrf: r.session.csrf });
-      return c.redirect(next, 303);
-    }
+    if (r.ok) return signedIn(c, r, next);
     const status = r.reason === "locked" || r.reason === "throttled" ? 429 : 401;
     if (r.retryAfterMs) c.header("retry-after", String(Math.ceil(r.retryAfterMs / 1000)));
     if (wantsJson(c)) return c.json({ ok: false, error: failureText(lang, r), reason: r.reason }, status);
@@ -111,11 +114,7 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
     const name = str(body.name);
     const next = safeNext(str(body.next));
     const r = await auth.pinUnlock(name, str(body.pin), a.ip);
-    if (r.ok) {
-      setSession(c, r.token);
-      if (wantsJson(c)) return c.json({ ok: true, user: { name: r.session.userName, role: r.session.role }, csrf: r.session.csrf });
-      return c.redirect(next, 303);
-    }
+    if (r.ok) return signedIn(c, r, next);
     const status = r.reason === "not-kiosk" ? 403 : r.reason === "locked" || r.reason === "throttled" ? 429 : 401;
     if (wantsJson(c)) return c.json({ ok: false, error: failureText(lang, r), reason: r.reason }, status);
     return c.html(
