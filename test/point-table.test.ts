@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { LiveView } from "../src/points/live.ts";
 import { PointTable } from "../src/points/table.ts";
 import { Quality } from "../src/points/quality.ts";
 
@@ -87,5 +88,48 @@ describe("PointTable", () => {
     // Writers really were writing concurrently with the reads.
     expect(sawProgress).toBeGreaterThan(1000);
     expect(results.every((r) => r.writes > 100_000)).toBe(true);
+  });
+
+  it("drains a worker's reply as soon as the worker signals it, and unsignalled writes on the idle fallback", async () => {
+    const table = PointTable.create({ capacity: 2, rings: 2 });
+    // Only `table` is used by the drain loop; the registry only sizes the quality arrays.
+    const registry = { points: [{ staleAfterMs: 60_000 }, { staleAfterMs: 60_000 }] } as unknown as ConstructorParameters<typeof LiveView>[0];
+    const live = new LiveView(registry, table);
+    const seen: { point: number; at: number }[] = [];
+    live.subscribe((batch) => {
+      for (const i of batch) seen.push({ point: i, at: Date.now() });
+    });
+    live.start();
+    const w = new Worker(new URL("./fixtures/signal-writer.ts", import.meta.url));
+    const ask = (m: object) => new Promise<{ at: number }>((resolve) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.postMessage(m);
+    });
+    try {
+      await ask({ buffers: table.buffers });
+      const delays: number[] = [];
+      for (let k = 1; k <= 10; k++) {
+        seen.length = 0;
+        const { at } = await ask({ point: 0, value: k, signal: true });
+        const until = Date.now() + 1000;
+        while (!seen.length && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+        expect(seen.map((s) => s.point)).toEqual([0]);
+        delays.push(seen[0]!.at - at);
+        await new Promise((r) => setTimeout(r, 7 * k)); // off any timer grid
+      }
+      // The idle fallback is 100 ms: a signalled reply must not wait for it.
+      delays.sort((a, b) => a - b);
+      expect(delays[delays.length - 1]).toBeLessThan(50);
+
+      // A write nobody signalled still gets out, on the fallback.
+      seen.length = 0;
+      await ask({ point: 1, value: 5, signal: false });
+      const until = Date.now() + 1000;
+      while (!seen.length && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(seen.map((s) => s.point)).toEqual([1]);
+    } finally {
+      live.stop();
+      w.terminate();
+    }
   });
 });

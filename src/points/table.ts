@@ -12,7 +12,9 @@ import { Quality } from "./quality.ts";
  * Change notification: each writer owns a single-producer/single-consumer ring of point indexes.
  * A per-point `pending` flag keeps a point in at most one ring slot until the main thread drains it,
  * so a ring sized to the point count can never overflow and a burst of changes to one point costs
- * one slot.
+ * one slot. After a batch (one poll reply) the writer rings a shared doorbell; the main thread
+ * sleeps on it (Atomics.waitAsync) and drains when it rings, so no timer sits between a poll and
+ * the pages.
  *
  * Live history: per point a ring of f32 samples on a fixed time grid (`historySlotMs`), so the
  * timestamp is implied by the slot number: 4 bytes a sample (20,000 points × 10 min at 1 s = 48 MB).
@@ -34,7 +36,7 @@ export interface PointTableBuffers {
   ringSize: number;
   historySlots: number;
   historySlotMs: number;
-  header: SharedArrayBuffer; // f64[0] = history epoch (ms)
+  header: SharedArrayBuffer; // f64[0] = history epoch (ms); i32[2] = doorbell (1: changes queued since the main thread last looked)
   seq: SharedArrayBuffer;
   value: SharedArrayBuffer;
   ts: SharedArrayBuffer;
@@ -77,6 +79,9 @@ export class PointTable {
   private readonly ringData: Int32Array;
   private readonly historyHead: Int32Array;
   private readonly historyData: Float32Array;
+  private readonly bell: Int32Array;
+  /** This writer queued changes it has not rung the doorbell for yet. */
+  private unsignalled = false;
 
   static create(opts: PointTableOptions): PointTable {
     const capacity = Math.max(1, opts.capacity);
@@ -91,7 +96,7 @@ export class PointTable {
       ringSize,
       historySlots,
       historySlotMs,
-      header: sab(8),
+      header: sab(16),
       seq: sab(capacity * 4),
       value: sab(capacity * 8),
       ts: sab(capacity * 8),
@@ -127,6 +132,7 @@ export class PointTable {
     this.ringData = new Int32Array(buffers.ringData);
     this.historyHead = new Int32Array(buffers.historyHead);
     this.historyData = new Float32Array(buffers.history);
+    this.bell = new Int32Array(buffers.header, 8, 1);
   }
 
   /**
@@ -175,6 +181,34 @@ export class PointTable {
     return this.ts[index]!;
   }
 
+  /**
+   * Writer: wakes the main thread if this writer queued changes since its last signal. Called once
+   * per batch (a poll reply), so the main thread drains whole replies; only the 0 → 1 edge notifies.
+   */
+  signal(): void {
+    if (!this.unsignalled) return;
+    this.unsignalled = false;
+    if (Atomics.exchange(this.bell, 0, 1) === 0) Atomics.notify(this.bell, 0);
+  }
+
+  /**
+   * Main thread: resolves when a writer signals (or after `timeoutMs`); undefined when a signal is
+   * already waiting. Clear it with `takeSignal()` before draining, so a write during the drain rings again.
+   */
+  nextSignal(timeoutMs: number): Promise<unknown> | undefined {
+    const r = Atomics.waitAsync(this.bell, 0, 0, timeoutMs);
+    return r.async ? r.value : undefined;
+  }
+
+  takeSignal(): void {
+    Atomics.store(this.bell, 0, 0);
+  }
+
+  /** Main thread: ends a pending `nextSignal` now (on stop). */
+  wakeWaiter(): void {
+    Atomics.notify(this.bell, 0);
+  }
+
   /** Main thread: hands every changed point index of `ring` to `onChange`. Returns how many. */
   drain(ring: number, onChange: (index: number) => void): number {
     const base = ring * 2;
@@ -206,6 +240,7 @@ export class PointTable {
     // Cannot overflow: `pending` admits each point once and the ring holds capacity + 1.
     this.ringData[ring * this.ringSize + (head & this.ringMask)] = index;
     Atomics.store(this.ringIndex, base + HEAD, (head + 1) | 0);
+    this.unsignalled = true;
   }
 
   private slotOf(ts: number): number {

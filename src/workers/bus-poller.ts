@@ -466,11 +466,13 @@ export class BusPoller {
       toEngineering(raw, tag, mult, eng);
       table.write(item.point, eng.value, ts, eng.quality, this.ring);
     }
+    table.signal();
   }
 
   private markRead(read: PlannedRead, quality: number): void {
     const ts = Date.now();
     for (const item of read.items) this.table.write(item.point, NaN, ts, quality, this.ring);
+    this.table.signal();
   }
 
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
@@ -487,6 +489,7 @@ export class BusPoller {
         const s = this.table.read(p);
         this.table.write(p, s.value, s.ts, Quality.COMM_FAIL, this.ring);
       }
+      this.table.signal();
     }
     this.noteError(d, message, status);
   }

@@ -208,6 +208,7 @@ export class Supervisor {
         if (s.quality === Quality.GOOD) this.table.write(p, s.value, s.ts, Quality.STALE, MAIN_RING);
       }
     }
+    this.table.signal();
   }
 
   private onMessage(b: BusRuntime, msg: FromWorker): void {
