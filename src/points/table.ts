@@ -12,9 +12,9 @@ import { Quality } from "./quality.ts";
  * Change notification: each writer owns a single-producer/single-consumer ring of point indexes.
  * A per-point `pending` flag keeps a point in at most one ring slot until the main thread drains it,
  * so a ring sized to the point count can never overflow and a burst of changes to one point costs
- * one slot. After a batch (one poll reply) the writer rings a shared doorbell; the main thread
- * sleeps on it (Atomics.waitAsync) and drains when it rings, so no timer sits between a poll and
- * the pages.
+ * one slot. After a batch of replies the writer rings a shared doorbell; the main thread sleeps on
+ * it (Atomics.waitAsync) and drains when it rings, so no fixed timer sits between a poll and the
+ * pages.
  *
  * Live history: per point a ring of f32 samples on a fixed time grid (`historySlotMs`), so the
  * timestamp is implied by the slot number: 4 bytes a sample (20,000 points × 10 min at 1 s = 48 MB).
@@ -82,6 +82,7 @@ export class PointTable {
   private readonly bell: Int32Array;
   /** This writer queued changes it has not rung the doorbell for yet. */
   private unsignalled = false;
+  private unsignalledSince = 0;
 
   static create(opts: PointTableOptions): PointTable {
     const capacity = Math.max(1, opts.capacity);
@@ -182,13 +183,23 @@ export class PointTable {
   }
 
   /**
-   * Writer: wakes the main thread if this writer queued changes since its last signal. Called once
-   * per batch (a poll reply), so the main thread drains whole replies; only the 0 → 1 edge notifies.
+   * Writer: wakes the main thread if this writer queued changes since its last signal. Called after a
+   * whole batch, so the main thread drains whole replies; only the 0 → 1 edge notifies.
    */
   signal(): void {
     if (!this.unsignalled) return;
     this.unsignalled = false;
     if (Atomics.exchange(this.bell, 0, 1) === 0) Atomics.notify(this.bell, 0);
+  }
+
+  /**
+   * Writer: signals only once its oldest unsignalled change is `ms` old. A bus polling back to back
+   * then wakes the main thread once per `ms` rather than once per reply (a wake-up costs tens of
+   * µs); it calls `signal()` when it goes quiet, so a burst of replies arrives as one batch, and the
+   * main thread's idle fallback covers a long wait (a timeout) between.
+   */
+  signalIfOlder(ms: number): void {
+    if (this.unsignalled && performance.now() - this.unsignalledSince >= ms) this.signal();
   }
 
   /**
@@ -240,7 +251,10 @@ export class PointTable {
     // Cannot overflow: `pending` admits each point once and the ring holds capacity + 1.
     this.ringData[ring * this.ringSize + (head & this.ringMask)] = index;
     Atomics.store(this.ringIndex, base + HEAD, (head + 1) | 0);
-    this.unsignalled = true;
+    if (!this.unsignalled) {
+      this.unsignalled = true;
+      this.unsignalledSince = performance.now();
+    }
   }
 
   private slotOf(ts: number): number {

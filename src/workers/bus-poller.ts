@@ -64,6 +64,8 @@ export interface PollerOptions {
 }
 
 const REPORT_MS = 1000;
+/** A bus polling back to back hands over its changes once they are this old (at once when it goes quiet). */
+const SIGNAL_AFTER_MS = 5;
 /** Gateway exception codes. */
 const GATEWAY_PATH_UNAVAILABLE = 0x0a;
 const GATEWAY_TARGET_FAILED = 0x0b;
@@ -292,6 +294,7 @@ export class BusPoller {
   }
 
   private async reconnect(): Promise<boolean> {
+    this.table.signal();
     this.busStats.connected = false;
     try {
       await this.link.connect();
@@ -313,6 +316,8 @@ export class BusPoller {
   }
 
   private sleep(ms: number): Promise<void> {
+    // The bus goes quiet: what it just read goes to the pages now, as one batch.
+    this.table.signal();
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       const self = this;
@@ -466,13 +471,13 @@ export class BusPoller {
       toEngineering(raw, tag, mult, eng);
       table.write(item.point, eng.value, ts, eng.quality, this.ring);
     }
-    table.signal();
+    table.signalIfOlder(SIGNAL_AFTER_MS);
   }
 
   private markRead(read: PlannedRead, quality: number): void {
     const ts = Date.now();
     for (const item of read.items) this.table.write(item.point, NaN, ts, quality, this.ring);
-    this.table.signal();
+    this.table.signalIfOlder(SIGNAL_AFTER_MS);
   }
 
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
@@ -489,7 +494,7 @@ export class BusPoller {
         const s = this.table.read(p);
         this.table.write(p, s.value, s.ts, Quality.COMM_FAIL, this.ring);
       }
-      this.table.signal();
+      this.table.signalIfOlder(SIGNAL_AFTER_MS);
     }
     this.noteError(d, message, status);
   }
