@@ -144,11 +144,13 @@ describe("RTU master", () => {
 
   it("never sends into a line that does not go quiet, and says so", async () => {
     const line = new ScriptedLine(() => [regs(1, [1])]);
-    const m = new RtuMaster(line, { ...TIMING, t35Ms: 3 }, false);
+    // A byte every 1 ms against a 40 ms silence: only an event-loop stall of 40 ms (a loaded CI
+    // machine) could look like quiet, where 3 ms once did.
+    const m = new RtuMaster(line, { ...TIMING, t35Ms: 40 }, false);
     const babble = setInterval(() => line.onData(Uint8Array.of(0xaa)), 1);
     await new Promise((r) => setTimeout(r, 10));
     try {
-      const e = await error(m.request(1, readPdu(3, 0, 1), 100));
+      const e = await error(m.request(1, readPdu(3, 0, 1), 200));
       expect(e.kind).toBe("bad-reply");
       expect(e.message).toMatch(/never goes quiet/);
       expect(line.sent.length).toBe(0);
