@@ -5,7 +5,7 @@ import { fmtNumber } from "../../hmi/format.ts";
 import { translator, type Lang, type T } from "../../i18n/index.ts";
 import { Layout } from "../layout.tsx";
 import type { PageRequest } from "../page-context.ts";
-import { CsrfField, Flash, fmtDateTime, PriorityBadge } from "./ui.tsx";
+import { CsrfField, DateRangeFields, DeviceFilter, Flash, fmtDateTime, PriorityBadge, PriorityFilter } from "./ui.tsx";
 
 /**
  * Alarm summary (active and unacknowledged-RTN, then shelved and out of service) and alarm history.
@@ -231,28 +231,8 @@ export function AlarmsPage(props: {
         </div>
         <Flash t={t} ok={props.ok} err={props.err} />
         <form method="get" action="/alarms" class="filters">
-          <label>
-            {t("alarm.col.priority")}
-            <select name="priority">
-              <option value="">{t("filter.all")}</option>
-              {ALARM_PRIORITIES.map((p) => (
-                <option value={p} selected={f.priority === p}>
-                  {t(`priority.${p}`)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t("alarm.col.device")}
-            <select name="device">
-              <option value="">{t("filter.all")}</option>
-              {props.devices.map((d) => (
-                <option value={d} selected={f.device === d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </label>
+          <PriorityFilter t={t} selected={f.priority} />
+          <DeviceFilter t={t} label={t("alarm.col.device")} devices={props.devices} selected={f.device} />
           <label>
             {t("filter.sort")}
             <select name="sort">
@@ -307,36 +287,9 @@ export function AlarmHistoryPage(props: {
           </a>
         </div>
         <form method="get" action="/alarms/history" class="filters">
-          <label>
-            {t("filter.from")}
-            <input type="date" name="from" value={f.from ?? ""} />
-          </label>
-          <label>
-            {t("filter.to")}
-            <input type="date" name="to" value={f.to ?? ""} />
-          </label>
-          <label>
-            {t("alarm.col.priority")}
-            <select name="priority">
-              <option value="">{t("filter.all")}</option>
-              {ALARM_PRIORITIES.map((p) => (
-                <option value={p} selected={f.priority === p}>
-                  {t(`priority.${p}`)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t("alarm.col.device")}
-            <select name="device">
-              <option value="">{t("filter.all")}</option>
-              {props.devices.map((d) => (
-                <option value={d} selected={f.device === d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </label>
+          <DateRangeFields t={t} from={f.from} to={f.to} />
+          <PriorityFilter t={t} selected={f.priority} />
+          <DeviceFilter t={t} label={t("alarm.col.device")} devices={props.devices} selected={f.device} />
           <button class="btn" type="submit">
             {t("filter.apply")}
           </button>

@@ -2,7 +2,7 @@ import { translator } from "../../i18n/index.ts";
 import type { JournalRow } from "../../journal/journal.ts";
 import { Layout } from "../layout.tsx";
 import type { PageRequest } from "../page-context.ts";
-import { fmtDateTime } from "./ui.tsx";
+import { DateRangeFields, DeviceFilter, fmtDateTime } from "./ui.tsx";
 
 /** The event journal, newest first, with the same filters as the CSV export (download: admin). */
 export function JournalPage(props: {
@@ -42,14 +42,7 @@ export function JournalPage(props: {
           ) : null}
         </div>
         <form method="get" action="/journal" class="filters">
-          <label>
-            {t("filter.from")}
-            <input type="date" name="from" value={f.from ?? ""} />
-          </label>
-          <label>
-            {t("filter.to")}
-            <input type="date" name="to" value={f.to ?? ""} />
-          </label>
+          <DateRangeFields t={t} from={f.from} to={f.to} />
           <label>
             {t("journal.col.type")}
             <select name="type">
@@ -70,17 +63,7 @@ export function JournalPage(props: {
               ))}
             </select>
           </label>
-          <label>
-            {t("journal.col.device")}
-            <select name="device">
-              <option value="">{t("filter.all")}</option>
-              {props.devices.map((d) => (
-                <option value={d} selected={f.device === d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </label>
+          <DeviceFilter t={t} label={t("journal.col.device")} devices={props.devices} selected={f.device} />
           <label>
             {t("journal.col.user")}
             <input name="user" value={f.user ?? ""} size={12} />

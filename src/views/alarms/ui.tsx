@@ -1,4 +1,4 @@
-import type { AlarmPriority } from "../../config/site.ts";
+import { ALARM_PRIORITIES, type AlarmPriority } from "../../config/site.ts";
 import type { T } from "../../i18n/index.ts";
 
 /** Small pieces shared by the alarm, journal, operate and account pages. */
@@ -6,6 +6,56 @@ import type { T } from "../../i18n/index.ts";
 /** The hidden CSRF field every state-changing form carries. */
 export function CsrfField(props: { token: string }) {
   return <input type="hidden" name="_csrf" value={props.token} />;
+}
+
+/** The history filters' "from" and "to" day fields (alarm history and journal). */
+export function DateRangeFields(props: { t: T; from?: string; to?: string }) {
+  return (
+    <>
+      <label>
+        {props.t("filter.from")}
+        <input type="date" name="from" value={props.from ?? ""} />
+      </label>
+      <label>
+        {props.t("filter.to")}
+        <input type="date" name="to" value={props.to ?? ""} />
+      </label>
+    </>
+  );
+}
+
+/** A filter's device choice: every device, or one. */
+export function DeviceFilter(props: { t: T; label: string; devices: string[]; selected?: string }) {
+  return (
+    <label>
+      {props.label}
+      <select name="device">
+        <option value="">{props.t("filter.all")}</option>
+        {props.devices.map((d) => (
+          <option value={d} selected={props.selected === d}>
+            {d}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** A filter's priority choice: every priority, or one. */
+export function PriorityFilter(props: { t: T; selected?: string }) {
+  return (
+    <label>
+      {props.t("alarm.col.priority")}
+      <select name="priority">
+        <option value="">{props.t("filter.all")}</option>
+        {ALARM_PRIORITIES.map((p) => (
+          <option value={p} selected={props.selected === p}>
+            {props.t(`priority.${p}`)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 const PRIORITY_GLYPH: Record<AlarmPriority, string> = { critical: "◆", high: "▲", medium: "■", low: "●" };
