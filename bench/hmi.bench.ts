@@ -27,6 +27,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { cpuMs, procStat, rssMB } from "./proc.ts";
 import { report } from "./report.ts";
 
 const ROLE = process.argv.find((a) => a.startsWith("--role="))?.slice(7);
@@ -94,13 +95,6 @@ async function runBusbar() {
 }
 
 // ---- orchestrator ---------------------------------------------------------------------------------
-function cpuMs(pid: number): number {
-  // utime + stime in clock ticks (fields 14, 15 of /proc/PID/stat; USER_HZ = 100 on Linux).
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
 /** CPU (ms) of the chromium processes below this one, by --type (browser, renderer, gpu-process…). */
 function chromiumCpu(): Map<string, number> {
   const parent = new Map<number, number>();
@@ -108,11 +102,10 @@ function chromiumCpu(): Map<string, number> {
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parent.set(Number(pid), Number(f[1]));
+      const { ppid, cpuMs } = procStat(Number(pid));
+      parent.set(Number(pid), ppid);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmd.includes("chrom")) found.set(Number(pid), { ms: (Number(f[11]) + Number(f[12])) * 10, type: /--type=([\w-]+)/.exec(cmd)?.[1] ?? "browser" });
+      if (cmd.includes("chrom")) found.set(Number(pid), { ms: cpuMs, type: /--type=([\w-]+)/.exec(cmd)?.[1] ?? "browser" });
     } catch {}
   }
   const out = new Map<string, number>();
@@ -346,7 +339,7 @@ async function main() {
         const b1 = chromiumCpu();
         const procs = b1.get("renderer processes") ?? 0;
         const lat = await many.latencies();
-        const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+        const rss = rssMB(server.proc.pid);
         const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
         await many.close();
 

@@ -11,9 +11,10 @@
  *   ethernet — 40 devices each at its own TCP address, on one modbus-tcp bus (one worker, 40 connections).
  * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cpuMs, rssMB } from "./proc.ts";
 import { report } from "./report.ts";
 import { freePort } from "../src/server/ports.ts";
 
@@ -24,19 +25,6 @@ const FLOATS = 500;
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 30);
 const MEASURE_S = Number(process.env.BENCH_MEASURE_S ?? 60);
 const LAYOUTS = (process.env.BENCH_LAYOUTS ?? "gateways,ethernet").split(",") as ("gateways" | "ethernet")[];
-const CLK_TCK = 100;
-
-function cpuTicks(pid: number): number {
-  // Fields after the ")" of the command name: utime and stime are fields 14 and 15 (1-based).
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 async function lines(stream: ReadableStream<Uint8Array>, until: (line: string) => boolean, timeoutMs: number): Promise<string[]> {
   const out: string[] = [];
@@ -107,13 +95,13 @@ async function run(layout: "gateways" | "ethernet"): Promise<void> {
       ((await (await fetch(`http://127.0.0.1:${http}/api/buses`)).json()) as { requests: number }[]).reduce((s, b) => s + b.requests, 0);
     const r0 = await reqCount();
     const t0 = performance.now();
-    const c0 = cpuTicks(pid);
+    const c0 = cpuMs(pid);
     let rssMax = rssMB(pid);
     const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssMB(pid))), 1000);
     await Bun.sleep(MEASURE_S * 1000);
     clearInterval(rssTimer);
     const elapsedS = (performance.now() - t0) / 1000;
-    const cpuPct = ((cpuTicks(pid) - c0) / CLK_TCK / elapsedS) * 100;
+    const cpuPct = ((cpuMs(pid) - c0) / 1000 / elapsedS) * 100;
     const reqs = ((await reqCount()) - r0) / elapsedS;
     rssMax = Math.max(rssMax, rssMB(pid));
 
