@@ -90,7 +90,8 @@ const deviceSchema = z
   .object({
     id,
     bus: id,
-    unit: int(0, 255).refine((n) => n >= 1 && n <= 247, "must be 1..247"),
+    /** 1..247 on a serial line; 0..255 on a `modbus-tcp` bus (Schneider IFE/EIFE and many Ethernet devices answer 255 or 0). */
+    unit: int(0, 255),
     profile: z.string().min(1),
     label: z.string().optional(),
     /** Poll period of the device's fast tags. */
@@ -264,13 +265,14 @@ export type SecurityConfig = z.output<typeof securitySchema>;
  */
 const gatewayUnitSchema = z
   .object({
-    /** Unit id the TCP clients address. */
-    unit: int(1, 247),
+    /** Unit id the TCP clients address (a TCP unit id: 0..255). */
+    unit: int(0, 255),
     /** A site device (its bus and unit). */
     device: id.optional(),
     /** Or a bus and a unit on it that Busbar does not poll itself. */
     bus: id.optional(),
-    targetUnit: int(1, 247).optional(),
+    /** 1..247 on a serial bus, 0..255 on a `modbus-tcp` bus. */
+    targetUnit: int(0, 255).optional(),
     mode: z.enum(["pass", "cached"]).optional(),
     /** Cached mode: oldest poll reply that may answer a read; default twice the read's poll period. */
     maxAgeMs: int(0, 86_400_000).optional(),
@@ -342,6 +344,15 @@ export function pointForRole(site: Site, deviceId: string | undefined, role: str
   return tag ? `${deviceId}.${tag.id}` : undefined;
 }
 
+/**
+ * Serial Modbus addresses slaves 1..247 (0 is the broadcast, 248..255 reserved); a Modbus TCP unit id
+ * is a full byte, and Ethernet devices and TCP gateways commonly expect 255 or 0.
+ */
+function serialUnitIssue(unit: number, kind: string | undefined, bus: string): string | undefined {
+  if (kind === undefined || kind === "modbus-tcp" || (unit >= 1 && unit <= 247)) return undefined;
+  return `must be 1..247 on a serial bus (bus ${bus} is ${kind}; 0..255 only on modbus-tcp)`;
+}
+
 function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const dupes = (items: { id: string }[], path: string, seen: Map<string, string>) =>
@@ -365,6 +376,8 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
     const kind = busKinds.get(d.bus);
     if ((d.host !== undefined || d.port !== undefined) && kind !== undefined && kind !== "modbus-tcp")
       issues.push({ path: `devices[${i}].${d.host !== undefined ? "host" : "port"}`, message: `only devices on a modbus-tcp bus have their own address (bus ${d.bus} is ${kind})` });
+    const unitIssue = serialUnitIssue(d.unit, kind, d.bus);
+    if (unitIssue) issues.push({ path: `devices[${i}].unit`, message: unitIssue });
     if (!busIds.has(d.bus)) issues.push({ path: `devices[${i}].bus`, message: `no bus "${d.bus}" (buses: ${[...busIds].join(", ")})` });
     if (!profiles.has(d.profile))
       issues.push({ path: `devices[${i}].profile`, message: `no profile "${d.profile}" (known: ${[...profiles.keys()].sort().join(", ")})` });
@@ -515,6 +528,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const devices = new Map(s.devices.map((d) => [d.id, d]));
   const buses = new Set(s.buses.map((b) => b.id));
+  const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   const units = new Map<number, string>();
   const listed = new Set<string>();
   g.units.forEach((u, i) => {
@@ -528,6 +542,10 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
       listed.add(u.device);
     }
     if (u.bus !== undefined && !buses.has(u.bus)) issues.push({ path: `${path}.bus`, message: `no bus "${u.bus}"` });
+    if (u.bus !== undefined) {
+      const unitIssue = serialUnitIssue(u.targetUnit ?? u.unit, busKinds.get(u.bus), u.bus);
+      if (unitIssue) issues.push({ path: `${path}.${u.targetUnit !== undefined ? "targetUnit" : "unit"}`, message: unitIssue });
+    }
     if (u.bus !== undefined && u.mode === "cached") issues.push({ path: `${path}.mode`, message: "cached mode needs a `device` (Busbar must poll it)" });
     const prev = units.get(u.unit);
     if (prev) issues.push({ path: `${path}.unit`, message: `unit ${u.unit} is already used by ${prev}` });
