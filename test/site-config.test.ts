@@ -7,7 +7,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { ConfigError } from "../src/config/validation.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 
 const profiles = loadProfiles();
 const root = join(import.meta.dirname, "..");

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { parseDocument } from "yaml";
+import { parseYaml } from "./yaml.ts";
 import { DATA_TYPES, READ_FUNCTIONS, TAG_KINDS, WORD_ORDERS, WRITE_FUNCTIONS } from "../protocols/modbus/types.ts";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 
@@ -207,20 +207,7 @@ export function parseProfile(data: unknown, file = "profile"): Profile {
   return { ...p, tags: p.tags.map((t) => resolveTag(t, p)) };
 }
 
-/** Parses YAML text; YAML syntax errors are reported with line and column. */
-export function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : "(yaml)",
-        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-      })),
-    );
-  }
-  return doc.toJS();
-}
+export { parseYaml } from "./yaml.ts";
 
 export function parseProfileYaml(text: string, file: string): Profile {
   return parseProfile(parseYaml(text, file), file);

@@ -1,7 +1,8 @@
 import * as z from "zod";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
-import { parseYaml, type Profile } from "./profile.ts";
+import type { Profile } from "./profile.ts";
+import { checkConfigFileSize, parseYaml } from "./yaml.ts";
 
 /**
  * The site file (YAML): buses, devices, the one-line topology.
@@ -11,6 +12,16 @@ import { parseYaml, type Profile } from "./profile.ts";
 const int = (min: number, max: number) =>
   z.number({ error: "must be a number" }).int("must be a whole number").min(min, `must be ${min}..${max}`).max(max, `must be ${min}..${max}`);
 const id = z.string({ error: "must be a text id" }).regex(/^[A-Za-z0-9][A-Za-z0-9_.\-]*$/, "must be letters, digits, _ . -");
+
+/** A zone the runtime can format times in (the pages would otherwise fail on the first timestamp). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Per-bus link supervision, shared by every bus kind. */
 const linkTiming = {
@@ -305,7 +316,8 @@ export const siteSchema = z
     site: z
       .object({
         name: z.string().min(1),
-        timezone: z.string().default("UTC"),
+        /** IANA time zone of the building: local times on the pages, journal exports and device clocks. */
+        timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as America/Toronto or Europe/Paris").default("UTC"),
         language: z.enum(["fr", "en"]).default("fr"),
       })
       .strict(),
@@ -567,6 +579,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
 }
 
 export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site {
+  checkConfigFileSize(path);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
