@@ -100,6 +100,11 @@ export const profileSchema = z
       .strict()
       .optional(),
     timeSync: timeSyncSchema.optional(),
+    /**
+     * Transformer multipliers (EnLogic KU / KI) the register map was written for: what a device of
+     * this profile uses when the site file gives it no `ku` / `ki` of its own.
+     */
+    multipliers: z.object({ ku: z.number().positive().default(1), ki: z.number().positive().default(1) }).strict().optional(),
     defaults: z
       .object({
         function: literalUnion(READ_FUNCTIONS, "function").optional(),
@@ -193,8 +198,9 @@ function timeSyncIssues(p: ParsedProfile): ConfigIssue[] {
       else if (c.poll === false) issues.push({ path: `timeSync.clockParts.${k}`, message: `tag ${id} is not readable (poll: false)` });
     }
   if (ts.clock !== undefined && ts.clockParts) issues.push({ path: "timeSync", message: "give `clock` or `clockParts`, not both" });
-  if (ts.maxDriftS !== undefined && ts.clock === undefined && !ts.clockParts)
-    issues.push({ path: "timeSync.maxDriftS", message: "needs `clock` or `clockParts` to read the device's time" });
+  // A clock is never set blind: without a drift check a wrong setting (or a wrong zone) goes unnoticed.
+  if (ts.clock === undefined && !ts.clockParts)
+    issues.push({ path: "timeSync", message: "needs `clock` or `clockParts`: Busbar reads a device's clock before setting it" });
   return issues;
 }
 

@@ -111,9 +111,9 @@ const deviceSchema = z
     slowPollMs: int(50, 86_400_000).default(10_000),
     maxRegistersPerRead: int(1, 125).optional(),
     maxGap: int(0, 125).optional(),
-    /** EnLogic-style KU / KI transformer multipliers. */
-    ku: z.number().positive().default(1),
-    ki: z.number().positive().default(1),
+    /** EnLogic-style KU / KI transformer multipliers; default: the profile's `multipliers`, else 1. */
+    ku: z.number().positive().optional(),
+    ki: z.number().positive().optional(),
     enabled: z.boolean().default(true),
     /**
      * A Modbus TCP device with its own address (an Ethernet meter) on a `modbus-tcp` bus: the bus's
@@ -339,11 +339,13 @@ export type BusConfig = ParsedBus extends infer B
     : B
   : never;
 export type SerialBusConfig = Extract<BusConfig, { kind: "modbus-rtu" | "modbus-rtu-tcp" }>;
-export type DeviceConfig = SiteFile["devices"][number];
+/** A device with its multipliers resolved (its own, else its profile's, else 1). */
+export type DeviceConfig = Omit<SiteFile["devices"][number], "ku" | "ki"> & { ku: number; ki: number };
 export type Topology = SiteFile["topology"];
 
-export interface Site extends Omit<SiteFile, "buses"> {
+export interface Site extends Omit<SiteFile, "buses" | "devices"> {
   buses: BusConfig[];
+  devices: DeviceConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
 }
@@ -497,7 +499,11 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
-  return { ...result.data, buses, profiles: used };
+  const devices = result.data.devices.map((d) => {
+    const m = profiles.get(d.profile)!.multipliers;
+    return { ...d, ku: d.ku ?? m?.ku ?? 1, ki: d.ki ?? m?.ki ?? 1 };
+  });
+  return { ...result.data, devices, buses, profiles: used };
 }
 
 /**
