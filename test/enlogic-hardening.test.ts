@@ -203,3 +203,38 @@ describe("the imported profile against pymodbus", () => {
     await waitFor("clock set", () => point("ENL.DT").quality === "good" && Math.abs(clockNow() - Date.now()) < 5000, 15_000, 200);
   }, 20_000);
 });
+
+describe("EnLogic import: what the fuzzer found (test/fuzz)", () => {
+  const oneLine = (tags: string) =>
+    new TextEncoder().encode(
+      `<IO><Module Id="1"><Name>M</Name><Protocol>Modbus</Protocol><Properties><Prop Id="6" Init="10"/></Properties><TagProperties><Prop IdStr="Adr" Init="1"/><Prop IdStr="DataType" Init="21"/></TagProperties><TagTree>${tags}</TagTree></Module></IO>`,
+    );
+
+  it("links the time sync by tag, when every tag is on one line", () => {
+    const r = importEnlogic(oneLine('<Tag Name="DT" Type="DTI" Adr="0x1100" DataType="44"/><Tag Name="wDT" Type="DTO" Adr="0x1100" DataType="44" Func="0x10"/><Tag Name="In" Type="DI" Adr="0x33" msk="0x4"/>'), "one.io");
+    expect(r.modules[0]!.profile.timeSync).toMatchObject({ tag: "wDT", clock: "DT" });
+    parseProfile(r.modules[0]!.profile);
+  });
+
+  it("reports a character reference that is no character, instead of throwing", () => {
+    for (const ref of ["&#99999999;", "&#xD800;", "&#0;"]) {
+      const r = importEnlogic(oneLine(`<Tag Name="U${ref}" Type="AIF" Adr="1"/>`), "ref.io");
+      expect(r.modules).toEqual([]);
+      expect(r.issues[0]).toMatchObject({ line: 1, level: "error" });
+      expect(r.issues[0]!.message).toContain(`character reference ${ref} is not a character`);
+    }
+  });
+
+  it("keeps a tag name with a line break inside the YAML's comments", () => {
+    const r = importEnlogic(oneLine('<Tag Name="S&#10;vc" Type="DI" Adr="1" Func="0"/><Tag Name="U" Type="AIF" Adr="2"/>'), "nl.io");
+    const m = r.modules[0]!;
+    expect(m.yaml).toContain('#   "S\\nvc" (Adr 1)');
+    expect(parseProfile(parseYaml(m.yaml, "nl.yaml"), "nl.yaml").tags.map((t) => t.id)).toEqual(["U"]);
+  });
+
+  it("never returns a profile that fails validation: a bad time sync is left out and said", () => {
+    // The only date-time output is written with FC6 (one register) though RT_DT96 needs three.
+    const r = importEnlogic(oneLine('<Tag Name="DT" Type="DTI" Adr="0x10" DataType="44"/><Tag Name="wDT" Type="DTO" Adr="0x10" DataType="44" Func="6"/>'), "bad.io");
+    for (const m of r.modules) parseProfile(m.profile);
+  });
+});

@@ -15,13 +15,19 @@ const id = z.string({ error: "must be a text id" }).regex(/^[A-Za-z0-9][A-Za-z0-
 
 /** A zone the runtime can format times in (the pages would otherwise fail on the first timestamp). */
 export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
+  let known = zoneChecks.get(zone);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: zone });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (zoneChecks.size < 1000) zoneChecks.set(zone, known);
   }
+  return known;
 }
+const zoneChecks = new Map<string, boolean>();
 
 /** Per-bus link supervision, shared by every bus kind. */
 const linkTiming = {

@@ -320,9 +320,9 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
   const tags: Record<string, unknown>[] = [];
   const status: StatusMapping[] = [];
   const ids = new Map<string, number>();
-  let writeDt: { id: string; line: number; type: DataType; address?: number } | undefined;
+  let writeDt: { id: string; line: number; type: DataType; address: number } | undefined;
   /** Readable date-time tags: the device clock a time sync reads before it writes. */
-  const clocks: { id: string; line: number; type: DataType; address: number; order: WordOrder }[] = [];
+  const clocks: { id: string; line: number; type: DataType; address: number }[] = [];
   let syncCandidates = 0;
 
   const walk = (el: XmlElement, path: string[]) => {
@@ -474,19 +474,18 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
     out.kind = kind;
     const tuid = num("tuid");
     if (tuid && TUID_ROLES[tuid]) out.role = TUID_ROLES[tuid];
-    if (isDt && (ttype === "DTO" || writeFc)) {
-      syncCandidates++;
-      writeDt ??= { id: "", line, type };
-    } else if (isDt && !writeFc) clocks.push({ id: "", line, type, address: adr, order });
+
     // The tag's id: transliterated name, unique in the profile.
     let id = identifier(name || `tag_${adr.toString(16)}`);
     const n = ids.get(id.toLowerCase()) ?? 0;
     ids.set(id.toLowerCase(), n + 1);
     if (n) id = `${id}_${n + 1}`;
     out.id = id;
-    if (writeDt && writeDt.line === line) writeDt.id = id;
-    if (clocks.at(-1)?.line === line) clocks.at(-1)!.id = id;
-    if (writeDt && writeDt.line === line) writeDt.address = adr;
+    // Time sync candidates, by the id just given (several tags may share a line).
+    if (isDt && (ttype === "DTO" || writeFc)) {
+      syncCandidates++;
+      writeDt ??= { id, line, type, address: adr };
+    } else if (isDt) clocks.push({ id, line, type, address: adr });
     const descr = tag.attrs.get("Descr");
     const origin = `EnLogic ${ttype} Adr=0x${adr.toString(16).toUpperCase()} Func=${func} DataType=${dtCode} (${ENLOGIC_TYPE_NAMES[dtCode]})${Number.isInteger(endian) && endian ? ` endian=${endian}` : ""}`;
     out.description = [descr, path.filter(Boolean).length ? `group: ${path.filter(Boolean).join(" / ")}` : "", origin, ...note].filter(Boolean).join(". ");
@@ -545,19 +544,30 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
         );
   } else if (multiplied.length)
     ctx.report(props?.line ?? mod.line, "warning", `${multiplied.length} tag(s) use KU/KI (mn) but the map gives KU = KI = 1: set \`ku\` / \`ki\` on each device in the site file to its transformer ratios`);
-  // Validate against Busbar's own profile rules; report what they reject.
-  try {
-    parseProfile(profile, profileId);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const i of e.issues) {
-      const m = /^tags\[(\d+)\]/.exec(i.path);
-      const bad = m ? tags[Number(m[1])] : undefined;
-      ctx.report(bad ? lineOf(tree, String(bad.label)) : mod.line, "error", `${bad ? `${bad.label}: ` : ""}${i.path}: ${i.message}; not imported`);
+  // Validate against Busbar's own profile rules; report what they reject and leave it out (a tag,
+  // the time sync), until what is left is a valid profile: nothing invalid is ever written.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      parseProfile(profile, profileId);
+      break;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const current = profile.tags as Record<string, unknown>[];
+      for (const i of e.issues) {
+        const m = /^tags\[(\d+)\]/.exec(i.path);
+        const bad = m ? current[Number(m[1])] : undefined;
+        const what = bad ? "not imported" : i.path.startsWith("timeSync") ? "no time sync" : "not imported";
+        ctx.report(bad ? lineOf(tree, String(bad.label)) : mod.line, "error", `${bad ? `${bad.label}: ` : ""}${i.path}: ${i.message}; ${what}`);
+      }
+      const badIdx = new Set(e.issues.map((i) => /^tags\[(\d+)\]/.exec(i.path)?.[1]).filter((x) => x !== undefined).map(Number));
+      profile.tags = current.filter((_, i) => !badIdx.has(i)) as ProfileInput["tags"];
+      const syncIssue = e.issues.some((i) => i.path.startsWith("timeSync"));
+      if (syncIssue || (profile.timeSync && !profile.tags.some((t) => t.id === profile.timeSync!.tag))) delete profile.timeSync;
+      if (!profile.tags.length || attempt >= 3 || (!badIdx.size && !syncIssue)) {
+        if (profile.tags.length) ctx.report(mod.line, "error", `module ${moduleId || name}: the profile is still invalid; not imported`);
+        return undefined;
+      }
     }
-    const badIdx = new Set(e.issues.map((i) => /^tags\[(\d+)\]/.exec(i.path)?.[1]).filter((x) => x !== undefined).map(Number));
-    profile.tags = tags.filter((_, i) => !badIdx.has(i)) as ProfileInput["tags"];
-    if (!profile.tags.length) return undefined;
   }
   const ratios = [profile.multipliers ? `ku: ${profile.multipliers.ku}, ki: ${profile.multipliers.ki}` : "", multiplied.length && !profile.multipliers ? "ku: 1, ki: 1" : ""].filter(Boolean).join("");
   const siteStub = `- { id: ${identifier(name || cfgName || profileId)}, bus: BUS, unit: ${unitAddr ?? 1}, profile: ${profileId}${ratios ? `, ${ratios}` : ""} }`;
@@ -596,8 +606,10 @@ function renderYaml(m: ImportedModule, fileName: string): string {
   lines.push("# This module's device in the site file (devices:), with the map's unit, KU and KI:", `#   ${m.siteStub}`);
   if (m.status.length) {
     lines.push("# EnLogic service tags (Func=0) — Busbar keeps these for every device by itself:");
-    for (const s of m.status) lines.push(`#   "${s.tag}" (Adr ${s.adr}) → ${s.busbar}`);
+    for (const s of m.status) lines.push(`#   ${JSON.stringify(s.tag)} (Adr ${s.adr}) → ${s.busbar}`);
   }
+  // A name from the map must not end a comment line early (the rest would be read as YAML).
+  for (let i = 0; i < lines.length; i++) lines[i] = lines[i]!.replace(/[\r\n\u0085\u2028\u2029]+/g, " ");
   const { tags, defaults: _d, ...head } = p;
   lines.push(stringify(head, { lineWidth: 0 }).trimEnd());
   lines.push("tags:");
