@@ -127,6 +127,18 @@ describe("polling and gateway at unit 255 and 0 (pymodbus peer, mbpoll master)",
     expect(point("ZERO.v_an").value).toBe(229.25);
   });
 
+  it("busbar scan finds unit 255 on a modbus-tcp bus, and keeps serial scans to 1..247", () => {
+    const r = spawnSync(bun, ["src/cli.ts", "scan", "--host", "127.0.0.1", "--tcp-port", String(server.port), "--from", "253", "--to", "255", "--timeout", "200"], { cwd: root, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    // The TH40C image has no register 0: exception 2 still proves a device is there; pymodbus answers
+    // exception 11 (gateway target did not respond) for the units it does not have.
+    expect(r.stdout).toMatch(/unit\s+255: answered with exception 2\b/);
+    expect(r.stdout).toMatch(/unit\s+254: answered with exception 11\b/);
+    const serial = spawnSync(bun, ["src/cli.ts", "scan", "--port", "/dev/null", "--to", "255"], { cwd: root, encoding: "utf8" });
+    expect(serial.status).toBe(2);
+    expect(serial.stderr).toContain("a serial bus (modbus-rtu) has units 1..247");
+  });
+
   it("the gateway routes mbpoll's unit 255 to the device", async () => {
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
       const p = spawn("mbpoll", ["-m", "tcp", "-p", String(gwPort), "-a", "255", "-r", String(0xa612 + 1), "-c", "1", "-t", "4:float", "-B", "-1", "-o", "3", "127.0.0.1"]);
