@@ -11,6 +11,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const N: Record<string, number> = {
   "modbus-tcp-server": 20_000,
   "gateway-mbap": 10_000,
+  "modbus-tcp-client": 3_000,
   "modbus-rtu": 10_000,
   "modbus-codec": 50_000,
   "enlogic-import": 5_000,
@@ -35,6 +36,13 @@ describe("what the fuzzers found", () => {
     expect(requestLength(Uint8Array.of(1, 16, 0, 0, 0, 124, 248), 0, 7)).toBeNull();
     expect(requestLength(Uint8Array.of(1, 15, 0, 0, 0x07, 0xb8, 247), 0, 7)).toBeNull();
   });
+  it("Modbus TCP: a read answered with more data bytes than asked for is refused, not returned", async () => {
+    // modbus-serial frames the reply by its own length fields and hands the link what it found;
+    // before the fix, 5,000 fuzzed reads (seed 1) returned 8 readings of the wrong length.
+    const r = await TARGETS["modbus-tcp-client"]!(5000, 1);
+    expect(r.crashes.filter((c) => /returned \d+ bytes, not/.test(c))).toEqual([]);
+    expect(r.outcomes.read).toBeGreaterThan(1000);
+  }, 30_000);
   // The EnLogic findings (character references, one-line maps, line breaks in names, invalid time
   // syncs) are in test/enlogic-hardening.test.ts.
 });

@@ -18,7 +18,7 @@ import { parseYaml } from "../../src/config/yaml.ts";
 import { importEnlogic } from "../../src/enlogic/import.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { decodeRaw, registerCount } from "../../src/protocols/modbus/codec.ts";
-import { LinkError } from "../../src/protocols/modbus/link.ts";
+import { createLink, LinkError } from "../../src/protocols/modbus/link.ts";
 import { crc16, crcOk, replyLength, requestLength } from "../../src/protocols/modbus/rtu-frame.ts";
 import { RtuMaster } from "../../src/protocols/modbus/rtu-master.ts";
 import { ModbusException, startModbusTcpServer, type ModbusRequestHandler } from "../../src/protocols/modbus/tcp-server.ts";
@@ -347,6 +347,98 @@ export async function fuzzGateway(n: number, seed = 1): Promise<FuzzResult> {
   }
 }
 
+/**
+ * The Modbus TCP client's reply decoder (the bus worker's link, through `createLink`): a server on
+ * loopback answers each request with its correct reply, a mutated one, one with another transaction
+ * id, garbage, or nothing. A read must return exactly the bytes it asked for, or refuse with a
+ * LinkError (the link then reconnects), within its timeout.
+ */
+export async function fuzzTcpClient(n: number, seed = 1): Promise<FuzzResult> {
+  const t = new Tally();
+  const stop = catchUncaught(t);
+  const rng = new Rng(seed);
+  const t0 = performance.now();
+  const seeds: Uint8Array[] = [];
+  const listener = Bun.listen<{ buf: Uint8Array }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    data: { buf: new Uint8Array(0) },
+    socket: {
+      binaryType: "uint8array",
+      open(s) {
+        s.data = { buf: new Uint8Array(0) };
+      },
+      data(s, chunk: Uint8Array) {
+        let buf = Uint8Array.of(...s.data.buf, ...chunk);
+        while (buf.length >= 12) {
+          const len = (buf[4]! << 8) | buf[5]!;
+          if (buf.length < 6 + len) break;
+          const req = buf.subarray(0, 6 + len);
+          buf = buf.slice(6 + len);
+          const fc = req[7]!;
+          const count = (req[10]! << 8) | req[11]!;
+          const bytes = fc <= 2 ? (count + 7) >> 3 : count * 2;
+          const pdu = rng.chance(0.05) ? Uint8Array.of(fc | 0x80, rng.pick([1, 2, 3, 4, 10, 11])) : Uint8Array.of(fc, bytes, ...rng.bytes(bytes));
+          const good = adu((req[0]! << 8) | req[1]!, req[6]!, pdu);
+          if (seeds.length < 16) seeds.push(good);
+          const roll = rng.next();
+          const reply =
+            roll < 0.45 ? good
+            : roll < 0.8 ? mutateBytes(rng, good, seeds, 300)
+            : roll < 0.88 ? Uint8Array.of(...good.subarray(0, 0), rng.int(256), rng.int(256), ...good.subarray(2))
+            : roll < 0.95 ? rng.bytes(rng.int(40))
+            : new Uint8Array(0);
+          for (let at = 0; at < reply.length; ) {
+            const size = 1 + rng.int(reply.length);
+            s.write(reply.subarray(at, at + size));
+            at += size;
+          }
+        }
+        s.data.buf = buf;
+      },
+    },
+  });
+  const LANES = 32;
+  let done = 0;
+  let slowest = 0;
+  const lane = async (k: number) => {
+    const link = createLink({ id: `fuzz${k}`, kind: "modbus-tcp", host: "127.0.0.1", port: listener.port, timeoutMs: 20, retries: 0, backoffMs: 100 });
+    while (done < n) {
+      done++;
+      const fc = rng.pick([1, 2, 3, 4] as const);
+      const count = 1 + rng.int(fc <= 2 ? 2000 : 125);
+      const start = rng.int(65536 - count);
+      const t1 = performance.now();
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const got = await Promise.race([
+          link.read(1 + rng.int(255), fc, start, count, 20),
+          new Promise<"hang">((r) => (watchdog = setTimeout(() => r("hang"), ASYNC_HANG_MS))),
+        ]).finally(() => clearTimeout(watchdog));
+        if (got === "hang") {
+          t.hang(`read FC${fc} ${start} ×${count} never settled`);
+          return;
+        }
+        const expected = fc <= 2 ? (count + 7) >> 3 : count * 2;
+        if (got.length !== expected) t.crash(`read FC${fc} ×${count} returned ${got.length} bytes, not ${expected}`);
+        t.count("read");
+      } catch (e) {
+        if (!(e instanceof LinkError)) t.crash(`read FC${fc} ${start} ×${count}: ${errText(e)}`);
+        else t.count(`refused: ${e.kind}`);
+      }
+      slowest = Math.max(slowest, performance.now() - t1);
+    }
+    await link.close();
+  };
+  try {
+    await Promise.all(Array.from({ length: LANES }, (_, k) => lane(k)));
+  } finally {
+    listener.stop(true);
+    stop();
+  }
+  return { target: "modbus-tcp-client", inputs: done, crashes: t.crashes, hangs: t.hangs, ms: performance.now() - t0, outcomes: { ...t.outcomes, "slowest read ms": Math.round(slowest) } };
+}
+
 // ---- Modbus RTU --------------------------------------------------------------------------------
 
 /** A correct reply frame (unit … CRC) to `pdu`. */
@@ -648,6 +740,7 @@ export function fuzzSiteLoader(n: number, seed = 1): FuzzResult {
 export const TARGETS: Record<string, (n: number, seed?: number) => FuzzResult | Promise<FuzzResult>> = {
   "modbus-tcp-server": fuzzTcpServer,
   "gateway-mbap": fuzzGateway,
+  "modbus-tcp-client": fuzzTcpClient,
   "modbus-rtu": fuzzRtu,
   "modbus-codec": fuzzCodec,
   "enlogic-import": fuzzEnlogic,
