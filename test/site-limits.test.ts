@@ -115,6 +115,12 @@ describe("parseYaml", () => {
     expect(parseYaml("a: &x { t: 5 }\nb: *x\n", "t")).toEqual({ a: { t: 5 }, b: { t: 5 } });
   });
 
+  it("is not fooled by a quote inside a plain scalar", () => {
+    const t0 = performance.now();
+    expect(issues("a: b 'c\nx: " + "[".repeat(200_000))).toEqual(["line 2:68: is nested more than 64 levels deep"]);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it("lists at most 20 syntax errors", () => {
     const list = issues(Array.from({ length: 100 }, () => "a: [b\n").join(""));
     expect(list.length).toBeLessThanOrEqual(21);

@@ -104,12 +104,19 @@ function nestingIssue(text: string, lc: LineCounter): ConfigIssue | undefined {
       i = nl - 1;
       continue;
     }
-    if ((c === '"' || c === "'") && (i === 0 || " \t\n[{,:-?".includes(text[i - 1]!))) quote = c;
+    if ((c === '"' || c === "'") && startsScalar(text, i)) quote = c;
     else if (c === "[" || c === "{") {
       if (++depth > MAX_DEPTH) return tooDeep(i);
     } else if ((c === "]" || c === "}") && depth > 0) depth--;
   }
   return undefined;
+}
+
+/** A quote opens a quoted scalar only where a scalar starts: after an indicator or at a line's start (`a: b 'c` is plain). */
+function startsScalar(text: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && (text[j] === " " || text[j] === "\t")) j--;
+  return j < 0 || "\n[{,:-?".includes(text[j]!);
 }
 
 /**
