@@ -2,6 +2,7 @@ import type { SecurityConfig } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { Journal } from "../journal/journal.ts";
+import { AddressList, normalizeIp } from "./addresses.ts";
 import { minRole, PIN_ROLE_CAP } from "./roles.ts";
 import { verifySecret, dummyHash } from "./secrets.ts";
 import { SessionStore, type Session } from "./sessions.ts";
@@ -22,8 +23,7 @@ const IP_WINDOW_MS = 15 * 60_000;
 export class AuthService {
   readonly users: UserStore;
   readonly sessions: SessionStore;
-  private readonly kioskSet: Set<string>;
-  private readonly kioskNets: { net: number; mask: number }[] = [];
+  private readonly kiosks: AddressList;
   private readonly ipFailures = new Map<string, number[]>();
   now: () => number = Date.now;
 
@@ -36,28 +36,15 @@ export class AuthService {
   ) {
     this.users = new UserStore(db);
     this.sessions = new SessionStore(db);
-    this.kioskSet = new Set();
-    for (const k of [...config.kiosk, ...kiosk]) {
-      const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(k);
-      if (cidr) {
-        const bits = Number(cidr[2]);
-        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-        this.kioskNets.push({ net: (ipv4(cidr[1]!) ?? 0) & mask, mask });
-      } else this.kioskSet.add(normalizeIp(k));
-    }
+    this.kiosks = new AddressList([...config.kiosk, ...kiosk]);
   }
 
   get kioskAddresses(): string[] {
-    return [...this.kioskSet];
+    return this.kiosks.addresses;
   }
 
   isKiosk(ip: string | undefined): boolean {
-    if (!ip) return false;
-    const n = normalizeIp(ip);
-    if (this.kioskSet.has(n)) return true;
-    const v4 = ipv4(n);
-    if (v4 === undefined) return false;
-    return this.kioskNets.some((k) => ((v4 & k.mask) >>> 0) === k.net >>> 0);
+    return this.kiosks.has(ip);
   }
 
   private m(key: string, params?: Record<string, string | number>): string {
@@ -216,23 +203,10 @@ export class AuthService {
   }
 }
 
-/** `::ffff:10.0.0.5` → `10.0.0.5`; lower-case IPv6. */
-export function normalizeIp(ip: string): string {
-  const s = ip.trim().toLowerCase();
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  return m ? m[1]! : s;
-}
-
-function ipv4(s: string): number | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
 export function isLoopback(ip: string | undefined): boolean {
   if (!ip) return false;
   const n = normalizeIp(ip);
   return n === "::1" || n.startsWith("127.");
 }
+
+export { normalizeIp };

@@ -144,7 +144,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let gateway: Gateway | undefined;
   if (site.gateway) {
     try {
-      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
       const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
@@ -153,7 +153,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
