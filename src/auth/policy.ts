@@ -52,6 +52,7 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/trends", access: "viewer" },
   { method: "GET", path: "/comm", access: "viewer" },
   { method: "GET", path: "/comm/bus/:id", access: "viewer" },
+  { method: "GET", path: "/api/gateway", access: "viewer", note: "the Modbus gateway's counters and write rule" },
   { method: "POST", path: "/api/buses/:id/scan", access: "admin", note: "bus scan loads the bus: administration" },
 
   // --- Authentication (routes/auth.tsx)

@@ -151,6 +151,8 @@ export function CommPage(props: {
   path: string;
   csrf?: string;
   now: number;
+  /** The site's Modbus TCP gateway card, when it runs. */
+  gateway?: unknown;
 }) {
   const { site, lang } = props;
   const t = translator(lang);
@@ -206,6 +208,7 @@ export function CommPage(props: {
             </details>
           </section>
         ))}
+        {props.gateway}
       </div>
     </Layout>
   );
