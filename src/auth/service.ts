@@ -12,7 +12,23 @@ import { UserStore } from "./users.ts";
  * Logging in and out: password logins (any address), PIN unlocks (kiosk addresses only, short
  * sessions capped at maintenance), per-user lockout after repeated failures, a per-address throttle
  * for names that do not exist, and a journal row for every success, failure and lockout.
+ *
+ * The per-address throttle: 4 × loginMaxFailures failures from one address within 15 minutes
+ * refuse every login from it (admin included) until the oldest of them is 15 minutes old. A shared
+ * kiosk or a NAT can hit it: an admin sees the throttled addresses on /admin and may clear one.
+ * While an address is throttled its refused attempts are not journaled one by one: one row when
+ * the throttle starts, then at most one row a minute with the count refused since.
  */
+
+export interface ThrottledAddress {
+  ip: string;
+  /** Failures counted in the window. */
+  failures: number;
+  /** When the throttle ends if nothing else happens (ms since 1970). */
+  until: number;
+  /** Attempts refused while throttled. */
+  refused: number;
+}
 
 export type LoginResult =
   | { ok: true; token: string; session: Session }
@@ -25,6 +41,8 @@ export class AuthService {
   readonly sessions: SessionStore;
   private readonly kiosks: AddressList;
   private readonly ipFailures = new Map<string, number[]>();
+  /** Throttled addresses: refused attempts, and those not yet in a journal row. */
+  private readonly throttle = new Map<string, { refused: number; unjournaled: number; lastRow: number }>();
   now: () => number = Date.now;
 
   constructor(
@@ -55,7 +73,63 @@ export class AuthService {
     const list = (this.ipFailures.get(ip) ?? []).filter((x) => now - x < IP_WINDOW_MS);
     this.ipFailures.set(ip, list);
     const limit = this.config.loginMaxFailures * 4;
-    return list.length >= limit ? list[list.length - limit]! + IP_WINDOW_MS - now : 0;
+    const ms = list.length >= limit ? list[list.length - limit]! + IP_WINDOW_MS - now : 0;
+    if (ms <= 0) this.throttle.delete(ip);
+    return ms;
+  }
+
+  /** A refused attempt from a throttled address: journaled when the throttle starts, then once a minute at most. */
+  private throttledAttempt(kind: "password" | "pin", name: string, ip: string, now: number, retryMs: number): void {
+    let th = this.throttle.get(ip);
+    const first = !th;
+    if (!th) this.throttle.set(ip, (th = { refused: 0, unjournaled: 0, lastRow: 0 }));
+    th.refused++;
+    th.unjournaled++;
+    if (!first && now - th.lastRow < 60_000) return;
+    const n = th.unjournaled;
+    th.unjournaled = 0;
+    th.lastRow = now;
+    this.journal.append({
+      type: "auth.throttle",
+      source: ip,
+      actor: "",
+      message: this.m(first ? "journal.auth.throttleStart" : "journal.auth.throttleCount", {
+        ip,
+        n,
+        name,
+        minutes: Math.max(1, Math.ceil(retryMs / 60_000)),
+      }),
+      data: { ip, refused: n, total: th.refused, kind, name, until: now + retryMs, first },
+    });
+  }
+
+  /** Addresses throttled now (the admin page). */
+  throttledAddresses(): ThrottledAddress[] {
+    const now = this.now();
+    const out: ThrottledAddress[] = [];
+    for (const ip of [...this.ipFailures.keys()]) {
+      const ms = this.ipThrottled(ip, now);
+      if (ms > 0) out.push({ ip, failures: this.ipFailures.get(ip)!.length, until: now + ms, refused: this.throttle.get(ip)?.refused ?? 0 });
+    }
+    return out;
+  }
+
+  /** An admin lifts the throttle of one address (its failures are forgotten); journaled. */
+  clearThrottle(ip: string, admin: string): boolean {
+    const failures = this.ipFailures.get(ip)?.length ?? 0;
+    const refused = this.throttle.get(ip)?.refused ?? 0;
+    const was = this.ipThrottled(ip, this.now()) > 0;
+    this.ipFailures.delete(ip);
+    this.throttle.delete(ip);
+    if (!was) return false;
+    this.journal.append({
+      type: "auth.throttle-clear",
+      source: ip,
+      actor: admin,
+      message: this.m("journal.auth.throttleClear", { ip, user: admin, failures, refused }),
+      data: { ip, failures, refused },
+    });
+    return true;
   }
 
   private ipFailed(ip: string, now: number): void {
@@ -81,7 +155,7 @@ export class AuthService {
     name = name.trim().slice(0, 64);
     const throttled = this.ipThrottled(ip, now);
     if (throttled > 0) {
-      this.fail("password", name, ip, "throttled");
+      this.throttledAttempt("password", name, ip, now, throttled);
       return { ok: false, reason: "throttled", retryAfterMs: throttled };
     }
     const row = name ? this.users.rowByName(name) : undefined;
@@ -141,7 +215,7 @@ export class AuthService {
     }
     const throttled = this.ipThrottled(ip, now);
     if (throttled > 0) {
-      this.fail("pin", name, ip, "throttled");
+      this.throttledAttempt("pin", name, ip, now, throttled);
       return { ok: false, reason: "throttled", retryAfterMs: throttled };
     }
     const row = name ? this.users.rowByName(name) : undefined;

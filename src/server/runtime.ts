@@ -15,6 +15,7 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -162,6 +163,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       port: opts.httpPort,
       hostname: opts.httpHost ?? "0.0.0.0",
       fetch: app.fetch,
+      // Bun's own cap, above every route's limit (policy.ts); each route's is checked before parsing.
+      maxRequestBodySize: MAX_BODY_LIMIT,
       // SSE streams send a heartbeat every 15 s; keep idle sockets a little longer than that.
       idleTimeout: 30,
     });
