@@ -98,6 +98,30 @@ describe("gateway starvation (issue 9 item 2)", () => {
     }
   });
 
+  it("keeps a polling master's connection: silent sockets make room first", async () => {
+    const bms = connect({ port: gateway.port, host: "127.0.0.1", localAddress: "127.0.0.99" });
+    bms.on("error", () => {});
+    let replies = 0;
+    bms.on("data", () => replies++);
+    let closed = false;
+    bms.once("close", () => (closed = true));
+    const poll = () => bms.write(Uint8Array.of(0, replies & 0xff, 0, 0, 0, 6, 5, 3, 0, 0, 0, 1));
+    await new Promise<void>((r) => bms.once("connect", () => r()));
+    poll();
+    await waitFor("first reply", () => replies === 1, 5000);
+    const c = await crowd(gateway.port, 200, { from: Array.from({ length: 20 }, (_, i) => `127.0.0.${60 + i}`) });
+    try {
+      await new Promise((r) => setTimeout(r, 1200)); // the master is idle ≥ 1 s too
+      for (let i = 0; i < 3; i++) expect(served(await mbpoll())).toBe(true);
+      expect(closed).toBe(false);
+      poll();
+      await waitFor("reply after the crowd", () => replies === 2, 5000);
+    } finally {
+      c.stop();
+      bms.destroy();
+    }
+  });
+
   it("closes 70 sockets sending 1 byte/s at the frame timeout, and serves mbpoll meanwhile", async () => {
     const before = gateway.stats();
     const from = Array.from({ length: 5 }, (_, i) => `127.0.0.${40 + i}`);

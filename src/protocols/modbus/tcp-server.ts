@@ -151,6 +151,8 @@ class Connection implements ModbusConnectionInfo {
   closed = false;
   /** When the last complete request arrived (or the connection opened). */
   lastRequest = performance.now();
+  /** Complete requests received: a connection that never sent one is the first to make room. */
+  requests = 0;
   /** When the unfinished frame now buffered began; 0 = none. */
   partialSince = 0;
   /** Unparsed bytes carried over between chunks. */
@@ -214,6 +216,7 @@ class Connection implements ModbusConnectionInfo {
       }
       if (end - off < 6 + len) break;
       this.lastRequest = performance.now();
+      this.requests++;
       served = true;
       this.serve(buf, off, len - 1);
       off += 6 + len;
@@ -538,10 +541,17 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): ModbusTcpSer
       if (set.size === 0) byAddress.delete(key);
     }
   };
-  /** The connection of `pool` that sent its last request the longest ago (not waiting for a reply). */
+  /**
+   * The connection of `pool` to close for a newcomer: not waiting for a reply, idle ≥ evictIdleMs;
+   * one that never sent a request first (a master that polls keeps its connection against a crowd
+   * of silent sockets), then the one whose last request is the oldest.
+   */
   const longestIdle = (pool: Iterable<Connection>, now: number): Connection | undefined => {
     let best: Connection | undefined;
-    for (const c of pool) if (!c.busy && now - c.lastRequest >= evictIdleMs && (!best || c.lastRequest < best.lastRequest)) best = c;
+    for (const c of pool) {
+      if (c.busy || now - c.lastRequest < evictIdleMs) continue;
+      if (!best || (c.requests === 0) > (best.requests === 0) || ((c.requests === 0) === (best.requests === 0) && c.lastRequest < best.lastRequest)) best = c;
+    }
     return best;
   };
 
