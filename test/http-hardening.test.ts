@@ -79,6 +79,24 @@ describe("item 3: redirect targets", () => {
     }
   });
 
+  it("never throws and never yields another origin, over 50 000 generated inputs", () => {
+    // Characters the URL parser treats specially, mixed with ordinary ones.
+    const alphabet = ["/", "\\", "\t", "\n", "\r", " ", ".", "%", "2", "f", "F", "5", "c", "@", ":", "?", "#", "e", "x", "\u0000", "é", "\u3002", "%2e", "%2F", "%5C", "%09", "http:", "//"];
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (let i = 0; i < 50_000; i++) {
+      let s = rnd(4) ? "/" : "";
+      const len = rnd(12);
+      for (let k = 0; k < len; k++) s += alphabet[rnd(alphabet.length)];
+      const r = redirectTarget(s);
+      if (!r.ok) continue;
+      const u = new URL(r.path, "http://busbar.invalid/base/");
+      expect(u.origin, JSON.stringify(s)).toBe("http://busbar.invalid");
+      expect(r.path.startsWith("/") && !r.path.startsWith("//"), JSON.stringify(s)).toBe(true);
+      expect(() => new Headers({ location: r.path }), JSON.stringify(s)).not.toThrow();
+    }
+  });
+
   it("/lang, login `next` and alarm `back` never leave the site", async () => {
     const lang = await call("GET", "/lang/en?back=/%09/evil.example:28099/phish.html");
     expect(lang.status).toBe(400);
@@ -188,6 +206,19 @@ describe("item 9: write values", () => {
     expect(parseWriteValue(String(name).toLowerCase(), cmd, "en")).toEqual({ ok: true, value: Number(k) });
     expect(parseWriteValue(k, cmd, "en")).toEqual({ ok: true, value: Number(k) });
     expect(parseWriteValue("NOT A STATE", cmd, "en").ok).toBe(false);
+    // 20 000 generated texts: never a throw, never a non-finite value, never hex/binary/octal.
+    const chars = ["0", "1", "9", ".", ",", "e", "E", "-", "+", "x", "b", "o", " ", "−", "_", "I", "n", "f"];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (let i = 0; i < 20_000; i++) {
+      let t = "";
+      for (let k = rnd(8); k >= 0; k--) t += chars[rnd(chars.length)];
+      const r = parseWriteValue(t, sp, "en");
+      if (r.ok) {
+        expect(Number.isFinite(r.value), t).toBe(true);
+        expect(/0[xbo]/i.test(t), t).toBe(false);
+      }
+    }
   });
 });
 
