@@ -10,10 +10,11 @@ export function GatewayCard(props: { gateway: Gateway; lang: Lang }) {
   const g = props.gateway;
   const s = g.stats();
   const t = translator(props.lang);
-  const row = (label: string, value: string | number, key?: string) => (
-    <tr {...(key ? { [`data-${key}`]: String(value) } : {})}>
+  /** `warn`: a count that says someone was turned away (worth a look when not 0). */
+  const row = (label: string, value: number, warn = false) => (
+    <tr>
       <th scope="row">{label}</th>
-      <td>{value}</td>
+      <td class={warn && value > 0 ? "warn" : undefined}>{value}</td>
     </tr>
   );
   return (
@@ -25,17 +26,17 @@ export function GatewayCard(props: { gateway: Gateway; lang: Lang }) {
           {g.writes.enabled ? t("comm.gw.writesFrom", { clients: g.writes.clients.join(", ") }) : t("comm.gw.readOnly")}
         </span>
       </header>
-      <table class="comm-devices">
+      <table class="comm-devices gw-stats">
         <tbody>
           {row(t("comm.gw.clients"), s.clients)}
-          {row(t("comm.gw.rejected"), s.rejectedConnections)}
-          {row(t("comm.gw.evicted"), s.evictedConnections)}
+          {row(t("comm.gw.rejected"), s.rejectedConnections, true)}
+          {row(t("comm.gw.evicted"), s.evictedConnections, true)}
           {row(t("comm.gw.idleClosed"), s.idleClosed)}
-          {row(t("comm.gw.frameTimeouts"), s.frameTimeouts)}
+          {row(t("comm.gw.frameTimeouts"), s.frameTimeouts, true)}
           {row(t("comm.requests"), s.requests)}
           {row(t("comm.gw.cacheHits"), s.cacheHits)}
           {row(t("comm.gw.writes"), s.writesForwarded)}
-          {row(t("comm.gw.writesRefused"), s.writesRefused)}
+          {row(t("comm.gw.writesRefused"), s.writesRefused, true)}
         </tbody>
       </table>
     </section>
