@@ -41,7 +41,7 @@ beforeAll(async () => {
       site: { name: "starvation" },
       buses: [{ id: "tcp", kind: "modbus-tcp", host: "127.0.0.1", port: devPort, timeoutMs: 500 }],
       devices: [{ id: "G5", bus: "tcp", unit: 5, profile: "generic", pollMs: 500 }],
-      gateway: { host: "127.0.0.1", port: await freePort(), idleTimeoutSec: 3, frameTimeoutMs: 2000 },
+      gateway: { host: "127.0.0.1", port: await freePort(), idleTimeoutSec: 5, frameTimeoutMs: 2000 },
     },
     profiles,
   );
@@ -111,7 +111,7 @@ describe("gateway starvation (issue 9 item 2)", () => {
     await waitFor("first reply", () => replies === 1, 5000);
     const c = await crowd(gateway.port, 200, { from: Array.from({ length: 20 }, (_, i) => `127.0.0.${60 + i}`) });
     try {
-      await new Promise((r) => setTimeout(r, 1200)); // the master is idle ≥ 1 s too
+      await new Promise((r) => setTimeout(r, 1200)); // the master is idle ≥ 1 s too (idle timeout 5 s)
       for (let i = 0; i < 3; i++) expect(served(await mbpoll())).toBe(true);
       expect(closed).toBe(false);
       poll();
@@ -145,8 +145,8 @@ describe("gateway starvation (issue 9 item 2)", () => {
     s.on("error", () => {});
     const t0 = performance.now();
     const closed = await new Promise<number>((r) => s.once("close", () => r(performance.now() - t0)));
-    expect(closed).toBeGreaterThan(2500);
-    expect(closed).toBeLessThan(8000);
+    expect(closed).toBeGreaterThan(4500);
+    expect(closed).toBeLessThan(10_000);
     expect(gateway.stats().idleClosed).toBeGreaterThan(before);
   });
 
