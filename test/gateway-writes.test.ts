@@ -118,7 +118,8 @@ describe("gateway writes (issue 9 item 1)", () => {
     expect(w.length).toBe(1);
     expect(w[0]!.actor).toBe("gateway:127.0.0.2");
     expect(w[0]!.device).toBe("5B1");
-    expect(JSON.parse(w[0]!.data!)).toMatchObject({ client: "127.0.0.2", unit: 1, fc: 6, address: 65280, values: [0], ok: true });
+    expect(JSON.parse(w[0]!.data!)).toMatchObject({ client: "127.0.0.2", unit: 1, fc: 6, address: 65280, values: [0], ok: true, points: ["5B1.cmd_open_close"] });
+    expect(w[0]!.message).toContain("5B1.cmd_open_close");
     // And mbpoll closes it again (from 127.0.0.1, also listed).
     const m = await mbpollWrite(gw.port, 1, 65281, 1);
     expect(m.code, m.out).toBe(0);

@@ -258,20 +258,25 @@ export function startGateway(opts: GatewayOptions): Gateway {
     target: route?.target,
   });
 
-  /** Why this client may not write this, or null. Exception 01: not allowed at all; 02: not there. */
-  function refusal(client: string, unit: number, op: WriteOp): { code: number; reason: string } | null {
-    if (!cfg.writes.enabled) return { code: 0x01, reason: "read-only" };
-    if (!writers.has(client)) return { code: 0x01, reason: "client" };
+  /**
+   * Whether this client may write this: the allowed ranges it touches (tag names, for the
+   * journal), or why not — exception 01: not allowed at all; 02: not a writable register.
+   */
+  function check(client: string, unit: number, op: WriteOp): { ok: true; what: string[] } | { ok: false; code: number; reason: string } {
+    if (!cfg.writes.enabled) return { ok: false, code: 0x01, reason: "read-only" };
+    if (!writers.has(client)) return { ok: false, code: 0x01, reason: "client" };
     const table = op.fc === 5 || op.fc === 15 ? "coils" : "holding";
     const n = valuesOf(op).length;
     const ranges = writeRanges.get(`${unit}/${table}`) ?? [];
+    const what: string[] = [];
     // Every written register must lie in an allowed range (ranges may sit side by side).
     for (let a = op.address; a < op.address + n; ) {
       const r = ranges.find((x) => x.from <= a && a <= x.to);
-      if (!r) return { code: 0x02, reason: "address" };
+      if (!r) return { ok: false, code: 0x02, reason: "address" };
+      if (!what.includes(r.what)) what.push(r.what);
       a = r.to + 1;
     }
-    return null;
+    return { ok: true, what };
   }
 
   function journalRefused(client: string, unit: number, op: WriteOp, reason: string, route: GatewayRoute | undefined): void {
@@ -311,10 +316,10 @@ export function startGateway(opts: GatewayOptions): Gateway {
     stats.requests++;
     const client = normalizeIp(conn.remoteAddress);
     const route = routes.get(unit);
-    const no = refusal(client, unit, op);
-    if (no) {
-      journalRefused(client, unit, op, no.reason, route);
-      return exception(no.code);
+    const allowed = check(client, unit, op);
+    if (!allowed.ok) {
+      journalRefused(client, unit, op, allowed.reason, route);
+      return exception(allowed.code);
     }
     if (!route) return exception(0x0a);
     stats.writesForwarded++;
@@ -330,9 +335,10 @@ export function startGateway(opts: GatewayOptions): Gateway {
         unit,
         device: route.device ?? `${route.bus}/${route.target}`,
         op: describeOp(op),
+        what: allowed.what.join(", "),
         code: r.ok ? "" : `0x${r.exception.toString(16).padStart(2, "0")}`,
       }),
-      data: { ...writeData(client, unit, op, route), ok: r.ok, exception: r.ok ? null : r.exception, busMs: r.busMs },
+      data: { ...writeData(client, unit, op, route), points: allowed.what, ok: r.ok, exception: r.ok ? null : r.exception, busMs: r.busMs },
     });
     return r.ok ? true : exception(r.exception);
   };
