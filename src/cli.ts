@@ -13,6 +13,7 @@ import { DEMO_SITE } from "./generated/embedded.ts";
 import { buildRegistry } from "./points/registry.ts";
 import { describeRead } from "./protocols/modbus/planner.ts";
 import { planSite } from "./workers/supervisor.ts";
+import { describeGateway } from "./gateway/gateway.ts";
 
 const USAGE = `Busbar — runs a building's electrical room.
 
@@ -69,6 +70,8 @@ function checkSite(file: string, profilesDir?: string): void {
       for (const r of reads) console.log(`    ${describeRead(r)}`);
     }
   }
+  const gateway = describeGateway(site);
+  if (gateway.length) console.log(`\n${gateway.join("\n")}`);
 }
 
 async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSite } from "../src/config/site.ts";
-import { startGateway, type Gateway } from "../src/gateway/gateway.ts";
+import { describeGateway, startGateway, type Gateway } from "../src/gateway/gateway.ts";
 import { freePort } from "./helpers/peers.ts";
 import { startDemo, until, type Demo } from "./helpers/browser.ts";
 import { loadProfiles } from "../src/config/profiles.ts";
@@ -142,6 +142,15 @@ describe("gateway writes (issue 9 item 1)", () => {
     });
     expect(r).toMatchObject({ ok: 1, exceptions: { "2": 2 } });
     expect(demo.sim.getValue("5B1", "closed")).toBe(1);
+  });
+
+  it("check-site says who may write what", () => {
+    const ro = describeGateway(parseSite(demoRaw, loadProfiles()));
+    expect(ro.join("\n")).toMatch(/^gateway 127\.0\.0\.1:\d+, 23 unit\(s\).*\n  read-only/);
+    const rw = describeGateway(parseSite({ ...demoRaw, gateway: { ...demoRaw.gateway, writes: { enabled: true, clients: ["10.20.0.15"] } } }, loadProfiles()));
+    expect(rw).toContain("  writes from 10.20.0.15 to:");
+    expect(rw).toContain("    unit 1 holding 65280  5B1.cmd_open_close");
+    expect(rw).toContain("    unit 130 holding 32..33  BESS.p_setpoint");
   });
 
   it("bounds the journal under a flood of refused writes: at most 10 rows a minute per client, the rest counted", async () => {

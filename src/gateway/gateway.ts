@@ -151,6 +151,23 @@ export function gatewayWriteRanges(site: Pick<Site, "devices" | "gateway" | "pro
   return out;
 }
 
+/** What `busbar check-site` says about the gateway: where it listens, who may write what. */
+export function describeGateway(site: Pick<Site, "devices" | "gateway" | "profiles">): string[] {
+  const g = site.gateway;
+  if (!g) return [];
+  const routes = gatewayRoutes(site);
+  const lines = [
+    `gateway ${g.host}:${g.port}${g.host === "0.0.0.0" || g.host === "::" ? " (every interface)" : ""}, ${routes.size} unit(s), ${g.maxClients} clients (${g.maxClientsPerAddress} per address), idle timeout ${g.idleTimeoutSec ? `${g.idleTimeoutSec} s` : "none"}`,
+  ];
+  if (!g.writes.enabled) return [...lines, "  read-only (writes: enabled: false)"];
+  lines.push(`  writes from ${g.writes.clients.join(", ")} to:`);
+  const ranges = gatewayWriteRanges(site, routes);
+  for (const [key, list] of [...ranges].sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true })))
+    for (const r of list) lines.push(`    unit ${key.replace("/", " ")} ${r.from === r.to ? r.from : `${r.from}..${r.to}`}  ${r.what}`);
+  if (ranges.size === 0) lines.push("    nothing (no writable tag on a routed device, no listed range)");
+  return lines;
+}
+
 const REFUSED_ROWS_PER_MIN = 10;
 
 type WriteOp = Exclude<ForwardOp, { count: number }>;
