@@ -151,7 +151,8 @@ describe("gateway starvation (issue 9 item 2)", () => {
   });
 
   it("shows the connection counters on /api/gateway and the communication page", async () => {
-    const api = (await (await fetch(`${busbar.url}api/gateway`)).json()) as Record<string, number>;
+    const api = (await (await fetch(`${busbar.url}api/gateway`)).json()) as Record<string, number> & { writes: unknown };
+    expect(api.writes).toEqual({ enabled: false }); // a kiosk viewer is not told who may write
     expect(api.rejectedConnections).toBeGreaterThanOrEqual(184);
     const html = await (await fetch(`${busbar.url}comm`, { headers: { accept: "text/html" } })).text();
     expect(html).toContain('id="gateway"');

@@ -25,6 +25,7 @@ export const en: Record<string, string> = {
   "comm.gw.title": "Modbus TCP gateway",
   "comm.gw.line": "{addr} · {units} unit(s)",
   "comm.gw.readOnly": "read-only",
+  "comm.gw.writes.on": "writes enabled for listed addresses",
   "comm.gw.writesFrom": "writes from {clients}",
   "comm.gw.clients": "Connected clients",
   "comm.gw.rejected": "Connections refused (full)",

@@ -25,6 +25,7 @@ export const fr: Record<string, string> = {
   "comm.gw.title": "Passerelle Modbus TCP",
   "comm.gw.line": "{addr} · {units} unité(s)",
   "comm.gw.readOnly": "lecture seule",
+  "comm.gw.writes.on": "écritures permises aux adresses listées",
   "comm.gw.writesFrom": "écritures depuis {clients}",
   "comm.gw.clients": "Clients connectés",
   "comm.gw.rejected": "Connexions refusées (plein)",

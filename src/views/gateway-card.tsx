@@ -6,7 +6,7 @@ import { translator, type Lang } from "../i18n/index.ts";
  * (and from whom), and its connection counters — refused and evicted connections are what a
  * starved or probed gateway shows first.
  */
-export function GatewayCard(props: { gateway: Gateway; lang: Lang }) {
+export function GatewayCard(props: { gateway: Gateway; lang: Lang; /** Admins see which addresses may write. */ showWriters: boolean }) {
   const g = props.gateway;
   const s = g.stats();
   const t = translator(props.lang);
@@ -23,7 +23,7 @@ export function GatewayCard(props: { gateway: Gateway; lang: Lang }) {
         <h2>{t("comm.gw.title")}</h2>
         <span class="bus-addr">
           {t("comm.gw.line", { addr: `${g.host}:${g.port}`, units: g.routes.size })} ·{" "}
-          {g.writes.enabled ? t("comm.gw.writesFrom", { clients: g.writes.clients.join(", ") }) : t("comm.gw.readOnly")}
+          {g.writes.enabled ? (props.showWriters ? t("comm.gw.writesFrom", { clients: g.writes.clients.join(", ") }) : t("comm.gw.writes.on")) : t("comm.gw.readOnly")}
         </span>
       </header>
       <table class="comm-devices gw-stats">
