@@ -2,6 +2,7 @@ import type { BusConfig } from "../config/site.ts";
 import { decodeBit, decodeRaw, encodeRaw } from "../protocols/modbus/codec.ts";
 import { LinkError, type ModbusLink } from "../protocols/modbus/link.ts";
 import type { PlannedRead } from "../protocols/modbus/planner.ts";
+import { isRangeRefusal, LearnedPlan, REPROBE_MS, type LearnedRead } from "../protocols/modbus/learned-plan.ts";
 import { Quality } from "../points/quality.ts";
 import { multiplierOf, toEngineering, toRaw } from "../points/scaling.ts";
 import type { PointTable } from "../points/table.ts";
@@ -41,6 +42,10 @@ interface DeviceState {
   hasSlow: boolean;
   stats: DeviceStats;
   mult: Map<number, number>;
+  /** The reads in force: the configured plan, split where the device refused a merged read. */
+  plan: LearnedPlan;
+  /** The plan changed during this cycle: report it once the cycle ends. */
+  planChanged: boolean;
 }
 
 interface PendingWrite {
@@ -118,6 +123,8 @@ export class BusPoller {
       hasFast: cfg.reads.some((r) => !r.slow),
       hasSlow: cfg.reads.some((r) => r.slow),
       mult: new Map(),
+      plan: new LearnedPlan(cfg.reads),
+      planChanged: false,
       stats: {
         id: cfg.id,
         unit: cfg.unit,
@@ -335,19 +342,32 @@ export class BusPoller {
     const slowDue = d.failed || d.nextSlow <= now;
     const started = Date.now();
     let ok = true;
-    for (const read of d.cfg.reads) {
+    // Indexed: a refused read is replaced in place by its two halves, read next in this same cycle.
+    const reads = d.plan.reads;
+    for (let i = 0; i < reads.length; i++) {
+      const read = reads[i]!;
       if (read.slow ? !slowDue : !fastDue) continue;
+      if (!d.plan.due(read, now)) continue;
       // Writes are queued between poll requests, never behind a whole cycle.
       while (this.writes.length && !this.stopped) await this.executeWrite(this.writes.shift()!);
       // Gateway requests and scanner probes alternate with poll requests.
       if (this.side.length && this.sideTurn && !this.stopped) await this.runSide();
       const outcome = await this.executeRead(d, read);
       this.sideTurn = true;
+      if (outcome === "split") {
+        i--;
+        continue;
+      }
       if (outcome === "device-failed" || outcome === "retry-later") {
         ok = false;
         break;
       }
-      if (outcome !== "ok") ok = false;
+      // A register the device refuses is a property of the device, not a fault of this cycle.
+      if (outcome !== "ok" && outcome !== "refused") ok = false;
+    }
+    if (d.planChanged) {
+      d.planChanged = false;
+      this.post({ type: "plan", device: d.cfg.id, plan: d.plan.view() });
     }
     const end = Date.now();
     if (!d.failed && !d.retrying) {
@@ -368,7 +388,7 @@ export class BusPoller {
    * One planned read with retries. "device-failed" means the device stopped answering;
    * "retry-later" that it timed out and is retried after the devices already due.
    */
-  private async executeRead(d: DeviceState, read: PlannedRead): Promise<"ok" | "degraded" | "device-failed" | "retry-later"> {
+  private async executeRead(d: DeviceState, read: LearnedRead): Promise<"ok" | "degraded" | "device-failed" | "retry-later" | "split" | "refused"> {
     const attempts = d.failed ? 1 : this.bus.retries + 1;
     let last: LinkError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -381,8 +401,10 @@ export class BusPoller {
         this.account(performance.now() - t0);
         const ts = Date.now();
         this.storeRead(d, read, bytes, ts);
-        const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+        // The gateway's cache holds configured reads: a part of a split one cannot fill its slot.
+        const slot = read.whole ? d.cfg.cacheSlots?.[read.origin] : undefined;
         if (slot !== undefined) this.cache?.store(slot, bytes, ts);
+        if (d.plan.accept(read, ts)) d.planChanged = true;
         d.timeoutStreak = 0;
         d.retrying = false;
         if (d.failed) {
@@ -404,8 +426,17 @@ export class BusPoller {
         if (err.kind === "exception") {
           // The device is alive and said no: no point asking again.
           this.busStats.exceptions++;
-          const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+          const slot = d.cfg.cacheSlots?.[read.origin];
           if (slot !== undefined) this.cache?.invalidate(slot);
+          if (isRangeRefusal(err.exceptionCode)) {
+            // "Not this address range": split the read and learn which registers the device maps.
+            d.planChanged = true;
+            if (d.plan.refuse(read) === "split") return "split";
+            this.markRead(read, Quality.DEVICE_EXCEPTION);
+            d.stats.lastError = `${describe(read)}: ${err.message}; ${read.items.map((i) => i.tag.id).join(", ")} refused, asked again every ${REPROBE_MS / 60_000} min`;
+            d.stats.lastErrorAt = Date.now();
+            return "refused";
+          }
           this.markRead(read, Quality.DEVICE_EXCEPTION);
           this.noteError(d, `${describe(read)}: ${err.message}`, "exception");
           return "degraded";
@@ -482,6 +513,9 @@ export class BusPoller {
 
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
     const first = !d.failed;
+    // A device that went silent may come back restarted or replaced, mapping other registers:
+    // it is learned again from the configured plan.
+    if (first && d.plan.reset(now)) this.post({ type: "plan", device: d.cfg.id, plan: d.plan.view() });
     d.failed = true;
     d.retrying = false;
     d.timeoutStreak = 0;

@@ -4,6 +4,7 @@ import type { PointTableBuffers } from "../points/table.ts";
 import type { ReplyCacheBuffers } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
 import type { TimeSyncSpec } from "../timesync/timesync.ts";
+import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 
 /** Messages between the main thread and a bus worker. Values never travel here: they go through the table. */
 
@@ -123,4 +124,6 @@ export type FromWorker =
   | { type: "scan-done"; id: number; result: ScanResult }
   | { type: "event"; event: BusEvent }
   | { type: "time-synced"; devices: string[]; at: number }
+  /** A device's request plan changed: split after refusals, a refused register answered, or reset. */
+  | { type: "plan"; device: string; plan: LearnedPlanView }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string };
