@@ -121,6 +121,7 @@ export const en: Record<string, string> = {
   "comm.status": "Status",
   "comm.connected": "CONNECTED",
   "comm.disconnected": "DISCONNECTED",
+  "comm.silent": "NO ANSWERS",
   "comm.restarting": "RESTARTING",
   "comm.requestsPerSec": "Requests/s",
   "comm.requests": "Requests",

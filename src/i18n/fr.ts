@@ -121,6 +121,7 @@ export const fr: Record<string, string> = {
   "comm.status": "État",
   "comm.connected": "CONNECTÉ",
   "comm.disconnected": "DÉCONNECTÉ",
+  "comm.silent": "AUCUNE RÉPONSE",
   "comm.restarting": "REDÉMARRAGE",
   "comm.requestsPerSec": "Requêtes/s",
   "comm.requests": "Requêtes",

@@ -43,7 +43,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
   const full = isFull(stats) ? stats : undefined;
   const devices = props.site.devices.filter((d) => d.bus === bus.id && d.enabled);
   const byId = new Map((full?.devices ?? []).map((d) => [d.id, d]));
-  const status = !stats ? "restarting" : full ? (full.connected ? "connected" : "disconnected") : "restarting";
+  const status = !stats ? "restarting" : full ? (full.connected ? (full.silent ? "silent" : "connected") : "disconnected") : "restarting";
   const dead = devices.filter((d) => {
     const s = byId.get(d.id);
     return s && deviceDead(s);

@@ -11,6 +11,7 @@ import type { ReplyCache } from "../gateway/reply-cache.ts";
 import { scanBus, type ScanRequest } from "../protocols/modbus/rtu-scan.ts";
 import { charMs } from "../protocols/modbus/rtu-frame.ts";
 import { TimeSyncRunner, type TimeSyncBus } from "../timesync/timesync.ts";
+import { LinkSilence } from "./link-silence.ts";
 
 /**
  * The poll loop of one bus: one request at a time; the device whose reads are due first goes next;
@@ -22,6 +23,11 @@ import { TimeSyncRunner, type TimeSyncBus } from "../timesync/timesync.ts";
  * send through the gateway, and the scanner's probes. When both are waiting they alternate with
  * poll requests (poll, side, poll, side...), so neither starves the other and the wire stays strictly
  * serialized. Device clock settings (time sync) run between two polls when due.
+ *
+ * A link that stops answering altogether (a hung gateway whose connection stays open, a cut line)
+ * is told from one dead device by timeouts of several answering devices in a row (link-silence.ts):
+ * then every device is comm-fail at once, and the link is probed with one request per backoff
+ * period until something answers, when every device is asked again at once.
  */
 
 interface DeviceState {
@@ -100,6 +106,9 @@ export class BusPoller {
   private forwarded = 0;
   /** The last poll was a probe of a failed device. */
   private lastWasProbe = false;
+  private readonly silence: LinkSilence;
+  /** While the link is silent: the devices to probe it with, most recently answering first. */
+  private linkProbes: DeviceState[] = [];
 
   constructor(
     private readonly bus: BusConfig,
@@ -112,6 +121,7 @@ export class BusPoller {
   ) {
     const now = Date.now();
     this.cache = opts.replyCache;
+    this.silence = new LinkSilence(bus.retries);
     this.devices = devices.map((cfg) => ({
       cfg,
       nextFast: now,
@@ -407,6 +417,7 @@ export class BusPoller {
         if (d.plan.accept(read, ts)) d.planChanged = true;
         d.timeoutStreak = 0;
         d.retrying = false;
+        this.linkAnswered();
         if (d.failed) {
           d.failed = false;
           // Recovered: poll everything now.
@@ -423,6 +434,8 @@ export class BusPoller {
           d.stats.timeouts++;
           this.busStats.timeouts++;
         }
+        // Any answer, even a refusal or garbage, shows the link itself is alive.
+        if (err.kind === "exception" || err.kind === "bad-reply") this.linkAnswered();
         if (err.kind === "exception") {
           // The device is alive and said no: no point asking again.
           this.busStats.exceptions++;
@@ -443,6 +456,13 @@ export class BusPoller {
         }
         if (err.kind === "bad-reply") this.busStats.badReplies++;
         if (err.kind === "disconnected") break;
+        if (err.kind === "timeout" && !d.failed) {
+          const answering = this.devices.reduce((n, x) => n + (x.failed ? 0 : 1), 0);
+          if (this.silence.timedOut(d.cfg.id, answering)) {
+            this.silenceLink(`${describe(read)}: ${err.message}`);
+            return "device-failed";
+          }
+        }
         // A silent device must not starve the healthy ones: its retry waits until the devices
         // already due have had their turn (on a serial line several silent devices would otherwise
         // queue their timeouts back to back and age everyone else's values into "stale").
@@ -511,6 +531,32 @@ export class BusPoller {
     this.table.signalIfOlder(SIGNAL_AFTER_MS);
   }
 
+  /**
+   * Nothing on the link answers: every device is comm-fail now, and from here on one device at a
+   * time probes the link, once per backoff period (the whole bus costs one timeout per period).
+   */
+  private silenceLink(cause: string): void {
+    const now = Date.now();
+    const { timeouts, devices } = this.silence.streak;
+    const where = "host" in this.bus ? `${this.bus.host}:${this.bus.port}` : this.bus.port;
+    const message = `no device answers on ${where} (${timeouts} timeouts in a row from ${devices} devices; gateway or line silent); last: ${cause}`;
+    this.post({ type: "log", level: "warn", msg: `bus ${this.bus.id}: ${message}` });
+    this.linkProbes = [];
+    for (const d of this.devices) if (!d.failed || d.stats.status !== "comm-fail") this.failDevice(d, now, message, "comm-fail");
+    this.linkProbes = [...this.devices].sort((a, b) => (b.stats.lastGoodAt ?? 0) - (a.stats.lastGoodAt ?? 0));
+    for (const d of this.devices) d.retryAt = Infinity;
+    this.linkProbes[0]!.retryAt = now + this.bus.backoffMs;
+  }
+
+  /** A reply came back: after a silence, every device is asked again at once. */
+  private linkAnswered(): void {
+    if (!this.silence.answered()) return;
+    const now = Date.now();
+    this.linkProbes = [];
+    for (const d of this.devices) if (d.failed) d.retryAt = Math.min(d.retryAt, now);
+    this.post({ type: "log", level: "info", msg: `bus ${this.bus.id}: the link answers again` });
+  }
+
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
     const first = !d.failed;
     // A device that went silent may come back restarted or replaced, mapping other registers:
@@ -520,6 +566,15 @@ export class BusPoller {
     d.retrying = false;
     d.timeoutStreak = 0;
     d.retryAt = now + this.bus.backoffMs;
+    if (this.silence.silent && this.linkProbes.length > 1) {
+      // Its probe went unanswered: the next device probes the link one backoff period from now
+      // (in turn, so one that is really dead cannot keep the link marked silent).
+      const i = this.linkProbes.indexOf(d);
+      if (i >= 0) {
+        d.retryAt = Infinity;
+        this.linkProbes[(i + 1) % this.linkProbes.length]!.retryAt = now + this.bus.backoffMs;
+      }
+    }
     // The gateway must not answer for a device that stopped answering.
     if (this.cache) for (const slot of d.cfg.cacheSlots ?? []) this.cache.invalidate(slot);
     if (first || d.stats.status !== status) {
@@ -643,6 +698,7 @@ export class BusPoller {
     s.maxResponseMs = this.periodRequests ? Math.round(this.periodResponseMax * 100) / 100 : null;
     s.busy = Math.min(1, Math.round((this.periodBusy / elapsed) * 1000) / 1000);
     s.forwarded = this.forwarded;
+    s.silent = this.silence.silent;
     const line = this.link.counters?.();
     if (line) s.line = line;
     s.at = now;
