@@ -102,12 +102,16 @@ const hex = (r: { start: number; count: number }) => `${r.start.toString(16)}×$
 
 beforeAll(async () => {
   // A meter without the per-phase apparent power of phase C (s_c, 0xA666): refused, exception 02.
-  server = await startPyModbus({ 1: { hr: documentedImage(["s_c"], FLOATS) } });
+  // Unit 2 maps none of the TH40C's registers (a wrong profile, another device at that address).
+  server = await startPyModbus({ 1: { hr: documentedImage(["s_c"], FLOATS) }, 2: { hr: { 0: 0 } } });
   const site = parseSite(
     {
       site: { name: "learned plan", language: "en" },
       buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: server.port, timeoutMs: 300, retries: 1, backoffMs: BACKOFF_MS }],
-      devices: [{ id: "M1", bus: "gw", unit: 1, profile: "th40c", pollMs: POLL_MS, slowPollMs: POLL_MS }],
+      devices: [
+        { id: "M1", bus: "gw", unit: 1, profile: "th40c", pollMs: POLL_MS, slowPollMs: POLL_MS },
+        { id: "M2", bus: "gw", unit: 2, profile: "th40c", pollMs: POLL_MS, slowPollMs: POLL_MS },
+      ],
     },
     loadProfiles(),
   );
@@ -135,6 +139,12 @@ describe("a TH40C that answers only its documented registers (pymodbus)", () => 
     await waitFor("M1 ok", () => busStats().devices.find((d) => d.id === "M1")?.status === "ok");
   });
 
+  it("does not call a device OK that refuses everything asked", async () => {
+    await waitFor("M2 exception", () => busStats().devices.find((d) => d.id === "M2")?.status === "exception", 10_000);
+    expect(point("M2.v_an").quality).toBe("device-exception");
+    expect(point("M2.energy_import").quality).toBe("device-exception");
+  });
+
   it("shows the learned plan in /api/plan and on the communication page", async () => {
     const plan = await waitFor("learned plan", async () => {
       const p = await apiPlan();
@@ -157,7 +167,9 @@ describe("a TH40C that answers only its documented registers (pymodbus)", () => 
     expect(html).toMatch(/<li class="refused" data-state="refused"><code>FC3 holding registers 42598 \(0xA666\) ×2: s_c<\/code>/);
   });
 
-  it("does not ask for the refused register again every cycle", async () => {
+  it("does not ask for the refused registers again every cycle", async () => {
+    await waitFor("M2 fully learned", () => busbar.supervisor.plan("M2")!.refused.length === th40c.tags.filter((t) => t.poll).length, 5000);
+    await new Promise((r) => setTimeout(r, 1100)); // a stats report after the last refusal
     const before = busStats().exceptions;
     const requests = busStats().devices.find((d) => d.id === "M1")!.requests;
     await new Promise((r) => setTimeout(r, 4 * POLL_MS));

@@ -352,6 +352,8 @@ export class BusPoller {
     const slowDue = d.failed || d.nextSlow <= now;
     const started = Date.now();
     let ok = true;
+    let answered = 0;
+    let refused = 0;
     // Indexed: a refused read is replaced in place by its two halves, read next in this same cycle.
     const reads = d.plan.reads;
     for (let i = 0; i < reads.length; i++) {
@@ -372,8 +374,16 @@ export class BusPoller {
         ok = false;
         break;
       }
+      if (outcome === "ok") answered++;
+      if (outcome === "refused") refused++;
       // A register the device refuses is a property of the device, not a fault of this cycle.
       if (outcome !== "ok" && outcome !== "refused") ok = false;
+    }
+    // ...unless it refuses everything asked (a wrong profile, a wrong unit): that is no "OK". A
+    // cycle that asked nothing (its only reads wait for their re-probe) changes nothing either.
+    if (ok && !answered) {
+      ok = false;
+      if (refused) this.setStatus(d, "exception", d.stats.lastError);
     }
     if (d.planChanged) {
       d.planChanged = false;
