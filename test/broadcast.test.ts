@@ -1,10 +1,13 @@
+import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
-import { TcpLink } from "../src/protocols/modbus/link.ts";
+import { createLink, TcpLink, type ModbusLink } from "../src/protocols/modbus/link.ts";
+import { SerialPort } from "../src/protocols/serial/tty.ts";
 import { timeSyncSpec, TimeSyncRunner, tzOffsetMs, type TimeSyncBus } from "../src/timesync/timesync.ts";
 import type { BusEvent } from "../src/workers/protocol.ts";
 import { putFloats, startPyModbus, type PyModbusServer } from "./helpers/peers.ts";
+import { startPtyPair, startPyModbusRtu, type PtyPair, type PyModbusRtu } from "./fixtures/rtu-peers.ts";
 
 /**
  * Broadcast (unit 0) over Modbus TCP (issue 9 item 14): no device answers unit 0, so a broadcast
@@ -97,5 +100,57 @@ describe("broadcast over Modbus TCP", () => {
     const setWrites = server.writes.slice(before).filter((w) => w.split(" ")[3] === String(0x7000));
     expect(setWrites.map((w) => w.split(" ")[1]).sort()).toEqual(["1", "2"]);
     expect(new Set(setWrites.map((w) => w.split(" ")[4])).size).toBe(1);
+  });
+});
+
+describe("broadcast over RTU-over-TCP (serial RTU: timesync.test.ts)", () => {
+  // RTU on a serial port, and raw RTU over TCP through a device server (a transparent TCP ↔ serial
+  // bridge), both in front of pymodbus RTU (broadcast enabled, units 1 and 2).
+  let pair: PtyPair;
+  let py: PyModbusRtu;
+  let bridge: Server;
+  let serial: SerialPort;
+  let conn: Socket | undefined;
+  const links: ModbusLink[] = [];
+  const LINE = { baud: 19200, parity: "none", stopBits: 1 } as const;
+
+  beforeAll(async () => {
+    pair = await startPtyPair();
+    py = await startPyModbusRtu(pair.b, { 1: { hr: { 0x7000: 0, 0x7001: 0, 0x7002: 0 } }, 2: { hr: { 0x7000: 0, 0x7001: 0, 0x7002: 0 } } }, LINE);
+    serial = SerialPort.open(pair.a, LINE);
+    serial.onData = (d) => conn?.write(d);
+    bridge = createServer((s) => {
+      conn?.destroy();
+      conn = s;
+      s.on("data", (d: Buffer) => serial.write(new Uint8Array(d)));
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => bridge.listen(0, "127.0.0.1", () => r()));
+  });
+
+  afterAll(async () => {
+    for (const l of links) await l.close().catch(() => {});
+    conn?.destroy();
+    bridge?.close();
+    serial?.close();
+    await py?.stop();
+    await pair?.stop();
+  });
+
+  it("sends a write to unit 0 over RTU-over-TCP without waiting for an answer", async () => {
+    const site = parseSite(
+      { site: { name: "bcast" }, buses: [{ id: "dsrv", kind: "modbus-rtu-tcp", host: "127.0.0.1", port: (bridge.address() as { port: number }).port, ...LINE, timeoutMs: TIMEOUT_MS }], devices: [] },
+      loadProfiles(),
+    );
+    const link = createLink(site.buses[0]!);
+    links.push(link);
+    await link.connect();
+    const t0 = performance.now();
+    await link.writeRegisters(0, 16, 0x7000, [7, 8, 9], TIMEOUT_MS);
+    // The frame's wire time and the bus's quiet time after a broadcast (100 ms), never the timeout.
+    expect(performance.now() - t0).toBeLessThan(TIMEOUT_MS / 2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(py.writes.filter((w) => w.endsWith(`${0x7000} 7,8,9`)).map((w) => w.split(" ")[1]).sort()).toEqual(["1", "2"]);
+    await link.close();
   });
 });
