@@ -52,6 +52,8 @@ interface DeviceState {
   plan: LearnedPlan;
   /** The plan changed during this cycle: report it once the cycle ends. */
   planChanged: boolean;
+  /** Last answer of any kind (ms; 0: never). A device never heard is no witness of a silent link. */
+  answeredAt: number;
 }
 
 interface PendingWrite {
@@ -135,6 +137,7 @@ export class BusPoller {
       mult: new Map(),
       plan: new LearnedPlan(cfg.reads),
       planChanged: false,
+      answeredAt: 0,
       stats: {
         id: cfg.id,
         unit: cfg.unit,
@@ -427,6 +430,7 @@ export class BusPoller {
         if (d.plan.accept(read, ts)) d.planChanged = true;
         d.timeoutStreak = 0;
         d.retrying = false;
+        d.answeredAt = ts;
         this.linkAnswered();
         if (d.failed) {
           d.failed = false;
@@ -445,6 +449,8 @@ export class BusPoller {
           this.busStats.timeouts++;
         }
         // Any answer, even a refusal or garbage, shows the link itself is alive.
+        // (Garbage may be another unit's late reply: it shows the link alive, not this device.)
+        if (err.kind === "exception") d.answeredAt = Date.now();
         if (err.kind === "exception" || err.kind === "bad-reply") this.linkAnswered();
         if (err.kind === "exception") {
           // The device is alive and said no: no point asking again.
@@ -466,8 +472,10 @@ export class BusPoller {
         }
         if (err.kind === "bad-reply") this.busStats.badReplies++;
         if (err.kind === "disconnected") break;
-        if (err.kind === "timeout" && !d.failed) {
-          const answering = this.devices.reduce((n, x) => n + (x.failed ? 0 : 1), 0);
+        // Only devices that were answering count: configured units never heard (absent at
+        // commissioning) say nothing about the link.
+        if (err.kind === "timeout" && !d.failed && d.answeredAt > 0) {
+          const answering = this.devices.reduce((n, x) => n + (!x.failed && x.answeredAt > 0 ? 1 : 0), 0);
           if (this.silence.timedOut(d.cfg.id, answering)) {
             this.silenceLink(`${describe(read)}: ${err.message}`);
             return "device-failed";
@@ -555,7 +563,11 @@ export class BusPoller {
     for (const d of this.devices) if (!d.failed || d.stats.status !== "comm-fail") this.failDevice(d, now, message, "comm-fail");
     this.linkProbes = [...this.devices].sort((a, b) => (b.stats.lastGoodAt ?? 0) - (a.stats.lastGoodAt ?? 0));
     for (const d of this.devices) d.retryAt = Infinity;
-    this.linkProbes[0]!.retryAt = now + this.bus.backoffMs;
+    // The first probe goes one poll period later, not a whole backoff: a silent link leaves the bus
+    // nothing else to do, and should several devices have died at once on a live link, the most
+    // recently answering one clears the verdict at once.
+    const first = this.linkProbes[0]!;
+    first.retryAt = now + Math.min(this.bus.backoffMs, first.cfg.pollMs);
   }
 
   /** A reply came back: after a silence, every device is asked again at once. */
