@@ -8,7 +8,9 @@
  * is comm-fail at once.
  * Three, not two: two devices that die together (one supply) must not take the others down with them.
  *
- * Timeouts of probes of devices already comm-fail are expected and count for nothing either way.
+ * Timeouts of probes of devices already comm-fail are expected and count for nothing either way;
+ * nor do devices never heard since start (units absent at commissioning): the poller only reports
+ * timeouts of devices that have answered.
  */
 export const SILENT_LINK_DEVICES = 3;
 
