@@ -11,7 +11,9 @@ export function registerCommRoutes(app: Hono, ctx: AppContext): void {
   app.get("/comm", (c) => {
     const req = pageRequest(c, site.site.language);
     const gateway = ctx.gateway ? <GatewayCard gateway={ctx.gateway} lang={req.lang} showWriters={can(c, "admin")} /> : undefined;
-    return c.html(<CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} now={Date.now()} gateway={gateway} {...req} />);
+    return c.html(
+      <CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} learned={(id) => supervisor.plan(id)} now={Date.now()} gateway={gateway} {...req} />,
+    );
   });
   /** The gateway's routes, write rule and counters (refused/evicted connections, writes). */
   app.get("/api/gateway", (c) => {
