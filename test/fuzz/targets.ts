@@ -227,6 +227,7 @@ async function driveTcp(t: Tally, port: number, n: number, seed: number, units: 
       }
       sock.flush();
       const r = await answered;
+      // FUZZ_DUMP=PREFIX keeps the bytes of a batch that was not answered, to replay it.
       if (process.env.FUZZ_DUMP && r !== "ok") await Bun.write(`${process.env.FUZZ_DUMP}-${batchNo}-${r}.bin`, all);
       if (r === "hang") {
         t.hang(`no answer to the probe after batch ${batchNo} (seed ${seed})`);
