@@ -188,7 +188,8 @@ describe("the imported profile against pymodbus", () => {
   });
 
   it("reads the text, the clock and the multiplied values right", async () => {
-    await waitFor("ENL values", () => ["ENL.Serial", "ENL.DT", "ENL.U", "ENL.I"].every((id) => point(id).quality === "good"), 10_000).catch((e) => {
+    // Text values reach the main thread beside the point table, so wait for them, not only for quality.
+    await waitFor("ENL values", () => ["ENL.Serial", "ENL.Model", "ENL.DT", "ENL.U", "ENL.I"].every((id) => point(id).quality === "good" && point(id).value !== null), 10_000).catch((e) => {
       throw new Error(`${e.message}: ${JSON.stringify(["Serial", "Model", "DT", "U", "I"].map((t) => point(`ENL.${t}`)))} ${JSON.stringify(busbar.supervisor.stats())}`);
     });
     expect(point("ENL.Serial").value).toBe("ENL-0123456789AB");
