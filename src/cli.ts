@@ -72,16 +72,18 @@ function checkSite(file: string, profilesDir?: string): void {
 }
 
 async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
-  const { startBusbar } = await import("./server/runtime.ts");
-  let busbar;
+  const { hostBusbar } = await import("./server/host.ts");
+  let host;
   try {
-    busbar = await startBusbar({ site, dbPath, httpPort, ...extra });
+    // Hosted: a restore from the browser restarts it in place on the restored databases.
+    host = await hostBusbar({ site, dbPath, httpPort, ...extra });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 1);
   }
+  const busbar = host.current;
   console.log([...banner, `Busbar is running: ${busbar.url}  (${busbar.registry.points.length} points, database ${dbPath})`].join("\n"));
   const shutdown = async () => {
-    await busbar.stop();
+    await host.stop();
     process.exit(0);
   };
   process.on("SIGINT", shutdown);

@@ -20,8 +20,6 @@ export interface HistorianOptions {
   timeZone: string;
   /** Journals a notable event (queue overflow). */
   event?: (type: string, message: string, data: Record<string, unknown>) => void;
-  /** Reads a point's current value for heartbeats; without it only changes are stored. */
-  current?: (index: number) => { v: number | string | null; q: number };
   now?: () => number;
 }
 
@@ -76,6 +74,8 @@ export class Historian {
   private readonly dirty = new Map<number, number>(); // point index → earliest late timestamp
 
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Reads a point's current value for heartbeats (set by the live feed); without it only changes are stored. */
+  current: ((index: number) => { v: number | string | null; q: number }) | undefined;
   readonly stats: HistorianStats = { queued: 0, dropped: 0, stored: 0, commits: 0, lastCommitMs: 0, maxCommitMs: 0 };
 
   constructor(readonly opts: HistorianOptions) {
@@ -158,7 +158,7 @@ export class Historian {
 
   /** Heartbeats: a point whose last stored sample is older than its heartbeat gets one now. */
   sweepHeartbeats(now = this.now()): void {
-    const cur = this.opts.current;
+    const cur = this.current;
     if (!cur) return;
     for (let i = 0; i < this.points.length; i++) {
       const p = this.points[i]!;
