@@ -26,6 +26,8 @@ Usage:
   busbar user add|list|passwd|pin|role|disable|enable|remove …
                                                accounts (the first admin: busbar user add NAME --role admin)
   busbar journal verify|export [--db FILE] …   check the event journal's hash chain; export it as CSV
+  busbar backup [--db FILE] [--out FILE]       online backup: configuration, journal, alarms, history
+  busbar restore FILE [--db FILE]              check a backup, then put it in place (Busbar stopped)
   busbar help
 
 Options:
@@ -129,6 +131,7 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === "scan") process.exit(await (await import("./cli/scan.ts")).main(argv.slice(1)));
   if (argv[0] === "user") process.exit(await (await import("./cli/user.ts")).main(argv.slice(1)));
   if (argv[0] === "journal") process.exit(await (await import("./cli/journal.ts")).main(argv.slice(1)));
+  if (argv[0] === "backup" || argv[0] === "restore") process.exit(await (await import("./cli/backup.ts")).main(argv));
   const { values, positionals } = (() => {
     try {
       return parseArgs({

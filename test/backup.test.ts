@@ -121,7 +121,7 @@ describe("backup and restore", () => {
       ["foreign", foreign, /not a Busbar backup/],
     ];
     for (const [what, bytes, message] of cases) {
-      const res = await call("POST", "/admin/system/restore", bytes);
+      const res = await call("POST", "/admin/system/restore", bytes as BodyInit);
       const body = (await res.json()) as { error: string };
       expect(res.status, what).toBe(422);
       expect(body.error, what).toMatch(message);

@@ -21,6 +21,10 @@ export interface HistorianOptions {
   /** Journals a notable event (queue overflow). */
   event?: (type: string, message: string, data: Record<string, unknown>) => void;
   now?: () => number;
+  /** Commit period (default FLUSH_MS). */
+  flushMs?: number;
+  /** Called after each commit with the number of samples it wrote. */
+  onCommit?: (samples: number) => void;
 }
 
 export interface HistorianStats {
@@ -196,7 +200,7 @@ export class Historian {
   // ---- the writer ---------------------------------------------------------------------------------
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), FLUSH_MS);
+    this.timer = setInterval(() => this.tick(), this.opts.flushMs ?? FLUSH_MS);
   }
 
   /** One writer step: heartbeats, commit, and a drop report at most once a minute. */
@@ -240,6 +244,7 @@ export class Historian {
     })();
     this.stats.stored += n;
     this.stats.commits++;
+    this.opts.onCommit?.(n);
     const ms = performance.now() - t0;
     this.stats.lastCommitMs = ms;
     if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
