@@ -62,7 +62,8 @@ export function aggregate(
   if (carry) seg(carry.ts, carry.v, carry.q, lo < hi ? s.ts[lo]! : b);
   for (let i = lo; i < hi; i++) seg(s.ts[i]!, s.v[i]!, s.q[i]!, i + 1 < hi ? s.ts[i + 1]! : b);
   if (!covered) return undefined;
-  if (row.goodMs > 0) row.mean = sum / row.goodMs;
+  // Clamped: rounding must never put a mean outside its own band.
+  if (row.goodMs > 0) row.mean = Math.min(row.max!, Math.max(row.min!, sum / row.goodMs));
   return row;
 }
 
@@ -81,6 +82,6 @@ export function combine(ts: number, rows: readonly RollupRow[]): RollupRow | und
     if (out.first === null) out.first = r.first;
     out.last = r.last;
   }
-  if (out.goodMs > 0) out.mean = sum / out.goodMs;
+  if (out.goodMs > 0) out.mean = Math.min(out.max!, Math.max(out.min!, sum / out.goodMs));
   return out;
 }

@@ -88,7 +88,7 @@ export class HistoryStore {
       // Bare first/last columns come from the row min(ts)/max(ts) picks among good children (SQLite rule).
       return db.prepare(`
         INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last)
-        SELECT ?1, ?2, SUM(n), SUM(good_ms), SUM(mean * good_ms) / NULLIF(SUM(CASE WHEN mean IS NOT NULL THEN good_ms END), 0), MIN(min), MAX(max),
+        SELECT ?1, ?2, SUM(n), SUM(good_ms), MIN(MAX(SUM(mean * good_ms) / NULLIF(SUM(CASE WHEN mean IS NOT NULL THEN good_ms END), 0), MIN(min)), MAX(max)), MIN(min), MAX(max),
           (SELECT first FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 AND good_ms > 0 AND mean IS NOT NULL ORDER BY ts LIMIT 1),
           (SELECT last FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 AND good_ms > 0 AND mean IS NOT NULL ORDER BY ts DESC LIMIT 1)
         FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 HAVING COUNT(*) > 0`);
