@@ -75,7 +75,7 @@ export class Historian {
   private readonly buf: Samples[];
   /** End of the last closed interval, per tier. */
   readonly closed: number[];
-  private readonly dirty = new Map<number, number>(); // point index → earliest late timestamp
+  private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
 
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Reads a point's current value for heartbeats (set by the live feed); without it only changes are stored. */
@@ -255,7 +255,11 @@ export class Historian {
   private fold(i: number, ts: number, v: number | string | null, q: number): void {
     if (ts < this.closed[0]!) {
       const d = this.dirty.get(i);
-      if (d === undefined || ts < d) this.dirty.set(i, ts);
+      if (d === undefined) this.dirty.set(i, [ts, ts]);
+      else {
+        if (ts < d[0]) d[0] = ts;
+        if (ts > d[1]) d[1] = ts;
+      }
       const c = this.carry[i];
       if (!c || ts > c.ts) this.carry[i] = { ts, v, q };
       return;
@@ -325,11 +329,11 @@ export class Historian {
   /** Late samples: recompute the minutes they touch from the database, then the coarser tiers above. */
   private repairDirty(): void {
     if (!this.dirty.size) return;
-    for (const [i, from] of this.dirty) {
+    for (const [i, [from, latest]] of this.dirty) {
       const pid = this.pid[i]!;
-      const next = this.db.query("SELECT ts FROM h_raw WHERE point = ? AND ts > ? ORDER BY ts LIMIT 1").get(pid, from) as { ts: number } | null;
-      // The late value holds until the next sample (or its hold ends): those minutes change too.
-      const until = Math.min(this.closed[0]!, this.calendar.start(0, Math.min(next?.ts ?? Infinity, from + this.holdMs[i]!)) + 60_000);
+      const next = this.db.query("SELECT ts FROM h_raw WHERE point = ? AND ts > ? ORDER BY ts LIMIT 1").get(pid, latest) as { ts: number } | null;
+      // The latest late value holds until the next sample (or its hold ends): those minutes change too.
+      const until = Math.min(this.closed[0]!, this.calendar.start(0, Math.min(next?.ts ?? Infinity, latest + this.holdMs[i]!)) + 60_000);
       this.recompute(i, this.calendar.start(0, from), until);
     }
     this.dirty.clear();
