@@ -154,30 +154,38 @@ export function series(h: Historian, i: number, from: number, to: number, tier: 
     return { ...base, tier: "raw", intervalMs: null, t, v, q, live };
   }
   const cal = h.calendar;
-  const list = rows(h, i, tier, cal.start(tier, from), to);
+  const a = cal.start(tier, from);
+  const closed = h.closed[tier]!;
+  // Stored intervals as arrays (the long-range path), then the ones not rolled up yet, computed.
+  const stored = a < closed ? (h.store.tierView[tier]!.values(h.pid[i]!, a, Math.min(to, closed)) as [number, number, number | null, number | null, number | null][]) : [];
+  const tail = closed < to ? rows(h, i, tier, Math.max(a, closed), to).map((r) => [r.ts, r.goodMs, r.mean, r.min, r.max] as [number, number, number | null, number | null, number | null]) : [];
   const t: number[] = [];
   const v: (number | null)[] = [];
   const min: (number | null)[] = [];
   const max: (number | null)[] = [];
   const coverage: number[] = [];
+  const fixed = tier <= 1 || (tier === 2 && h.calendar.timeZone === "UTC");
+  const len = TIERS[tier]!.ms;
   let expected = NaN;
-  for (const r of list) {
-    // A missing interval is a gap: a null at its start breaks the line.
-    if (expected === expected && r.ts > expected) {
-      t.push(expected);
-      v.push(null);
-      min.push(null);
-      max.push(null);
-      coverage.push(0);
+  for (const list of [stored, tail])
+    for (const [ts, goodMs, mean, lo, hi] of list) {
+      // A missing interval is a gap: a null at its start breaks the line.
+      if (expected === expected && ts > expected) {
+        t.push(expected);
+        v.push(null);
+        min.push(null);
+        max.push(null);
+        coverage.push(0);
+      }
+      const next = fixed ? ts + len : cal.next(tier, ts);
+      const good = goodMs > 0;
+      t.push(ts);
+      v.push(good ? mean : null);
+      min.push(good ? lo : null);
+      max.push(good ? hi : null);
+      coverage.push(Math.min(1, goodMs / (next - ts)));
+      expected = next;
     }
-    const next = cal.next(tier, r.ts);
-    t.push(r.ts);
-    v.push(r.goodMs > 0 ? r.mean : null);
-    min.push(r.goodMs > 0 ? r.min : null);
-    max.push(r.goodMs > 0 ? r.max : null);
-    coverage.push(Math.min(1, r.goodMs / (next - r.ts)));
-    expected = next;
-  }
   return { ...base, tier: TIERS[tier]!.id, intervalMs: TIERS[tier]!.ms, t, v, min, max, coverage };
 }
 

@@ -74,6 +74,8 @@ export class HistoryStore {
   readonly rawBefore: Statement;
   readonly rawCount: Statement;
   readonly tierRange: Statement[];
+  /** What a trend draws, as arrays (ts, good_ms, mean, min, max): the long-range read path. */
+  readonly tierView: Statement[];
   private readonly getMeta: Statement;
   private readonly setMeta: Statement;
 
@@ -99,6 +101,7 @@ export class HistoryStore {
     this.tierRange = TIERS.map((t) =>
       db.prepare(`SELECT ts, n, good_ms AS goodMs, mean, min, max, first, last FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`),
     );
+    this.tierView = TIERS.map((t) => db.prepare(`SELECT ts, good_ms, mean, min, max FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`));
     this.getMeta = db.prepare("SELECT value FROM h_meta WHERE key = ?");
     this.setMeta = db.prepare("INSERT INTO h_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   }

@@ -23,14 +23,48 @@ export const TIERS: readonly Tier[] = [
   { id: "1mo", table: "h_1mo", ms: 2_629_746_000 },
 ];
 
+const WEEK = 7 * 86_400_000;
+
 export class Calendar {
   private readonly off: OffsetFormatter;
+  private readonly fixed: boolean;
+  /** Per week (ms / WEEK): [offset at the week's start, ms of a change inside it or NaN, offset after]. */
+  private readonly weeks = new Map<number, [number, number, number]>();
+
   constructor(readonly timeZone: string) {
     this.off = new OffsetFormatter(timeZone);
+    this.fixed = /^(UTC|Etc\/UTC|GMT|Etc\/GMT)$/i.test(timeZone);
   }
 
+  /**
+   * The zone's offset at `ts`. A year-long trend asks for thousands of interval boundaries, and Intl
+   * costs ~10 µs a call: the offset is found once per week, and a change inside a week (DST) by
+   * bisection to the minute, then cached.
+   */
   private offMs(ts: number): number {
-    return this.off.offsetMinutes(ts) * 60_000;
+    if (this.fixed) return 0;
+    const w = Math.floor(ts / WEEK);
+    let e = this.weeks.get(w);
+    if (!e) {
+      const a = w * WEEK;
+      const o0 = this.off.offsetMinutes(a) * 60_000;
+      const o1 = this.off.offsetMinutes(a + WEEK) * 60_000;
+      let at = NaN;
+      if (o0 !== o1) {
+        let lo = a;
+        let hi = a + WEEK;
+        while (hi - lo > 60_000) {
+          const mid = Math.floor((lo + hi) / 2 / 60_000) * 60_000;
+          if (this.off.offsetMinutes(mid) * 60_000 === o0) lo = mid;
+          else hi = mid;
+        }
+        at = hi;
+      }
+      e = [o0, at, o1];
+      if (this.weeks.size > 10_000) this.weeks.clear();
+      this.weeks.set(w, e);
+    }
+    return e[1] === e[1] && ts >= e[1] ? e[2] : e[0];
   }
 
   /** Start of the tier's interval holding `ts`. */
