@@ -150,9 +150,10 @@ describe("backup and restore", () => {
     // History: every backed-up sample is there (plus the gap marker and what came after the restart).
     const h = new Database(join(dir, "busbar.history.db"), { readonly: true });
     const stagedHist = new Database(staged.history, { readonly: true });
-    const wantRaw = stagedHist.query("SELECT point, ts, value, quality FROM h_raw ORDER BY point, ts").all();
-    const gotRaw = h.query("SELECT point, ts, value, quality FROM h_raw WHERE ts <= ? ORDER BY point, ts").all(
-      (stagedHist.query("SELECT MAX(ts) AS m FROM h_raw").get() as { m: number }).m,
+    const all = "(SELECT * FROM h_raw UNION ALL SELECT * FROM h_recent)";
+    const wantRaw = stagedHist.query(`SELECT point, ts, value, quality FROM ${all} ORDER BY point, ts`).all();
+    const gotRaw = h.query(`SELECT point, ts, value, quality FROM ${all} WHERE ts <= ? ORDER BY point, ts`).all(
+      (stagedHist.query(`SELECT MAX(ts) AS m FROM ${all}`).get() as { m: number }).m,
     );
     expect(gotRaw).toEqual(wantRaw);
     h.close();

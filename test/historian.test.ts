@@ -31,7 +31,13 @@ function make(points: HistPoint[], clock: { t: number }, tz = "UTC", path?: stri
 
 type S = [ts: number, v: number | null, q: number];
 const raw = (h: Historian, i: number) =>
-  (h.db.query("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? ORDER BY ts").all(h.pid[i]!) as { ts: number; v: number | null; q: number }[]).map(
+  (
+    h.db.query("SELECT ts, value AS v, quality AS q FROM (SELECT * FROM h_raw UNION ALL SELECT * FROM h_recent) WHERE point = ? ORDER BY ts").all(h.pid[i]!) as {
+      ts: number;
+      v: number | null;
+      q: number;
+    }[]
+  ).map(
     (r) => [r.ts, r.v, r.q] as S,
   );
 

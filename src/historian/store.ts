@@ -28,6 +28,8 @@ export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
           `CREATE TABLE ${t.table} (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, good_ms INTEGER NOT NULL, mean REAL, min REAL, max REAL, first REAL, last REAL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
       ).join("\n")}
       CREATE TABLE h_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: buf).
+      CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
     `,
   },
 ];
@@ -46,7 +48,7 @@ export function openHistoryDb(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("PRAGMA cache_size = -16000"); // 16 MB
+  db.exec("PRAGMA cache_size = -4000"); // 4 MB: long reads lean on the OS page cache; the RSS budget is tight
   migrateHistory(db);
   return db;
 }
@@ -67,6 +69,8 @@ export function migrateHistory(db: Database): number {
 /** Prepared statements over one history database. */
 export class HistoryStore {
   readonly insertRaw: Statement;
+  readonly insertRecent: Statement;
+  readonly dropRecent: Statement;
   readonly upsertRow: Statement[];
   /** Recomputes one point's coarser row from its finer rows: (point, a, b, point, a, b, point, a, b). */
   readonly rollFrom: Statement[];
@@ -81,6 +85,8 @@ export class HistoryStore {
 
   constructor(readonly db: Database) {
     this.insertRaw = db.prepare("INSERT OR REPLACE INTO h_raw (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.insertRecent = db.prepare("INSERT INTO h_recent (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.dropRecent = db.prepare("DELETE FROM h_recent WHERE ts < ?");
     this.upsertRow = TIERS.map((t) =>
       db.prepare(`INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     );
