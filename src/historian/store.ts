@@ -48,7 +48,7 @@ export function openHistoryDb(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("PRAGMA cache_size = -4000"); // 4 MB: long reads lean on the OS page cache; the RSS budget is tight
+  db.exec("PRAGMA cache_size = -2000"); // 2 MB: long reads lean on the OS page cache; the RSS budget is tight
   migrateHistory(db);
   return db;
 }
@@ -122,18 +122,18 @@ export class HistoryStore {
 
   /** Stable ids for point names (history survives reordering or removing devices in the site file). */
   pointIds(points: readonly { name: string; kind: string; unit: string }[]): number[] {
-    const get = this.db.prepare("SELECT id FROM h_points WHERE name = ?");
-    const add = this.db.prepare("INSERT INTO h_points (name, kind, unit) VALUES (?, ?, ?) RETURNING id");
-    const upd = this.db.prepare("UPDATE h_points SET kind = ?, unit = ? WHERE id = ?");
-    return this.db.transaction(() =>
-      points.map((p) => {
-        const row = get.get(p.name) as { id: number } | null;
-        if (row) {
-          upd.run(p.kind, p.unit, row.id);
-          return row.id;
-        }
-        return (add.get(p.name, p.kind, p.unit) as { id: number }).id;
-      }),
-    )();
+    const known = () => new Map((this.db.query("SELECT name, id FROM h_points").values() as [string, number][]).map(([n, id]) => [n, id]));
+    let ids = known();
+    const missing = points.filter((p) => !ids.has(p.name));
+    if (missing.length) {
+      const add = this.db.prepare("INSERT INTO h_points (name, kind, unit) VALUES (?, ?, ?)");
+      // In chunks: one huge first-start transaction would hold its pages (RSS) for nothing.
+      for (let i = 0; i < missing.length; i += 2000)
+        this.db.transaction(() => {
+          for (const p of missing.slice(i, i + 2000)) add.run(p.name, p.kind, p.unit);
+        })();
+      ids = known();
+    }
+    return points.map((p) => ids.get(p.name)!);
   }
 }
