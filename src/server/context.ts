@@ -3,6 +3,7 @@ import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
 import type { Supervisor } from "../workers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
 
 /** What every route module gets: the running site's parts. */
@@ -13,6 +14,8 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
+  gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
 }
