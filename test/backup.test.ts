@@ -34,6 +34,8 @@ async function login(): Promise<{ cookie: string; csrf: string }> {
 function call(method: string, path: string, body?: BodyInit): Promise<Response> {
   const headers: Record<string, string> = { host: "busbar.test", accept: "application/json", cookie: admin.cookie };
   if (method !== "GET") headers["x-csrf-token"] = admin.csrf;
+  // As a browser sends a file: with its length (the upload route streams it to disk).
+  if (body && typeof body !== "string") headers["content-length"] = String((body as Uint8Array).byteLength);
   return Promise.resolve(
     b().app.fetch(new Request(`http://busbar.test${path}`, { method, headers, body }), { requestIP: () => ({ address: "10.9.9.9", family: "IPv4", port: 50000 }) }),
   );
