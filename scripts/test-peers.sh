@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the independent peers Busbar's tests talk to, from Debian's packages:
 # socat (virtual serial pairs), python3-pymodbus (Modbus server/client), mbpoll (Modbus master),
-# chromium (pages in a real browser). Does nothing when they are all present.
+# chromium (pages in a real browser), python3-aiosmtpd (SMTP server for notification tests). Does nothing when they are all present.
 set -euo pipefail
-packages=(socat python3-pymodbus mbpoll chromium)
+packages=(socat python3-pymodbus mbpoll chromium python3-aiosmtpd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

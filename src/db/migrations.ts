@@ -107,4 +107,49 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       CREATE INDEX alarm_activations_open ON alarm_activations(closed_at);
     `,
   },
+  {
+    // Issue 13: notification channels, rules and the durable outbox (src/notify). Channel secrets are
+    // AES-256-GCM ciphertext; the key lives outside the database (src/notify/secret-box.ts).
+    name: "0005_notify",
+    sql: `
+      ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';   -- where rules addressed to the user's role send
+      CREATE TABLE notify_channels (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,              -- email | webhook | telegram | ntfy
+        config TEXT NOT NULL,            -- JSON, no secrets
+        secret TEXT NOT NULL DEFAULT '', -- encrypted JSON (password, token, HMAC key)
+        enabled INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE notify_rules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        channel_id INTEGER NOT NULL,
+        config TEXT NOT NULL,            -- JSON: priorities, devices, role, recipients, events, quiet hours
+        enabled INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        rule_id INTEGER,
+        status TEXT NOT NULL,            -- held | pending | sending | sent | failed | merged
+        not_before INTEGER NOT NULL DEFAULT 0,  -- held: quiet hours end
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0,
+        event TEXT,                      -- held rows: the alarm event (JSON)
+        recipients TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',   -- JSON message (text + events)
+        digest_of INTEGER,               -- merged rows: the message that carries them
+        last_error TEXT NOT NULL DEFAULT '',
+        response TEXT NOT NULL DEFAULT '',
+        sent_at INTEGER
+      );
+      CREATE INDEX notify_outbox_status ON notify_outbox(status, next_at);
+      CREATE INDEX notify_outbox_channel ON notify_outbox(channel_id, status);
+    `,
+  },
 ];

@@ -5,6 +5,7 @@ import type { Supervisor } from "../workers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
+import type { Notifier } from "../notify/notifier.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -18,4 +19,6 @@ export interface AppContext {
   gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
+  /** Alarm notifications (absent in route tests that do not need them). */
+  notify?: Notifier;
 }

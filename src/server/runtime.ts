@@ -17,6 +17,8 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { Notifier } from "../notify/notifier.ts";
+import { SecretBox } from "../notify/secret-box.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -37,6 +39,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
   restart?: Restart;
+  /** Notification timings (tests shorten the backoff); see src/notify/notifier.ts. */
+  notify?: { settleMs?: number; maxWaitMs?: number; backoffMs?: number; maxBackoffMs?: number; maxAttempts?: number };
 }
 
 export interface Busbar {
@@ -57,6 +61,8 @@ export interface Busbar {
   gateway: Gateway | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
   history: History | undefined;
+  /** Alarm notifications and their outbox (src/notify). */
+  notify: Notifier;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -142,6 +148,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     .all() as { device: string; at: number }[];
   supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  // Before the alarm engine starts: its first transitions are already notified.
+  const notify = new Notifier({
+    sqlite: db.sqlite,
+    journal,
+    box: SecretBox.forDatabase(opts.dbPath),
+    siteName: site.site.name,
+    timezone: site.site.timezone,
+    lang,
+    log,
+    ...opts.notify,
+  });
+  notify.start();
+
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   live.start();
   alarms.start((fn) => live.subscribe(fn));
@@ -160,7 +179,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, history };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, history, notify };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -180,6 +199,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     live.stop();
     await supervisor.stop();
     history?.stop();
+    await notify.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
   }
@@ -200,6 +220,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     history,
+    notify,
     url,
     port: server.port!,
     async stop() {
@@ -210,6 +231,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       await supervisor.stop();
       server.stop(true);
       history?.stop();
+      await notify.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },
