@@ -5,6 +5,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { build } from "../scripts/build.ts";
 import { freePort, waitFor } from "./helpers/peers.ts";
+import { startSmtp } from "./helpers/smtp.ts";
+import { openDatabase } from "../src/db/database.ts";
+import { Notifier } from "../src/notify/notifier.ts";
+import { SecretBox } from "../src/notify/secret-box.ts";
 
 /** The single executable, run from a folder with no node_modules anywhere above it. */
 describe("dist/busbar", () => {
@@ -43,6 +47,24 @@ describe("dist/busbar", () => {
     const page = await fetch(`http://127.0.0.1:${port}/assets/htmx.min.js`);
     expect(page.status).toBe(200);
   }, 90_000);
+
+  it("sends e-mail with nodemailer from inside the binary (STARTTLS, authentication, encrypted password)", async () => {
+    const smtp = await startSmtp({ starttls: true, auth: "busbar:bin-relay-pass" });
+    try {
+      const dbPath = join(dir, "notify.db");
+      const db = openDatabase(dbPath);
+      const n = new Notifier({ sqlite: db.sqlite, journal: db.journal, box: SecretBox.forDatabase(dbPath, {}), siteName: "bin", timezone: "UTC", lang: "en" });
+      const id = n.saveChannel(undefined, "relay", "email", { host: "127.0.0.1", port: smtp.port, tls: "starttls", user: "busbar", from: "busbar@example.org", allowSelfSigned: true }, { password: "bin-relay-pass" }, [], true);
+      db.close();
+      const r = spawnSync(bin, ["notify", "test", String(id), "--to", "ops@example.org", "--db", dbPath], { cwd: dir, encoding: "utf8", env: { ...process.env, BUSBAR_SECRET_KEY: "" } });
+      expect(r.stdout + r.stderr).toContain("sent: 250 OK queued as busbar-test");
+      expect(r.status).toBe(0);
+      await waitFor("mail", () => smtp.messages.length === 1, 5000, 50);
+      expect(smtp.messages[0]).toMatchObject({ tls: true, auth: "busbar", to: ["ops@example.org"] });
+    } finally {
+      smtp.stop();
+    }
+  }, 30_000);
 
   it("rejects an invalid site file with every error and exit code 2", () => {
     const file = join(dir, "bad.yaml");

@@ -565,4 +565,5 @@ export const en: Record<string, string> = {
   "notify.status.held": "gathering",
   "notify.invalid": "Not saved:",
   "notify.key": "Secrets are encrypted with the key in {where}; a backup does not contain it.",
+  "flash.ok.notifySaved": "Notification settings saved.",
 };

@@ -565,4 +565,5 @@ export const fr: Record<string, string> = {
   "notify.status.held": "regroupement",
   "notify.invalid": "Non enregistré :",
   "notify.key": "Les secrets sont chiffrés avec la clé de {where} ; une sauvegarde ne la contient pas.",
+  "flash.ok.notifySaved": "Réglages des notifications enregistrés.",
 };
