@@ -40,7 +40,7 @@ describe("breaker trip → e-mail", () => {
     const sim: Sim = startSimulator(demoSite(), { anyPort: true, host: "127.0.0.1", tickMs: 100 });
     cleanup.push(() => sim.stop());
     const dir = mkdtempSync(join(tmpdir(), "busbar-notify-e2e-"));
-    const busbar: Busbar = await startBusbar({ site: sim.servedSite, dbPath: join(dir, "busbar.db"), httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+    const busbar: Busbar = await startBusbar({ site: sim.servedSite, dbPath: join(dir, "busbar.db"), httpPort: 0, httpHost: "127.0.0.1", log: () => {}, notify: { backoffMs: 100, maxAttempts: 2 } });
     cleanup.push(() => busbar.stop());
     const admin = await busbar.auth.users.create("chef", "admin", "admin-password-1");
     const maint = await busbar.auth.users.create("maint", "maintenance", "maint-password-1");
@@ -62,11 +62,17 @@ describe("breaker trip → e-mail", () => {
     expect(
       (await post("/admin/notify/rules", { name: "Disjoncteurs", channel: String(ch.id), priorities: ["critical", "high"], events: ["active", "ack", "rtn"], role: "maintenance", recipients: "", devices: "2B*", enabled: "1" })).status,
     ).toBe(303);
+    // A second channel whose receiver is gone: its messages end up failed, on the page and in the journal.
+    const dead = await freePort();
+    expect((await post("/admin/notify/channels", { type: "webhook", name: "GTB absente", url: `http://127.0.0.1:${dead}/hook`, "secret.hmacKey": "hmac-key-never-shown", enabled: "1" })).status).toBe(303);
+    const hook = busbar.notify.channels().find((c) => c.type === "webhook")!;
+    expect((await post("/admin/notify/rules", { name: "GTB", channel: String(hook.id), priorities: "critical", events: "active", role: "", devices: "", enabled: "1" })).status).toBe(303);
     const page = await (await fetch(busbar.url + "admin/notify", { headers: { cookie: `busbar_session=${token}` } })).text();
     expect(page).toContain("Relais");
     expect(page).not.toContain("relay-password-9");
+    expect(page).not.toContain("hmac-key-never-shown");
     const types = (busbar.db.sqlite.query("SELECT message, data FROM events WHERE type = 'config.notify'").all() as { data: string }[]).map((r) => r.data);
-    expect(types.length).toBe(3);
+    expect(types.length).toBe(5);
     expect(types.join()).not.toContain("relay-password-9");
 
     const test = await post(`/admin/notify/channels/${ch.id}/test`, { to: "essai@tour-est.example" });
@@ -88,6 +94,21 @@ describe("breaker trip → e-mail", () => {
     expect(busbar.alarms.ack(alarm.id, "maint", "vu").ok).toBe(true);
     const ack = await waitFor("ack mail", () => smtp.messages.slice(2).find((m) => /acquitt/i.test(decodeMime(m.data))), 5000, 25);
     expect(decodeMime(ack.data)).toContain("maint");
+    // Return to normal: the breaker closed again.
+    sim.setBreaker("2B3", true);
+    await waitFor("return-to-normal mail", () => smtp.messages.slice(2).find((m) => /retour/i.test(decodeMime(m.data))), 8000, 25);
+
+    const failedPage = await waitFor(
+      "failed message on the page",
+      async () => {
+        const html = await (await fetch(busbar.url + "admin/notify", { headers: { cookie: `busbar_session=${token}` } })).text();
+        return /data-status="failed"/.test(html) && html;
+      },
+      10_000,
+      100,
+    );
+    expect(failedPage).toMatch(/ECONNREFUSED|Unable to connect|connect/i);
+    expect(busbar.db.sqlite.query("SELECT COUNT(*) AS n FROM events WHERE type = 'notify.failed'").get()).toEqual({ n: 1 });
   });
 });
 

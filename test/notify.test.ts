@@ -107,6 +107,24 @@ describe("e-mail through aiosmtpd", () => {
     expect(n.counts()).toMatchObject({ sent: 2, merged: 201 });
   });
 
+  it("implicit TLS (SMTPS) with authentication", { timeout: 15_000 }, async () => {
+    const smtp = await startSmtp({ implicit: true, auth: "busbar:smtps-pass" });
+    peers.push(smtp);
+    const { n } = setup();
+    const ch = n.saveChannel(undefined, "smtps", "email", { host: "127.0.0.1", port: smtp.port, tls: "implicit", user: "busbar", from: "busbar@example.org", allowSelfSigned: true }, { password: "smtps-pass" }, [], true);
+    expect(await n.sendTest(ch, ["ops@example.org"])).toEqual({ ok: true, answer: "250 OK queued as busbar-test" });
+    await waitFor("mail", () => smtp.messages.length === 1, 5000, 20);
+    expect(smtp.messages[0]).toMatchObject({ auth: "busbar", to: ["ops@example.org"], tls: true });
+    // A wrong password: the server's own refusal, shown as it said it.
+    n.saveChannel(ch, "smtps", "email", { host: "127.0.0.1", port: smtp.port, tls: "implicit", user: "busbar", from: "busbar@example.org", allowSelfSigned: true }, { password: "wrong" }, [], true);
+    const bad = await n.sendTest(ch, ["ops@example.org"]);
+    expect(bad.ok).toBe(false);
+    expect(bad.answer).toMatch(/535/);
+    // A self-signed certificate is refused unless the channel says otherwise.
+    n.saveChannel(ch, "smtps", "email", { host: "127.0.0.1", port: smtp.port, tls: "implicit", user: "busbar", from: "busbar@example.org", allowSelfSigned: false }, {}, [], true);
+    expect((await n.sendTest(ch, ["ops@example.org"])).answer).toMatch(/self[- ]signed|certificate/i);
+  });
+
   it("retries with backoff, then marks the message failed and journals it", { timeout: 20_000 }, async () => {
     const { db, n } = setup();
     const ch = n.saveChannel(undefined, "absent", "email", { host: "127.0.0.1", port: await freePort(), tls: "none", user: "", from: "busbar@example.org", allowSelfSigned: false }, {}, [], true);
@@ -120,6 +138,40 @@ describe("e-mail through aiosmtpd", () => {
     const j = db.sqlite.query("SELECT message FROM events WHERE type = 'notify.failed'").all() as { message: string }[];
     expect(j.length).toBe(1);
     expect(j[0]!.message).toContain("3 tentatives");
+  });
+});
+
+describe("Telegram and ntfy presets", () => {
+  it("POST what each API expects, token in the URL (Telegram) or as a bearer (ntfy)", { timeout: 15_000 }, async () => {
+    const got: { path: string; auth: string; body: any }[] = [];
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        got.push({ path: new URL(req.url).pathname, auth: req.headers.get("authorization") ?? "", body: await req.json() });
+        return Response.json({ ok: true, result: { message_id: 42 } });
+      },
+    });
+    try {
+      const { db, n } = setup();
+      const tg = n.saveChannel(undefined, "tg", "telegram", { chatId: "-100123", apiBase: `http://127.0.0.1:${server.port}` }, { token: "123:ABC" }, [], true);
+      const nt = n.saveChannel(undefined, "ntfy", "ntfy", { url: `http://127.0.0.1:${server.port}/tour-est-elec` }, { token: "tk_ntfy" }, [], true);
+      n.saveRule(undefined, "tg", tg, RULE, true);
+      n.saveRule(undefined, "ntfy", nt, RULE, true);
+      n.start();
+      raise(db, 5, "high");
+      await waitFor("both", () => got.length === 2, 5000, 50);
+      const t = got.find((g) => g.path.startsWith("/bot"))!;
+      expect(t.path).toBe("/bot123:ABC/sendMessage");
+      expect(t.body.chat_id).toBe("-100123");
+      expect(t.body.text).toContain("2B5");
+      const f = got.find((g) => g.path === "/")!;
+      expect(f.auth).toBe("Bearer tk_ntfy");
+      expect(f.body).toMatchObject({ topic: "tour-est-elec", priority: 4 });
+      expect(f.body.message).toContain("2B5");
+    } finally {
+      server.stop(true);
+    }
   });
 });
 

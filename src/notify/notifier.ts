@@ -34,7 +34,7 @@ export interface NotifyOptions {
   timezone: string;
   lang: Lang;
   now?: () => number;
-  /** Quiet time after the last event before a gathered message goes (default 2 s). */
+  /** Quiet time after the last event before a gathered message goes (default 1.5 s). */
   settleMs?: number;
   /** Longest a storm is gathered before its digest goes (default 60 s). */
   maxWaitMs?: number;
@@ -107,7 +107,7 @@ export class Notifier {
       timezone: opts.timezone,
       lang: opts.lang,
       now: opts.now ?? Date.now,
-      settleMs: opts.settleMs ?? 2000,
+      settleMs: opts.settleMs ?? 1500,
       maxWaitMs: opts.maxWaitMs ?? 60_000,
       backoffMs: opts.backoffMs ?? 5000,
       maxBackoffMs: opts.maxBackoffMs ?? 15 * 60_000,

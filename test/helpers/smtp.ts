@@ -11,12 +11,13 @@ export interface SmtpPeer {
   stop(): void;
 }
 
-export async function startSmtp(opts: { port?: number; starttls?: boolean; auth?: string } = {}): Promise<SmtpPeer> {
+export async function startSmtp(opts: { port?: number; starttls?: boolean; implicit?: boolean; auth?: string } = {}): Promise<SmtpPeer> {
   const port = opts.port ?? (await freePort());
   const args = [join(import.meta.dirname, "../fixtures/smtp_server.py"), String(port)];
-  if (opts.starttls) {
+  if (opts.starttls || opts.implicit) {
     const { cert, key } = selfSigned();
     args.push("--starttls", cert, key);
+    if (opts.implicit) args.push("--implicit");
   }
   if (opts.auth) args.push("--auth", opts.auth);
   const proc: ChildProcess = spawn("/usr/bin/python3", args, { stdio: ["ignore", "pipe", "pipe"] });
