@@ -117,6 +117,10 @@ export const POLICIES: readonly RoutePolicy[] = [
     bodyLimit: RESTORE_BODY_LIMIT,
     note: "replaces every database after checking the upload (streamed to disk by the route)",
   },
+  // --- CSV exports (routes/exports.ts): maintenance reads history for its reports; journaled.
+  { method: "GET", path: "/export/history.csv", access: "maintenance" },
+  { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
+
   // --- Notifications (routes/notify.tsx): channels hold secrets, rules say who is woken at night.
   { method: "GET", path: "/admin/notify", access: "admin" },
   { method: "GET", path: "/api/notify/outbox", access: "admin", note: "messages and their delivery state (no bodies)" },

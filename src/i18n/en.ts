@@ -566,4 +566,7 @@ export const en: Record<string, string> = {
   "notify.invalid": "Not saved:",
   "notify.key": "Secrets are encrypted with the key in {where}; a backup does not contain it.",
   "flash.ok.notifySaved": "Notification settings saved.",
+  "journal.export.data": "{user} downloaded the {what} CSV",
+  "export.what.history": "history",
+  "export.what.alarms": "alarm history",
 };

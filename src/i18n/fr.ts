@@ -566,4 +566,7 @@ export const fr: Record<string, string> = {
   "notify.invalid": "Non enregistré :",
   "notify.key": "Les secrets sont chiffrés avec la clé de {where} ; une sauvegarde ne la contient pas.",
   "flash.ok.notifySaved": "Réglages des notifications enregistrés.",
+  "journal.export.data": "{user} a téléchargé le CSV {what}",
+  "export.what.history": "de l’historique",
+  "export.what.alarms": "de l’historique des alarmes",
 };

@@ -18,7 +18,8 @@ export interface CsvOptions {
   chunkRows?: number;
 }
 
-function cell(s: string, sep: string): string {
+/** One RFC 4180 cell; a leading = + - @ is defused with an apostrophe (spreadsheet formula injection). */
+export function cell(s: string, sep: string): string {
   let v = s;
   if (v.length && (v[0] === "=" || v[0] === "+" || v[0] === "-" || v[0] === "@" || v[0] === "\t" || v[0] === "\r")) v = "'" + v;
   if (v.includes('"') || v.includes(sep) || v.includes("\n") || v.includes("\r")) return `"${v.replace(/"/g, '""')}"`;
@@ -65,7 +66,11 @@ export function* csvPieces(journal: Journal, filter: JournalFilter, opts: CsvOpt
 
 /** A byte stream for an HTTP response; pulls one chunk at a time and yields the event loop between chunks. */
 export function csvStream(journal: Journal, filter: JournalFilter, opts: CsvOptions): ReadableStream<Uint8Array> {
-  const pieces = csvPieces(journal, filter, opts);
+  return piecesStream(csvPieces(journal, filter, opts));
+}
+
+/** Any generator of text pieces as a byte stream, one piece per pull, the event loop turning between. */
+export function piecesStream(pieces: Generator<string>): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let first = true;
   return new ReadableStream<Uint8Array>(

@@ -17,6 +17,7 @@ import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
 import { registerHistoryRoutes } from "./routes/history.tsx";
 import { registerNotifyRoutes } from "./routes/notify.tsx";
+import { registerExportRoutes } from "./routes/exports.ts";
 
 export type { AppContext } from "./context.ts";
 
@@ -47,5 +48,6 @@ export function createApp(ctx: AppContext): Hono {
   registerScanRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerNotifyRoutes(app, ctx);
+  registerExportRoutes(app, ctx);
   return app;
 }

@@ -1,0 +1,73 @@
+import type { Hono } from "hono";
+import { ALARM_PRIORITIES } from "../../config/site.ts";
+import { alarmsCsv, csvFormat, EXPORT_GROUPS, historyCsv, type ExportGroup } from "../../exports/csv.ts";
+import { t } from "../../i18n/index.ts";
+import { piecesStream } from "../../journal/csv.ts";
+import { parseTimeFilter } from "../../journal/time.ts";
+import type { AppContext } from "../context.ts";
+import { authOf } from "../middleware/security.ts";
+import { servicesOf } from "../middleware/services.ts";
+
+/**
+ * CSV downloads (maintenance and admin, policy.ts): device history and alarm history, streamed.
+ * Query: from, to (dates in the site's zone, date-times or ms), sep (; , tab), decimal (, .);
+ * history also points=A.x,B.y (at most 50) and group=raw|1m|15m|1h|1d|1mo. Each download is journaled.
+ */
+const MAX_POINTS = 50;
+
+export function registerExportRoutes(app: Hono, ctx: AppContext): void {
+  const { journal, lang: siteLang } = servicesOf(ctx);
+  const tz = ctx.site.site.timezone;
+
+  const range = (q: (k: string) => string | undefined, defaultDays: number): { from: number; to: number } | string => {
+    const now = Date.now();
+    const from = q("from") ? parseTimeFilter(q("from"), tz) : now - defaultDays * 86_400_000;
+    const to = q("to") ? parseTimeFilter(q("to"), tz, true) : now;
+    if (from === undefined) return "from: not a date (YYYY-MM-DD), date-time or ms since 1970";
+    if (to === undefined) return "to: not a date (YYYY-MM-DD), date-time or ms since 1970";
+    if (to <= from) return "to must be after from";
+    return { from, to };
+  };
+  const download = (body: Generator<string>, name: string) =>
+    new Response(piecesStream(body), {
+      headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"`, "cache-control": "no-store" },
+    });
+  const log = (who: string, what: string, data: Record<string, unknown>) =>
+    journal.append({ type: "export.csv", source: what, actor: who, message: t(siteLang, "journal.export.data", { user: who, what: t(siteLang, `export.what.${what}`) }), data });
+
+  app.get("/export/history.csv", (c) => {
+    const h = ctx.history;
+    if (!h) return c.json({ error: "history is turned off on this site" }, 404);
+    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz);
+    if (typeof format === "string") return c.json({ error: format }, 400);
+    const r = range((k) => c.req.query(k), 1);
+    if (typeof r === "string") return c.json({ error: r }, 400);
+    const group = (c.req.query("group") ?? "raw") as ExportGroup;
+    if (!EXPORT_GROUPS.includes(group)) return c.json({ error: `group: ${EXPORT_GROUPS.join(", ")}` }, 400);
+    const ids = (c.req.query("points") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (!ids.length || ids.length > MAX_POINTS) return c.json({ error: `points: 1 to ${MAX_POINTS} point ids, comma-separated` }, 400);
+    const indexes: number[] = [];
+    for (const id of ids) {
+      const p = ctx.live.registry.byId.get(id);
+      const hp = p && h.historian.points[p.index];
+      if (!p || !hp || !hp.store) return c.json({ error: `points: ${id} is not a point with history` }, 400);
+      indexes.push(p.index);
+    }
+    log(authOf(c).user!.name, "history", { points: ids, from: r.from, to: r.to, group, sep: format.sep, decimal: format.decimal });
+    const stamp = new Date(r.from).toISOString().slice(0, 10);
+    return download(historyCsv({ historian: h.historian, indexes, from: r.from, to: r.to, group, format }), `busbar-history-${group}-${stamp}.csv`);
+  });
+
+  app.get("/export/alarms.csv", (c) => {
+    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz);
+    if (typeof format === "string") return c.json({ error: format }, 400);
+    const r = range((k) => c.req.query(k), 31);
+    if (typeof r === "string") return c.json({ error: r }, 400);
+    const priority = c.req.query("priority") || undefined;
+    if (priority && !(ALARM_PRIORITIES as readonly string[]).includes(priority)) return c.json({ error: `priority: ${ALARM_PRIORITIES.join(", ")}` }, 400);
+    const device = c.req.query("device") || undefined;
+    log(authOf(c).user!.name, "alarms", { from: r.from, to: r.to, device, priority, sep: format.sep, decimal: format.decimal });
+    const stamp = new Date(r.from).toISOString().slice(0, 10);
+    return download(alarmsCsv({ sqlite: ctx.db.sqlite, from: r.from, to: r.to, device, priority, format }), `busbar-alarms-${stamp}.csv`);
+  });
+}

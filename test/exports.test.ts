@@ -1,0 +1,147 @@
+/**
+ * CSV exports: device history from a real historian (raw and per minute), alarm history from the
+ * alarm store; the user's separator and decimal mark, BOM, ISO 8601 with offset, units in the
+ * header, quality in its own column; values parse back to what went in. Routes: maintenance only,
+ * bad parameters refused with the reason, each download journaled.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { AlarmStore } from "../src/alarms/store.ts";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseSite } from "../src/config/site.ts";
+import { openDatabase } from "../src/db/database.ts";
+import { alarmsCsv, csvFormat, historyCsv, type CsvFormat } from "../src/exports/csv.ts";
+import { historianSchema } from "../src/historian/config.ts";
+import { Historian } from "../src/historian/historian.ts";
+import { Quality } from "../src/points/quality.ts";
+import { startBusbar, type Busbar } from "../src/server/runtime.ts";
+import { freePort } from "./helpers/peers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "busbar-exports-"));
+const TZ = "America/Toronto";
+const FR = csvFormat({}, TZ) as CsvFormat;
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+/** Parses what we wrote (no quoted separators in these files), decimal mark back to a number. */
+function parse(text: string, f: CsvFormat) {
+  expect(text.charCodeAt(0)).toBe(0xfeff);
+  const lines = text.slice(1).split("\r\n").filter(Boolean);
+  const rows = lines.map((l) => l.split(f.sep));
+  const n = (s: string) => (s === "" ? null : Number(f.decimal === "," ? s.replace(",", ".") : s));
+  return { head: rows[0]!, rows: rows.slice(1), n };
+}
+
+describe("history CSV", () => {
+  const T0 = Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000;
+  const h = new Historian({
+    path: join(dir, "h.history.db"),
+    points: [
+      { index: 0, name: "2B3.p_total", device: "2B3", kind: "analog", unit: "kW", deadband: 0, relDeadband: 0, heartbeatMs: 60_000, store: true },
+      { index: 1, name: "5B1.v_ab", device: "5B1", kind: "analog", unit: "V", deadband: 0, relDeadband: 0, heartbeatMs: 60_000, store: true },
+    ],
+    config: historianSchema.parse({}),
+    timeZone: TZ,
+  });
+  cleanup.push(() => h.stop());
+  h.offer(0, T0, 12.5, Quality.GOOD);
+  h.offer(1, T0, 600.25, Quality.GOOD);
+  h.offer(0, T0 + 60_000, -3.125, Quality.GOOD);
+  h.offer(0, T0 + 90_000, null, Quality.COMM_FAIL);
+  h.offer(0, T0 + 120_000, 7, Quality.GOOD);
+  h.offer(1, T0 + 120_000, 601.5, Quality.GOOD);
+  h.flush(Date.now());
+
+  it("raw: one row per instant, units in the header, quality beside each value, ; and , by default", () => {
+    const text = [...historyCsv({ historian: h, indexes: [0, 1], from: T0, to: T0 + 180_000, group: "raw", format: FR })].join("");
+    const { head, rows, n } = parse(text, FR);
+    expect(head).toEqual(["timestamp", "2B3.p_total (kW)", "2B3.p_total quality", "5B1.v_ab (V)", "5B1.v_ab quality"]);
+    expect(rows[0]![0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000-0[45]:00$/);
+    expect(Date.parse(rows[0]![0]!)).toBe(T0);
+    expect(rows[0]!.slice(1)).toEqual(["12,5", "good", "600,25", "good"]);
+    expect(n(rows[1]![1]!)).toBe(-3.125);
+    expect(rows[1]![3]).toBe(""); // 5B1 had no sample then: empty, not repeated
+    // A comm-fail sample: no value, its quality said.
+    expect(rows[2]!.slice(1, 3)).toEqual(["", "comm-fail"]);
+    expect(rows[3]!.slice(1)).toEqual(["7", "good", "601,5", "good"]);
+  });
+
+  it("per minute with , and . : mean, min, max, coverage and a partial minute called partial", () => {
+    const f = csvFormat({ sep: ",", decimal: "." }, TZ) as CsvFormat;
+    const text = [...historyCsv({ historian: h, indexes: [0], from: T0, to: T0 + 180_000, group: "1m", format: f })].join("");
+    const { head, rows, n } = parse(text, f);
+    expect(head).toEqual(["timestamp", "2B3.p_total mean (kW)", "2B3.p_total min (kW)", "2B3.p_total max (kW)", "2B3.p_total coverage (%)", "2B3.p_total quality"]);
+    expect(rows.length).toBe(3);
+    expect(rows[0]!.slice(1)).toEqual(["12.5", "12.5", "12.5", "100", "good"]);
+    // Second minute: 30 s of -3.125, then comm-fail.
+    expect(n(rows[1]![1]!)).toBe(-3.125);
+    expect(rows[1]![4]).toBe("50");
+    expect(rows[1]![5]).toBe("partial");
+  });
+
+  it("refuses a separator equal to the decimal mark", () => {
+    expect(csvFormat({ sep: ",", decimal: "," }, TZ)).toBe("sep and decimal must differ");
+    expect(csvFormat({ sep: "|" }, TZ)).toMatch(/sep/);
+  });
+});
+
+describe("alarm history CSV", () => {
+  it("one row per activation with its acknowledgement and duration; message text quoted and defused", () => {
+    const db = openDatabase(join(dir, "a.db"));
+    cleanup.push(() => db.close());
+    const store = new AlarmStore(db);
+    const t0 = Date.parse("2026-03-08T01:30:00-05:00");
+    const id = store.raise({ alarmId: "2B3.tripped", device: "2B3", point: "2B3.tripped", priority: "critical", message: "=Disjoncteur 2B3; déclenché", value: 1, raisedAt: t0 });
+    store.ack(id, t0 + 60_000, "maint", "vu");
+    store.cleared(id, t0 + 90_500);
+    const text = [...alarmsCsv({ sqlite: db.sqlite, from: t0 - 1, to: t0 + 1, format: FR })].join("");
+    const lines = text.slice(1).split("\r\n").filter(Boolean);
+    expect(lines[0]).toBe("raised;alarm;device;point;priority;message;value;acknowledged;acknowledged by;comment;cleared;closed;close reason;duration (s)");
+    expect(lines[1]).toBe(`2026-03-08T01:30:00.000-05:00;2B3.tripped;2B3;2B3.tripped;critical;"'=Disjoncteur 2B3; déclenché";1;2026-03-08T01:31:00.000-05:00;maint;vu;2026-03-08T01:31:30.500-05:00;;;90,5`);
+  });
+});
+
+describe("export routes", () => {
+  let busbar: Busbar;
+  it("maintenance downloads, an operator is refused, bad parameters say why, downloads are journaled", { timeout: 30_000 }, async () => {
+    const site = parseSite(
+      {
+        site: { name: "exports", timezone: TZ },
+        buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
+        devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
+      },
+      loadProfiles(),
+    );
+    busbar = await startBusbar({ site, dbPath: join(dir, "r.db"), httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+    cleanup.push(() => busbar.stop());
+    const m = await busbar.auth.users.create("maint", "maintenance", "maint-password-1");
+    const o = await busbar.auth.users.create("op", "operator", "op-password-1");
+    const cookie = (id: number, role: "maintenance" | "operator") => `busbar_session=${busbar.auth.sessions.create(id, "password", role, "127.0.0.1", 600_000, 3_600_000).token}`;
+    const get = (path: string, c: string) => fetch(busbar.url + path.replace(/^\//, ""), { headers: { cookie: c } });
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    const ok = await get(`/export/history.csv?points=${point}&group=15m&from=2026-01-01&to=2026-01-02`, cookie(m.id, "maintenance"));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const bytes = new Uint8Array(await ok.arrayBuffer());
+    expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const body = new TextDecoder().decode(bytes);
+    expect(body.split("\r\n")[1]).toMatch(/^2026-01-01T00:00:00\.000-05:00;;;;;no-data$/);
+    // "to" is a day, inclusive (as on the journal): two days of quarter hours.
+    expect(body.split("\r\n").filter(Boolean).length).toBe(1 + 2 * 96);
+    expect((await get(`/export/history.csv?points=${point}`, cookie(o.id, "operator"))).status).toBe(403);
+    const bad = await get(`/export/history.csv?points=nope.x`, cookie(m.id, "maintenance"));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain("nope.x");
+    expect((await get(`/export/alarms.csv?sep=,&decimal=,`, cookie(m.id, "maintenance"))).status).toBe(400);
+    expect((await get(`/export/alarms.csv`, cookie(m.id, "maintenance"))).status).toBe(200);
+    const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv'").all();
+    expect(j).toEqual([
+      { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
+      { actor: "maint", message: "maint a téléchargé le CSV de l’historique des alarmes" },
+    ]);
+  });
+});
