@@ -133,6 +133,12 @@ describe("export routes", () => {
     // "to" is a day, inclusive (as on the journal): two days of quarter hours.
     expect(body.split("\r\n").filter(Boolean).length).toBe(1 + 2 * 96);
     expect((await get(`/export/history.csv?points=${point}`, cookie(o.id, "operator"))).status).toBe(403);
+    const page = await (await get("/export", cookie(m.id, "maintenance"))).text();
+    expect(page).toContain(`value="${point}"`);
+    // The page's multiple select sends points=A&points=B.
+    const two = busbar.registry.points.filter((p) => busbar.history!.historian.points[p.index]?.store).slice(0, 2).map((p) => p.id);
+    const multi = await (await get(`/export/history.csv?points=${two[0]}&points=${two[1]}&group=1d&from=2026-01-01&to=2026-01-01`, cookie(m.id, "maintenance"))).text();
+    expect(multi.split("\r\n")[0]).toContain(`${two[1]} mean`);
     const bad = await get(`/export/history.csv?points=nope.x`, cookie(m.id, "maintenance"));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain("nope.x");
@@ -140,6 +146,7 @@ describe("export routes", () => {
     expect((await get(`/export/alarms.csv`, cookie(m.id, "maintenance"))).status).toBe(200);
     const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv'").all();
     expect(j).toEqual([
+      { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique des alarmes" },
     ]);

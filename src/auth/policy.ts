@@ -117,7 +117,8 @@ export const POLICIES: readonly RoutePolicy[] = [
     bodyLimit: RESTORE_BODY_LIMIT,
     note: "replaces every database after checking the upload (streamed to disk by the route)",
   },
-  // --- CSV exports (routes/exports.ts): maintenance reads history for its reports; journaled.
+  // --- CSV exports (routes/exports.tsx): maintenance reads history for its reports; journaled.
+  { method: "GET", path: "/export", access: "maintenance" },
   { method: "GET", path: "/export/history.csv", access: "maintenance" },
   { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
 

@@ -17,7 +17,7 @@ import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
 import { registerHistoryRoutes } from "./routes/history.tsx";
 import { registerNotifyRoutes } from "./routes/notify.tsx";
-import { registerExportRoutes } from "./routes/exports.ts";
+import { registerExportRoutes } from "./routes/exports.tsx";
 
 export type { AppContext } from "./context.ts";
 

@@ -49,6 +49,11 @@ export function AdminPage(props: {
           </a>
         </li>
         <li>
+          <a class="btn btn-big" href="/export">
+            ↓ {t("export.title")}
+          </a>
+        </li>
+        <li>
           <a class="btn btn-big" href="/admin/notify">
             {t("admin.notify")}
           </a>

@@ -1,4 +1,6 @@
 import type { Hono } from "hono";
+import { ExportPage } from "../../views/export-page.tsx";
+import { pageRequest } from "../../views/page-context.ts";
 import { ALARM_PRIORITIES } from "../../config/site.ts";
 import { alarmsCsv, csvFormat, EXPORT_GROUPS, historyCsv, type ExportGroup } from "../../exports/csv.ts";
 import { t } from "../../i18n/index.ts";
@@ -35,6 +37,21 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
   const log = (who: string, what: string, data: Record<string, unknown>) =>
     journal.append({ type: "export.csv", source: what, actor: who, message: t(siteLang, "journal.export.data", { user: who, what: t(siteLang, `export.what.${what}`) }), data });
 
+  app.get("/export", (c) => {
+    const stored = ctx.history ? ctx.live.registry.points.filter((p) => ctx.history!.historian.points[p.index]?.store) : [];
+    const day = (ts: number) => new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(ts);
+    return c.html(
+      <ExportPage
+        req={pageRequest(c, ctx.site.site.language)}
+        siteName={ctx.site.site.name}
+        points={stored.map((p) => ({ id: p.id, label: ctx.site.site.language === "fr" ? p.labelFr : p.label, unit: ctx.history!.historian.points[p.index]!.unit }))}
+        devices={ctx.site.devices.map((d) => d.id)}
+        today={day(Date.now())}
+        monthAgo={day(Date.now() - 30 * 86_400_000)}
+      />,
+    );
+  });
+
   app.get("/export/history.csv", (c) => {
     const h = ctx.history;
     if (!h) return c.json({ error: "history is turned off on this site" }, 404);
@@ -44,7 +61,8 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
     if (typeof r === "string") return c.json({ error: r }, 400);
     const group = (c.req.query("group") ?? "raw") as ExportGroup;
     if (!EXPORT_GROUPS.includes(group)) return c.json({ error: `group: ${EXPORT_GROUPS.join(", ")}` }, 400);
-    const ids = (c.req.query("points") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    // points=A,B or points=A&points=B (the page's multiple select).
+    const ids = (c.req.queries("points") ?? []).join(",").split(",").map((s) => s.trim()).filter(Boolean);
     if (!ids.length || ids.length > MAX_POINTS) return c.json({ error: `points: 1 to ${MAX_POINTS} point ids, comma-separated` }, 400);
     const indexes: number[] = [];
     for (const id of ids) {
