@@ -41,7 +41,7 @@ function num(v: number | null | undefined, f: CsvFormat): string {
 }
 
 /** How much of the range one query covers, per group: bounded rows per chunk whatever the range. */
-const CHUNK_MS: Record<ExportGroup, number> = { raw: 86_400_000, "1m": 7 * 86_400_000, "15m": 60 * 86_400_000, "1h": 366 * 86_400_000, "1d": Infinity, "1mo": Infinity };
+const CHUNK_MS: Record<ExportGroup, number> = { raw: 6 * 3_600_000, "1m": 12 * 3_600_000, "15m": 7 * 86_400_000, "1h": 28 * 86_400_000, "1d": 366 * 86_400_000, "1mo": Infinity };
 
 export interface HistoryExport {
   historian: Historian;
