@@ -105,6 +105,23 @@ describe("alarm history CSV", () => {
   });
 });
 
+describe("busbar export (CLI)", () => {
+  it("writes the alarm history with the chosen separator and decimal mark", async () => {
+    const dbPath = join(dir, "cli.db");
+    const db = openDatabase(dbPath);
+    const store = new AlarmStore(db);
+    const t0 = Date.parse("2026-02-10T08:00:00-05:00");
+    const id = store.raise({ alarmId: "5B1.frequency.HH", device: "5B1", point: "5B1.frequency", priority: "critical", message: "Fréquence haute", value: 61.25, raisedAt: t0 });
+    store.cleared(id, t0 + 2500);
+    db.close();
+    const out = join(dir, "alarms.csv");
+    const p = Bun.spawn([process.execPath, join(import.meta.dirname, "../src/cli.ts"), "export", "alarms", "--db", dbPath, "--tz", TZ, "--from", "2026-02-10", "--to", "2026-02-10", "--sep", ",", "--decimal", ".", "--out", out], { stderr: "pipe" });
+    expect(await p.exited).toBe(0);
+    const text = await Bun.file(out).text();
+    expect(text.split("\r\n")[1]).toBe("2026-02-10T08:00:00.000-05:00,5B1.frequency.HH,5B1,5B1.frequency,critical,Fréquence haute,61.25,,,,2026-02-10T08:00:02.500-05:00,,,2.5");
+  });
+});
+
 describe("export routes", () => {
   let busbar: Busbar;
   it("maintenance downloads, an operator is refused, bad parameters say why, downloads are journaled", { timeout: 30_000 }, async () => {
