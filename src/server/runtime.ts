@@ -15,6 +15,8 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { RESTORE_MAX_BYTES } from "./routes/history.tsx";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -33,6 +35,8 @@ export interface BusbarOptions {
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
+  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
+  restart?: Restart;
 }
 
 export interface Busbar {
@@ -51,6 +55,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  history: History | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -136,6 +142,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     .all() as { device: string; at: number }[];
   supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -153,7 +160,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, history };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -164,12 +171,16 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       fetch: app.fetch,
       // SSE streams send a heartbeat every 15 s; keep idle sockets a little longer than that.
       idleTimeout: 30,
+      // A restore uploads a whole database: the server lets it through and each route enforces its
+      // own limit (the restore route: RESTORE_MAX_BYTES, streamed to disk, never held in memory).
+      maxRequestBodySize: RESTORE_MAX_BYTES,
     });
   } catch (e) {
     clearInterval(purgeTimer);
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
   }
@@ -189,6 +200,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    history,
     url,
     port: server.port!,
     async stop() {
@@ -198,6 +210,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },
