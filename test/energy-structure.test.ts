@@ -7,7 +7,7 @@ import { energySchema, validateEnergy } from "../src/energy/structure.ts";
 import { DEMO_SITE } from "../src/generated/embedded.ts";
 
 const profiles = loadProfiles();
-const demo = parseYaml(DEMO_SITE) as Record<string, unknown>;
+const demo = parseYaml(DEMO_SITE, "demo-site.yaml") as Record<string, unknown>;
 
 describe("energy structure", () => {
   test("the demo site: TH40C head, 14 feeders counted, check meters excluded", () => {

@@ -66,6 +66,7 @@ export const en: Record<string, string> = {
   "quality.out-of-range": "out of range",
   "quality.manual": "set manually",
   "quality.bad-data": "invalid reply",
+  "quality.estimated": "estimated (data gap)",
   "quality.nodata": "no device configured",
   "qs.good": "",
   "qs.init": "waiting",
@@ -76,6 +77,7 @@ export const en: Record<string, string> = {
   "qs.out-of-range": "out of range",
   "qs.manual": "manual",
   "qs.bad-data": "invalid",
+  "qs.estimated": "estimated",
   "qs.nodata": "no device",
 
   // Detail panel

@@ -66,6 +66,7 @@ export const fr: Record<string, string> = {
   "quality.out-of-range": "hors plage",
   "quality.manual": "forcée manuellement",
   "quality.bad-data": "réponse invalide",
+  "quality.estimated": "estimé (lacune de données)",
   "quality.nodata": "aucun appareil configuré",
   "qs.good": "",
   "qs.init": "en attente",
@@ -76,6 +77,7 @@ export const fr: Record<string, string> = {
   "qs.out-of-range": "hors plage",
   "qs.manual": "manuel",
   "qs.bad-data": "invalide",
+  "qs.estimated": "estimé",
   "qs.nodata": "pas d'appareil",
 
   // Detail panel
