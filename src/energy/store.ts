@@ -42,6 +42,7 @@ export class EnergyStore {
   private readonly upsertDay;
   private readonly range;
   private readonly dayRange;
+  private readonly daySum;
 
   constructor(
     readonly db: Database,
@@ -57,6 +58,10 @@ export class EnergyStore {
       "INSERT INTO e_day (meter, day, value, held, flags, cost, priced) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(meter, day) DO UPDATE SET value = excluded.value, held = excluded.held, flags = excluded.flags, cost = excluded.cost, priced = excluded.priced",
     );
     this.range = db.prepare("SELECT ts, value, held, flags, cost FROM e_interval WHERE meter = ? AND ts >= ? AND ts < ? ORDER BY ts");
+    // Bitwise OR of the flags as SQLite has no such aggregate: one MAX per flag bit.
+    this.daySum = db.prepare(
+      "SELECT COUNT(*) AS n, SUM(value) AS value, SUM(held) AS held, MAX(flags & 1) | MAX(flags & 2) | MAX(flags & 4) | MAX(flags & 8) AS flags, SUM(cost) AS cost, MIN(priced OR value = 0) AS priced FROM e_day WHERE meter = ? AND day >= ? AND day < ?",
+    );
     this.dayRange = db.prepare("SELECT day AS ts, value, held, flags, cost, priced FROM e_day WHERE meter = ? AND day >= ? AND day < ? ORDER BY day");
   }
 
@@ -116,6 +121,23 @@ export class EnergyStore {
   histogram(meter: string, bucket: Bucket, from: number, to: number, starts = this.buckets(bucket, from, to)): BucketRow[] {
     const out: BucketRow[] = starts.map((ts) => ({ ts, value: 0, held: 0, flags: 0, cost: 0 }));
     if (!starts.length) return out;
+    if (bucket === "month" || bucket === "year") {
+      // Sums in SQLite, one query per bucket: a ten-year view never brings 3,650 rows into JS.
+      starts.forEach((ts, i) => {
+        const to = i + 1 < starts.length ? starts[i + 1]! : bucket === "year" ? this.yearEnd(ts) : this.cal.next(4, ts);
+        const r = this.daySum.get(meter, ts, to) as { n: number; value: number | null; held: number | null; flags: number | null; cost: number | null; priced: number | null };
+        const b = out[i]!;
+        if (!r.n) {
+          b.flags = Flag.MISSING;
+          return;
+        }
+        b.value = r.value ?? 0;
+        b.held = r.held ?? 0;
+        b.flags = r.flags ?? 0;
+        b.cost = r.priced ? (r.cost ?? 0) : null;
+      });
+      return out;
+    }
     const hi = bucket === "year" ? this.yearEnd(starts.at(-1)!) : bucket === "month" ? this.cal.next(4, starts.at(-1)!) : bucket === "day" ? this.cal.next(3, starts.at(-1)!) : this.cal.next(2, starts.at(-1)!);
     const rows = (bucket === "hour" ? this.range.all(meter, starts[0]!, hi) : this.dayRange.all(meter, starts[0]!, hi)) as { ts: number; value: number; held: number; flags: number; cost: number | null; }[];
     let k = 0;
