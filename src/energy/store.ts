@@ -138,7 +138,7 @@ export class EnergyStore {
       });
       return out;
     }
-    const hi = bucket === "year" ? this.yearEnd(starts.at(-1)!) : bucket === "month" ? this.cal.next(4, starts.at(-1)!) : bucket === "day" ? this.cal.next(3, starts.at(-1)!) : this.cal.next(2, starts.at(-1)!);
+    const hi = bucket === "day" ? this.cal.next(3, starts.at(-1)!) : this.cal.next(2, starts.at(-1)!);
     const rows = (bucket === "hour" ? this.range.all(meter, starts[0]!, hi) : this.dayRange.all(meter, starts[0]!, hi)) as { ts: number; value: number; held: number; flags: number; cost: number | null; }[];
     let k = 0;
     for (const r of rows) {

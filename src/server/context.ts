@@ -4,6 +4,7 @@ import type { LiveView } from "../points/live.ts";
 import type { Supervisor } from "../workers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { History } from "../historian/runtime.ts";
+import type { Energy } from "../energy/runtime.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -15,4 +16,6 @@ export interface AppContext {
   pageEvents: PageEvents;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
+  /** Consumption and costs (absent when the site declares no meters). */
+  energy?: Energy;
 }

@@ -17,6 +17,7 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 import { RESTORE_MAX_BYTES } from "./routes/history.tsx";
+import { startEnergy, type Energy } from "../energy/runtime.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -56,6 +57,7 @@ export interface Busbar {
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  energy: Energy | undefined;
   history: History | undefined;
   url: string;
   port: number;
@@ -143,6 +145,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
+  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal });
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -160,7 +163,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, history };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, history, energy };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -180,6 +183,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    energy?.stop();
     history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
@@ -201,6 +205,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     history,
+    energy,
     url,
     port: server.port!,
     async stop() {
@@ -210,6 +215,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      energy?.stop();
       history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
