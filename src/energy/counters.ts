@@ -92,11 +92,24 @@ export class CounterTracker {
   private suspect: { ts: number; v: number; kind: "backwards" | "spike" } | undefined;
   private readonly gapMs: number;
   private readonly noise: number;
+  /** A reset was seen (reset write, "last reset" changed) and the drop it explains not yet. */
+  private resetPending = false;
 
   constructor(private readonly o: CounterOptions = {}) {
     this.gapMs = o.gapMs ?? DEFAULT_GAP_MS;
     this.noise = o.noise ?? 1e-6;
   }
+
+  /**
+   * A reset the meter reported (its "date/time of last reset" changed, or Busbar wrote its reset).
+   * The meter's clock may be off and the registers are read at different rates, so the next drop
+   * is the reset, whenever it is read (up to an hour later).
+   */
+  markReset(ts: number): void {
+    this.resetPending = true;
+    this.resetSeenAt = ts;
+  }
+  private resetSeenAt = 0;
 
   /** The last accepted reading (for continuing a replay live). */
   get last(): { ts: number; v: number } | undefined {
@@ -169,8 +182,12 @@ export class CounterTracker {
     }
     // Backwards. A known reset first, then a wrap of a counter with a known width, then an
     // unplanned reset (a drop to a value that could have been counted from 0 since).
-    const known = this.o.resets?.some((t) => t > base.ts && t <= cur.ts);
-    if (known) return { kind: "ok", delta: cur.v, estimated: gap, event: "reset" };
+    const pending = this.resetPending && cur.ts - this.resetSeenAt < 3_600_000;
+    const known = pending || this.o.resets?.some((t) => t > base.ts && t <= cur.ts);
+    if (known) {
+      this.resetPending = false;
+      return { kind: "ok", delta: cur.v, estimated: gap, event: "reset" };
+    }
     const top = this.o.rolloverAt;
     if (top !== undefined) {
       const wrapped = top - base.v + cur.v;

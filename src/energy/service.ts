@@ -112,12 +112,12 @@ export class EnergyService {
     }
   }
 
-  /** The pulse meter's "date/time of last reset" (seconds): a change is a known reset. */
-  lastReset(meter: string, seconds: number | null): void {
+  /** The pulse meter's "date/time of last reset" (seconds, 0 = never): a change is a known reset. */
+  lastReset(meter: string, seconds: number | null, observedAt = Date.now()): void {
     const s = this.states.get(meter);
-    if (!s || !seconds) return;
+    if (!s || seconds === null) return;
     const ts = seconds * 1000;
-    if (s.lastReset !== undefined && ts !== s.lastReset) s.resets.push(ts);
+    if (s.lastReset !== undefined && ts !== s.lastReset && seconds > 0) s.tracker.markReset(observedAt);
     s.lastReset = ts;
   }
 
@@ -240,14 +240,15 @@ export class EnergyService {
 
   /** Feeds the service from the live table: meter counters, last-reset and units-code points. */
   attach(live: LiveView): () => void {
-    const watch = new Map<number, (value: number | null, good: boolean, ts: number) => void>();
+    const watch = new Map<number, (value: number | null, good: boolean, ts: number, quality: number) => void>();
     for (const m of this.o.meters) {
-      const on = (id: string | undefined, f: (value: number | null, good: boolean, ts: number) => void) => {
+      const on = (id: string | undefined, f: (value: number | null, good: boolean, ts: number, quality: number) => void) => {
         const p = id && live.registry.byId.get(id);
         if (p) watch.set(p.index, f);
       };
       on(m.point, (value, good, ts) => this.reading(m.id, ts, value, good));
-      on(m.lastResetPoint, (value, good) => good && this.lastReset(m.id, value));
+      // "Never reset" reads as the register's not-available sentinel (0): a baseline all the same.
+      on(m.lastResetPoint, (value, good, ts, quality) => (good ? this.lastReset(m.id, value, ts) : quality === Quality.NOT_AVAILABLE && this.lastReset(m.id, 0, ts)));
       on(m.unitsCodePoint, (value, good) => good && this.unitsCode(m.id, value));
     }
     const sample = { value: NaN, ts: 0, quality: 0 };
@@ -256,7 +257,7 @@ export class EnergyService {
         const f = watch.get(i);
         if (!f) continue;
         live.table.read(i, sample);
-        f(Number.isNaN(sample.value) ? null : sample.value, sample.quality === Quality.GOOD, sample.ts);
+        f(Number.isNaN(sample.value) ? null : sample.value, sample.quality === Quality.GOOD, sample.ts, sample.quality);
       }
     });
     const timer = setInterval(() => this.flush(), 60_000);
