@@ -76,7 +76,7 @@ describe("computed points", () => {
     const device = r.byDevice.get("M")!;
     const mode = r.byId.get("MGC.mode")!;
     expect(r.byId.get("ENERGY.import_today")!.index).toBe(device.length);
-    expect(mode).toMatchObject({ device: "MGC", name: "mode", kind: "multi-state", writable: true, readable: true, bus: "", owner: { driver: "computed" } });
+    expect(mode).toMatchObject({ device: "MGC", name: "mode", kind: "multi-state", writable: true, readable: true, owner: { driver: "computed" } });
     expect(device[0]!.owner).toEqual({ driver: "modbus", bus: "lan" });
     // Nothing Modbus in a point's facts: no tag, no address.
     for (const p of r.points) expect(Object.keys(p)).not.toContain("tag");
