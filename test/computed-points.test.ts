@@ -130,11 +130,13 @@ describe("computed points", () => {
     expect(value(busbar, "MGC.mode").value).toBe(1);
   });
 
-  it("keep a written value across a restart", async () => {
+  it("keep a written value across a restart, and what their owner last set", async () => {
+    busbar.computed.set("MGC.mode", 0);
+    busbar.computed.set("MGC.mode", 2, Quality.BAD_DATA); // not a value to start from
     await busbar.stop();
     busbar = await start();
     expect(value(busbar, "MGC.export_limit")).toMatchObject({ value: 250, quality: "good" });
-    expect(value(busbar, "MGC.mode").value).toBe(1);
+    expect(value(busbar, "MGC.mode").value).toBe(0);
     // Never set since this start: no value, and it does not pretend to have one.
     expect(value(busbar, "ENERGY.import_today")).toMatchObject({ value: null, quality: "init" });
   });
