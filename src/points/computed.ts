@@ -19,8 +19,10 @@ import { MAIN_RING, type PointTable } from "./table.ts";
  *   3. Writable ones (setpoints): `writable: { default }`. An operator's write goes through the same
  *      role check, confirmation and journal as a device write (src/server/routes/operate.tsx →
  *      `Supervisor.write`, which hands computed points here). The value (an operator's write, or a
- *      good value its owner sets) is persisted in SQLite and restored at start (else the default). An owner that must act on a write, or refuse it,
- *      registers `onWrite(id, handler)`: a rejected write keeps the old value.
+ *      good value its owner sets) is persisted in SQLite and restored at start (else the default).
+ *      An owner that must act on a write, or refuse it, registers `onWrite(id, handler)`: a
+ *      rejected write keeps the old value.
+ * A device id that is also a site device's id is refused at start (two points with one id).
  */
 
 export interface ComputedPointDef {
