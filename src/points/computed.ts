@@ -22,7 +22,7 @@ import { MAIN_RING, type PointTable } from "./table.ts";
  *      good value its owner sets) is persisted in SQLite and restored at start (else the default).
  *      An owner that must act on a write, or refuse it, registers `onWrite(id, handler)`: a
  *      rejected write keeps the old value.
- * A device id that is also a site device's id is refused at start (two points with one id).
+ * Two points with one id (a computed point named like a device's tag) stop the start with an error.
  */
 
 export interface ComputedPointDef {
