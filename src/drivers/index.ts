@@ -28,7 +28,11 @@ export interface SiteDrivers {
   workers: WorkerSpec[];
 }
 
-export function createDrivers(site: Site, registry: PointRegistry): SiteDrivers {
-  const modbus = new ModbusDriver(site, registry);
+export interface DriverOptions {
+  log?: (level: "info" | "warn" | "error", msg: string) => void;
+}
+
+export function createDrivers(site: Site, registry: PointRegistry, opts: DriverOptions = {}): SiteDrivers {
+  const modbus = new ModbusDriver(site, registry, { log: opts.log });
   return { modbus, workers: [...modbus.workers()] };
 }
