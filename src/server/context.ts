@@ -5,6 +5,7 @@ import type { ModbusDriver } from "../drivers/modbus/driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { Gateway } from "../gateway/gateway.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -18,4 +19,6 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
+  gateway?: Gateway;
 }
