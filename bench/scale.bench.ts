@@ -16,7 +16,21 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpuMs, rssMB } from "./proc.ts";
+
+function threadCpu(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(t), { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {}
+  }
+  return out;
+}
 import { report } from "./report.ts";
 import { freePort } from "../src/server/ports.ts";
 
@@ -109,12 +123,19 @@ async function run(layout: "gateways" | "ethernet", o: { historian: boolean; cha
     const r0 = await reqCount();
     const t0 = performance.now();
     const c0 = cpuMs(pid);
+    const threads0 = threadCpu(pid);
     let rssMax = rssMB(pid);
     const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssMB(pid))), 1000);
     await Bun.sleep(MEASURE_S * 1000);
     clearInterval(rssTimer);
     const elapsedS = (performance.now() - t0) / 1000;
     const cpuPct = ((cpuMs(pid) - c0) / 1000 / elapsedS) * 100;
+    if (process.env.BENCH_THREADS) {
+      // Where the CPU went, per thread (main thread = the process's own pid).
+      const t1 = threadCpu(pid);
+      const rows = [...t1].map(([tid, v]) => [tid === pid ? "main" : v.name, ((v.ms - (threads0.get(tid)?.ms ?? 0)) / 1000 / elapsedS) * 100] as const);
+      console.log(rows.filter((r) => r[1] > 0.05).map(([n, c]) => `${n} ${c.toFixed(2)} %`).join(", "));
+    }
     const reqs = ((await reqCount()) - r0) / elapsedS;
     rssMax = Math.max(rssMax, rssMB(pid));
 

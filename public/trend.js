@@ -36,7 +36,7 @@
   const F = {
     sec: dtf({ hour: "2-digit", minute: "2-digit", second: "2-digit" }),
     min: dtf({ hour: "2-digit", minute: "2-digit" }),
-    dayMin: dtf({ day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }),
+    dayMin: dtf({ day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }),
     day: dtf({ day: "2-digit", month: "short" }),
     month: dtf({ month: "short", year: "numeric" }),
     full: dtf({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }),

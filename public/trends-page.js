@@ -32,7 +32,8 @@
   /** A pen's name: the device's designation and label, then the point's (never its id). */
   const penName = (id) => {
     const p = cat.points[id];
-    return p.d + (p.dl ? " " + p.dl : "") + " · " + p.l;
+    const dev = !p.dl ? p.d : p.dl.includes(p.d) ? p.dl : p.d + " " + p.dl;
+    return dev + " · " + p.l;
   };
   function markRange() {
     for (const b of document.querySelectorAll(".tr-range")) b.setAttribute("aria-pressed", b.dataset.range === rangeKey ? "true" : "false");

@@ -34,6 +34,8 @@ async function login(): Promise<{ cookie: string; csrf: string }> {
 function call(method: string, path: string, body?: BodyInit): Promise<Response> {
   const headers: Record<string, string> = { host: "busbar.test", accept: "application/json", cookie: admin.cookie };
   if (method !== "GET") headers["x-csrf-token"] = admin.csrf;
+  // As a browser sends a file: with its length (the upload route streams it to disk).
+  if (body && typeof body !== "string") headers["content-length"] = String((body as Uint8Array).byteLength);
   return Promise.resolve(
     b().app.fetch(new Request(`http://busbar.test${path}`, { method, headers, body }), { requestIP: () => ({ address: "10.9.9.9", family: "IPv4", port: 50000 }) }),
   );
@@ -150,9 +152,10 @@ describe("backup and restore", () => {
     // History: every backed-up sample is there (plus the gap marker and what came after the restart).
     const h = new Database(join(dir, "busbar.history.db"), { readonly: true });
     const stagedHist = new Database(staged.history, { readonly: true });
-    const wantRaw = stagedHist.query("SELECT point, ts, value, quality FROM h_raw ORDER BY point, ts").all();
-    const gotRaw = h.query("SELECT point, ts, value, quality FROM h_raw WHERE ts <= ? ORDER BY point, ts").all(
-      (stagedHist.query("SELECT MAX(ts) AS m FROM h_raw").get() as { m: number }).m,
+    const all = "(SELECT * FROM h_raw UNION ALL SELECT * FROM h_recent)";
+    const wantRaw = stagedHist.query(`SELECT point, ts, value, quality FROM ${all} ORDER BY point, ts`).all();
+    const gotRaw = h.query(`SELECT point, ts, value, quality FROM ${all} WHERE ts <= ? ORDER BY point, ts`).all(
+      (stagedHist.query(`SELECT MAX(ts) AS m FROM ${all}`).get() as { m: number }).m,
     );
     expect(gotRaw).toEqual(wantRaw);
     h.close();

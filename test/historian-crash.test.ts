@@ -50,13 +50,15 @@ it("survives 20 kill -9 during ingest without corruption or loss of committed sa
     try {
       expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
       const base = run * 1e9;
-      const stored = db.query("SELECT COUNT(*) AS n, MAX(value) AS max, MAX(ts) AS ts FROM h_raw WHERE value > ? AND value < ?").get(base, base + 1e9) as {
+      // Stored = h_raw plus h_recent (the open minute's samples, moved to h_raw when it closes).
+      const all = "(SELECT value, ts FROM h_raw UNION ALL SELECT value, ts FROM h_recent)";
+      const stored = db.query(`SELECT COUNT(*) AS n, MAX(value) AS max, MAX(ts) AS ts FROM ${all} WHERE value > ? AND value < ?`).get(base, base + 1e9) as {
         n: number;
         max: number;
         ts: number;
       };
       // No committed sample lost: numbers 1..committed are all there (and nothing is invented).
-      const upTo = db.query("SELECT COUNT(*) AS n FROM h_raw WHERE value > ? AND value <= ?").get(base, base + committed) as { n: number };
+      const upTo = db.query(`SELECT COUNT(*) AS n FROM ${all} WHERE value > ? AND value <= ?`).get(base, base + committed) as { n: number };
       expect(upTo.n, `run ${run}`).toBe(committed);
       expect(stored.n).toBe(stored.max - base);
       // At most the open batch is lost: the newest stored sample is from the last second or so.

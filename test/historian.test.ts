@@ -31,7 +31,13 @@ function make(points: HistPoint[], clock: { t: number }, tz = "UTC", path?: stri
 
 type S = [ts: number, v: number | null, q: number];
 const raw = (h: Historian, i: number) =>
-  (h.db.query("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? ORDER BY ts").all(h.pid[i]!) as { ts: number; v: number | null; q: number }[]).map(
+  (
+    h.db.query("SELECT ts, value AS v, quality AS q FROM (SELECT * FROM h_raw UNION ALL SELECT * FROM h_recent) WHERE point = ? ORDER BY ts").all(h.pid[i]!) as {
+      ts: number;
+      v: number | null;
+      q: number;
+    }[]
+  ).map(
     (r) => [r.ts, r.v, r.q] as S,
   );
 
@@ -248,5 +254,39 @@ describe("queries", () => {
     const r = series(h, 0, clock.t - 20_000, clock.t + 1, -1);
     expect(r.t[r.t.length - 1]).toBe(clock.t); // the last sample is still queued
     h.stop();
+  });
+});
+
+describe("site file and point kinds", () => {
+  it("resolves deadbands per kind, percent of range, and per-device / per-point overrides; rejects unknown references with their path", async () => {
+    const { loadProfiles } = await import("../src/config/profiles.ts");
+    const { parseSite } = await import("../src/config/site.ts");
+    const { buildRegistry } = await import("../src/drivers/index.ts");
+    const { histPoints } = await import("../src/historian/points.ts");
+    const profiles = loadProfiles();
+    const base = {
+      site: { name: "h" },
+      buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: 502 }],
+      devices: [
+        { id: "5B1", bus: "gw", unit: 1, profile: "micrologic-p" },
+        { id: "2B1", bus: "gw", unit: 2, profile: "micrologic-e" },
+      ],
+    };
+    const site = parseSite(
+      { ...base, historian: { heartbeatS: 300, points: [{ device: "2B1", deadband: 2 }, { point: "5B1.frequency", deadband: 0.01, heartbeatS: 60 }, { point: "5B1.v_bc", store: false }] } },
+      profiles,
+    );
+    const hp = histPoints(buildRegistry(site).points, site.historian);
+    const by = (id: string) => hp.find((p) => p.name === id)!;
+    expect(by("5B1.v_ab")).toMatchObject({ kind: "analog", deadband: 6, heartbeatMs: 300_000 }); // 0.5 % of 0..1200 V
+    expect(by("5B1.frequency")).toMatchObject({ deadband: 0.01, heartbeatMs: 60_000 });
+    expect(by("5B1.i_a")).toMatchObject({ deadband: 0, relDeadband: 0.005 }); // no upper bound: 0.5 % of the value
+    expect(by("5B1.energy_import")).toMatchObject({ kind: "counter", deadband: 0 });
+    expect(by("5B1.closed").kind).toBe("discrete");
+    expect(by("2B1.p_total").deadband).toBe(2);
+    expect(by("5B1.v_bc").store).toBe(false);
+    expect(() => parseSite({ ...base, historian: { points: [{ device: "2B1" }, { point: "5B1.frequency", deadband: "fast" }] } }, profiles)).toThrow(/historian\.points\[1\]\.deadband/);
+    expect(() => parseSite({ ...base, historian: { points: [{ device: "NOPE" }] } }, profiles)).toThrow(/historian\.points\[0\]\.device: no device "NOPE"/);
+    expect(() => parseSite({ ...base, historian: { points: [{ point: "5B1.nope" }] } }, profiles)).toThrow(/historian\.points\[0\]\.point: device 5B1 \(micrologic-p\) has no tag "nope"/);
   });
 });

@@ -51,7 +51,7 @@ export const historianSchema = z
       .strict()
       .prefault({}),
     /** Samples held in memory while the database is busy; beyond it the oldest are dropped (counted, journaled). */
-    queueMax: z.number().int().min(1000).max(10_000_000).default(500_000),
+    queueMax: z.number().int().min(1000).max(10_000_000).default(100_000),
   })
   .strict();
 

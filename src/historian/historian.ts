@@ -10,6 +10,7 @@ import { Calendar, TIERS } from "./tiers.ts";
 export const OFFLINE = -1;
 /** Commits at least this often (the issue's bound is 1 s; half leaves room for a slow commit). */
 export const FLUSH_MS = 500;
+const EMPTY: Samples = emptySamples();
 /** A minute is closed this long after it ends: samples of its last poll are drained and committed by then. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -64,7 +65,8 @@ export class Historian {
   private readonly qTs: Float64Array;
   private readonly qVal: Float64Array;
   private readonly qQual: Int32Array;
-  private readonly qText: (string | null | undefined)[];
+  /** Text values and nulls (rare) by queue slot; numbers live in qVal. */
+  private readonly qText = new Map<number, string | null>();
   private qHead = 0;
   private qLen = 0;
   private droppedUnreported = 0;
@@ -72,7 +74,13 @@ export class Historian {
 
   // Rollups: the last sample before the open minute, and the open minute's samples, per point.
   private readonly carry: ({ ts: number; v: number | string | null; q: number } | undefined)[];
-  private readonly buf: Samples[];
+  /**
+   * Committed samples of minutes not closed yet, per point (allocated when a point has some). They
+   * are in h_recent, an append-only table, until their minute closes and they move to h_raw: rows
+   * keyed (point, ts) written twice a second would dirty one page per point per commit (MBs of WAL a
+   * second at 20,000 points); moved once a minute, a point's page is written once a minute.
+   */
+  readonly buf: (Samples | undefined)[];
   /** End of the last closed interval, per tier. */
   readonly closed: number[];
   private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
@@ -99,9 +107,8 @@ export class Historian {
     this.qTs = new Float64Array(this.cap);
     this.qVal = new Float64Array(this.cap);
     this.qQual = new Int32Array(this.cap);
-    this.qText = new Array(this.cap);
     this.carry = new Array(n).fill(undefined);
-    this.buf = Array.from({ length: n }, emptySamples);
+    this.buf = new Array(n).fill(undefined);
     this.closed = TIERS.map(() => 0);
     this.recover();
   }
@@ -149,12 +156,12 @@ export class Historian {
     }
     this.qPoint[slot] = i;
     this.qTs[slot] = ts;
-    if (typeof v === "string") {
-      this.qText[slot] = v;
-      this.qVal[slot] = NaN;
+    if (typeof v === "number") {
+      this.qVal[slot] = v;
+      if (this.qText.size) this.qText.delete(slot);
     } else {
-      this.qText[slot] = v === null ? null : undefined;
-      this.qVal[slot] = v ?? NaN;
+      this.qText.set(slot, v);
+      this.qVal[slot] = NaN;
     }
     this.qQual[slot] = q;
     this.stats.queued++;
@@ -187,10 +194,9 @@ export class Historian {
   }
 
   private valueAt(slot: number): number | string | null {
-    const t = this.qText[slot];
-    if (t !== undefined) return t;
     const v = this.qVal[slot]!;
-    return Number.isNaN(v) ? null : v;
+    if (v === v) return v;
+    return this.qText.get(slot) ?? null;
   }
 
   get queueLength(): number {
@@ -224,24 +230,22 @@ export class Historian {
   flush(now = this.now()): number {
     const t0 = performance.now();
     const n = this.qLen;
-    const { insertRaw } = this.store;
+    const closedBefore = this.closed[0]!;
     this.db.transaction(() => {
       for (let k = 0; k < n; k++) {
         const slot = (this.qHead + k) % this.cap;
-        const i = this.qPoint[slot]!;
-        const ts = this.qTs[slot]!;
-        const v = this.valueAt(slot);
-        const q = this.qQual[slot]!;
-        insertRaw.run(this.pid[i]!, ts, v, q);
-        this.fold(i, ts, v, q);
+        this.put(this.qPoint[slot]!, this.qTs[slot]!, this.valueAt(slot), this.qQual[slot]!);
       }
       this.qHead = (this.qHead + n) % this.cap;
       this.qLen = 0;
+      this.qText.clear();
       this.repairDirty();
       this.closeMinutes(this.calendar.start(0, now - CLOSE_GRACE_MS));
       this.closeCoarser();
       this.store.putMeta("last_commit", now);
     })();
+    // A minute's close dirties a page per point: hand SQLite's transient memory back afterwards.
+    if (this.closed[0]! !== closedBefore) this.db.exec("PRAGMA shrink_memory");
     this.stats.stored += n;
     this.stats.commits++;
     this.opts.onCommit?.(n);
@@ -251,9 +255,13 @@ export class Historian {
     return n;
   }
 
-  /** A committed sample into the open minute's buffer; one for a closed minute marks a repair. */
-  private fold(i: number, ts: number, v: number | string | null, q: number): void {
+  /**
+   * Writes one sample (inside the writer's transaction): into h_recent and the open minute's buffer,
+   * or, late for a closed minute, straight into h_raw with a repair of the intervals it touches.
+   */
+  private put(i: number, ts: number, v: number | string | null, q: number): void {
     if (ts < this.closed[0]!) {
+      this.store.insertRaw.run(this.pid[i]!, ts, v, q);
       const d = this.dirty.get(i);
       if (d === undefined) this.dirty.set(i, [ts, ts]);
       else {
@@ -264,7 +272,8 @@ export class Historian {
       if (!c || ts > c.ts) this.carry[i] = { ts, v, q };
       return;
     }
-    const b = this.buf[i]!;
+    this.store.insertRecent.run(this.pid[i]!, ts, v, q);
+    const b = (this.buf[i] ??= emptySamples());
     let k = b.ts.length;
     while (k > 0 && b.ts[k - 1]! > ts) k--;
     if (k > 0 && b.ts[k - 1] === ts) {
@@ -284,29 +293,39 @@ export class Historian {
   /** Closes every minute that ended before `until` from the in-memory buffers. */
   private closeMinutes(until: number): void {
     const up = this.store.upsertRow[0]!;
+    const raw = this.store.insertRaw;
+    const start = this.closed[0]!;
     while (this.closed[0]! < until) {
       const a = this.closed[0]!;
       const b = a + 60_000;
       for (let i = 0; i < this.points.length; i++) {
-        const s = this.buf[i]!;
+        const s = this.buf[i];
         const c = this.carry[i];
-        if (!c && !s.ts.length) continue;
+        if (!c && !s) continue;
         let hi = 0;
-        while (hi < s.ts.length && s.ts[hi]! < b) hi++;
+        if (s) while (hi < s.ts.length && s.ts[hi]! < b) hi++;
         if (this.points[i]!.kind !== "text") {
-          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!);
+          const r = aggregate(c, s ?? EMPTY, 0, hi, a, b, this.holdMs[i]!);
           if (r) up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
         }
         if (hi > 0) {
-          this.carry[i] = { ts: s.ts[hi - 1]!, v: s.v[hi - 1]!, q: s.q[hi - 1]! };
-          s.ts.splice(0, hi);
-          s.v.splice(0, hi);
-          s.q.splice(0, hi);
+          const pid = this.pid[i]!;
+          for (let k = 0; k < hi; k++) raw.run(pid, s!.ts[k]!, s!.v[k]!, s!.q[k]!);
+          this.carry[i] = { ts: s!.ts[hi - 1]!, v: s!.v[hi - 1]!, q: s!.q[hi - 1]! };
+          if (hi === s!.ts.length) this.buf[i] = undefined;
+          else {
+            s!.ts.splice(0, hi);
+            s!.v.splice(0, hi);
+            s!.q.splice(0, hi);
+          }
         } else if (c && c.ts + this.holdMs[i]! <= b) this.carry[i] = undefined;
       }
       this.closed[0] = b;
     }
-    this.store.putMeta("closed.1m", this.closed[0]!);
+    if (this.closed[0]! > start) {
+      this.store.dropRecent.run(this.closed[0]!);
+      this.store.putMeta("closed.1m", this.closed[0]!);
+    }
   }
 
   /** Coarser tiers whose interval the finer tier has now closed, for every point. */
@@ -392,33 +411,50 @@ export class Historian {
         const v = Number(this.store.meta(`closed.${TIERS[k]!.id}`) ?? NaN);
         this.closed[k] = Number.isFinite(v) ? v : this.calendar.start(k, now);
       }
+      // Samples of minutes that ended while Busbar was down go to h_raw now; the open minute's stay.
+      this.db.query("INSERT OR REPLACE INTO h_raw (point, ts, value, quality) SELECT point, ts, value, quality FROM h_recent WHERE ts < ?").run(open);
+      this.store.dropRecent.run(open);
+      const byPid = new Map(this.pid.map((p, i) => [p, i]));
+      for (const r of this.db.query("SELECT point, ts, value AS v, quality AS q FROM h_recent ORDER BY point, ts").all() as { point: number; ts: number; v: number | string | null; q: number }[]) {
+        const i = byPid.get(r.point);
+        if (i === undefined) continue;
+        const b = (this.buf[i] ??= emptySamples());
+        b.ts.push(r.ts);
+        b.v.push(r.v);
+        b.q.push(r.q);
+      }
+      const lastOf = (i: number) => {
+        const b = this.buf[i];
+        if (b?.ts.length) return { ts: b.ts[b.ts.length - 1]!, v: b.v[b.v.length - 1]!, q: b.q[b.q.length - 1]! };
+        return (this.store.rawBefore.get(this.pid[i]!, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number } | null) ?? undefined;
+      };
+      const catchUp = Number.isFinite(closed1m) && closed1m < open;
+      if (catchUp) this.closed[0] = closed1m;
       for (let i = 0; i < this.points.length; i++) {
-        const pid = this.pid[i]!;
-        const last = this.store.rawBefore.get(pid, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number } | null;
+        const last = lastOf(i);
         if (!last) continue;
         this.lastT[i] = last.ts;
         this.lastV[i] = last.v;
         this.lastQ[i] = last.q;
         if (last.q !== OFFLINE && Number.isFinite(lastCommit)) {
+          // The time Busbar was not running is a recorded gap, from its last commit on.
           const ts = Math.max(last.ts + 1, lastCommit + 1);
-          this.store.insertRaw.run(pid, ts, null, OFFLINE);
+          if (ts < open) this.store.insertRaw.run(this.pid[i]!, ts, null, OFFLINE);
+          else this.put(i, ts, null, OFFLINE);
           this.lastT[i] = ts;
           this.lastV[i] = null;
           this.lastQ[i] = OFFLINE;
         }
       }
-      if (Number.isFinite(closed1m) && closed1m < open) {
+      if (catchUp) {
         for (let i = 0; i < this.points.length; i++) this.recompute(i, closed1m, open);
         this.closed[0] = open;
-        this.store.putMeta("closed.1m", open);
         this.closeCoarser();
-      } else if (!Number.isFinite(closed1m)) this.store.putMeta("closed.1m", this.closed[0]!);
+      }
+      this.store.putMeta("closed.1m", this.closed[0]!);
       for (let i = 0; i < this.points.length; i++) {
-        const pid = this.pid[i]!;
-        const c = this.store.rawBefore.get(pid, this.closed[0]!) as { ts: number; v: number | string | null; q: number } | null;
+        const c = this.store.rawBefore.get(this.pid[i]!, this.closed[0]!) as { ts: number; v: number | string | null; q: number } | null;
         this.carry[i] = c && c.ts + this.holdMs[i]! > this.closed[0]! ? c : undefined;
-        const rows = this.store.rawRange.all(pid, this.closed[0]!, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number }[];
-        this.buf[i] = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
       }
     })();
   }

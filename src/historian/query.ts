@@ -43,7 +43,9 @@ export const DEFAULT_MAX = 2000;
 export function chooseTier(h: Historian, i: number, from: number, to: number, max: number, now = Date.now()): number {
   const cut = h.cutoffs(now);
   if (from >= cut[0]!) {
-    const stored = (h.store.rawCount.get(h.pid[i]!, from, to, max + 1) as { n: number }).n;
+    let stored = (h.store.rawCount.get(h.pid[i]!, from, to, max + 1) as { n: number }).n;
+    const b = h.buf[i];
+    if (b) for (const t of b.ts) if (t >= from && t < to) stored++;
     if (stored <= max) return -1;
   }
   for (let k = 0; k < TIERS.length; k++) if ((to - from) / TIERS[k]!.ms <= max && from >= cut[k + 1]!) return k;
@@ -52,28 +54,45 @@ export function chooseTier(h: Historian, i: number, from: number, to: number, ma
 
 type RawRow = { ts: number; v: number | string | null; q: number };
 
-/** Stored and pending samples of [from, to), with the last one before `from`. */
+/**
+ * Samples of [from, to), with the last one before `from`: h_raw, then the open minutes' committed
+ * samples (held in memory, see Historian.buf), then the queue not committed yet.
+ */
 function rawSamples(h: Historian, i: number, from: number, to: number): { carry: RawRow | undefined; s: Samples } {
   const pid = h.pid[i]!;
-  const carry = (h.store.rawBefore.get(pid, from) as RawRow | null) ?? undefined;
   const rows = h.store.rawRange.all(pid, from, to) as RawRow[];
   const s: Samples = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
-  const p = h.pending(i, from);
-  for (let k = 0; k < p.ts.length; k++) {
-    if (p.ts[k]! >= to) continue;
-    // Pending samples are newer than what is committed, except late ones: keep the order.
-    let at = s.ts.length;
-    while (at > 0 && s.ts[at - 1]! > p.ts[k]!) at--;
-    if (at > 0 && s.ts[at - 1] === p.ts[k]) {
-      s.v[at - 1] = p.v[k]!;
-      s.q[at - 1] = p.q[k]!;
-      continue;
+  const b = h.buf[i];
+  let carry: RawRow | undefined;
+  if (b) {
+    for (let k = 0; k < b.ts.length; k++) {
+      const t = b.ts[k]!;
+      if (t < from) carry = { ts: t, v: b.v[k]!, q: b.q[k]! };
+      else if (t < to) mergeIn(s, t, b.v[k]!, b.q[k]!);
     }
-    s.ts.splice(at, 0, p.ts[k]!);
-    s.v.splice(at, 0, p.v[k]!);
-    s.q.splice(at, 0, p.q[k]!);
   }
+  carry ??= (h.store.rawBefore.get(pid, from) as RawRow | null) ?? undefined;
+  const p = h.pending(i, from);
+  for (let k = 0; k < p.ts.length; k++) if (p.ts[k]! < to) mergeIn(s, p.ts[k]!, p.v[k]!, p.q[k]!);
   return { carry, s };
+}
+
+/** Inserts a sample in time order (usually at the end); the same time replaces. */
+function mergeIn(s: Samples, t: number, v: number | string | null, q: number): void {
+  let at = s.ts.length;
+  while (at > 0 && s.ts[at - 1]! > t) at--;
+  if (at > 0 && s.ts[at - 1] === t) {
+    s.v[at - 1] = v;
+    s.q[at - 1] = q;
+  } else if (at === s.ts.length) {
+    s.ts.push(t);
+    s.v.push(v);
+    s.q.push(q);
+  } else {
+    s.ts.splice(at, 0, t);
+    s.v.splice(at, 0, v);
+    s.q.splice(at, 0, q);
+  }
 }
 
 /** Tier k's rows of [a, b): stored where closed, computed from the finer tier beyond. */

@@ -28,6 +28,8 @@ export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
           `CREATE TABLE ${t.table} (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, good_ms INTEGER NOT NULL, mean REAL, min REAL, max REAL, first REAL, last REAL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
       ).join("\n")}
       CREATE TABLE h_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: buf).
+      CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
     `,
   },
 ];
@@ -46,7 +48,7 @@ export function openHistoryDb(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("PRAGMA cache_size = -16000"); // 16 MB
+  db.exec("PRAGMA cache_size = -2000"); // 2 MB: long reads lean on the OS page cache; the RSS budget is tight
   migrateHistory(db);
   return db;
 }
@@ -67,6 +69,8 @@ export function migrateHistory(db: Database): number {
 /** Prepared statements over one history database. */
 export class HistoryStore {
   readonly insertRaw: Statement;
+  readonly insertRecent: Statement;
+  readonly dropRecent: Statement;
   readonly upsertRow: Statement[];
   /** Recomputes one point's coarser row from its finer rows: (point, a, b, point, a, b, point, a, b). */
   readonly rollFrom: Statement[];
@@ -81,6 +85,8 @@ export class HistoryStore {
 
   constructor(readonly db: Database) {
     this.insertRaw = db.prepare("INSERT OR REPLACE INTO h_raw (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.insertRecent = db.prepare("INSERT INTO h_recent (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.dropRecent = db.prepare("DELETE FROM h_recent WHERE ts < ?");
     this.upsertRow = TIERS.map((t) =>
       db.prepare(`INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     );
@@ -116,18 +122,18 @@ export class HistoryStore {
 
   /** Stable ids for point names (history survives reordering or removing devices in the site file). */
   pointIds(points: readonly { name: string; kind: string; unit: string }[]): number[] {
-    const get = this.db.prepare("SELECT id FROM h_points WHERE name = ?");
-    const add = this.db.prepare("INSERT INTO h_points (name, kind, unit) VALUES (?, ?, ?) RETURNING id");
-    const upd = this.db.prepare("UPDATE h_points SET kind = ?, unit = ? WHERE id = ?");
-    return this.db.transaction(() =>
-      points.map((p) => {
-        const row = get.get(p.name) as { id: number } | null;
-        if (row) {
-          upd.run(p.kind, p.unit, row.id);
-          return row.id;
-        }
-        return (add.get(p.name, p.kind, p.unit) as { id: number }).id;
-      }),
-    )();
+    const known = () => new Map((this.db.query("SELECT name, id FROM h_points").values() as [string, number][]).map(([n, id]) => [n, id]));
+    let ids = known();
+    const missing = points.filter((p) => !ids.has(p.name));
+    if (missing.length) {
+      const add = this.db.prepare("INSERT INTO h_points (name, kind, unit) VALUES (?, ?, ?)");
+      // In chunks: one huge first-start transaction would hold its pages (RSS) for nothing.
+      for (let i = 0; i < missing.length; i += 2000)
+        this.db.transaction(() => {
+          for (const p of missing.slice(i, i + 2000)) add.run(p.name, p.kind, p.unit);
+        })();
+      ids = known();
+    }
+    return points.map((p) => ids.get(p.name)!);
   }
 }

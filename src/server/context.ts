@@ -5,9 +5,9 @@ import type { ModbusDriver } from "../drivers/modbus/driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
 import type { Energy } from "../energy/runtime.ts";
-import type { Gateway } from "../gateway/gateway.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -21,10 +21,10 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
+  gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
   /** Consumption and costs (absent when the site declares no meters). */
   energy?: Energy;
-  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
-  gateway?: Gateway;
 }

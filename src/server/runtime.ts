@@ -18,10 +18,9 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
-import { startHistory, type History, type Restart } from "../historian/runtime.ts";
-import { RESTORE_MAX_BYTES } from "./routes/history.tsx";
-import { startEnergy, type Energy } from "../energy/runtime.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
+import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { startEnergy, type Energy } from "../energy/runtime.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -189,11 +188,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       hostname: opts.httpHost ?? "0.0.0.0",
       fetch: app.fetch,
       // Bun's own cap, above every route's limit (policy.ts); each route's is checked before parsing.
-      maxRequestBodySize: Math.max(MAX_BODY_LIMIT, RESTORE_MAX_BYTES),
+      maxRequestBodySize: MAX_BODY_LIMIT,
       // SSE streams send a heartbeat every 15 s; keep idle sockets a little longer than that.
       idleTimeout: 30,
-      // A restore uploads a whole database: the server lets it through and each route enforces its
-      // own limit (the restore route: RESTORE_MAX_BYTES, streamed to disk, never held in memory).
     });
   } catch (e) {
     clearInterval(purgeTimer);

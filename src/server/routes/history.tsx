@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { RESTORE_BODY_LIMIT } from "../../auth/policy.ts";
 import { RestoreRefused } from "../../historian/backup.ts";
 import { DEFAULT_MAX } from "../../historian/query.ts";
 import { SystemPage } from "../../views/system-page.tsx";
@@ -16,8 +17,8 @@ import { authOf } from "../middleware/security.ts";
  *   GET /api/points/:id/history?from=&to=&max=        one point (routes/api.ts delegates here)
  */
 
-/** The restore upload is a whole database: it carries its own limit, far above the pages' form limits. */
-export const RESTORE_MAX_BYTES = 64 * 1024 ** 3;
+/** The restore upload is a whole database: its own limit (policy.ts), far above the pages' form limits. */
+export const RESTORE_MAX_BYTES = RESTORE_BODY_LIMIT;
 
 const HOUR = 3_600_000;
 
