@@ -86,6 +86,11 @@ describe("pulse meter through a reset and a rollover (pymodbus + mbpoll)", () =>
     expect(driven).toBe(1200);
     expect(today.value).toBeCloseTo(driven, 9);
     expect(today.held).toBe(0);
+    // The computed points carry it too: ENERGY.site_today_kwh and this month's ENERGY.consumption_xxx.
+    const month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"][e.service.clock.parts(Date.now()).month - 1];
+    expect(value("ENERGY.site_today_kwh")).toBeCloseTo(driven, 9);
+    expect(value(`ENERGY.consumption_${month}`)).toBeCloseTo(driven, 9);
+    expect(busbar.live.value(busbar.registry.byId.get("ENERGY.site_today_cost")!).quality).toBe("not-available"); // no tariff: not a 0
     const types = (busbar.db.sqlite.query("SELECT type FROM events WHERE type LIKE 'energy.%' ORDER BY id").all() as { type: string }[]).map((r) => r.type);
     expect(types).toEqual(["energy.reset", "energy.rollover"]);
   }, 60_000);

@@ -78,6 +78,8 @@ export class EnergyService {
   readonly evaluators = new Map<string, TariffEvaluator>();
   private readonly states = new Map<string, MeterState>();
   private values = new Map<string, { value: number | null; quality: number }>();
+  /** Called after each computation (the runtime publishes the ENERGY.* points). */
+  onCompute: (() => void) | undefined;
 
   constructor(private readonly o: EnergyServiceOptions) {
     this.clock = new LocalClock(o.timeZone);
@@ -198,12 +200,6 @@ export class EnergyService {
       const yearStart = this.clock.fromLocal(p.year, 1, 1);
       const months = store.histogram(head.id, "month", yearStart, this.clock.fromLocal(p.year + 1, 1, 1));
       months.forEach((b, i) => v.set(`consumption_${MONTHS[i]}`, { value: b.ts > now ? 0 : b.value, quality: b.ts > now ? Quality.GOOD : q(b.flags & ~Flag.MISSING) }));
-      const r = this.states.get(head.id)!.recent;
-      const lastTs = r.at(-1)?.ts ?? 0;
-      const kwFrom = r.find((x) => x.ts >= lastTs - 60_000 && x.ts < lastTs);
-      const rate = (a?: { ts: number; v: number }, b?: { ts: number; v: number }) => (a && b && b.ts > a.ts ? ((b.v - a.v) / (b.ts - a.ts)) * 3_600_000 : null);
-      v.set("site_kw", { value: rate(kwFrom, r.at(-1)), quality: lastTs > now - 60_000 ? Quality.GOOD : Quality.STALE });
-      v.set("site_demand_15min_kw", { value: rate(r[0], r.at(-1)), quality: r.length && r[0]!.ts <= lastTs - INTERVAL_MS + 60_000 ? Quality.GOOD : Quality.ESTIMATED });
       const t = sum(head.id, dayStart);
       const m = sum(head.id, monthStart);
       v.set("site_today_kwh", { value: t.value, quality: q(t.flags) });
@@ -231,6 +227,20 @@ export class EnergyService {
       }
     }
     this.values = v;
+    this.computeDemand(now);
+  }
+
+  /** Instantaneous kW and the sliding 15-min demand only: cheap, every few seconds. */
+  private computeDemand(now: number): void {
+    const head = this.o.meters.find((m) => m.head && m.commodity === "electricity");
+    if (!head) return;
+    const r = this.states.get(head.id)!.recent;
+    const lastTs = r.at(-1)?.ts ?? 0;
+    const kwFrom = r.find((x) => x.ts >= lastTs - 60_000 && x.ts < lastTs);
+    const rate = (a?: { ts: number; v: number }, b?: { ts: number; v: number }) => (a && b && b.ts > a.ts ? ((b.v - a.v) / (b.ts - a.ts)) * 3_600_000 : null);
+    this.values.set("site_kw", { value: rate(kwFrom, r.at(-1)), quality: lastTs > now - 60_000 ? Quality.GOOD : Quality.STALE });
+    this.values.set("site_demand_15min_kw", { value: rate(r[0], r.at(-1)), quality: r.length && r[0]!.ts <= lastTs - INTERVAL_MS + 60_000 ? Quality.GOOD : Quality.ESTIMATED });
+    this.onCompute?.();
   }
 
   /** The computed points' current values by name (ENERGY.<name>). */
@@ -261,9 +271,11 @@ export class EnergyService {
       }
     });
     const timer = setInterval(() => this.flush(), 60_000);
+    const fast = setInterval(() => this.computeDemand(Date.now()), 5_000);
     return () => {
       unsub();
       clearInterval(timer);
+      clearInterval(fast);
       this.flush();
     };
   }

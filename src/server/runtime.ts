@@ -21,6 +21,7 @@ import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 import { startEnergy, type Energy } from "../energy/runtime.ts";
+import { energyPointDefs } from "../energy/service.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -77,7 +78,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const computedDefs = opts.computed ?? [];
+  // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
+  const computedDefs = [...(opts.computed ?? []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
@@ -159,7 +161,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
-  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal });
+  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
   computed.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
