@@ -107,4 +107,17 @@ describe("energy store and service", () => {
     expect(store.histogram("F1", "day", day, day + 1)[0]!.value).toBeCloseTo(60 - 15 + 15, 9);
     expect(store.intervals("F1", iv.ts, iv.ts + INTERVAL_MS)[0]!.flags).toBe(Flag.ADMIN);
   });
+
+  test("a meter replacement recorded by an admin while running: nothing lost, journaled with the actor", () => {
+    const { store, svc, entries } = service();
+    const day = svc.clock.fromLocal(2026, 3, 10);
+    for (let k = 0; k <= 30; k++) svc.reading("F1", day + k * 60_000, 7000 + k, true);
+    // Swapped at 00:30:30: the old meter counted to 7030.5, the new one starts at 2.
+    expect(svc.recordReplacement("F1", { ts: day + 30 * 60_000 + 30_000, oldFinal: 7030.5, newFirst: 2 }, "admin")).toBe(true);
+    for (let k = 31; k <= 60; k++) svc.reading("F1", day + k * 60_000, 2 + (k - 30.5) * 1, true);
+    svc.flush(day + 2 * 3_600_000);
+    expect(store.histogram("F1", "day", day, day + 1)[0]!.value).toBeCloseTo(60, 9);
+    expect(entries.map((e) => e.type)).toEqual(["energy.replacement", "energy.replacement"]);
+    expect(svc.recordReplacement("F1", { ts: day, oldFinal: 1, newFirst: 0 }, "admin")).toBe(false); // already counted
+  });
 });

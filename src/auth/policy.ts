@@ -66,6 +66,7 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/api/energy/view.csv", access: "viewer" },
   { method: "POST", path: "/api/energy/costs", access: "admin", note: "validates tariffs; saves when confirmed; reprices from a chosen date (journaled)" },
   { method: "POST", path: "/api/energy/correct", access: "admin", note: "accepts or sets a held bad-data interval (journaled)" },
+  { method: "POST", path: "/api/energy/replacement", access: "admin", note: "records a meter swap: old final and new first reading (journaled)" },
   { method: "GET", path: "/comm", access: "viewer" },
   { method: "GET", path: "/comm/bus/:id", access: "viewer" },
   { method: "GET", path: "/api/gateway", access: "viewer", note: "the Modbus gateway's counters and write rule" },

@@ -35,7 +35,7 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   // The site loader already refused errors; this resolves units and sub-meter exclusions.
   const { meters } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
   const store = new EnergyStore(o.db, o.site.site.timezone);
-  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal });
+  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them
   // like any point. A value that cannot be known (no tariff) is not-available, never 0.
   const publish = () => {

@@ -4,6 +4,7 @@
  * must know (a rollover, a reset nobody asked for, bad data held apart), and produces the computed
  * energy points (ids in ENERGY_POINT_IDS, README "Energy").
  */
+import type { Database } from "bun:sqlite";
 import type { Journal } from "../journal/journal.ts";
 import type { LiveView } from "../points/live.ts";
 import { Quality } from "../points/quality.ts";
@@ -58,6 +59,8 @@ interface MeterState {
   m: ResolvedMeter;
   tracker: CounterTracker;
   resets: number[];
+  /** Shared with the tracker: a replacement recorded live applies to the next readings. */
+  replacements: { ts: number; oldFinal: number; newFirst: number }[];
   factor: number;
   /** Recent readings of the head meter (kW and the sliding 15-min demand). */
   recent: { ts: number; v: number }[];
@@ -71,6 +74,8 @@ export interface EnergyServiceOptions {
   store: EnergyStore;
   timeZone: string;
   journal?: Journal;
+  /** The main database's settings table: replacements recorded from the admin API are kept there. */
+  settings?: Database;
 }
 
 export class EnergyService {
@@ -86,15 +91,17 @@ export class EnergyService {
     for (const c of o.config.costs) this.evaluators.set(c.commodity, new TariffEvaluator(c, this.clock));
     for (const m of o.meters) {
       const resets: number[] = [];
+      const saved = o.settings ? (JSON.parse((o.settings.query("SELECT value FROM settings WHERE key = ?").get(`energy.replacements.${m.id}`) as { value: string } | null)?.value ?? "[]") as { ts: number; oldFinal: number; newFirst: number }[]) : [];
+      const replacements = [...m.replacements.map((r) => ({ ts: Date.parse(r.at), oldFinal: r.oldFinal * m.factor, newFirst: r.newFirst * m.factor })), ...saved];
       const tracker = new CounterTracker({
         maxRatePerHour: m.ratingKw,
         rolloverAt: m.rolloverAt,
         resets,
-        replacements: m.replacements.map((r) => ({ ts: Date.parse(r.at), oldFinal: r.oldFinal * m.factor, newFirst: r.newFirst * m.factor })),
+        replacements,
       });
       const last = o.store.state(m.id);
       if (last) tracker.push({ ts: last.ts, value: last.v, good: true });
-      this.states.set(m.id, { m, tracker, resets, factor: m.factor, recent: [], reported: 0 });
+      this.states.set(m.id, { m, tracker, resets, replacements, factor: m.factor, recent: [], reported: 0 });
     }
   }
 
@@ -168,6 +175,22 @@ export class EnergyService {
     const fixed = applyCorrection(iv, c);
     this.o.store.write(meter, [fixed], this.evaluators.get(s.m.commodity));
     this.o.journal?.append({ type: "energy.correct", message: `${meter}: interval ${new Date(c.ts).toISOString()} ${c.action === "accept" ? `held ${iv.held} accepted` : `set to ${c.value}`}`, source: meter, actor, data: c });
+    return true;
+  }
+
+  /**
+   * An admin records a meter replacement: the old meter's final reading and the new one's first
+   * (register units), at the swap time. Consumption across it is old final − last + new − first.
+   */
+  recordReplacement(meter: string, r: { ts: number; oldFinal: number; newFirst: number }, actor: string): boolean {
+    const s = this.states.get(meter);
+    if (!s) return false;
+    const base = s.tracker.last;
+    if (base && r.ts <= base.ts) return false; // readings after the swap are already counted: too late for this one
+    s.replacements.push({ ts: r.ts, oldFinal: r.oldFinal * s.factor, newFirst: r.newFirst * s.factor });
+    const own = s.replacements.slice(s.m.replacements.length);
+    this.o.settings?.query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(`energy.replacements.${meter}`, JSON.stringify(own));
+    this.o.journal?.append({ type: "energy.replacement", message: `${meter}: meter replaced at ${new Date(r.ts).toISOString()} (old final ${r.oldFinal}, new first ${r.newFirst})`, source: meter, actor, data: r });
     return true;
   }
 

@@ -15,6 +15,7 @@ import { authOf } from "../middleware/security.ts";
  *   GET  /api/energy/view?…  the same view as JSON;  GET /api/energy/view.csv?…  as CSV
  *   POST /api/energy/costs        admin: validate (and, confirmed, apply) tariffs; reprice from a date
  *   POST /api/energy/correct      admin: accept or set a held (bad) interval
+ *   POST /api/energy/replacement  admin: a meter swap (old final reading, new first reading, when)
  */
 export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
   const site = ctx.site;
@@ -84,5 +85,16 @@ export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
     if (parsed.data.action === "set" && parsed.data.value === undefined) return c.json({ errors: [{ path: "value", message: "set needs a value" }] }, 400);
     const ok = e.service.correct(parsed.data.meter, parsed.data, authOf(c).user?.name ?? "");
     return ok ? c.json({ ok: true }) : c.json({ error: "no held (bad) interval there" }, 404);
+  });
+
+  const replBody = z.object({ meter: z.string(), at: z.string().datetime({ offset: true }), oldFinal: z.number(), newFirst: z.number() }).strict();
+  app.post("/api/energy/replacement", async (c) => {
+    const e = ctx.energy;
+    if (!e) return c.json({ error: "no energy meters configured" }, 404);
+    const parsed = replBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return c.json({ errors: zodIssues(parsed.error) }, 400);
+    const { meter, at, oldFinal, newFirst } = parsed.data;
+    const ok = e.service.recordReplacement(meter, { ts: Date.parse(at), oldFinal, newFirst }, authOf(c).user?.name ?? "");
+    return ok ? c.json({ ok: true }) : c.json({ error: "unknown meter, or readings after that time are already counted (record it before the new meter is read)" }, 409);
   });
 }
