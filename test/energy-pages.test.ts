@@ -112,4 +112,48 @@ describe("energy pages", () => {
     await lobby.page.screenshot({ path: artifact("energy-lobby-1920.png") });
     await lobby.context.close();
   });
+
+  it("admin: the energy YAML is checked like the site file, warned before saving, repriced from a date (journaled)", async () => {
+    const bb = demo.busbar;
+    const u = bb.auth.users.byName("admin-e") ?? (await bb.auth.users.create("admin-e", "admin", "password-of-admin"));
+    const { token, session } = bb.auth.sessions.create(u.id, "password", "admin", "10.9.9.9", 600_000, 3_600_000);
+    const call = (method: string, path: string, body?: unknown, csrf = session.csrf) =>
+      bb.app.fetch(
+        new Request(`http://busbar.test${path}`, { method, headers: { host: "busbar.test", accept: "application/json", "content-type": "application/json", cookie: `busbar_session=${token}`, "x-csrf-token": csrf }, body: body === undefined ? undefined : JSON.stringify(body) }),
+        { requestIP: () => ({ address: "10.9.9.9", family: "IPv4", port: 50000 }) },
+      );
+    const page = await call("GET", "/admin/energy");
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("TH40C.energy_import");
+    const { stringify } = await import("yaml");
+    const energy = structuredClone(demo.site.energy) as typeof demo.site.energy;
+    // The vendor's weekday bands only: the weekend has no tariff.
+    energy.costs[0]!.rules = [
+      { tariff: "energy", time: { from: "00:00", to: "18:59" }, days: ["mon", "tue", "wed", "thu", "fri"], repeatYearly: false },
+      { tariff: "energy", time: { from: "19:00", to: "23:59" }, days: ["mon", "tue", "wed", "thu", "fri"], repeatYearly: false },
+    ];
+    const check = await (await call("POST", "/admin/energy", { yaml: stringify(energy) })).json();
+    expect(check.errors).toEqual([]);
+    expect(check.warnings[0].message).toMatch(/sat 00:00–sun 23:59/);
+    expect((await call("POST", "/admin/energy", { yaml: stringify(energy), save: true })).status).toBe(409);
+    const bad = structuredClone(energy);
+    (bad.meters[3] as { circuit: string }).circuit = "sauna";
+    const refused = await call("POST", "/admin/energy", { yaml: stringify(bad), save: true, confirm: true });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).errors[0].path).toBe("energy.meters[3].circuit");
+    // Saved, and costs recomputed from the 1st of the stored month: weekend days lose their cost.
+    const saved = await (await call("POST", "/admin/energy", { yaml: stringify(energy), save: true, confirm: true, recomputeFrom: at.slice(0, 8) + "01" })).json();
+    expect(saved.saved).toBe(true);
+    expect(saved.repriced).toBeGreaterThan(1000);
+    const view = await (await call("GET", `/api/energy/view?view=total&period=month&at=${at}`)).json();
+    expect(view.total.cost).toBeNull(); // some consumption now has no tariff: no made-up total
+    const types = (bb.db.sqlite.query("SELECT type, actor FROM events WHERE type IN ('energy.reprice', 'energy.config') ORDER BY id").all() as { type: string; actor: string }[]);
+    expect(types).toEqual([
+      { type: "energy.reprice", actor: "admin-e" },
+      { type: "energy.config", actor: "admin-e" },
+    ]);
+    // Without the CSRF token, nothing.
+    expect((await call("POST", "/admin/energy", { yaml: stringify(energy), save: true, confirm: true }, "x")).status).toBe(403);
+  });
 });

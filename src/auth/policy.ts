@@ -66,6 +66,8 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/api/energy/view.csv", access: "viewer" },
   { method: "POST", path: "/api/energy/costs", access: "admin", note: "validates tariffs; saves when confirmed; reprices from a chosen date (journaled)" },
   { method: "POST", path: "/api/energy/correct", access: "admin", note: "accepts or sets a held bad-data interval (journaled)" },
+  { method: "GET", path: "/admin/energy", access: "admin", note: "energy structure and tariffs as YAML, held bad data" },
+  { method: "POST", path: "/admin/energy", access: "admin", note: "checks the energy YAML like the site file; saves when confirmed (journaled)" },
   { method: "POST", path: "/api/energy/replacement", access: "admin", note: "records a meter swap: old final and new first reading (journaled)" },
   { method: "GET", path: "/comm", access: "viewer" },
   { method: "GET", path: "/comm/bus/:id", access: "viewer" },

@@ -6,8 +6,8 @@ import type { ComputedPoints } from "../points/computed.ts";
 import { Quality } from "../points/quality.ts";
 import { EnergyService } from "./service.ts";
 import { EnergyStore } from "./store.ts";
-import { validateEnergy } from "./structure.ts";
-import { costSchema, validateTariffs } from "./tariffs.ts";
+import { energySchema, validateEnergy } from "./structure.ts";
+import { costSchema } from "./tariffs.ts";
 import * as z from "zod";
 
 /** The running energy part: its service (live feed, computed values) and store (the pages' data). */
@@ -25,13 +25,6 @@ export interface Energy {
 export function startEnergy(o: { site: Site; db: Database; settings: Database; live: LiveView; journal: Journal; computed?: ComputedPoints }): Energy | undefined {
   const e = o.site.energy;
   if (!e.meters.length) return undefined;
-  // Tariffs saved from the admin page win over the site file's, if they still validate.
-  const saved = o.settings.query("SELECT value FROM settings WHERE key = 'energy.costs'").get() as { value: string } | null;
-  if (saved) {
-    const parsed = z.array(costSchema).safeParse(JSON.parse(saved.value));
-    if (parsed.success && parsed.data.every((c) => validateTariffs(c).errors.length === 0)) e.costs = parsed.data;
-    else o.journal.append({ type: "energy.config", message: "saved tariffs no longer valid: the site file's are in force" });
-  }
   // The site loader already refused errors; this resolves units and sub-meter exclusions.
   const { meters } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
   const store = new EnergyStore(o.db, o.site.site.timezone);
@@ -46,4 +39,30 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   const detach = service.attach(o.live);
   service.flush();
   return { service, store, stop: detach };
+}
+
+/**
+ * The energy section an admin saved (`/admin/energy`) replaces the site file's at start, before the
+ * point registry is built (its circuits name computed points) — if it still validates against this
+ * site; else the site file's stays and the journal says why.
+ */
+export function applySavedEnergy(site: Site, settings: Database, journal?: Journal): void {
+  const row = (key: string) => (settings.query("SELECT value FROM settings WHERE key = ?").get(key) as { value: string } | null)?.value;
+  const structure = row("energy.structure");
+  const costs = row("energy.costs");
+  let candidate = site.energy;
+  try {
+    if (structure) candidate = energySchema.parse(JSON.parse(structure));
+    if (costs) candidate = { ...candidate, costs: z.array(costSchema).parse(JSON.parse(costs)) };
+  } catch {
+    journal?.append({ type: "energy.config", message: "saved energy configuration unreadable: the site file's is in force" });
+    return;
+  }
+  if (candidate === site.energy) return;
+  const r = validateEnergy(candidate, siteUnits(site, site.profiles));
+  if (r.errors.length) {
+    journal?.append({ type: "energy.config", message: `saved energy configuration no longer valid for this site (${r.errors[0]!.path}: ${r.errors[0]!.message}): the site file's is in force` });
+    return;
+  }
+  site.energy = candidate;
 }

@@ -212,6 +212,11 @@ export class EnergyStore {
     return { kw, at };
   }
 
+  /** Intervals holding bad data an admin has not decided on yet, newest first. */
+  heldIntervals(limit = 200): { meter: string; ts: number; value: number; held: number }[] {
+    return this.db.prepare("SELECT meter, ts, value, held FROM e_interval WHERE flags & 2 ORDER BY ts DESC LIMIT ?").all(limit) as { meter: string; ts: number; value: number; held: number }[];
+  }
+
   saveState(meter: string, base: { ts: number; v: number }): void {
     this.db.query("INSERT INTO e_state (meter, ts, v) VALUES (?, ?, ?) ON CONFLICT(meter) DO UPDATE SET ts = excluded.ts, v = excluded.v").run(meter, base.ts, base.v);
   }

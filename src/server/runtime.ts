@@ -20,7 +20,7 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
-import { startEnergy, type Energy } from "../energy/runtime.ts";
+import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
 
 /**
@@ -78,6 +78,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
+  applySavedEnergy(site, db.sqlite, db.journal);
   // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
   const computedDefs = [...(opts.computed ?? []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.

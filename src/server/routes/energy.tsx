@@ -5,6 +5,11 @@ import { costSchema, validateTariffs } from "../../energy/tariffs.ts";
 import { buildView, PERIODS, viewCsv, VIEWS, type EnergyView, type ViewRequest } from "../../energy/views.ts";
 import { langFromRequest } from "../../i18n/index.ts";
 import { EnergyPage } from "../../views/energy/energy-page.tsx";
+import { EnergyAdminPage } from "../../views/energy/energy-admin-page.tsx";
+import { stringify } from "yaml";
+import { parseYaml } from "../../config/profile.ts";
+import { siteUnits } from "../../config/site.ts";
+import { energySchema, validateEnergy } from "../../energy/structure.ts";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
@@ -96,5 +101,48 @@ export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
     const { meter, at, oldFinal, newFirst } = parsed.data;
     const ok = e.service.recordReplacement(meter, { ts: Date.parse(at), oldFinal, newFirst }, authOf(c).user?.name ?? "");
     return ok ? c.json({ ok: true }) : c.json({ error: "unknown meter, or readings after that time are already counted (record it before the new meter is read)" }, 409);
+  });
+
+  app.get("/admin/energy", (c) => {
+    const e = ctx.energy;
+    const req = pageRequest(c, site.site.language);
+    return c.html(<EnergyAdminPage site={site} yaml={stringify(site.energy, { lineWidth: 160 })} meters={e?.service.meters ?? []} held={e?.store.heldIntervals() ?? []} csrf={authOf(c).csrf} {...req} />);
+  });
+
+  const adminBody = z.object({ yaml: z.string().max(200_000), save: z.boolean().default(false), confirm: z.boolean().default(false), recomputeFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional() }).strict();
+  app.post("/admin/energy", async (c) => {
+    const parsed = adminBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return c.json({ errors: zodIssues(parsed.error), warnings: [] }, 400);
+    let doc: unknown;
+    try {
+      doc = parseYaml(parsed.data.yaml, "energy");
+    } catch (err) {
+      return c.json({ errors: [{ path: "energy", message: (err as Error).message }], warnings: [] }, 400);
+    }
+    // The same checks as the site file's energy section, paths included.
+    const shape = energySchema.safeParse(doc ?? {});
+    if (!shape.success) return c.json({ errors: zodIssues(shape.error, ["energy"]), warnings: [] }, 400);
+    const r = validateEnergy(shape.data, siteUnits(site, site.profiles));
+    if (r.errors.length) return c.json({ errors: r.errors, warnings: r.warnings }, 400);
+    if (!parsed.data.save) return c.json({ errors: [], warnings: r.warnings, saved: false });
+    if (r.warnings.length && !parsed.data.confirm) return c.json({ errors: [], warnings: r.warnings, saved: false }, 409);
+    const actor = authOf(c).user?.name ?? "";
+    const put = ctx.db.sqlite.query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    const { costs, ...structure } = shape.data;
+    put.run("energy.structure", JSON.stringify({ ...structure, costs: [] }));
+    put.run("energy.costs", JSON.stringify(costs));
+    const structureChanged = JSON.stringify({ ...structure }) !== JSON.stringify({ ...site.energy, costs: undefined });
+    site.energy = { ...site.energy, costs };
+    let repriced = 0;
+    const e = ctx.energy;
+    if (e) {
+      e.service.setTariffs(costs);
+      if (parsed.data.recomputeFrom) {
+        const [y, m, d] = parsed.data.recomputeFrom.split("-").map(Number);
+        repriced = e.service.reprice(e.service.clock.fromLocal(y!, m!, d!), actor);
+      }
+    }
+    ctx.db.journal.append({ type: "energy.config", message: `energy configuration saved${structureChanged ? " (structure applies at the next start)" : ""}${repriced ? `; ${repriced} intervals repriced` : ""}`, actor });
+    return c.json({ errors: [], warnings: r.warnings, saved: true, repriced, note: structureChanged ? "saved; tariffs in force now, structure at the next start" : "saved; tariffs in force now" });
   });
 }
