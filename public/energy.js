@@ -46,8 +46,12 @@
     series.push({ label: s.label, stroke: s.color, fill: s.color, width: 0, paths: bars(width, v.previous && !costView ? 1 : 0), points: { show: false } });
     data.push(cum[k].map((x, i) => (missing(i) ? null : x)));
   }
+  // Up to two overlapping series side by side as bars; more (zones share devices, so they must not
+  // stack) as lines with a dot per bucket.
+  const asLines = sideBySide.length > 2;
   sideBySide.forEach((s, k) => {
-    series.push({ label: s.label, stroke: s.color, fill: s.color, width: 0, paths: bars(width, sideBySide.length > 1 ? (k === 0 ? -1 : 1) : 1), points: { show: false } });
+    if (asLines) series.push({ label: s.label, stroke: s.color, width: 2.5, points: { show: true, size: 7, fill: s.color } });
+    else series.push({ label: s.label, stroke: s.color, fill: s.color, width: 0, paths: bars(width, sideBySide.length > 1 ? (k === 0 ? -1 : 1) : 1), points: { show: false } });
     data.push(val(s).map((x, i) => (s.flags[i] & MISSING ? null : x)));
   });
   const flagsAt = (i) => v.series.reduce((f, s) => f | s.flags[i], 0);
