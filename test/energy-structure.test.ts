@@ -59,4 +59,17 @@ describe("energy structure", () => {
     expect(r.errors.map((i) => i.path)).toEqual(["energy.meters[0].parent", "energy.meters[1].parent"]);
     expect(r.meters[0]!.factor).toBe(0.001);
   });
+
+  test("water and gas meters in m³ or L; a commodity that contradicts the unit is refused", () => {
+    const e = energySchema.parse({
+      meters: [
+        { id: "w", point: "W.v", commodity: "water" },
+        { id: "g", point: "G.v", commodity: "gas" },
+        { id: "x", point: "X.v", commodity: "gas" },
+      ],
+    });
+    const r = validateEnergy(e, (p) => ({ unit: p.startsWith("W") ? "L" : p.startsWith("G") ? "m³" : "kWh" }));
+    expect(r.errors.map((i) => i.path)).toEqual(["energy.meters[2].commodity"]);
+    expect(r.meters.map((m) => [m.commodity, m.factor])).toEqual([["water", 0.001], ["gas", 1], ["electricity", 1]]);
+  });
 });

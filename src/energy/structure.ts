@@ -32,6 +32,8 @@ export const meterSchema = z
     /** The counter point, `DEVICE.tag` (an energy register or a pulse meter's accumulated value). */
     point: z.string().regex(/^[^.\s]+\.[^.\s]+$/, "DEVICE.tag"),
     label: z.string().optional(),
+    /** Water or gas, for a meter in m³ or L (electricity follows from Wh/kWh/MWh). */
+    commodity: z.enum(["electricity", "gas", "water"]).optional(),
     circuit: id.default("other"),
     zones: z.array(id).max(5, "a meter is in at most 5 zones").default([]),
     panel: id.optional(),
@@ -119,7 +121,8 @@ export function validateEnergy(e: EnergyConfig, units: PointUnits, prefix = "ene
       if (!b) errors.push({ path: `${mp}.point`, message: `${m.point} is in "${u.unit}", not a consumption unit (Wh, kWh, MWh, m³, L)` });
       else {
         factor = b.factor;
-        commodity = b.base === "kWh" ? "electricity" : "water";
+        commodity = b.base === "kWh" ? "electricity" : (m.commodity ?? "water");
+        if (m.commodity && (m.commodity === "electricity") !== (b.base === "kWh")) errors.push({ path: `${mp}.commodity`, message: `${m.point} is in "${u.unit}": not ${m.commodity}` });
       }
     }
     for (const k of ["resetPoint", "lastResetPoint", "unitsCodePoint"] as const) {
