@@ -7,6 +7,9 @@
   const dataEl = document.getElementById("energy-data");
   if (!el || !dataEl || typeof uPlot === "undefined") return;
   const v = JSON.parse(dataEl.textContent);
+  // Colours and share bars through the CSSOM: the page's CSP allows no inline style attributes.
+  for (const d of document.querySelectorAll(".en-dot[data-color]")) d.style.background = d.dataset.color;
+  for (const b of document.querySelectorAll(".en-bar[data-pct]")) b.style.width = `${b.dataset.pct}%`;
   const EST = 1, BAD = 2, MISSING = 8;
   const n = v.starts.length;
   const xs = v.starts.map((_, i) => i);

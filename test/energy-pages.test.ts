@@ -78,6 +78,8 @@ describe("energy pages", () => {
     const rows = await page.$$eval(".en-share tbody tr", (trs) => trs.map((tr) => tr.textContent));
     expect(rows.some((r) => r?.includes("Non mesuré"))).toBe(true);
     expect(rows.some((r) => r?.includes("CVC"))).toBe(true);
+    // Circuit colours reach the table despite the CSP (no inline style attributes): set by script.
+    expect(await page.$eval(".en-dot", (el) => getComputedStyle(el).backgroundColor)).not.toBe("rgba(0, 0, 0, 0)");
     await page.screenshot({ path: artifact("energy-month-1920.png") });
     // CSV of what is on screen: one row per day plus the header.
     const csv = await (await page.request.get(url.replace("/energy?", "/api/energy/view.csv?"))).text();

@@ -185,12 +185,12 @@ export function EnergyPage(props: { site: Site; view: EnergyView | undefined; la
                     return (
                       <tr>
                         <td>
-                          <span class="en-dot" style={`background:${series.color}`}></span>
+                          <span class="en-dot" data-color={series.color}></span>
                           {s.label}
                         </td>
                         <td class="num">{num(s.value, 0)}</td>
                         <td class="num">
-                          <span class="en-bar" style={`width:${Math.max(0, Math.min(100, s.pct)).toFixed(1)}%`}></span>
+                          <span class="en-bar" data-pct={Math.max(0, Math.min(100, s.pct)).toFixed(1)}></span>
                           {num(s.pct, 1)}
                         </td>
                         <td class="num">{money(s.cost, v.currency)}</td>
