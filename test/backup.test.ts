@@ -84,6 +84,18 @@ describe("backup and restore", () => {
   let backupFile: string;
   let lastEvent: number;
 
+  it("shows the history database size per tier on the system page", async () => {
+    const res = await b().app.fetch(
+      new Request("http://busbar.test/admin/system", { headers: { host: "busbar.test", accept: "text/html", cookie: admin.cookie } }),
+      { requestIP: () => ({ address: "10.9.9.9", family: "IPv4", port: 50000 }) },
+    );
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    for (const t of ["h_raw", "h_1m", "h_15m", "h_1h", "h_1d", "h_1mo"]) expect(html).toContain(`data-table="${t}"`);
+    expect(html).toMatch(/Échantillons bruts \(sur variation\)<\/td><td>30 jours<\/td><td class="num">[\d\s ]+<\/td><td class="num">[\d,]+ (kB|MB)/);
+    expect(html).toContain('href="/admin/system/backup"');
+  });
+
   it("downloads an online backup with a manifest while Busbar runs", async () => {
     sim.setOffline("2B12", true); // an alarm and journal rows in the backup
     await until("comm alarm", () => (b().db.sqlite.query("SELECT COUNT(*) AS n FROM alarm_activations").get() as { n: number }).n > 0, 15_000);

@@ -111,6 +111,8 @@ export class Historian {
     this.buf = new Array(n).fill(undefined);
     this.closed = TIERS.map(() => 0);
     this.recover();
+    // Start-up reads are per point (20,000 at scale): collect their garbage now, not at the RSS peak.
+    Bun.gc(true);
   }
 
   // ---- ingest -------------------------------------------------------------------------------------
