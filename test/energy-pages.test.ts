@@ -12,6 +12,8 @@ let demo: Demo;
 let browser: Browser;
 let at = "";
 let expectedHead = 0;
+/** The local day holding 2B6's estimated interval. */
+let estDay = "";
 
 beforeAll(async () => {
   demo = await startDemo();
@@ -24,6 +26,8 @@ beforeAll(async () => {
   const from = clock.fromLocal(y, m, 1);
   const to = clock.fromLocal(now.year, now.month, 1);
   const ev = e.service.evaluators.get("electricity");
+  const ep = clock.parts(from + 10 * 86_400_000);
+  estDay = `${ep.year}-${String(ep.month).padStart(2, "0")}-${String(ep.day).padStart(2, "0")}`;
   const perMeter = new Map<string, Interval[]>();
   let sum = 0;
   let k = 0;
@@ -107,13 +111,26 @@ describe("energy pages", () => {
     await page.waitForSelector("#energy-chart canvas");
     expect(await page.$eval('select[name="b"]', (s) => (s as HTMLSelectElement).value)).toBe("2B3");
     await context.close();
+    // A day by hour of one feeder, and the zones (overlapping: lines, not stacks), at full size.
+    const big = await newPage(browser, SIZES.control, { lang: "en" });
+    await big.page.goto(`${demo.busbar.url}energy?view=details&period=day&at=${estDay}&a=2B6`);
+    await big.page.waitForSelector("#energy-chart canvas");
+    expect(await big.page.textContent(".en-quality")).toMatch(/estimated/);
+    await big.page.screenshot({ path: artifact("energy-day-details-1920.png") });
+    await big.page.goto(`${demo.busbar.url}energy?view=partial&group=zones&period=month&at=${at}`);
+    await big.page.waitForSelector("#energy-chart canvas");
+    await big.page.screenshot({ path: artifact("energy-zones-1920.png") });
+    // The zones' cost is that of the consumption shown (not 0), and the held spike is named once.
+    expect(await big.page.textContent(".en-headline")).not.toContain("$0.00");
+    expect(await big.page.textContent(".en-quality")).toMatch(/^9,000 kWh of bad data/);
+    await big.context.close();
     const lobby = await newPage(browser, SIZES.control, { lang: "fr" });
     await lobby.page.goto(`${demo.busbar.url}energy?view=total&period=month&at=${at}&lobby=1`);
     await lobby.page.waitForSelector("#energy-chart canvas");
     expect(await lobby.page.isVisible(".topbar")).toBe(false);
     await lobby.page.screenshot({ path: artifact("energy-lobby-1920.png") });
     await lobby.context.close();
-  });
+  }, 90_000);
 
   it("admin: the energy YAML is checked like the site file, warned before saving, repriced from a date (journaled)", async () => {
     const bb = demo.busbar;

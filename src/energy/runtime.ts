@@ -27,6 +27,12 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   if (!e.meters.length) return undefined;
   // The site loader already refused errors; this resolves units and sub-meter exclusions.
   const { meters } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
+  const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
+  for (const m of meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
   const store = new EnergyStore(o.db, o.site.site.timezone);
   const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them

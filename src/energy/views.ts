@@ -132,7 +132,7 @@ export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyC
       stacked: true,
     });
   };
-  let totalOf: (f: number, t: number, s: number[]) => { value: number[]; flags: number[] };
+  let totalOf: (f: number, t: number, s: number[]) => { value: number[]; flags: number[]; cost: (number | null)[]; held: number[] };
   if (req.view === "total" || req.view === "cost") {
     byCircuit();
     if (head) remainder(hist(head.id));
@@ -150,23 +150,21 @@ export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyC
     const b = req.view === "compare" ? meters.find((m) => m.id === req.b && m.id !== a?.id) : undefined;
     if (a) series.push({ id: a.id, label: label(a), color: PALETTE[0]!, ...sumRows([hist(a.id)], n), stacked: false });
     if (b) series.push({ id: b.id, label: label(b), color: PALETTE[3]!, ...sumRows([hist(b.id)], n), stacked: false });
-    totalOf = (f, t, s) => (a ? sumRows([store.histogram(a.id, bucket, f, t, s)], s.length) : { value: [], flags: [] });
+    totalOf = (f, t, s) => (a ? sumRows([store.histogram(a.id, bucket, f, t, s)], s.length) : { value: [], flags: [], cost: [], held: [] });
   }
   // The previous period, bucket for bucket (a 31-day month beside a 30-day one: the extra day has none).
   const prevStarts = store.buckets(bucket, prevFrom, from);
   const prevRaw = totalOf(prevFrom, from, prevStarts);
   const previous = { label: fr ? "Période précédente" : "Previous period", value: starts.map((_, i) => prevRaw.value[i] ?? NaN), flags: starts.map((_, i) => prevRaw.flags[i] ?? Flag.MISSING) };
   const cur = totalOf(from, to, starts);
-  let costSum: number | null = 0;
-  let held = 0;
+  // Held data and quality marks from everything drawn; the cost is that of the total shown.
+  // (Zones share devices: held data is counted from the total's members, once.)
   let flags = 0;
-  for (const s of series.filter((x) => x.stacked || series.length === 1 || req.view === "details")) {
-    for (let i = 0; i < n; i++) {
-      costSum = costSum === null || s.cost[i] === null ? null : costSum + s.cost[i]!;
-      held += s.held[i]!;
-      flags |= s.flags[i]! & ~Flag.MISSING;
-    }
-  }
+  for (const s of series) for (let i = 0; i < n; i++) flags |= s.flags[i]! & ~Flag.MISSING;
+  for (const f of cur.flags) flags |= f & ~Flag.MISSING;
+  let held = cur.held.reduce((x, y) => x + y, 0);
+  if (head && (req.view === "total" || req.view === "cost")) for (const s of series) if (s.id !== "unmetered") held += s.held.reduce((x, y) => x + y, 0);
+  const costSum = cur.cost.reduce<number | null>((x, y) => (x === null || y === null ? null : x + y), 0);
   const totalValue = cur.value.reduce((x, y) => x + y, 0);
   const shareBase = series.filter((s) => s.stacked);
   const share = shareBase.map((s) => {
