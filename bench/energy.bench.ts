@@ -17,6 +17,7 @@ import { INTERVAL_MS } from "../src/energy/counters.ts";
 import { EnergyService } from "../src/energy/service.ts";
 import { EnergyStore } from "../src/energy/store.ts";
 import { validateEnergy } from "../src/energy/structure.ts";
+import { buildView } from "../src/energy/views.ts";
 import { openHistoryDb } from "../src/historian/store.ts";
 import { DEMO_SITE } from "../src/generated/embedded.ts";
 import { report } from "./report.ts";
@@ -68,6 +69,7 @@ const addDay = db.prepare("INSERT OR REPLACE INTO e_day (meter, day, value, held
 db.transaction(() => {
   for (const m of counted) for (let d = store.cal.start(3, yearStart - 9 * 365 * DAY); d < yearStart; d = store.cal.next(3, d)) addDay.run(m.id, d, 500 + rnd() * 100, 30 + rnd() * 5);
 })();
+for (const m of counted) store.rebuildMonths(m.id, yearStart - 9 * 365 * DAY, yearStart + 31 * DAY);
 console.log(`nine earlier years of day rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 function time(f: () => void, runs = 9): number {
@@ -90,6 +92,16 @@ const month = time(() => {
   for (const m of counted) bars += store.histogram(m.id, "day", monthFrom, monthTo, starts).length;
 });
 report(`month-by-day histogram, ${counted.length} meters (${bars} bars)`, month, "ms", { max: 50 });
+
+// What the page asks for: circuits summed, the unmetered remainder, the previous month beside.
+const view = time(() => {
+  buildView(store, svc.clock, site.energy, counted, svc.evaluators.get("electricity"), { view: "total", period: "month", at: monthFrom + 15 * DAY, lang: "fr" });
+});
+report("the Total page's month view (circuits + remainder + previous month)", view, "ms", { max: 50 });
+const tenView = time(() => {
+  buildView(store, svc.clock, site.energy, counted, svc.evaluators.get("electricity"), { view: "total", period: "decade", at: end - DAY, lang: "fr" });
+});
+report("the Total page's ten-year view (+ previous ten years)", tenView, "ms", { max: 100 });
 
 const tenFrom = svc.clock.fromLocal(svc.clock.parts(end).year - 9, 1, 1);
 const ten = time(() => {

@@ -55,6 +55,10 @@ describe("energy store and service", () => {
     svc.flush(day + 24 * 3_600_000 + 1);
     const [d] = store.histogram("MAIN", "day", day, day + 1);
     expect(d!.value).toBeCloseTo(2400, 6);
+    // Months and years come from the month rows: the same kWh and cost.
+    const [yr] = store.histogram("MAIN", "year", day, day + 1);
+    expect(yr!.value).toBeCloseTo(2400, 6);
+    expect(yr!.cost).toBeCloseTo(d!.cost!, 6);
     // 12 h at 0.10 and 12 h at 0.05 of 100 kWh/h
     expect(d!.cost).toBeCloseTo(1200 * 0.1 + 1200 * 0.05, 6);
     const hours = store.histogram("F2", "hour", day, day + 86_400_000);
