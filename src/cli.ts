@@ -12,7 +12,7 @@ import { parseYaml } from "./config/profile.ts";
 import { DEMO_SITE } from "./generated/embedded.ts";
 import { buildRegistry } from "./points/registry.ts";
 import { describeRead } from "./protocols/modbus/planner.ts";
-import { planSite } from "./workers/supervisor.ts";
+import { planSite } from "./drivers/supervisor.ts";
 
 const USAGE = `Busbar — runs a building's electrical room.
 

@@ -1,7 +1,7 @@
 import type { Site } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
-import type { Supervisor } from "../workers/supervisor.ts";
+import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 
 /** What every route module gets: the running site's parts. */

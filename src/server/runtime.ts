@@ -3,7 +3,7 @@ import { openDatabase, type BusbarDb } from "../db/database.ts";
 import { LiveView } from "../points/live.ts";
 import { buildRegistry, type PointRegistry } from "../points/registry.ts";
 import { PointTable } from "../points/table.ts";
-import { planSite, Supervisor } from "../workers/supervisor.ts";
+import { planSite, Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
 import { AlarmEngine } from "../alarms/engine.ts";

@@ -2,7 +2,7 @@ import type { BusConfig, Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type Lang, type T } from "../i18n/index.ts";
 import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
-import type { BusStats, DeviceStats } from "../workers/protocol.ts";
+import type { BusStats, DeviceStats } from "../drivers/protocol.ts";
 import { Layout } from "./layout.tsx";
 
 /**

@@ -3,7 +3,7 @@ import type { PlannedRead } from "../protocols/modbus/planner.ts";
 import type { PointTableBuffers } from "../points/table.ts";
 import type { ReplyCacheBuffers } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
-import type { TimeSyncSpec } from "../timesync/timesync.ts";
+import type { TimeSyncSpec } from "./modbus/timesync.ts";
 
 /** Messages between the main thread and a bus worker. Values never travel here: they go through the table. */
 

@@ -7,7 +7,7 @@ import type { PointTable } from "../points/table.ts";
 import type { BusEvent, BusStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, ToWorker, WorkerDevice } from "./protocol.ts";
 import { ReplyCache } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
-import { timeSyncSpec } from "../timesync/timesync.ts";
+import { timeSyncSpec } from "./modbus/timesync.ts";
 import { breakEvenGap } from "../protocols/modbus/rtu-frame.ts";
 
 /**
@@ -33,10 +33,10 @@ export interface WriteResult {
 
 /**
  * In the compiled binary all code shares the entry's URL (/$bunfs/root/busbar) and the worker is
- * bundled at workers/bus-worker.js below it (scripts/build.ts passes it as an extra entrypoint).
+ * bundled at drivers/modbus/worker.js below it (scripts/build.ts passes it as an extra entrypoint).
  */
 export function busWorkerUrl(): URL {
-  return import.meta.url.includes("$bunfs") ? new URL("./workers/bus-worker.ts", import.meta.url) : new URL("./bus-worker.ts", import.meta.url);
+  return import.meta.url.includes("$bunfs") ? new URL("./drivers/modbus/worker.ts", import.meta.url) : new URL("./modbus/worker.ts", import.meta.url);
 }
 
 /** Ring 0 belongs to the main thread; bus i writes into ring i + 1. */
