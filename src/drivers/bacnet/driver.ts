@@ -4,7 +4,7 @@ import type { PointTable } from "../../points/table.ts";
 import { decodePoint, deviceFactorOf, encodeWriteValue, type AppValue } from "../../protocols/bacnet/decode.ts";
 import { classifyFailure, errorText, objectRef, OBJECT_TYPES, PROP, segmentsReplies, type RequestFailure } from "../../protocols/bacnet/objects.ts";
 import { chunk, RpmSizer } from "../../protocols/bacnet/rpm-size.ts";
-import type { DeviceStats, DeviceStatus } from "../../workers/protocol.ts";
+import type { DeviceStats, DeviceStatus } from "../protocol.ts";
 import type { BacnetDeviceInfo, BacnetPortConfig, BacnetStats, BacnetWorkerDevice, FromBacnetWorker, IAmInfo } from "./messages.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { PointTableBuffers } from "../../points/table.ts";
 import type { BacnetPoint } from "../../protocols/bacnet/profile.ts";
-import type { BusStats, FromWorker } from "../../workers/protocol.ts";
+import type { BusStats, FromWorker } from "../protocol.ts";
 
 /**
  * Messages between the main thread and a BACnet port's worker. The lifecycle, stats, device status,
