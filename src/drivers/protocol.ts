@@ -1,4 +1,4 @@
-import type { BusConfig } from "../config/site.ts";
+import type { BusConfig, ModbusBusConfig } from "../config/site.ts";
 import type { PlannedRead } from "../protocols/modbus/planner.ts";
 import type { PointTableBuffers } from "../points/table.ts";
 import type { ReplyCacheBuffers } from "../gateway/reply-cache.ts";
@@ -53,7 +53,7 @@ export interface BusEvent {
 export type ToWorker =
   | {
       type: "init";
-      bus: BusConfig;
+      bus: ModbusBusConfig;
       devices: WorkerDevice[];
       table: PointTableBuffers;
       ring: number;

@@ -9,6 +9,8 @@ import { ReplyCache } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
 import { timeSyncSpec } from "./modbus/timesync.ts";
 import { breakEvenGap } from "../protocols/modbus/rtu-frame.ts";
+import { bacnetWorkerDevices, bacnetWorkerUrl, portConfig } from "./bacnet/setup.ts";
+import type { BacnetWorkerDevice, FromBacnetWorker, IAmInfo, ToBacnetWorker } from "./bacnet/messages.ts";
 
 /**
  * Starts one worker per bus and keeps it alive: a worker that dies is restarted within a second,
@@ -55,6 +57,7 @@ export function planSite(site: Site, registry: PointRegistry): Map<string, Plann
     // On a serial line a hole wider than the break-even gap costs more wire time read through than a
     // second request: the profile's gap is capped there (a gap set on the device itself is kept).
     const bus = buses.get(device.bus);
+    if (!bus || bus.kind === "bacnet-ip") continue;
     const gapCap = bus && bus.kind !== "modbus-tcp" ? breakEvenGap(bus) : Infinity;
     plans.set(
       device.id,
@@ -82,6 +85,9 @@ interface BusRuntime {
   /** Gateway requests waiting for this bus's worker. */
   forwards: number;
   scan: { id: number; progress: { done: number; total: number }; result?: ScanResult; resolve(r: ScanResult): void } | undefined;
+  /** A BACnet/IP port: its worker's devices (the `devices` above then only list the points). */
+  bacnet?: BacnetWorkerDevice[];
+  whois?: Map<number, (heard: IAmInfo[]) => void>;
 }
 
 export class Supervisor {
@@ -130,7 +136,8 @@ export class Supervisor {
             port: d.port,
           };
         });
-      return { bus, ring: i + 1, devices, worker: undefined, stats: undefined, restarts: 0, stopping: false, forwards: 0, scan: undefined };
+      const bacnet = bus.kind === "bacnet-ip" ? bacnetWorkerDevices(site, registry, bus.id) : undefined;
+      return { bus, ring: i + 1, devices, worker: undefined, stats: undefined, restarts: 0, stopping: false, forwards: 0, scan: undefined, bacnet, whois: bacnet && new Map() };
     });
     this.timezone = site.site.timezone;
     if (site.gateway) {
@@ -164,7 +171,7 @@ export class Supervisor {
 
   private spawn(b: BusRuntime): void {
     // smol: a bus worker holds little state; a smaller heap keeps 4+ workers inside the RSS budget.
-    const worker = new Worker(this.workerUrl, { smol: true } as WorkerOptions);
+    const worker = new Worker(b.bacnet ? bacnetWorkerUrl() : this.workerUrl, { smol: true } as WorkerOptions);
     b.worker = worker;
     let exited = false;
     const onDeath = (reason: string) => {
@@ -177,6 +184,10 @@ export class Supervisor {
       this.failPendingWrites(b.bus.id, `bus ${b.bus.id} worker restarted`);
       this.failPendingForwards(b, `bus ${b.bus.id} worker restarted`);
       this.endScan(b);
+      for (const [id, done] of b.whois ?? []) {
+        b.whois!.delete(id);
+        done([]);
+      }
       b.restarts++;
       this.events.workerRestart(b.bus.id, reason);
       this.events.log("error", `bus ${b.bus.id}: worker died (${reason}); restarting`);
@@ -187,6 +198,11 @@ export class Supervisor {
     worker.addEventListener("message", (e: MessageEvent<FromWorker>) => this.onMessage(b, e.data));
     worker.addEventListener("error", (e: ErrorEvent) => onDeath(e.message || "uncaught error"));
     worker.addEventListener("close", () => onDeath("exited"));
+    if (b.bacnet && b.bus.kind === "bacnet-ip") {
+      worker.postMessage({ type: "init", bus: portConfig(b.bus), devices: b.bacnet, table: this.table.buffers, ring: b.ring } satisfies ToBacnetWorker);
+      return;
+    }
+    if (b.bus.kind === "bacnet-ip") return;
     const init: ToWorker = {
       type: "init",
       bus: b.bus,
@@ -211,8 +227,14 @@ export class Supervisor {
     this.table.signal();
   }
 
-  private onMessage(b: BusRuntime, msg: FromWorker): void {
+  private onMessage(b: BusRuntime, msg: FromWorker | FromBacnetWorker): void {
     switch (msg.type) {
+      case "whois-done": {
+        const done = b.whois?.get(msg.id);
+        b.whois?.delete(msg.id);
+        done?.(msg.heard);
+        break;
+      }
       case "stats":
         b.stats = msg.stats;
         break;
@@ -353,13 +375,37 @@ export class Supervisor {
     }
   }
 
-  /** Sends a write to the point's bus worker; resolves with the device's answer. */
-  write(point: number, value: number, timeoutMs = 10_000): Promise<WriteResult> {
+  /**
+   * Who-Is on a BACnet/IP port (admin's scan from the communication page): every I-Am heard within
+   * `waitMs`, in instance order.
+   */
+  whoIs(busId: string, low?: number, high?: number, waitMs = 3000): Promise<IAmInfo[] | { error: string }> {
+    const b = this.buses.find((x) => x.bus.id === busId);
+    if (!b?.bacnet) return Promise.resolve({ error: `no BACnet/IP bus "${busId}"` });
+    if (!b.worker) return Promise.resolve({ error: `bus ${busId} is restarting` });
+    const id = this.nextScanId++;
+    return new Promise((resolve) => {
+      b.whois!.set(id, resolve);
+      b.worker!.postMessage({ type: "whois", id, low, high, waitMs } satisfies ToBacnetWorker);
+    });
+  }
+
+  /** Is this point's owner a BACnet port (writes take a priority and may relinquish)? */
+  isBacnetPoint(point: number): boolean {
+    return !!this.busOfPoint.get(point)?.bacnet;
+  }
+
+  /**
+   * Sends a write to the point's bus worker; resolves with the device's answer. `value: null`
+   * relinquishes a BACnet priority; `priority` (1–16) overrides the profile's for a BACnet point.
+   */
+  write(point: number, value: number | null, timeoutMs = 10_000, priority?: number): Promise<WriteResult> {
     const b = this.busOfPoint.get(point);
     const info = this.registry.points[point];
     if (!b || !info) return Promise.resolve({ ok: false, error: "unknown point", ms: 0 });
     if (!info.tag.writable) return Promise.resolve({ ok: false, error: `${info.id} is not writable`, ms: 0 });
     if (!b.worker) return Promise.resolve({ ok: false, error: `bus ${b.bus.id} is restarting`, ms: 0 });
+    if (value === null && !b.bacnet) return Promise.resolve({ ok: false, error: "only a BACnet point can be relinquished", ms: 0 });
     const id = this.nextWriteId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -372,7 +418,8 @@ export class Supervisor {
           resolve(r);
         },
       });
-      b.worker!.postMessage({ type: "write", id, point, value } satisfies ToWorker);
+      if (b.bacnet) b.worker!.postMessage({ type: "write", id, point, value, priority } satisfies ToBacnetWorker);
+      else b.worker!.postMessage({ type: "write", id, point, value: value! } satisfies ToWorker);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Tag } from "../config/profile.ts";
 import type { DeviceConfig, Site } from "../config/site.ts";
+import { bacnetStaleAfter, deviceTags } from "../drivers/bacnet/setup.ts";
 
 /** Static facts about a point; the live value is in the shared PointTable at `index`. */
 export interface PointInfo {
@@ -38,7 +39,8 @@ export function buildRegistry(site: Site): PointRegistry {
     const profile = site.profiles.get(device.profile)!;
     const bus = buses.get(device.bus)!;
     const list: PointInfo[] = [];
-    for (const tag of profile.tags) {
+    const levels = profile.bacnet && new Map(profile.bacnet.points.map((p) => [p.id, p.level]));
+    for (const tag of deviceTags(device, profile.tags, levels)) {
       const info: PointInfo = {
         index: points.length,
         id: `${device.id}.${tag.id}`,
@@ -47,7 +49,7 @@ export function buildRegistry(site: Site): PointRegistry {
         tag,
         label: tag.label,
         labelFr: tag.labelFr ?? tag.label,
-        staleAfterMs: staleAfter(device, tag, bus.timeoutMs, bus.retries),
+        staleAfterMs: profile.bacnet ? bacnetStaleAfter(device, bus.timeoutMs, bus.retries) : staleAfter(device, tag, bus.timeoutMs, bus.retries),
       };
       points.push(info);
       byId.set(info.id, info);

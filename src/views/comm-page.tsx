@@ -18,6 +18,7 @@ export type StatsEntry = BusStatsView | { bus: string; kind: string; connected: 
 const isFull = (s: StatsEntry | undefined): s is BusStatsView => !!s && !("restarting" in s);
 
 export function busAddress(b: BusConfig): string {
+  if (b.kind === "bacnet-ip") return `BACnet/IP ${b.interface ?? "*"}:${b.port} → ${b.broadcast}`;
   return "host" in b ? `${b.host}:${b.port}` : `${b.port} ${b.baud} ${b.parity}`;
 }
 

@@ -347,9 +347,9 @@ export class BacnetDriver {
     if (d.cfg.deviceFactor) {
       const r = await this.readOne(d, dev, d.cfg.deviceFactor.property);
       const text = r.ok ? r.values[0]?.value : undefined;
-      d.factor = deviceFactorOf(d.cfg.deviceFactor.values, text);
-      if (d.factor === undefined)
-        this.post({ type: "event", event: { kind: "device.config", source: d.cfg.id, message: `${d.cfg.id}: device factor ${r.ok ? JSON.stringify(text) : r.error} is not one of ${Object.keys(d.cfg.deviceFactor.values).join(", ")}: scaled points are bad-data` } });
+      d.factor = deviceFactorOf(d.cfg.deviceFactor, text);
+      if (!r.ok || typeof text !== "string" || !(text.trim() in d.cfg.deviceFactor.values))
+        this.post({ type: "event", event: { kind: "device.config", source: d.cfg.id, message: `${d.cfg.id}: device factor ${r.ok ? JSON.stringify(text) : r.error} is not one of ${Object.keys(d.cfg.deviceFactor.values).join(", ")}: ${d.factor === undefined ? "scaled points are bad-data" : `factor ${d.factor} used`}` } });
     }
     if (d.cfg.vendorId !== undefined && d.iam && d.iam.vendorId !== d.cfg.vendorId)
       this.post({ type: "event", event: { kind: "device.config", source: d.cfg.id, message: `${d.cfg.id}: vendor ${d.iam.vendorId}, the profile expects ${d.cfg.vendorId}` } });

@@ -31,7 +31,7 @@ export interface BacnetWorkerDevice {
   cov: "off" | "confirmed" | "unconfirmed";
   covLifetimeS: number;
   vendorId?: number;
-  deviceFactor?: { property: number; values: Record<string, number> };
+  deviceFactor?: { property: number; values: Record<string, number>; default?: number };
   /** The device's points with their table index. */
   points: { index: number; point: BacnetPoint }[];
 }

@@ -78,9 +78,9 @@ export function decodePoint(p: BacnetPoint, values: readonly AppValue[] | undefi
 }
 
 /** The device factor from its announced text (e.g. Profile_Name "factor_10"), or undefined. */
-export function deviceFactorOf(values: Record<string, number>, announced: unknown): number | undefined {
-  if (typeof announced !== "string") return undefined;
-  return values[announced.trim()];
+export function deviceFactorOf(spec: { values: Record<string, number>; default?: number }, announced: unknown): number | undefined {
+  if (typeof announced !== "string") return spec.default;
+  return spec.values[announced.trim()] ?? spec.default;
 }
 
 /** The raw value to write for an engineering value: the inverse of decodePoint's scaling. */

@@ -34,6 +34,8 @@ const pointSchema = z
     label: z.string().min(1),
     labelFr: z.string().optional(),
     unit: z.string().default(""),
+    /** The device's BACnetEngineeringUnits code (the simulator serves it; Busbar shows `unit`). */
+    units: intIn(0, 65535).optional(),
     /** Fixed decimals of the device's format (`##.#` → 1): the raw value is divided by 10^decimals. */
     decimals: intIn(0, 6).default(0),
     /** Extra fixed multiplier after the decimals. */
@@ -76,7 +78,12 @@ export const bacnetProfileSchema = z
      * listed leaves those points bad-data rather than guessing.
      */
     deviceFactor: z
-      .object({ property, values: z.record(z.string(), z.number().positive()) })
+      .object({
+        property,
+        values: z.record(z.string(), z.number().positive()),
+        /** When the property is absent or names no listed value; without it such points are bad-data. */
+        default: z.number().positive().optional(),
+      })
       .strict()
       .optional(),
     points: z.array(pointSchema).min(1, "a profile needs at least one point"),
@@ -98,6 +105,7 @@ export interface BacnetPoint {
   bit?: number;
   kind: PointKind;
   unit: string;
+  units?: number;
   /** raw × multiplier (× the device factor when `useFactor`) is the value. */
   multiplier: number;
   useFactor: boolean;
@@ -120,7 +128,7 @@ export interface BacnetProfile {
   model?: string;
   source: string;
   vendorId?: number;
-  deviceFactor?: { property: number; values: Record<string, number> };
+  deviceFactor?: { property: number; values: Record<string, number>; default?: number };
   points: BacnetPoint[];
 }
 
@@ -170,6 +178,7 @@ export function parseBacnetProfile(data: unknown, file = "profile"): BacnetProfi
       instance: Number(inst),
       property: prop,
       unit: pt.unit,
+      units: pt.units,
       multiplier: pt.scale / 10 ** pt.decimals,
       useFactor: pt.useFactor,
       notAvailable: pt.notAvailable,
@@ -219,7 +228,7 @@ export function parseBacnetProfile(data: unknown, file = "profile"): BacnetProfi
     model: p.model,
     source: p.source,
     vendorId: p.vendorId,
-    deviceFactor: p.deviceFactor && { property: propNumber(p.deviceFactor.property), values: p.deviceFactor.values },
+    deviceFactor: p.deviceFactor && { property: propNumber(p.deviceFactor.property), values: p.deviceFactor.values, default: p.deviceFactor.default },
     points,
   };
 }
