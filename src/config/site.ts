@@ -161,6 +161,8 @@ const sourceSchema = z
     available: pointRef.optional(),
     /** Points shown beside the source (e.g. generator running, BESS SOC). */
     points: z.array(pointRef).default([]),
+    /** A UPS's input: the feeder breaker it hangs from (its load follows that feeder; it runs on battery while the feeder is dead). */
+    fedBy: id.optional(),
   })
   .strict();
 
@@ -262,6 +264,13 @@ export const alarmsSchema = z
       .object({
         breakerTripped: z.union([alarmPriority, z.literal(false)]).default("critical"),
         atsEmergency: z.union([alarmPriority, z.literal(false)]).default("high"),
+        /** Every UPS alarm bit (role ups.alarm), and the imminent-stop bits (ups.alarm.critical). */
+        upsAlarm: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsAlarmCritical: z.union([alarmPriority, z.literal(false)]).default("critical"),
+        /** A UPS load status (role ups.load-status) on battery, on (automatic) bypass, load off. */
+        upsOnBattery: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsOnBypass: z.union([alarmPriority, z.literal(false)]).default("medium"),
+        upsLoadOff: z.union([alarmPriority, z.literal(false)]).default("critical"),
       })
       .strict()
       .prefault({}),
@@ -441,6 +450,7 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   t.sources.forEach((x, i) => {
     checkDevice(x.device, `topology.sources[${i}].device`);
     checkPoint(x.available, `topology.sources[${i}].available`);
+    if (x.fedBy !== undefined && !t.breakers.some((b) => b.id === x.fedBy)) issues.push({ path: `topology.sources[${i}].fedBy`, message: `no breaker "${x.fedBy}"` });
     x.points.forEach((p, j) => checkPoint(p, `topology.sources[${i}].points[${j}]`));
   });
   t.ats.forEach((x, i) => {

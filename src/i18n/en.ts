@@ -55,6 +55,10 @@ export const en: Record<string, string> = {
   "q.p": "P",
   "q.f": "f",
   "q.soc": "SOC",
+  "q.mode": "Mode",
+  "q.load": "Load",
+  "q.batt": "Batt.",
+  "q.auton": "Autonomy",
 
   // Qualities: full (tables, detail) and short (beside a symbol)
   "quality.good": "good",

@@ -55,6 +55,10 @@ export const fr: Record<string, string> = {
   "q.p": "P",
   "q.f": "f",
   "q.soc": "Charge",
+  "q.mode": "Mode",
+  "q.load": "Util.",
+  "q.batt": "Batt.",
+  "q.auton": "Autonomie",
 
   // Qualities: full (tables, detail) and short (beside a symbol)
   "quality.good": "bonne",

@@ -64,6 +64,8 @@ interface DeviceRun {
   wake: (() => void) | null;
   writes: { id: number; point: number; value: number | null; priority?: number }[];
   nextWhoIsAt: number;
+  /** Its address answered I-Am with another instance: not polled until the right device answers. */
+  conflict: string | null;
 }
 
 const keyOf = (type: number, instance: number, property: number) => `${type}:${instance}:${property}`;
@@ -151,17 +153,43 @@ export class BacnetDriver {
         wake: null,
         writes: [],
         nextWhoIsAt: 0,
+        conflict: null,
       };
       this.byInstance.set(cfg.instance, run);
       for (const p of cfg.points) this.pointOwner.set(p.index, run);
       return run;
     });
+    this.guardReceive();
     this.client.on("iAm", (m: any) => this.onIAm(m));
     this.client.on("covNotify", (m: any) => this.onCov(m, true));
     this.client.on("covNotifyUnconfirmed", (m: any) => this.onCov(m, false));
     this.client.on("listening", () => (this.listening = true));
     this.client.on("error", (e: Error) => this.post({ type: "log", level: "error", msg: `bacnet ${bus.id}: socket error: ${e.message}` }));
   }
+
+  /**
+   * The library decodes datagrams inside the socket's event handler: a frame it chokes on (cut
+   * short, a wrong tag) would throw there, uncaught, and take the worker down. Count it instead.
+   */
+  private guardReceive(): void {
+    const transport = (this.client as any)._transport;
+    const receive = (this.client as any)._receiveData;
+    if (!transport?.removeAllListeners || typeof receive !== "function") return;
+    transport.removeAllListeners("message");
+    transport.on("message", (msg: Buffer, from: string) => {
+      try {
+        receive.call(this.client, msg, from);
+      } catch (e) {
+        this.totals.badReplies++;
+        this.badFrames++;
+        const d = this.devices.find((x) => x.address === from);
+        if (d) this.setStatus(d, "bad-reply", `undecodable frame from ${from} (${(e as Error).message})`);
+      }
+    });
+  }
+
+  /** Frames the library could not decode (cut short, wrong tags): never fatal, counted here. */
+  badFrames = 0;
 
   async run(): Promise<void> {
     if (this.bus.bbmd) void this.foreignDeviceLoop();
@@ -219,11 +247,17 @@ export class BacnetDriver {
     for (const s of this.scans) if ((s.low === undefined || (p.deviceId >= s.low && p.deviceId <= (s.high ?? s.low))) && !s.found.some((f) => f.instance === p.deviceId)) s.found.push(info);
     if (!d) {
       // Someone at a site device's configured address answers as another instance: say so there.
+      // Stop talking to it: what it answers is another device's data.
       for (const other of this.devices)
-        if (other.cfg.address === address && other.cfg.instance !== p.deviceId)
-          this.setStatus(other, "bad-reply", `${address} answers as device ${p.deviceId}, not ${other.cfg.instance}`);
+        if (other.address === address && other.cfg.instance !== p.deviceId) {
+          other.conflict = `${address} answers as device ${p.deviceId}, not ${other.cfg.instance}`;
+          other.address = null;
+          other.boundAt = null;
+          this.failDevice(other, other.conflict, "bad-reply");
+        }
       return;
     }
+    d.conflict = null;
     const rebound = d.address !== null && d.address !== address && d.boundAt !== null;
     if (rebound) {
       this.post({ type: "event", event: { kind: "device.rebound", source: d.cfg.id, message: `${d.cfg.id}: device ${p.deviceId} moved from ${d.address} to ${address}`, data: { from: d.address, to: address } } });
@@ -266,8 +300,8 @@ export class BacnetDriver {
           d.nextWhoIsAt = now + (d.status === "unknown" ? 1000 : this.bus.backoffMs);
         }
         await this.idle(d, 250);
-        if (!d.address && d.status !== "comm-fail" && Date.now() - startOf(d) > this.bus.timeoutMs * (this.bus.retries + 1) + 1000) {
-          this.failDevice(d, `no I-Am from device ${d.cfg.instance}`, "comm-fail");
+        if (!d.address && d.status !== "comm-fail" && d.status !== "bad-reply" && Date.now() - startOf(d) > this.bus.timeoutMs * (this.bus.retries + 1) + 1000) {
+          this.failDevice(d, d.conflict ?? `no I-Am from device ${d.cfg.instance}`, d.conflict ? "bad-reply" : "comm-fail");
         }
         continue;
       }
@@ -401,6 +435,9 @@ export class BacnetDriver {
   private async pollOnce(d: DeviceRun, covOnly: boolean, only?: Read[]): Promise<void> {
     const due = only ?? d.reads.filter((r) => !d.covered.has(keyOf(r.objectType, r.instance, r.property)) || covOnly);
     if (!due.length) {
+      // Everything comes by COV: still ask one cheap question per poll period, so a device that
+      // stops answering is comm-fail within a poll period plus its timeouts, not after the COV silence limit.
+      await this.request(d, (a) => this.client.readProperty(a, { type: OBJECT_TYPES.DEV, instance: d.cfg.instance }, PROP.SYSTEM_STATUS));
       if (d.status !== "ok") this.setStatus(d, "ok", null);
       return;
     }
