@@ -86,7 +86,8 @@ export class BacnetSimDevice {
       list.push(p);
       this.byObject.set(k, list);
     }
-    this.client = new BACnetClient({ port: opts.port, interface: opts.host ?? "127.0.0.1", broadcastAddress: opts.broadcast ?? "127.255.255.255", reuseAddr: false });
+    // Bound to every address: a socket bound to 127.0.0.1 alone never hears a 127.255.255.255 Who-Is.
+    this.client = new BACnetClient({ port: opts.port, interface: "0.0.0.0", broadcastAddress: opts.broadcast ?? "127.255.255.255", reuseAddr: false });
     this.client.on("error", () => {});
     // The library announces 1482 octets, not a BACnet/IP value: announce what this device accepts.
     (this.client as any)._transport.getMaxPayload = () => opts.maxApdu ?? 1476;

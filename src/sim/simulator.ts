@@ -509,7 +509,7 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
       b.kind === "modbus-tcp" && ports.has(b.id)
         ? { ...b, host: hosts.get(b.id) === "0.0.0.0" ? "127.0.0.1" : hosts.get(b.id)!, port: ports.get(b.id)! }
         : b.kind === "bacnet-ip" && bacnetBuses.has(b.id)
-          ? { ...b, interface: "127.0.0.1", ...bacnetBuses.get(b.id)! }
+          ? { ...b, interface: undefined, ...bacnetBuses.get(b.id)! }
           : b,
     ),
     devices: site.devices.map((d) => (bacnetAddr.has(d.id) ? { ...d, address: bacnetAddr.get(d.id)! } : d)),

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseSite } from "../src/config/site.ts";
+import { startSimulator, type Sim } from "../src/sim/simulator.ts";
+import { startBusbar, type Busbar } from "../src/server/runtime.ts";
+import { waitFor } from "./helpers/peers.ts";
+
+/**
+ * The simulated Socomec UPS on BACnet/IP through the whole stack: supervised BACnet worker → shared
+ * table → live view → alarms and pages. factor_10 and −1 as the seed says, COV on input loss,
+ * comm-fail within a poll period plus timeout when the UPS stops, and back by itself.
+ */
+
+const POLL_MS = 500;
+const TIMEOUT_MS = 300;
+const RAW = {
+  site: { name: "ups" },
+  buses: [{ id: "bn", kind: "bacnet-ip", port: 47810, broadcast: "127.255.255.255:47809", timeoutMs: TIMEOUT_MS, retries: 0, backoffMs: 800 }],
+  devices: [{ id: "UPS", bus: "bn", instance: 1338, address: "127.0.0.1:47809", profile: "socomec-ups", label: "ASI", pollMs: POLL_MS, cov: "confirmed", covLifetimeS: 60 }],
+  topology: {
+    sources: [
+      { id: "utility", kind: "utility" },
+      { id: "ups", kind: "ups", label: "ASI Socomec", device: "UPS", fedBy: "F1" },
+    ],
+    breakers: [{ id: "F1", from: "utility", load: "UPS input" }],
+  },
+};
+
+let sim: Sim;
+let busbar: Busbar;
+const value = (id: string) => busbar.live.value(busbar.registry.byId.get(`UPS.${id}`)!);
+
+beforeAll(async () => {
+  const site = parseSite(RAW, loadProfiles(), "ups");
+  sim = startSimulator(site, { anyPort: true, host: "127.0.0.1", tickMs: 100, speed: 200, bacnet: { UPS: { profileName: "factor_10" } } });
+  busbar = await startBusbar({ site: sim.servedSite, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  await waitFor("UPS values", () => value("ups_load_status").quality === "good" && value("ups_output_kva").quality === "good", 10_000);
+}, 20_000);
+
+afterAll(async () => {
+  await busbar?.stop();
+  sim?.stop();
+});
+
+describe("simulated Socomec UPS over BACnet/IP", () => {
+  test("serves the seed's raw values; Busbar shows them scaled, −1 as not-available, states by text", async () => {
+    sim.setValue("UPS", "ups_output_kva", 42.5);
+    sim.setValue("UPS", "ups_output_fr", 50);
+    await waitFor("pinned values", () => value("ups_output_kva").value === 42.5 && value("ups_output_fr").value === 50, 5000);
+    // What went on the wire is the raw value (factor_10 → ×10; ##.# → ×10), read back by the simulator's own encoder.
+    const d = await waitFor("port statistics", () => busbar.supervisor.stats().find((s: any) => s.bus === "bn" && s.bacnet?.devices[0]?.cov === "active") as any, 3000);
+    expect(d.bacnet.devices[0]).toMatchObject({ factor: 0.1, cov: "active", missing: [] });
+    expect(d.bacnet.discovered[0]).toMatchObject({ instance: 1338, vendorId: 591, maxApdu: 1476, segmentation: 3, device: "UPS" });
+    expect(value("unit_output_kw1")).toMatchObject({ quality: "not-available" });
+    expect(value("ups_load_status")).toMatchObject({ value: 4, quality: "good" });
+    expect(value("unit_alarms_overload").value).toBe(0);
+  });
+
+  test("utility lost: on battery by COV, battery discharging, alarms by role; back on normal", async () => {
+    sim.setUtility(false);
+    await waitFor("on battery", () => value("ups_load_status").value === 2, 3000);
+    const soc0 = value("battery_pct").value as number;
+    await waitFor("battery discharging", () => (value("battery_pct").value as number) < soc0, 5000);
+    await waitFor("on-battery alarm", () => busbar.alarms.get("UPS.ups_load_status.on_battery")?.active, 3000);
+    sim.setValue("UPS", "unit_alarms_fan_failure", 1);
+    await waitFor("fan failure bit and alarm", () => value("unit_alarms_fan_failure").value === 1 && busbar.alarms.get("UPS.unit_alarms_fan_failure")?.active, 3000);
+    sim.setValue("UPS", "unit_alarms_fan_failure", null);
+    sim.setUtility(true);
+    await waitFor("normal mode", () => value("ups_load_status").value === 4, 3000);
+  });
+
+  test("a refused write shows the device's reason; non-writable points are refused before the wire", async () => {
+    const r = await busbar.supervisor.write(busbar.registry.byId.get("UPS.ups_output_kva")!.index, 1);
+    expect(r).toMatchObject({ ok: false, error: "UPS.ups_output_kva is not writable" });
+  });
+
+  test("a stopped UPS is comm-fail within a poll period plus timeout, and comes back by itself", async () => {
+    sim.setOffline("UPS", true);
+    const t0 = Date.now();
+    await waitFor("comm-fail", () => value("ups_output_kva").quality === "comm-fail" && value("unit_alarms_overload").quality === "comm-fail", 5000, 20);
+    // COV is on, yet the UPS is asked once per poll period that it is alive.
+    expect(Date.now() - t0).toBeLessThan(POLL_MS + TIMEOUT_MS + 400);
+    sim.setOffline("UPS", false);
+    await waitFor("back", () => value("ups_output_kva").quality === "good" && value("ups_load_status").quality === "good", 8000);
+  });
+
+  test("the BACnet worker is supervised: a crash is restarted and the UPS is read again", async () => {
+    busbar.supervisor.crash("bn");
+    await waitFor("restarted", () => (busbar.supervisor.stats().find((s) => s.bus === "bn") as any).restarts === 1, 5000);
+    await waitFor("good again", () => value("ups_output_kva").quality === "good", 8000);
+  });
+
+  test("Who-Is scan lists the UPS with its I-Am data", async () => {
+    const heard = await busbar.supervisor.whoIs("bn", undefined, undefined, 500);
+    expect(heard).toEqual([expect.objectContaining({ instance: 1338, vendorId: 591, device: "UPS" })]);
+  });
+});
