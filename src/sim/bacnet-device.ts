@@ -89,6 +89,7 @@ export class BacnetSimDevice {
     // Bound to every address: a socket bound to 127.0.0.1 alone never hears a 127.255.255.255 Who-Is.
     this.client = new BACnetClient({ port: opts.port, interface: "0.0.0.0", broadcastAddress: opts.broadcast ?? "127.255.255.255", reuseAddr: false });
     this.client.on("error", () => {});
+    this.client.on("listening", () => (this.listening = true));
     // The library announces 1482 octets, not a BACnet/IP value: announce what this device accepts.
     (this.client as any)._transport.getMaxPayload = () => opts.maxApdu ?? 1476;
     this.client.on("whoIs", (m: any) => this.onWhoIs(m));
@@ -104,12 +105,18 @@ export class BacnetSimDevice {
 
   close(): void {
     this.closed = true;
-    try {
-      this.client.close();
-    } catch {
-      /* closed */
-    }
+    const close = () => {
+      try {
+        this.client.close();
+      } catch {
+        /* closed */
+      }
+    };
+    if (this.listening) close();
+    else this.client.once("listening", close);
   }
+
+  private listening = false;
 
   private guard(m: any, fn: () => void): void {
     if (this.offline || this.closed) return;
@@ -288,7 +295,7 @@ export class BacnetSimDevice {
         size += 9;
         if (typeof r[0] === "number") {
           size += 6;
-          return { property: { id: pr.id, index: pr.index ?? ARRAY_ALL }, value: [{ type: 105, value: { errorClass: r[0], errorCode: r[1] } }] };
+          return { property: { id: pr.id, index: pr.index ?? ARRAY_ALL }, value: [{ type: 105, value: { type: "BacnetError", errorClass: r[0], errorCode: r[1] } }] };
         }
         for (const v of r as AppValue[]) size += v.type === T.CHARSTRING ? String(v.value).length + 3 : 6;
         return { property: { id: pr.id, index: pr.index ?? ARRAY_ALL }, value: r as AppValue[] };

@@ -202,11 +202,16 @@ export class BacnetDriver {
     this.stopped = true;
     clearInterval(this.statsTimer);
     for (const d of this.devices) d.wake?.();
-    try {
-      this.client.close();
-    } catch {
-      /* already closed */
-    }
+    const close = () => {
+      try {
+        this.client.close();
+      } catch {
+        /* already closed */
+      }
+    };
+    // Closing a socket still binding throws later, outside any handler: wait for it to be bound.
+    if (this.listening) close();
+    else this.client.once("listening", close);
   }
 
   // ---- discovery ----------------------------------------------------------------------------
@@ -410,7 +415,8 @@ export class BacnetDriver {
       const r = await this.request(d, (a) => this.client.readProperty(a, obj, prop, arrayIndex !== undefined ? { arrayIndex } : {}));
       return { ok: true, values: r.values as AppValue[] };
     } catch (e) {
-      if (e instanceof DeviceFailure && e.failure.kind !== "timeout") return { ok: false, error: e.failure.text };
+      // The device's Error, Abort or Reject is about this property; an answer that cannot be decoded is about the device.
+      if (e instanceof DeviceFailure && (e.failure.kind === "error" || e.failure.kind === "abort-or-reject")) return { ok: false, error: e.failure.text };
       throw e;
     }
   }
