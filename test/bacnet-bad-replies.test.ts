@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createSocket } from "node:dgram";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
-import { buildRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
 import { PointTable } from "../src/points/table.ts";
 import { Quality } from "../src/points/quality.ts";
 import { SimDevice } from "../src/sim/device.ts";
@@ -36,7 +36,7 @@ async function setup(faults: BacnetSimFaults, opts: { instance?: number; withAdd
   const registry = buildRegistry(site);
   const table = PointTable.create({ capacity: registry.points.length, rings: 2 });
   const simDev = new SimDevice(site.devices[0]!, site.profiles.get("socomec-ups")!);
-  for (const p of registry.points) simDev.set(p.tag.id, p.tag.states ? 1 : 12);
+  for (const p of registry.points) simDev.set(p.name, p.states ? 1 : 12);
   const sim = new BacnetSimDevice(simDev, site.profiles.get("socomec-ups")!.bacnet!, { instance: opts.instance ?? 1338, port: devPort, profileName: "no_factor", faults });
   const messages: FromBacnetWorker[] = [];
   const bus = site.buses[0]!;

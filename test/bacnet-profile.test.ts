@@ -7,7 +7,7 @@ import { parseBacnetProfile, type BacnetPoint } from "../src/protocols/bacnet/pr
 import { initialRpmSize, RpmSizer } from "../src/protocols/bacnet/rpm-size.ts";
 import { Quality } from "../src/points/quality.ts";
 import { compileAlarms } from "../src/alarms/definitions.ts";
-import { buildRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
 import { parseSite } from "../src/config/site.ts";
 
 /**

@@ -91,7 +91,7 @@ describe("simulated Socomec UPS over BACnet/IP", () => {
   });
 
   test("Who-Is scan lists the UPS with its I-Am data", async () => {
-    const heard = await busbar.supervisor.whoIs("bn", undefined, undefined, 500);
+    const heard = await busbar.bacnet.whoIs("bn", undefined, undefined, 500);
     expect(heard).toEqual([expect.objectContaining({ instance: 1338, vendorId: 591, device: "UPS" })]);
   });
 });

@@ -127,7 +127,7 @@ export interface Tag extends Omit<ParsedTag, "function" | "type" | "order" | "ki
 
 export interface Profile extends Omit<ParsedProfile, "tags"> {
   tags: Tag[];
-  /** A BACnet profile (`protocol: bacnet`), presented with tags by drivers/bacnet/legacy-profile.ts. */
+  /** A BACnet profile (`protocol: bacnet`), presented with tags by config/bacnet-profile.ts. */
   bacnet?: import("../protocols/bacnet/profile.ts").BacnetProfile;
 }
 

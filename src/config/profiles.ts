@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { PROFILES } from "../generated/embedded.ts";
 import { parseProfile, parseYaml, type Profile } from "./profile.ts";
 import { isBacnetProfileData, parseBacnetProfile } from "../protocols/bacnet/profile.ts";
-import { bacnetAsProfile } from "../drivers/bacnet/legacy-profile.ts";
+import { bacnetAsProfile } from "./bacnet-profile.ts";
 import { ConfigError, type ConfigIssue } from "./validation.ts";
 
 /**

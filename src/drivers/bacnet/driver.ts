@@ -62,7 +62,7 @@ interface DeviceRun {
   covRetryAt: number;
   notifications: number;
   wake: (() => void) | null;
-  writes: { id: number; point: number; value: number | null; priority?: number }[];
+  writes: { id: number; point: number; value: number | null; priority?: number; result: "write-result" | "bacnet-write-result" }[];
   nextWhoIsAt: number;
   /** Its address answered I-Am with another instance: not polled until the right device answers. */
   conflict: string | null;
@@ -609,10 +609,12 @@ export class BacnetDriver {
 
   // ---- writes ---------------------------------------------------------------------------------
 
-  enqueueWrite(w: { id: number; point: number; value: number | null; priority?: number }): void {
+  /** `own`: a BACnet write (priority, relinquish) answered with its own result message. */
+  enqueueWrite(w: { id: number; point: number; value: number | null; priority?: number }, own = false): void {
     const d = this.pointOwner.get(w.point);
-    if (!d) return this.post({ type: "write-result", id: w.id, ok: false, error: "not a point of this port", ms: 0 });
-    d.writes.push(w);
+    const result = own ? "bacnet-write-result" : "write-result";
+    if (!d) return this.post({ type: result, id: w.id, ok: false, error: "not a point of this port", ms: 0 });
+    d.writes.push({ ...w, result });
     d.wake?.();
   }
 
@@ -623,20 +625,20 @@ export class BacnetDriver {
       const p = entry.point;
       const t0 = Date.now();
       if (!p.writable) {
-        this.post({ type: "write-result", id: w.id, ok: false, error: `${p.id} is not writable`, ms: 0 });
+        this.post({ type: w.result, id: w.id, ok: false, error: `${p.id} is not writable`, ms: 0 });
         continue;
       }
       const priority = w.priority ?? p.priority;
       const value = w.value === null ? NULL_VALUE : encodeWriteValue(p, w.value, d.factor);
       try {
         await this.request(d, (a) => this.client.writeProperty(a, { type: p.objectType, instance: p.instance }, p.property, [value as any], { priority }));
-        this.post({ type: "write-result", id: w.id, ok: true, ms: Date.now() - t0 });
+        this.post({ type: w.result, id: w.id, ok: true, ms: Date.now() - t0 });
         // Show what the device now holds (a relinquish may reveal a lower priority's value).
         const r = d.readByKey.get(keyOf(p.objectType, p.instance, p.property));
         if (r) await this.pollOnce(d, true, [r]);
       } catch (e) {
         const f = e instanceof DeviceFailure ? e.failure : classifyFailure(e);
-        this.post({ type: "write-result", id: w.id, ok: false, error: `device: ${f.text}`, ms: Date.now() - t0 });
+        this.post({ type: w.result, id: w.id, ok: false, error: `device: ${f.text}`, ms: Date.now() - t0 });
         if (f.kind === "timeout") throw e;
       }
     }

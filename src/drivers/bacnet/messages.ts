@@ -1,11 +1,10 @@
-import type { PointTableBuffers } from "../../points/table.ts";
 import type { BacnetPoint } from "../../protocols/bacnet/profile.ts";
-import type { BusStats, FromWorker } from "../protocol.ts";
+import type { BusStats, CoreFromWorker, CoreToWorker, WorkerInit } from "../protocol.ts";
 
 /**
- * Messages between the main thread and a BACnet port's worker. The lifecycle, stats, device status,
- * write result, events and logs are the bus workers' own (workers/protocol.ts); only the init, the
- * write's priority and the Who-Is scan are BACnet's.
+ * Messages between the main thread and a BACnet port's worker, beside the neutral ones
+ * (../protocol.ts: lifecycle, stats, device status, write and result, events): the port and its
+ * devices in the init, writes with a priority or a relinquish, and the Who-Is scan.
  */
 
 export interface BacnetPortConfig {
@@ -70,12 +69,19 @@ export interface BacnetStats extends BusStats {
   bacnet: { discovered: IAmInfo[]; devices: BacnetDeviceInfo[]; notificationsPerSec: number };
 }
 
-export type ToBacnetWorker =
-  | { type: "init"; bus: BacnetPortConfig; devices: BacnetWorkerDevice[]; table: PointTableBuffers; ring: number }
-  /** `value: null` relinquishes the priority (writes NULL). */
-  | { type: "write"; id: number; point: number; value: number | null; priority?: number }
-  | { type: "whois"; id: number; low?: number; high?: number; waitMs: number }
-  | { type: "stop" }
-  | { type: "crash" };
+export interface BacnetInit extends WorkerInit {
+  bus: BacnetPortConfig;
+  devices: BacnetWorkerDevice[];
+}
 
-export type FromBacnetWorker = FromWorker | { type: "whois-done"; id: number; heard: IAmInfo[] };
+export type ToBacnetWorker =
+  | CoreToWorker
+  | BacnetInit
+  /** `value: null` relinquishes the priority (writes NULL). */
+  | { type: "bacnet-write"; id: number; point: number; value: number | null; priority?: number }
+  | { type: "whois"; id: number; low?: number; high?: number; waitMs: number };
+
+export type FromBacnetWorker =
+  | CoreFromWorker
+  | { type: "whois-done"; id: number; heard: IAmInfo[] }
+  | { type: "bacnet-write-result"; id: number; ok: boolean; error?: string; ms: number };

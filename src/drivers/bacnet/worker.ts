@@ -25,6 +25,10 @@ self.onmessage = (event: MessageEvent<ToBacnetWorker>) => {
       if (driver) driver.enqueueWrite(msg);
       else post({ type: "write-result", id: msg.id, ok: false, error: "port not started", ms: 0 });
       break;
+    case "bacnet-write":
+      if (driver) driver.enqueueWrite(msg, true);
+      else post({ type: "bacnet-write-result", id: msg.id, ok: false, error: "port not started", ms: 0 });
+      break;
     case "whois":
       if (driver) void driver.scan(msg.id, msg.low, msg.high, msg.waitMs);
       else post({ type: "whois-done", id: msg.id, heard: [] });

@@ -1,5 +1,5 @@
 import type { ModbusBusConfig as BusConfig } from "../../config/site.ts";
-import type { BusStats, WorkerDevice } from "../protocol.ts";
+import type { BusStats, WorkerDevice } from "./protocol.ts";
 
 /**
  * A modbus-tcp bus may hold devices with their own TCP address (Ethernet meters). Each address is

@@ -5,7 +5,7 @@ import type { PlannedRead } from "../../protocols/modbus/planner.ts";
 import { Quality } from "../../points/quality.ts";
 import { multiplierOf, toEngineering, toRaw } from "./scaling.ts";
 import type { PointTable } from "../../points/table.ts";
-import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "../protocol.ts";
+import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "./protocol.ts";
 import type { ReplyCache } from "../../gateway/reply-cache.ts";
 import { scanBus, type ScanRequest } from "../../protocols/modbus/rtu-scan.ts";
 import { charMs } from "../../protocols/modbus/rtu-frame.ts";

@@ -13,7 +13,7 @@
  */
 import type { Profile, Tag } from "../../config/profile.ts";
 import { decodeRaw, encodeRaw, registerCount } from "../../protocols/modbus/codec.ts";
-import type { BusEvent } from "../protocol.ts";
+import type { DriverEvent as BusEvent } from "../protocol.ts";
 
 const FIELDS = ["year", "month", "day", "hour", "minute", "second"] as const;
 type Field = (typeof FIELDS)[number];

@@ -1,11 +1,12 @@
-import type { Profile, Tag } from "../../config/profile.ts";
-import type { BacnetProfile } from "../../protocols/bacnet/profile.ts";
+import type { Profile, Tag } from "./profile.ts";
+import type { BacnetProfile } from "../protocols/bacnet/profile.ts";
 
 /**
- * ADAPTER, to be removed once the point core is protocol-neutral (issue 15 §1, engineer "core"):
- * today's registry, alarms, topology roles and pages read a point's facts from a Modbus-shaped
- * `Tag`. A BACnet profile is presented in that shape so all of them work unchanged; the Modbus-only
- * fields hold inert values and nothing Modbus (planner, reply cache) ever sees these devices.
+ * A BACnet profile in the site's profile map. The site checks (point references, alarm states,
+ * topology roles) and the simulator's value store read a profile's `tags`; a BACnet profile is
+ * listed there with one tag per point (the Modbus-only fields inert) and carries its object map in
+ * `bacnet`, which is all the BACnet driver and the registry's BACnet source read. Nothing Modbus
+ * (planner, reply cache, gateway) takes a device of a bacnet-ip bus.
  */
 export function bacnetAsProfile(bp: BacnetProfile): Profile {
   const tags: Tag[] = bp.points.map((p, i) => ({
