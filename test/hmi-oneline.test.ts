@@ -69,8 +69,15 @@ describe("one-line model and layout from the site file", () => {
     expect(m.nodes.get("ats")).toMatchObject({ onNormal: "ATS.on_normal", onEmergency: "ATS.on_emergency", normal: "utility", emergency: "gen" });
     expect(m.nodes.get("bess")!.lines.flatMap((l) => l.points)).toEqual(["BESS.soc", "BESS.power"]);
     expect(m.nodes.get("gen")).toMatchObject({ running: "GEN.running", available: "ATS.emergency_available" });
-    // The UPS has no device yet: no point at all, flagged "no data".
-    expect(m.nodes.get("ups")).toMatchObject({ noData: true, points: [], lines: [] });
+    // The UPS over BACnet/IP: load status, load rate, battery charge and autonomy, output power.
+    expect(m.nodes.get("ups")).toMatchObject({ noData: false, device: "UPS" });
+    expect(m.nodes.get("ups")!.lines.map((l) => [l.label, ...l.points])).toEqual([
+      ["q.mode", "UPS.ups_load_status"],
+      ["q.load", "UPS.ups_output_lr"],
+      ["q.batt", "UPS.battery_pct"],
+      ["q.auton", "UPS.battery_min"],
+      ["q.p", "UPS.ups_output_kw"],
+    ]);
     expect(m.points).not.toContain(undefined);
   });
 
@@ -143,7 +150,8 @@ describe("states", () => {
     expect(atsPosition(ats, vals({ "ATS.on_normal": [1, "comm-fail"], "ATS.on_emergency": [0, "comm-fail"] }))).toBe("unknown");
     expect(sourceState(m.nodes.get("gen")!, vals({ "GEN.running": [1, "good"] }))).toBe("running");
     expect(sourceState(m.nodes.get("utility")!, vals({ "ATS.normal_available": [0, "good"] }))).toBe("lost");
-    expect(sourceState(m.nodes.get("ups")!, vals({}))).toBe("nodata");
+    // Read through its values only (its load status is a line of its own).
+    expect(sourceState(m.nodes.get("ups")!, vals({}))).toBe("none");
   });
 
   it("energization follows the ATS position and the breakers, and is unknown behind an UNKNOWN breaker", () => {

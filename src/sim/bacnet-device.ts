@@ -112,8 +112,9 @@ export class BacnetSimDevice {
         /* closed */
       }
     };
+    // Not while still binding: the library's bind callback would then fail outside any handler.
     if (this.listening) close();
-    else this.client.once("listening", close);
+    else this.client.once("listening", () => setTimeout(close, 0));
   }
 
   private listening = false;

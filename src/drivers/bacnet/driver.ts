@@ -209,9 +209,10 @@ export class BacnetDriver {
         /* already closed */
       }
     };
-    // Closing a socket still binding throws later, outside any handler: wait for it to be bound.
+    // Closing a socket still binding throws later (the bind callback's setBroadcast), outside any
+    // handler: wait until it is bound and that callback has run.
     if (this.listening) close();
-    else this.client.once("listening", close);
+    else this.client.once("listening", () => setTimeout(close, 0));
   }
 
   // ---- discovery ----------------------------------------------------------------------------
