@@ -95,3 +95,34 @@ describe("simulated Socomec UPS over BACnet/IP", () => {
     expect(heard).toEqual([expect.objectContaining({ instance: 1338, vendorId: 591, device: "UPS" })]);
   });
 });
+
+describe("communication page", () => {
+  const csrf = "bacnet-test-csrf-token-0123456789abcdef";
+  let token = csrf;
+  const req = (path: string, method = "GET", cookie?: string, htmx = false) =>
+    busbar.app.fetch(
+      new Request(`http://busbar.test${path}`, {
+        method,
+        headers: { host: "busbar.test", accept: htmx ? "text/html" : "application/json", cookie: [cookie, `busbar_csrf=${csrf}`].filter(Boolean).join("; "), "x-csrf-token": token, ...(htmx ? { "hx-request": "true" } : {}), "content-type": "application/x-www-form-urlencoded" },
+        body: method === "POST" && path === "/auth/login" ? new URLSearchParams({ name: "adm", password: "adm-password-123" }) : undefined,
+      }),
+      { requestIP: () => ({ address: "10.1.1.2", family: "IPv4", port: 50000 }) },
+    );
+
+  test("lists the discovered device with its I-Am data; an admin's Who-Is scan answers with it", async () => {
+    await busbar.auth.users.create("adm", "admin", "adm-password-123");
+    const login = await req("/auth/login", "POST");
+    const cookie = login.headers.getSetCookie().find((x) => x.startsWith("busbar_session="))!.split(";")[0]!;
+    token = ((await login.json()) as { csrf: string }).csrf;
+    const html = await (await req("/comm/bus/bn", "GET", cookie)).text();
+    expect(html).toContain('data-instance="1338"');
+    expect(html).toMatch(/<td class="num">591<\/td>/);
+    expect(html).toMatch(/RPM, \d+ (objets par requête|objects per request)/);
+    // Who-Is loads the network: an admin action, refused without a session.
+    expect([401, 403]).toContain((await req("/api/buses/bn/scan?waitMs=300", "POST")).status);
+    const scan = await req("/api/buses/bn/scan?waitMs=300", "POST", cookie, true);
+    expect(scan.status).toBe(200);
+    const frag = await scan.text();
+    expect(frag).toMatch(/<td>1338<\/td><td>127\.0\.0\.1:\d+<\/td><td>591<\/td><td>1476<\/td><td>none<\/td><td>UPS<\/td>/);
+  });
+});
