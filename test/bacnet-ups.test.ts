@@ -4,6 +4,11 @@ import { parseSite } from "../src/config/site.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { waitFor } from "./helpers/peers.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseYaml } from "../src/config/profile.ts";
+import { parseBacnetProfile } from "../src/protocols/bacnet/profile.ts";
+import { bacnetAsProfile } from "../src/config/bacnet-profile.ts";
 
 /**
  * The simulated Socomec UPS on BACnet/IP through the whole stack: supervised BACnet worker → shared
@@ -16,7 +21,11 @@ const TIMEOUT_MS = 300;
 const RAW = {
   site: { name: "ups" },
   buses: [{ id: "bn", kind: "bacnet-ip", port: 47810, broadcast: "127.255.255.255:47809", timeoutMs: TIMEOUT_MS, retries: 0, backoffMs: 800 }],
-  devices: [{ id: "UPS", bus: "bn", instance: 1338, address: "127.0.0.1:47809", profile: "socomec-ups", label: "ASI", pollMs: POLL_MS, cov: "confirmed", covLifetimeS: 60 }],
+  devices: [
+    { id: "UPS", bus: "bn", instance: 1338, address: "127.0.0.1:47809", profile: "socomec-ups", label: "ASI", pollMs: POLL_MS, cov: "confirmed", covLifetimeS: 60 },
+    // A device with commandable objects (the bacserv demo's map), for writes with priority.
+    { id: "AUX", bus: "bn", instance: 4001, address: "127.0.0.1:47811", profile: "bacserv-demo", pollMs: POLL_MS },
+  ],
   topology: {
     sources: [
       { id: "utility", kind: "utility" },
@@ -31,7 +40,9 @@ let busbar: Busbar;
 const value = (id: string) => busbar.live.value(busbar.registry.byId.get(`UPS.${id}`)!);
 
 beforeAll(async () => {
-  const site = parseSite(RAW, loadProfiles(), "ups");
+  const profiles = loadProfiles();
+  profiles.set("bacserv-demo", bacnetAsProfile(parseBacnetProfile(parseYaml(readFileSync(join(import.meta.dirname, "fixtures/bacserv-demo.bacnet.yaml"), "utf8"), "f"), "f")));
+  const site = parseSite({ ...RAW, devices: RAW.devices }, profiles, "ups");
   sim = startSimulator(site, { anyPort: true, host: "127.0.0.1", tickMs: 100, speed: 200, bacnet: { UPS: { profileName: "factor_10" } } });
   busbar = await startBusbar({ site: sim.servedSite, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
   await waitFor("UPS values", () => value("ups_load_status").quality === "good" && value("ups_output_kva").quality === "good", 10_000);
@@ -124,5 +135,41 @@ describe("communication page", () => {
     expect(scan.status).toBe(200);
     const frag = await scan.text();
     expect(frag).toMatch(/<td>1338<\/td><td>127\.0\.0\.1:\d+<\/td><td>591<\/td><td>1476<\/td><td>none<\/td><td>UPS<\/td>/);
+  });
+
+  test("operating a BACnet point: priority and relinquish, role-checked, journaled with the device's result", async () => {
+    token = csrf;
+    const login = await req("/auth/login", "POST");
+    const cookie = login.headers.getSetCookie().find((x) => x.startsWith("busbar_session="))!.split(";")[0]!;
+    token = ((await login.json()) as { csrf: string }).csrf;
+    const op = (body: unknown, withCookie = true) =>
+      busbar.app.fetch(
+        new Request("http://busbar.test/operate/AUX.ao1", {
+          method: "POST",
+          headers: { host: "busbar.test", accept: "application/json", "content-type": "application/json", cookie: [withCookie ? cookie : undefined, `busbar_csrf=${csrf}`].filter(Boolean).join("; "), "x-csrf-token": token },
+          body: JSON.stringify(body),
+        }),
+        { requestIP: () => ({ address: "10.1.1.2", family: "IPv4", port: 50000 }) },
+      );
+    await waitFor("AUX read", () => busbar.live.value(busbar.registry.byId.get("AUX.ao1")!).quality === "good", 5000);
+    expect([401, 403]).toContain((await op({ value: 1 }, false)).status);
+    const w = await (await op({ value: 42.5, priority: 9 })).json();
+    expect(w).toMatchObject({ ok: true });
+    expect(sim.getValue("AUX", "ao1")).toBe(42.5);
+    await waitFor("read back", () => busbar.live.value(busbar.registry.byId.get("AUX.ao1")!).value === 42.5, 3000);
+    const r = await (await op({ relinquish: true, priority: 9 })).json();
+    expect(r).toMatchObject({ ok: true, new: null });
+    expect((await op({ value: 1, priority: 17 })).status).toBe(400);
+    // A refused write shows the device's own error.
+    const refused = await busbar.bacnet.write(busbar.registry.byId.get("AUX.av1")!.index, 5, 8);
+    expect(refused).toMatchObject({ ok: false, error: "AUX.av1 is not writable" });
+    const rows = busbar.journal.list({ type: "point.write", device: "AUX" }).map((x) => ({ actor: x.actor, message: x.message, data: JSON.parse(x.data ?? "{}") }));
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ actor: "adm", data: expect.objectContaining({ new: 42.5, priority: 9, relinquish: false, ok: true }) }),
+        expect.objectContaining({ actor: "adm", data: expect.objectContaining({ new: null, priority: 9, relinquish: true, ok: true }) }),
+        expect.objectContaining({ data: expect.objectContaining({ priority: 17, ok: false }) }),
+      ]),
+    );
   });
 });

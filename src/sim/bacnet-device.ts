@@ -157,7 +157,8 @@ export class BacnetSimDevice {
     if (!Number.isFinite(eng) || (p.notAvailable.includes(-1) && eng === -1)) return -1;
     let raw = eng / p.multiplier;
     if (p.useFactor) raw /= this.factor();
-    return Math.round(raw);
+    // A scaled value travels as a whole number of its last digit (the Socomec sends raw integers).
+    return p.multiplier !== 1 || p.useFactor || p.kind !== "analog" ? Math.round(raw) : raw;
   }
 
   private presentValue(type: number, instance: number): AppValue | null {

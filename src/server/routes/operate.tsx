@@ -74,15 +74,31 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return json ? c.json({ ok: false, error: "not writable" }, 404) : c.text(t(req.lang, "operate.err.notWritable"), 404);
     let rawValue: string | undefined;
+    // BACnet points also take a command priority (1–16, default the profile's) and may relinquish it.
+    let rawPriority: string | undefined;
+    let relinquish = false;
     if ((c.req.header("content-type") ?? "").includes("json")) {
-      const b = (await c.req.json().catch(() => ({}))) as { value?: unknown };
+      const b = (await c.req.json().catch(() => ({}))) as { value?: unknown; priority?: unknown; relinquish?: unknown };
       rawValue = b.value === undefined || b.value === null ? undefined : String(b.value);
+      rawPriority = b.priority === undefined || b.priority === null ? undefined : String(b.priority);
+      relinquish = b.relinquish === true || b.relinquish === "1" || b.relinquish === "true";
     } else {
       const b = await c.req.parseBody();
       rawValue = typeof b.value === "string" ? b.value : undefined;
+      rawPriority = typeof b.priority === "string" && b.priority !== "" ? b.priority : undefined;
+      relinquish = b.relinquish === "1" || b.relinquish === "true";
     }
-    const v = parseValue(rawValue);
-    const problem = valueProblem(info, v, req.lang);
+    const bacnetPoint = info.owner.driver === "bacnet";
+    const priority = rawPriority === undefined ? undefined : Number(rawPriority);
+    const v = relinquish ? NaN : parseValue(rawValue);
+    const problem =
+      (rawPriority !== undefined || relinquish) && !bacnetPoint
+        ? t(req.lang, "operate.err.priority")
+        : priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 16)
+          ? t(req.lang, "operate.err.priority")
+          : relinquish
+            ? null
+            : valueProblem(info, v, req.lang);
     const before = live.value(info);
     // The journal keeps the exact numbers (the screen rounds for reading).
     const exact = (x: number | string | null): string => {
@@ -92,10 +108,11 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
     const oldText = info.readable ? exact(before.value) : "—";
-    const newText = Number.isFinite(v) ? exact(v) : String(rawValue ?? "");
+    const newText = (relinquish ? t(siteLang, "operate.relinquished") : Number.isFinite(v) ? exact(v) : String(rawValue ?? "")) + (priority !== undefined ? ` (${t(siteLang, "operate.priority", { p: priority })})` : "");
     const unit = info.unit && !info.states ? ` ${info.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
+    else if (bacnetPoint && (relinquish || priority !== undefined)) result = await ctx.bacnet.write(info.index, relinquish ? null : v, priority);
     else result = await supervisor.write(info.index, v);
     // The attempt is on disk before anyone is told how it went.
     journal.append({
@@ -111,9 +128,9 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
         error: result.error ?? "",
         ms: Math.round(result.ms),
       }),
-      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : rawValue, ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+      data: { old: before.value, oldQuality: before.quality, new: relinquish ? null : Number.isFinite(v) ? v : rawValue, ...(bacnetPoint ? { priority: priority ?? null, relinquish } : {}), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
     });
-    if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
+    if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: relinquish ? null : v }, problem ? 400 : 200);
     return c.html(
       <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.readable ? unit : "")} newText={newText + unit} result={result} />,
       problem ? 400 : 200,
