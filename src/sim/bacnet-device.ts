@@ -377,4 +377,26 @@ export class BacnetSimDevice {
   get subscriptions(): number {
     return this.subs.length;
   }
+
+  /**
+   * Bench: `n` unconfirmed notifications to the current subscribers, round-robin, each with a new
+   * present value, sent in bursts so the sender's socket buffer is not the limit.
+   */
+  async blast(n: number, burst = 200): Promise<number> {
+    if (!this.subs.length) return 0;
+    let sent = 0;
+    while (sent < n) {
+      for (let i = 0; i < burst && sent < n; i++, sent++) {
+        const s = this.subs[sent % this.subs.length]!;
+        const [type, instance] = s.key.split(":").map(Number) as [number, number];
+        const pv = type === OBJECT_TYPES.BSV ? { type: T.BITSTRING, value: { bitsUsed: 16, value: [sent & 0xff, 0] } } : type === OBJECT_TYPES.MSV ? { type: T.UNSIGNED, value: 1 + (sent % 2) } : { type: T.REAL, value: sent % 1000 };
+        this.client.unconfirmedCOVNotification({ address: s.address }, s.processId, this.opts.instance, { type, instance }, 300, [
+          { property: { id: PROP.PRESENT_VALUE, index: ARRAY_ALL }, value: [pv] },
+          { property: { id: PROP.STATUS_FLAGS, index: ARRAY_ALL }, value: [{ type: T.BITSTRING, value: { bitsUsed: 4, value: [0] } }] },
+        ] as any);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    return sent;
+  }
 }

@@ -24,6 +24,7 @@ const SERVICE_REFUSED = new Set([29, 45]);
 const ARRAY_ALL = 0xffffffff;
 const COV_RETRY_AFTER_MS = 10 * 60_000;
 const STATS_EVERY_MS = 1000;
+const RECV_BUFFER_BYTES = 4 << 20;
 
 interface Read {
   objectType: number;
@@ -74,6 +75,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export interface DriverOptions {
   /** For tests: an already-made client (e.g. bound to a namespace address). */
   client?: BACnetClient;
+  /** For the bench: every answered request's duration (ms). */
+  onResponse?: (ms: number) => void;
 }
 
 export class BacnetDriver {
@@ -96,7 +99,7 @@ export class BacnetDriver {
     private readonly table: PointTable,
     private readonly ring: number,
     private readonly post: (m: FromBacnetWorker) => void,
-    opts: DriverOptions = {},
+    private readonly opts: DriverOptions = {},
   ) {
     // One subscriber process id per worker start: notifications for an older incarnation's
     // subscriptions are recognised as stale (and left to expire) instead of being taken as fresh.
@@ -163,7 +166,16 @@ export class BacnetDriver {
     this.client.on("iAm", (m: any) => this.onIAm(m));
     this.client.on("covNotify", (m: any) => this.onCov(m, true));
     this.client.on("covNotifyUnconfirmed", (m: any) => this.onCov(m, false));
-    this.client.on("listening", () => (this.listening = true));
+    this.client.on("listening", () => {
+      this.listening = true;
+      // A power event makes every device notify at once: room for a burst of COV notifications
+      // (the kernel caps it at net.core.rmem_max).
+      try {
+        (this.client as any)._transport?._server?.setRecvBufferSize?.(RECV_BUFFER_BYTES);
+      } catch {
+        /* not supported here: the default buffer */
+      }
+    });
     this.client.on("error", (e: Error) => this.post({ type: "log", level: "error", msg: `bacnet ${bus.id}: socket error: ${e.message}` }));
   }
 
@@ -359,6 +371,7 @@ export class BacnetDriver {
       try {
         const r = await fn({ address: d.address! });
         const ms = performance.now() - t0;
+        this.opts.onResponse?.(ms);
         this.window.responseMs += ms;
         this.window.busyMs += ms;
         if (ms > this.window.maxMs) this.window.maxMs = ms;
