@@ -139,3 +139,23 @@ describe("BACnet driver: bad replies", () => {
     await waitFor("still reading", () => driver.stats().devices[0]!.status === "ok" && q("battery_ah").quality === Quality.GOOD, 5000);
   });
 });
+
+describe("BACnet driver: its port", () => {
+  test("a UDP port another program holds: every device comm-fail with the reason", async () => {
+    const port = await freeUdpPort();
+    const holder = createSocket("udp4");
+    await new Promise<void>((r) => holder.bind(port, "127.0.0.1", () => r()));
+    running.push({ stop: () => holder.close() });
+    const site = parseSite({ site: { name: "p" }, buses: [{ id: "bn", kind: "bacnet-ip", interface: "127.0.0.1", port }], devices: [{ id: "UPS", bus: "bn", instance: 1, profile: "socomec-ups" }] }, profiles, "p");
+    const registry = buildRegistry(site);
+    const table = PointTable.create({ capacity: registry.points.length, rings: 2 });
+    const messages: FromBacnetWorker[] = [];
+    const bus = site.buses[0]!;
+    if (bus.kind !== "bacnet-ip") throw new Error("bus");
+    const driver = new BacnetDriver(portConfig(bus), bacnetWorkerDevices(site, registry, "bn"), table, 1, (m) => messages.push(m));
+    running.push({ stop: () => driver.stop() });
+    void driver.run();
+    await waitFor("status", () => messages.some((m) => m.type === "device-status" && m.status === "comm-fail" && /UDP port \d+ not available: .*EADDRINUSE/.test(m.error ?? "")), 3000);
+    expect(driver.stats().connected).toBe(false);
+  });
+});

@@ -176,7 +176,14 @@ export class BacnetDriver {
         /* not supported here: the default buffer */
       }
     });
-    this.client.on("error", (e: Error) => this.post({ type: "log", level: "error", msg: `bacnet ${bus.id}: socket error: ${e.message}` }));
+    this.client.on("error", (e: Error) => {
+      this.post({ type: "log", level: "error", msg: `bacnet ${bus.id}: socket error: ${e.message}` });
+      // The port could not be bound (another program holds it): nothing will be heard; say why on every device.
+      if (!this.listening) {
+        this.bindError = `UDP port ${bus.port} not available: ${e.message}`;
+        for (const d of this.devices) this.failDevice(d, this.bindError, "comm-fail");
+      }
+    });
   }
 
   /**
@@ -199,6 +206,9 @@ export class BacnetDriver {
       }
     });
   }
+
+  /** Why the port could not be opened, if it could not. */
+  private bindError: string | null = null;
 
   /** Frames the library could not decode (cut short, wrong tags): never fatal, counted here. */
   badFrames = 0;
@@ -309,6 +319,10 @@ export class BacnetDriver {
 
   private async deviceLoop(d: DeviceRun): Promise<void> {
     while (!this.stopped) {
+      if (this.bindError) {
+        await this.idle(d, this.bus.backoffMs);
+        continue;
+      }
       const now = Date.now();
       if (!d.address) {
         if (now >= d.nextWhoIsAt) {
