@@ -44,7 +44,7 @@ beforeAll(async () => {
   profiles.set("bacserv-demo", bacnetAsProfile(parseBacnetProfile(parseYaml(readFileSync(join(import.meta.dirname, "fixtures/bacserv-demo.bacnet.yaml"), "utf8"), "f"), "f")));
   const site = parseSite({ ...RAW, devices: RAW.devices }, profiles, "ups");
   sim = startSimulator(site, { anyPort: true, host: "127.0.0.1", tickMs: 100, speed: 200, bacnet: { UPS: { profileName: "factor_10" } } });
-  busbar = await startBusbar({ site: sim.servedSite, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  busbar = await startBusbar({ site: sim.servedSite, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", kiosk: ["127.0.0.1"], log: () => {} });
   await waitFor("UPS values", () => value("ups_load_status").quality === "good" && value("ups_output_kva").quality === "good", 10_000);
 }, 20_000);
 
@@ -78,6 +78,19 @@ describe("simulated Socomec UPS over BACnet/IP", () => {
     sim.setValue("UPS", "unit_alarms_fan_failure", null);
     sim.setUtility(true);
     await waitFor("normal mode", () => value("ups_load_status").value === 4, 3000);
+  });
+
+  test("the one-line's UPS symbol shows its live lines, and its detail panel lists its points", async () => {
+    await waitFor("UPS good", () => value("ups_output_kw").quality === "good" && value("ups_load_status").quality === "good", 5000);
+    const fetchAs = (path: string) =>
+      busbar.app.fetch(new Request(`http://busbar.test${path}`, { headers: { host: "busbar.test" } }), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 50000 }) });
+    const page = await (await fetchAs("/")).text();
+    for (const id of ["UPS.ups_load_status", "UPS.ups_output_lr", "UPS.battery_pct", "UPS.battery_min", "UPS.ups_output_kw"]) expect(page).toContain(`data-p="${id}"`);
+    expect(page).not.toMatch(/ASI Socomec[^<]*<\/text>\s*<text[^>]*>[^<]*(NO DATA|PAS DE DONNÉES)/i);
+    const panel = await (await fetchAs("/hmi/detail/ups")).text();
+    expect(panel).toContain("UPS.unit_alarms_fan_failure");
+    expect(panel).toContain("UPS.battery_status");
+    expect((panel.match(/UPS\.[a-z0-9_]+/g) ?? []).length).toBeGreaterThan(100);
   });
 
   test("a refused write shows the device's reason; non-writable points are refused before the wire", async () => {
