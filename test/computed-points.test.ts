@@ -76,7 +76,7 @@ describe("computed points", () => {
     const device = r.byDevice.get("M")!;
     const mode = r.byId.get("MGC.mode")!;
     expect(r.byId.get("ENERGY.import_today")!.index).toBe(device.length);
-    expect(mode).toMatchObject({ device: "MGC", name: "mode", kind: "multi-state", writable: true, readable: true, bus: "", owner: { driver: "computed" } });
+    expect(mode).toMatchObject({ device: "MGC", name: "mode", kind: "multi-state", writable: true, readable: true, owner: { driver: "computed" } });
     expect(device[0]!.owner).toEqual({ driver: "modbus", bus: "lan" });
     // Nothing Modbus in a point's facts: no tag, no address.
     for (const p of r.points) expect(Object.keys(p)).not.toContain("tag");
@@ -130,11 +130,13 @@ describe("computed points", () => {
     expect(value(busbar, "MGC.mode").value).toBe(1);
   });
 
-  it("keep a written value across a restart", async () => {
+  it("keep a written value across a restart, and what their owner last set", async () => {
+    busbar.computed.set("MGC.mode", 0);
+    busbar.computed.set("MGC.mode", 2, Quality.BAD_DATA); // not a value to start from
     await busbar.stop();
     busbar = await start();
     expect(value(busbar, "MGC.export_limit")).toMatchObject({ value: 250, quality: "good" });
-    expect(value(busbar, "MGC.mode").value).toBe(1);
+    expect(value(busbar, "MGC.mode").value).toBe(0);
     // Never set since this start: no value, and it does not pretend to have one.
     expect(value(busbar, "ENERGY.import_today")).toMatchObject({ value: null, quality: "init" });
   });

@@ -207,7 +207,9 @@ describe("pages and the leased stream", () => {
     // A bus nobody answers, with a long backoff: after the first failure the worker stays quiet,
     // so the test can write values itself (main ring) as if they were polled.
     const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: Record<string, unknown>[] };
-    for (const b of raw.buses) Object.assign(b, { host: "127.0.0.1", port: 1, timeoutMs: 50, retries: 0, backoffMs: 600_000 });
+    for (const b of raw.buses)
+      if (b.kind === "bacnet-ip") Object.assign(b, { port: 20_000 + Math.floor(Math.random() * 40_000), timeoutMs: 50, retries: 0, backoffMs: 600_000 });
+      else Object.assign(b, { host: "127.0.0.1", port: 1, timeoutMs: 50, retries: 0, backoffMs: 600_000 });
     const site = parseSite(raw, profiles, "demo-site.yaml");
     busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", kiosk: KIOSK, log: () => {} });
     const p = busbar.registry.byId.get("2B1.p_total")!;

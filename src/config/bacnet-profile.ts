@@ -28,6 +28,7 @@ export function bacnetAsProfile(bp: BacnetProfile): Profile {
     states: p.states,
     role: p.role,
     slow: false,
+    readAlone: false,
     description: p.description,
     writable: p.writable,
   }));

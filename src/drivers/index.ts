@@ -31,8 +31,12 @@ export interface SiteDrivers {
   workers: WorkerSpec[];
 }
 
-export function createDrivers(site: Site, registry: PointRegistry): SiteDrivers {
-  const modbus = new ModbusDriver(site, registry);
+export interface DriverOptions {
+  log?: (level: "info" | "warn" | "error", msg: string) => void;
+}
+
+export function createDrivers(site: Site, registry: PointRegistry, opts: DriverOptions = {}): SiteDrivers {
+  const modbus = new ModbusDriver(site, registry, { log: opts.log });
   const bacnet = new BacnetSiteDriver(site, registry);
   return { modbus, bacnet, workers: [...modbus.workers(), ...bacnet.workers()] };
 }

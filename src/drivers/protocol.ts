@@ -68,6 +68,8 @@ export interface BusStats {
   requestsPerSec: number;
   /** Share of the last period the link was busy with a request (0..1). */
   busy: number;
+  /** Connected, but no device on the link answers (a hung gateway, a cut line). */
+  silent?: boolean;
   /** Requests forwarded for gateway clients (since start). */
   forwarded?: number;
   /** Line counters: CRC errors, short frames, echoes, garbage bytes... */

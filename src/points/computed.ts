@@ -18,9 +18,11 @@ import { MAIN_RING, type PointTable } from "./table.ts";
  *      makes an owner that stops updating show stale by itself.
  *   3. Writable ones (setpoints): `writable: { default }`. An operator's write goes through the same
  *      role check, confirmation and journal as a device write (src/server/routes/operate.tsx →
- *      `Supervisor.write`, which hands computed points here). The value is persisted in SQLite and
- *      restored at start (else the default). An owner that must act on a write, or refuse it,
- *      registers `onWrite(id, handler)`: a rejected write keeps the old value.
+ *      `Supervisor.write`, which hands computed points here). The value (an operator's write, or a
+ *      good value its owner sets) is persisted in SQLite and restored at start (else the default).
+ *      An owner that must act on a write, or refuse it, registers `onWrite(id, handler)`: a
+ *      rejected write keeps the old value.
+ * Two points with one id (a computed point named like a device's tag) stop the start with an error.
  */
 
 export interface ComputedPointDef {
@@ -117,9 +119,10 @@ export class ComputedPoints {
     this.table.signal();
   }
 
-  /** The owner's new value (and how far to trust it). */
+  /** The owner's new value (and how far to trust it). A writable point's good value is kept for the next start too. */
   set(id: string, value: number, quality: number = Quality.GOOD, ts = Date.now()): void {
     const index = this.indexOf(id);
+    if (this.defs.get(index)!.writable && quality === Quality.GOOD) this.store?.save(id, value, ts);
     this.table.write(index, value, ts, quality, MAIN_RING);
     this.table.signal();
   }

@@ -75,7 +75,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const computedDefs = opts.computed ?? [];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
-  const drivers = createDrivers(site, registry);
+  const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
   const table = PointTable.create({
     capacity: registry.points.length,
     rings: Supervisor.ringsFor(drivers.workers.length),

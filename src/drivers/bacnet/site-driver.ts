@@ -88,7 +88,7 @@ export class BacnetSiteDriver {
    */
   write(point: number, value: number | null, priority?: number, timeoutMs = 10_000): Promise<WriteResult> {
     const info = this.registry.points[point];
-    const p = this.ports.find((x) => x.bus.id === info?.bus);
+    const p = this.ports.find((x) => x.bus.id === info?.owner.bus);
     if (!info || !p || info.owner.driver !== "bacnet") return Promise.resolve({ ok: false, error: "not a BACnet point", ms: 0 });
     if (!info.writable) return Promise.resolve({ ok: false, error: `${info.id} is not writable`, ms: 0 });
     if (priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 16)) return Promise.resolve({ ok: false, error: "priority must be 1..16", ms: 0 });

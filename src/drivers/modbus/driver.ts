@@ -5,6 +5,7 @@ import type { PointRegistry } from "../../points/registry.ts";
 import { planReads, type PlannedRead } from "../../protocols/modbus/planner.ts";
 import { breakEvenGap } from "../../protocols/modbus/rtu-frame.ts";
 import type { ScanRequest, ScanResult } from "../../protocols/modbus/rtu-scan.ts";
+import { configuredView, type LearnedPlanView } from "../../protocols/modbus/learned-plan.ts";
 import type { WorkerInit } from "../protocol.ts";
 import type { WorkerSpec } from "../supervisor.ts";
 import { deviceTags, isModbusBus } from "./points.ts";
@@ -14,8 +15,14 @@ import { timeSyncSpec } from "./timesync.ts";
 /**
  * The Modbus driver's main-thread side: the request plan of every device, one worker per Modbus
  * bus (described to the supervisor as a WorkerSpec), and what only Modbus has — the gateway's reply
- * cache and forwarded requests, the unit scanner, the memory of device clock settings.
+ * cache and forwarded requests, the unit scanner, the memory of device clock settings, the plans
+ * the workers learned from devices' refusals.
  */
+
+export interface ModbusDriverOptions {
+  log?: (level: "info" | "warn" | "error", msg: string) => void;
+  workerUrl?: URL | string;
+}
 
 /**
  * In the compiled binary all code shares the entry's URL (/$bunfs/root/busbar) and the worker is
@@ -68,12 +75,15 @@ export class ModbusDriver {
   /** Last clock setting per device, kept across worker restarts. */
   private readonly lastTimeSync: Record<string, number> = {};
   private readonly timezone: string;
+  /** Plans the workers have learned from refusals, per device (absent: the configured plan is in force). */
+  private readonly learnedPlans = new Map<string, LearnedPlanView>();
 
-  constructor(
-    site: Site,
-    registry: PointRegistry,
-    private readonly workerUrl: URL | string = modbusWorkerUrl(),
-  ) {
+  private readonly workerUrl: URL | string;
+  private readonly log: NonNullable<ModbusDriverOptions["log"]>;
+
+  constructor(site: Site, registry: PointRegistry, opts: ModbusDriverOptions = {}) {
+    this.workerUrl = opts.workerUrl ?? modbusWorkerUrl();
+    this.log = opts.log ?? (() => {});
     this.plans = planSite(site, registry);
     this.buses = site.buses.filter((b): b is ModbusBusConfig => isModbusBus(b)).map((bus) => {
       const devices: WorkerDevice[] = site.devices
@@ -135,6 +145,8 @@ export class ModbusDriver {
         attached: (worker) => (b.worker = worker),
         detached: (reason) => {
           b.worker = undefined;
+          // A new worker starts again from the configured plan.
+          for (const d of b.devices) this.learnedPlans.delete(d.id);
           this.failPendingForwards(b, reason);
           this.endScan(b);
         },
@@ -174,6 +186,20 @@ export class ModbusDriver {
       case "time-synced":
         for (const d of msg.devices) this.lastTimeSync[d] = msg.at;
         break;
+      case "plan": {
+        const before = this.learnedPlans.get(msg.device);
+        if (msg.plan.learned) this.learnedPlans.set(msg.device, msg.plan);
+        else this.learnedPlans.delete(msg.device);
+        const refused = msg.plan.refused.join(", ");
+        if (!msg.plan.learned ? before : refused !== (before?.refused.join(", ") ?? ""))
+          this.log(
+            "info",
+            msg.plan.learned
+              ? `${msg.device}: request plan learned: ${msg.plan.reads.length} reads${refused ? `; registers refused by the device: ${refused}` : ""}`
+              : `${msg.device}: request plan back to the configured one`,
+          );
+        break;
+      }
     }
   }
 
@@ -256,6 +282,14 @@ export class ModbusDriver {
     if (!s || s.result) return;
     s.result = { bus: b.bus.id, from: 0, to: 0, probes: 0, hits: [], missing: [], durationMs: 0, cancelled: true, startedAt: Date.now() };
     s.resolve(s.result);
+  }
+
+  /** The request plan in force for a device: what its worker learned, else the configured plan. */
+  plan(device: string): LearnedPlanView | undefined {
+    const learned = this.learnedPlans.get(device);
+    if (learned) return learned;
+    const reads = this.plans.get(device);
+    return reads ? configuredView(reads) : undefined;
   }
 
   busConfigs(): { bus: BusConfig; devices: WorkerDevice[] }[] {

@@ -32,8 +32,12 @@ export function modbusPointSource(site: Site): PointSource {
   return {
     name: "modbus",
     points(): PointDef[] {
-      return modbusDevices(site).flatMap(({ device, timeoutMs, retries }) =>
-        site.profiles.get(device.profile)!.tags.map(
+      // One owner object per bus, shared by its points.
+      const owners = new Map<string, PointDef["owner"]>();
+      return modbusDevices(site).flatMap(({ device, timeoutMs, retries }) => {
+        let owner = owners.get(device.bus);
+        if (!owner) owners.set(device.bus, (owner = { driver: "modbus", bus: device.bus }));
+        return site.profiles.get(device.profile)!.tags.map(
           (tag): PointDef => ({
             device: device.id,
             name: tag.id,
@@ -47,10 +51,10 @@ export function modbusPointSource(site: Site): PointSource {
             range: tag.range,
             role: tag.role,
             staleAfterMs: staleAfter(device, tag, timeoutMs, retries),
-            owner: { driver: "modbus", bus: device.bus },
+            owner: owner!,
           }),
-        ),
-      );
+        );
+      });
     },
   };
 }

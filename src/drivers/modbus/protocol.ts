@@ -4,6 +4,7 @@ import type { ReplyCacheBuffers } from "../../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../../protocols/modbus/rtu-scan.ts";
 import type { TimeSyncSpec } from "./timesync.ts";
 import type { CoreFromWorker, CoreToWorker, WorkerInit } from "../protocol.ts";
+import type { LearnedPlanView } from "../../protocols/modbus/learned-plan.ts";
 
 export type { DriverEvent as BusEvent, BusStats, DeviceStats, DeviceStatus } from "../protocol.ts";
 
@@ -68,6 +69,8 @@ export type ModbusFromWorker =
   | ({ type: "forward-result"; id: number } & ForwardResult)
   | { type: "scan-progress"; id: number; unit: number; done: number; total: number }
   | { type: "scan-done"; id: number; result: ScanResult }
-  | { type: "time-synced"; devices: string[]; at: number };
+  | { type: "time-synced"; devices: string[]; at: number }
+  /** A device's request plan changed: split after refusals, a refused register answered, or reset. */
+  | { type: "plan"; device: string; plan: LearnedPlanView };
 
 export type FromWorker = CoreFromWorker | ModbusFromWorker;
