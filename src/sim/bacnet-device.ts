@@ -1,4 +1,4 @@
-import BACnetClient from "@bacnet-js/client";
+import { BACnetClient } from "../protocols/bacnet/client.ts";
 import type { SimDevice } from "./device.ts";
 import type { BacnetPoint, BacnetProfile } from "../protocols/bacnet/profile.ts";
 import { OBJECT_TYPES, PROP } from "../protocols/bacnet/objects.ts";

@@ -1,4 +1,4 @@
-import BACnetClient from "@bacnet-js/client";
+import { BACnetClient } from "../../protocols/bacnet/client.ts";
 import { Quality } from "../../points/quality.ts";
 import type { PointTable } from "../../points/table.ts";
 import { decodePoint, deviceFactorOf, encodeWriteValue, type AppValue } from "../../protocols/bacnet/decode.ts";
