@@ -50,13 +50,15 @@ async function setup(faults: BacnetSimFaults, opts: { instance?: number; withAdd
 }
 
 describe("BACnet driver: bad replies", () => {
-  test("Abort on big RPMs: the size is halved until accepted and remembered", async () => {
-    const { driver, q } = await setup({ rpmMaxObjects: 10 });
+  test("Abort on big RPMs: the size is halved until accepted and remembered, also for the next worker", async () => {
+    const { driver, q, messages } = await setup({ rpmMaxObjects: 10 });
     await waitFor("values", () => q("battery_ah").quality === Quality.GOOD && q("unit_alarms_overload").quality === Quality.GOOD, 8000);
     const info = driver.info()[0]!;
     expect(info.rpmSize).toBeLessThanOrEqual(10);
     expect(info.rpmSize).toBeGreaterThan(1);
     expect(info.rpmReason).toMatch(/abort segmentation-not-supported/);
+    const learned = [...messages].reverse().find((m) => m.type === "rpm-learned") as Extract<FromBacnetWorker, { type: "rpm-learned" }>;
+    expect(learned).toMatchObject({ device: "UPS", size: info.rpmSize });
   });
 
   test("Reject unrecognized-service: read with ReadProperty", async () => {

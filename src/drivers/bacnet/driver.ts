@@ -77,6 +77,8 @@ export interface DriverOptions {
   client?: BACnetClient;
   /** For the bench: every answered request's duration (ms). */
   onResponse?: (ms: number) => void;
+  /** RPM sizes learned by an earlier worker (a device that refused bigger requests still does). */
+  learned?: Record<string, { size: number; reason: string | null }>;
 }
 
 export class BacnetDriver {
@@ -296,7 +298,14 @@ export class BacnetDriver {
     const apduChanged = !d.iam || d.iam.maxApdu !== info.maxApdu || d.iam.segmentation !== info.segmentation;
     d.address = address;
     d.iam = info;
-    if (!d.sizer || apduChanged) d.sizer = new RpmSizer(info.maxApdu, segmentsReplies(info.segmentation));
+    if (!d.sizer || apduChanged) {
+      d.sizer = new RpmSizer(info.maxApdu, segmentsReplies(info.segmentation));
+      const known = this.opts.learned?.[d.cfg.id];
+      if (known && known.size < d.sizer.size) {
+        d.sizer.size = known.size;
+        d.sizer.reason = known.reason;
+      }
+    }
     if (d.boundAt === null || rebound) {
       d.boundAt = Date.now();
       d.commissioned = false;
@@ -475,7 +484,16 @@ export class BacnetDriver {
       if (d.status !== "ok") this.setStatus(d, "ok", null);
       return;
     }
-    const sizer = d.sizer ?? (d.sizer = new RpmSizer(480, false));
+    if (!d.sizer) {
+      // Polled before any I-Am (a known address): a conservative start, unless an earlier worker learned better.
+      d.sizer = new RpmSizer(480, false);
+      const known = this.opts.learned?.[d.cfg.id];
+      if (known) {
+        d.sizer.size = known.size;
+        d.sizer.reason = known.reason;
+      }
+    }
+    const sizer = d.sizer;
     let i = 0;
     while (i < due.length && !this.stopped) {
       if (!sizer.useRpm) {
@@ -501,11 +519,13 @@ export class BacnetDriver {
         if (f.kind === "abort-or-reject") {
           // Too big, or RPM unknown: halve (remembered for the next cycles); at 1, ReadProperty.
           sizer.shrink(part.length, f.text);
+          this.post({ type: "rpm-learned", device: d.cfg.id, size: sizer.size, reason: sizer.reason });
           this.post({ type: "log", level: "info", msg: `bacnet ${d.cfg.id}: RPM of ${part.length} refused (${f.text}); now ${sizer.size || "ReadProperty"}` });
           continue;
         }
         if (f.kind === "error" && f.cls === 5 && SERVICE_REFUSED.has(f.code)) {
           sizer.giveUp(f.text);
+          this.post({ type: "rpm-learned", device: d.cfg.id, size: 0, reason: sizer.reason });
           continue;
         }
         throw e;

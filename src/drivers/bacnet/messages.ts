@@ -72,6 +72,8 @@ export interface BacnetStats extends BusStats {
 export interface BacnetInit extends WorkerInit {
   bus: BacnetPortConfig;
   devices: BacnetWorkerDevice[];
+  /** RPM sizes learned per device (objects per request, 0 = ReadProperty), kept across worker restarts. */
+  learned?: Record<string, { size: number; reason: string | null }>;
 }
 
 export type ToBacnetWorker =
@@ -84,4 +86,6 @@ export type ToBacnetWorker =
 export type FromBacnetWorker =
   | CoreFromWorker
   | { type: "whois-done"; id: number; heard: IAmInfo[] }
+  /** A device's RPM size was cut: the main thread keeps it for the next worker start. */
+  | { type: "rpm-learned"; device: string; size: number; reason: string | null }
   | { type: "bacnet-write-result"; id: number; ok: boolean; error?: string; ms: number };

@@ -22,6 +22,8 @@ interface Port {
 export class BacnetSiteDriver {
   private readonly ports: Port[];
   private nextId = 1;
+  /** RPM sizes the devices taught their workers, handed to the next worker after a restart. */
+  private readonly learned: Record<string, { size: number; reason: string | null }> = {};
 
   constructor(
     site: Site,
@@ -41,7 +43,7 @@ export class BacnetSiteDriver {
         kind: p.bus.kind,
         url: this.workerUrl,
         points: p.devices.flatMap((d) => d.points.map((x) => x.index)),
-        init: (base: WorkerInit): BacnetInit => ({ ...base, bus: portConfig(p.bus), devices: p.devices }),
+        init: (base: WorkerInit): BacnetInit => ({ ...base, bus: portConfig(p.bus), devices: p.devices, learned: this.learned }),
         onMessage: (msg) => this.onMessage(p, msg as FromBacnetWorker),
         attached: (worker) => (p.worker = worker),
         detached: (reason) => {
@@ -59,6 +61,8 @@ export class BacnetSiteDriver {
     if (msg.type === "whois-done") {
       p.whois.get(msg.id)?.(msg.heard);
       p.whois.delete(msg.id);
+    } else if (msg.type === "rpm-learned") {
+      this.learned[msg.device] = { size: msg.size, reason: msg.reason };
     } else if (msg.type === "bacnet-write-result") {
       p.writes.get(msg.id)?.({ ok: msg.ok, error: msg.error, ms: msg.ms });
       p.writes.delete(msg.id);

@@ -15,7 +15,7 @@ self.onmessage = (event: MessageEvent<ToBacnetWorker>) => {
   const msg = event.data;
   switch (msg.type) {
     case "init": {
-      driver = new BacnetDriver(msg.bus, msg.devices, new PointTable(msg.table), msg.ring, post);
+      driver = new BacnetDriver(msg.bus, msg.devices, new PointTable(msg.table), msg.ring, post, { learned: msg.learned });
       post({ type: "ready" });
       // A rejection here is an uncaught error: the supervisor sees the worker die and restarts it.
       void driver.run();
