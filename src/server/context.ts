@@ -6,6 +6,7 @@ import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { Gateway } from "../gateway/gateway.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -20,4 +21,6 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
+  gateway?: Gateway;
 }

@@ -19,6 +19,39 @@ export function operable(p: PointInfo): boolean {
   return p.writable && (p.kind === "analog" || p.kind === "digital" || p.kind === "multi-state");
 }
 
+/** Longest value text accepted (and journaled): a number or state name is never longer. */
+const MAX_VALUE_CHARS = 64;
+const DECIMAL = /^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d{1,3})?$/;
+
+/**
+ * A value as a person or a script sends it: a decimal number (`12.5`, `-3`, `1e3`, French `12,5`),
+ * or for a multi-state point one of its state names (`OPEN`) or numbers. Nothing else: `Number()`
+ * would take `[310]`, `"0x12C"`, `"0b1"` or `""` as numbers, and a setpoint must be what it says.
+ */
+export function parseWriteValue(raw: unknown, p: PointInfo, lang: Lang): { ok: true; value: number } | { ok: false; error: string } {
+  const bad = { ok: false as const, error: t(lang, "operate.err.number") };
+  if (typeof raw === "number") return Number.isFinite(raw) ? { ok: true, value: raw } : bad;
+  if (typeof raw !== "string" || raw.length > MAX_VALUE_CHARS) return bad;
+  const s = raw.trim().replace("−", "-");
+  if (DECIMAL.test(s)) {
+    const v = Number(s.replace(",", "."));
+    return Number.isFinite(v) ? { ok: true, value: v } : bad;
+  }
+  const states = p.states;
+  if (states && s) {
+    const key = Object.keys(states).find((k) => String(states[k]).toLowerCase() === s.toLowerCase());
+    if (key !== undefined) return { ok: true, value: Number(key) };
+    return { ok: false, error: t(lang, "operate.err.state", { states: Object.values(states).join(", ") }) };
+  }
+  return bad;
+}
+
+/** What the journal keeps of a refused value: its text, bounded. */
+export function boundedText(raw: unknown): string {
+  const s = typeof raw === "string" ? raw : raw === undefined ? "" : (JSON.stringify(raw) ?? String(raw));
+  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS)}… (${s.length} characters)` : s;
+}
+
 /** Why a value cannot be written to this point, or null. */
 export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null {
   if (!Number.isFinite(v)) return t(lang, "operate.err.number");
@@ -40,7 +73,6 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const a = authOf(c);
     return { canOperate: atLeast(a.user?.role, "maintenance"), kioskLocked: !a.user && a.kiosk };
   };
-  const parseValue = (s: string | undefined): number => (s === undefined || s.trim() === "" ? NaN : Number(s.trim().replace(",", ".").replace("−", "-")));
 
   app.get("/operate", (c) => {
     const now = Date.now();
@@ -59,8 +91,9 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const value = live.value(info);
     const raw = c.req.query("value");
     if (raw !== undefined) {
-      const v = parseValue(raw);
-      const problem = valueProblem(info, v, req.lang);
+      const parsed = parseWriteValue(raw, info, req.lang);
+      const v = parsed.ok ? parsed.value : NaN;
+      const problem = parsed.ok ? valueProblem(info, v, req.lang) : parsed.error;
       if (problem) return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} error={problem} />, 400);
       return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={v} csrf={authOf(c).csrf} rights={rights(c)} />);
     }
@@ -73,15 +106,20 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const json = (c.req.header("content-type") ?? "").includes("json") || (c.req.header("accept") ?? "").includes("application/json");
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return json ? c.json({ ok: false, error: "not writable" }, 404) : c.text(t(req.lang, "operate.err.notWritable"), 404);
-    let rawValue: string | undefined;
+    let rawValue: unknown;
+    let bodyProblem: string | null = null;
     // BACnet points also take a command priority (1–16, default the profile's) and may relinquish it.
-    let rawPriority: string | undefined;
+    let rawPriority: unknown;
     let relinquish = false;
     if ((c.req.header("content-type") ?? "").includes("json")) {
-      const b = (await c.req.json().catch(() => ({}))) as { value?: unknown; priority?: unknown; relinquish?: unknown };
-      rawValue = b.value === undefined || b.value === null ? undefined : String(b.value);
-      rawPriority = b.priority === undefined || b.priority === null ? undefined : String(b.priority);
-      relinquish = b.relinquish === true || b.relinquish === "1" || b.relinquish === "true";
+      const b = (await c.req.json().catch(() => undefined)) as unknown;
+      if (!b || typeof b !== "object" || Array.isArray(b)) bodyProblem = t(req.lang, "operate.err.body");
+      else {
+        const o = b as { value?: unknown; priority?: unknown; relinquish?: unknown };
+        rawValue = o.value;
+        rawPriority = o.priority ?? undefined;
+        relinquish = o.relinquish === true || o.relinquish === "1" || o.relinquish === "true";
+      }
     } else {
       const b = await c.req.parseBody();
       rawValue = typeof b.value === "string" ? b.value : undefined;
@@ -90,9 +128,11 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     }
     const bacnetPoint = info.owner.driver === "bacnet";
     const priority = rawPriority === undefined ? undefined : Number(rawPriority);
-    const v = relinquish ? NaN : parseValue(rawValue);
-    const problem =
-      (rawPriority !== undefined || relinquish) && !bacnetPoint
+    const parsed = bodyProblem ? { ok: false as const, error: bodyProblem } : relinquish ? { ok: true as const, value: NaN } : parseWriteValue(rawValue, info, req.lang);
+    const v = parsed.ok ? parsed.value : NaN;
+    const problem = !parsed.ok
+      ? parsed.error
+      : (rawPriority !== undefined || relinquish) && !bacnetPoint
         ? t(req.lang, "operate.err.priority")
         : priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 16)
           ? t(req.lang, "operate.err.priority")
@@ -108,7 +148,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
     const oldText = info.readable ? exact(before.value) : "—";
-    const newText = (relinquish ? t(siteLang, "operate.relinquished") : Number.isFinite(v) ? exact(v) : String(rawValue ?? "")) + (priority !== undefined ? ` (${t(siteLang, "operate.priority", { p: priority })})` : "");
+    const newText = (relinquish ? t(siteLang, "operate.relinquished") : Number.isFinite(v) ? exact(v) : boundedText(rawValue)) + (priority !== undefined ? ` (${t(siteLang, "operate.priority", { p: boundedText(String(rawPriority)) })})` : "");
     const unit = info.unit && !info.states ? ` ${info.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
@@ -128,7 +168,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
         error: result.error ?? "",
         ms: Math.round(result.ms),
       }),
-      data: { old: before.value, oldQuality: before.quality, new: relinquish ? null : Number.isFinite(v) ? v : rawValue, ...(bacnetPoint ? { priority: priority ?? null, relinquish } : {}), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+      data: { old: before.value, oldQuality: before.quality, new: relinquish ? null : Number.isFinite(v) ? v : boundedText(rawValue), ...(bacnetPoint ? { priority: priority ?? null, relinquish } : {}), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: relinquish ? null : v }, problem ? 400 : 200);
     return c.html(
