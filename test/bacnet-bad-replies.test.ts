@@ -25,7 +25,7 @@ afterEach(() => {
   for (const r of running.splice(0)) r.stop();
 });
 
-async function setup(faults: BacnetSimFaults, opts: { instance?: number; withAddress?: boolean; device?: Record<string, unknown> } = {}) {
+async function setup(faults: BacnetSimFaults, opts: { instance?: number; withAddress?: boolean; device?: Record<string, unknown>; maxApdu?: number } = {}) {
   const [busPort, devPort] = [await freeUdpPort(), await freeUdpPort()];
   const raw = {
     site: { name: "bad" },
@@ -37,7 +37,7 @@ async function setup(faults: BacnetSimFaults, opts: { instance?: number; withAdd
   const table = PointTable.create({ capacity: registry.points.length, rings: 2 });
   const simDev = new SimDevice(site.devices[0]!, site.profiles.get("socomec-ups")!);
   for (const p of registry.points) simDev.set(p.name, p.states ? 1 : 12);
-  const sim = new BacnetSimDevice(simDev, site.profiles.get("socomec-ups")!.bacnet!, { instance: opts.instance ?? 1338, port: devPort, profileName: "no_factor", faults });
+  const sim = new BacnetSimDevice(simDev, site.profiles.get("socomec-ups")!.bacnet!, { instance: opts.instance ?? 1338, port: devPort, profileName: "no_factor", faults, maxApdu: opts.maxApdu });
   const messages: FromBacnetWorker[] = [];
   const bus = site.buses[0]!;
   if (bus.kind !== "bacnet-ip") throw new Error("bus");
@@ -59,6 +59,33 @@ describe("BACnet driver: bad replies", () => {
     expect(info.rpmReason).toMatch(/abort segmentation-not-supported/);
     const learned = [...messages].reverse().find((m) => m.type === "rpm-learned") as Extract<FromBacnetWorker, { type: "rpm-learned" }>;
     expect(learned).toMatchObject({ device: "UPS", size: info.rpmSize });
+  });
+
+  test("a small device: RPM sized from its max APDU, Object_List read by index", async () => {
+    const { driver, q, sim } = await setup({}, { withAddress: false, maxApdu: 206 });
+    await waitFor("values", () => q("battery_ah").quality === Quality.GOOD && q("unit_alarms_overload").quality === Quality.GOOD, 8000);
+    expect(driver.info()[0]).toMatchObject({ rpmSize: 12, missing: [] });
+    // 102 object identifiers do not fit 206 octets: count, then one by one.
+    expect(sim.readsByIndex).toBeGreaterThanOrEqual(102);
+  });
+
+  test("a device that comes back at another address is re-bound by its I-Am", async () => {
+    const { driver, q, busPort, messages, sim } = await setup({});
+    await waitFor("values", () => q("battery_ah").quality === Quality.GOOD, 8000);
+    const before = driver.info()[0]!.address;
+    sim.close();
+    const port2 = await freeUdpPort();
+    const raw = { site: { name: "b" }, buses: [{ id: "bn", kind: "bacnet-ip" }], devices: [{ id: "UPS", bus: "bn", instance: 1338, profile: "socomec-ups" }] };
+    const s2 = parseSite(raw, profiles, "b");
+    const moved = new BacnetSimDevice(new SimDevice(s2.devices[0]!, s2.profiles.get("socomec-ups")!), s2.profiles.get("socomec-ups")!.bacnet!, { instance: 1338, port: port2, profileName: "no_factor" });
+    running.push({ stop: () => moved.close() });
+    await new Promise((r) => setTimeout(r, 200));
+    // Back on the network, it announces itself (a device does so at start-up).
+    moved.client.iAmResponse({ address: `127.0.0.1:${busPort}` } as any, 1338, 3, 591);
+    await waitFor("re-bound", () => driver.info()[0]!.address === `127.0.0.1:${port2}`, 5000);
+    expect(before).not.toBe(`127.0.0.1:${port2}`);
+    expect(messages.some((m) => m.type === "event" && m.event.kind === "device.rebound")).toBe(true);
+    await waitFor("read at the new address", () => driver.stats().devices[0]!.status === "ok" && Date.now() - q("battery_ah").ts < 1000, 5000);
   });
 
   test("Reject unrecognized-service: read with ReadProperty", async () => {

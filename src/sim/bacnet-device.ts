@@ -70,6 +70,8 @@ export class BacnetSimDevice {
   /** Requests answered, for tests and the bench. */
   answered = 0;
   notificationsSent = 0;
+  /** ReadProperty requests for one array element (Object_List read by index). */
+  readsByIndex = 0;
   private readonly byObject = new Map<string, BacnetPoint[]>();
   private readonly subs: Subscription[] = [];
   private closed = false;
@@ -271,8 +273,11 @@ export class BacnetSimDevice {
 
   private onReadProperty(m: any): void {
     const { objectId, property } = m.payload;
+    if (property.index !== undefined && property.index !== ARRAY_ALL) this.readsByIndex++;
     const r = this.read(objectId.type, objectId.instance, property.id, property.index);
     if (typeof r[0] === "number") return this.client.errorResponse(m.header.sender, SERVICE.READ_PROPERTY, this.invoke(m), r[0] as number, r[1] as number);
+    // An answer longer than one APDU cannot be sent unsegmented (an Object_List on a small device).
+    if ((r as AppValue[]).length * 5 + 8 > (this.opts.maxApdu ?? 1476)) return this.abort(m, 4, false);
     if (this.faults.truncateApdu !== undefined) {
       const cut = this.faults.truncateApdu;
       return this.send(m, (b, at) => {
