@@ -2,7 +2,7 @@ import { BACnetClient } from "../../protocols/bacnet/client.ts";
 import { Quality } from "../../points/quality.ts";
 import type { PointTable } from "../../points/table.ts";
 import { decodePoint, deviceFactorOf, encodeWriteValue, type AppValue } from "../../protocols/bacnet/decode.ts";
-import { classifyFailure, errorText, objectRef, OBJECT_TYPES, PROP, segmentsReplies, type RequestFailure } from "../../protocols/bacnet/objects.ts";
+import { classifyFailure, objectRef, OBJECT_TYPES, PROP, segmentsReplies, type RequestFailure } from "../../protocols/bacnet/objects.ts";
 import { chunk, RpmSizer } from "../../protocols/bacnet/rpm-size.ts";
 import type { DeviceStats, DeviceStatus } from "../protocol.ts";
 import type { BacnetDeviceInfo, BacnetPortConfig, BacnetStats, BacnetWorkerDevice, FromBacnetWorker, IAmInfo } from "./messages.ts";
@@ -209,6 +209,10 @@ export class BacnetDriver {
     });
   }
 
+  private readonly texts = new Map<number, string>();
+  /** A device not heard within its timeouts after start is comm-fail ("no I-Am"). */
+  private readonly startedAt = Date.now();
+
   /** Why the port could not be opened, if it could not. */
   private bindError: string | null = null;
 
@@ -341,7 +345,7 @@ export class BacnetDriver {
           d.nextWhoIsAt = now + (d.status === "unknown" ? 1000 : this.bus.backoffMs);
         }
         await this.idle(d, 250);
-        if (!d.address && d.status !== "comm-fail" && d.status !== "bad-reply" && Date.now() - startOf(d) > this.bus.timeoutMs * (this.bus.retries + 1) + 1000) {
+        if (!d.address && d.status !== "comm-fail" && d.status !== "bad-reply" && Date.now() - this.startedAt > this.bus.timeoutMs * (this.bus.retries + 1) + 1000) {
           this.failDevice(d, d.conflict ?? `no I-Am from device ${d.cfg.instance}`, d.conflict ? "bad-reply" : "comm-fail");
         }
         continue;
@@ -551,11 +555,17 @@ export class BacnetDriver {
   }
 
   private apply(d: DeviceRun, r: Read, values: AppValue[] | undefined, error?: string): void {
+    // An answer still in flight when its address turned out to be another device's is not this device's value.
+    if (d.conflict) return;
     const ts = Date.now();
     for (const { index, point } of r.points) {
       const dec = error && (!values || values.length === 0 || values[0]?.type === 105) ? { value: NaN, quality: error.startsWith("missing") ? Quality.BAD_DATA : Quality.DEVICE_EXCEPTION, text: error } : decodePoint(point, values, d.factor);
       this.table.write(index, dec.value, ts, dec.quality, this.ring);
-      if (point.kind === "text" && dec.text !== undefined && dec.quality === Quality.GOOD) this.post({ type: "text", point: index, value: dec.text });
+      // Texts travel beside the table, and only when they change.
+      if (point.kind === "text" && dec.text !== undefined && dec.quality === Quality.GOOD && this.texts.get(index) !== dec.text) {
+        this.texts.set(index, dec.text);
+        this.post({ type: "text", point: index, value: dec.text });
+      }
     }
   }
 
@@ -754,7 +764,7 @@ export class BacnetDriver {
     }));
     const s: BacnetStats = {
       bus: this.bus.id,
-      kind: "bacnet-ip" as any,
+      kind: "bacnet-ip",
       connected: this.listening,
       requests: this.totals.requests,
       errors: this.totals.errors,
@@ -785,11 +795,4 @@ class DeviceFailure extends Error {
   }
 }
 
-const started = new WeakMap<DeviceRun, number>();
-function startOf(d: DeviceRun): number {
-  let t = started.get(d);
-  if (t === undefined) started.set(d, (t = Date.now()));
-  return t;
-}
 
-export { errorText };
