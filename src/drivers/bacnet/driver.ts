@@ -230,6 +230,14 @@ export class BacnetDriver {
     this.stopped = true;
     clearInterval(this.statsTimer);
     for (const d of this.devices) d.wake?.();
+    // Free the devices' subscription slots now rather than at the end of their lifetime (not awaited:
+    // a stopping worker has a few tens of milliseconds).
+    if (this.listening)
+      for (const d of this.devices)
+        for (const k of d.covered.keys()) {
+          const [type, instance] = k.split(":").map(Number) as [number, number];
+          if (d.address) this.client.subscribeCov({ address: d.address }, { type, instance }, this.processId, true, false, 0).catch(() => {});
+        }
     const close = () => {
       try {
         this.client.close();
@@ -239,7 +247,7 @@ export class BacnetDriver {
     };
     // Closing a socket still binding throws later (the bind callback's setBroadcast), outside any
     // handler: wait until it is bound and that callback has run.
-    if (this.listening) close();
+    if (this.listening) setTimeout(close, 20);
     else this.client.once("listening", () => setTimeout(close, 0));
   }
 
