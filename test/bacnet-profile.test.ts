@@ -185,3 +185,40 @@ describe("RPM sizing", () => {
     expect(classifyFailure(new Error("INVALID_DECODING"))).toMatchObject({ kind: "bad-reply" });
   });
 });
+
+describe("generated inputs", () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const junk = (): unknown => pick<unknown>([undefined, null, 0, -1, 1.5, NaN, "", "x", "AV:1", "ZZ:9", [], {}, [1, 2], { a: 1 }, true, 1e12, "present-value", -0]);
+
+  test("a mangled profile is a ConfigError with paths, never another exception", () => {
+    const good = { profile: "x", protocol: "bacnet", name: "X", source: "s", deviceFactor: { property: "profile-name", values: { f: 0.1 } }, points: [{ id: "a", object: "AV:1", label: "A", useFactor: true }, { id: "b", object: "BSV:0", label: "B", bits: [{ bit: 0, id: "z", label: "Z" }] }] };
+    for (let i = 0; i < 2000; i++) {
+      const doc = structuredClone(good) as any;
+      for (let k = 0; k < 3; k++) {
+        const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Object.isFrozen(x);
+        const targets = [doc, doc.points?.[0], doc.points?.[1], doc.points?.[1]?.bits?.[0], doc.deviceFactor].filter(isObj);
+        const target = pick(targets);
+        target[pick(Object.keys(target).concat(["extra", "bit", "states", "decimals"]))] = junk();
+      }
+      try {
+        parseBacnetProfile(doc, "fuzz");
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        expect((e as ConfigError).issues.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  test("any decoded value gives a number and a quality, never a throw and never good NaN", () => {
+    const points = ups.points;
+    for (let i = 0; i < 20_000; i++) {
+      const p = pick(points);
+      const v = pick<unknown>([undefined, [], [{ type: Math.floor(rnd() * 120), value: junk() }], [{ type: 8, value: { bitsUsed: Math.floor(rnd() * 40), value: [Math.floor(rnd() * 256)] } }], [{ type: 8, value: junk() }], [{ type: 105, value: junk() }], [{ type: 4, value: rnd() * 2000 - 1000 }]]);
+      const d = decodePoint(p, v as any, pick([undefined, 0.1, 1]));
+      expect(typeof d.value).toBe("number");
+      if (d.quality === Quality.GOOD) expect(Number.isFinite(d.value)).toBe(true);
+    }
+  });
+});
