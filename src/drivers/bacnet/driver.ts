@@ -395,8 +395,27 @@ export class BacnetDriver {
     });
   }
 
-  /** One confirmed request with retries; failures of the device (not of one property) throw. */
+  /**
+   * The library reassembles incoming segmented answers in one store per client: devices that may
+   * answer in segments are asked one at a time across the port (the others in parallel).
+   */
+  private segmentedTail: Promise<void> = Promise.resolve();
+
   private async request<T>(d: DeviceRun, fn: (addr: { address: string }) => Promise<T>): Promise<T> {
+    if (!segmentsReplies(d.iam?.segmentation ?? 3)) return this.requestNow(d, fn);
+    const before = this.segmentedTail;
+    let release!: () => void;
+    this.segmentedTail = new Promise<void>((r) => (release = r));
+    await before;
+    try {
+      return await this.requestNow(d, fn);
+    } finally {
+      release();
+    }
+  }
+
+  /** One confirmed request with retries; failures of the device (not of one property) throw. */
+  private async requestNow<T>(d: DeviceRun, fn: (addr: { address: string }) => Promise<T>): Promise<T> {
     let last: RequestFailure | undefined;
     for (let attempt = 0; attempt <= this.bus.retries; attempt++) {
       const t0 = performance.now();
@@ -521,7 +540,8 @@ export class BacnetDriver {
           this.client.readPropertyMultiple(
             a,
             part.map((r) => ({ objectId: { type: r.objectType, instance: r.instance }, properties: [{ id: r.property, index: ARRAY_ALL }] })),
-            { maxSegments: segmentsReplies(d.iam?.segmentation ?? 3) ? 4 : 0 },
+            // The library always says "segmented answers accepted" (it turns 0 segments into 65).
+            {},
           ),
         );
         this.applyRpm(d, part, ack.values as any[]);
