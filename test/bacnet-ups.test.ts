@@ -170,6 +170,11 @@ describe("communication page", () => {
     expect(w).toMatchObject({ ok: true });
     expect(sim.getValue("AUX", "ao1")).toBe(42.5);
     await waitFor("read back", () => busbar.live.value(busbar.registry.byId.get("AUX.ao1")!).value === 42.5, 3000);
+    // The pages: select offers the relinquish, confirm carries it.
+    const page = (path: string) =>
+      busbar.app.fetch(new Request(`http://busbar.test${path}`, { headers: { host: "busbar.test", cookie: `${cookie}; busbar_csrf=${csrf}` } }), { requestIP: () => ({ address: "10.1.1.2", family: "IPv4", port: 50000 }) });
+    expect(await (await page("/operate/AUX.ao1")).text()).toContain('href="/operate/AUX.ao1?relinquish=1"');
+    expect(await (await page("/operate/AUX.ao1?relinquish=1")).text()).toContain('name="relinquish" value="1"');
     const r = await (await op({ relinquish: true, priority: 9 })).json();
     expect(r).toMatchObject({ ok: true, new: null });
     expect((await op({ value: 1, priority: 17 })).status).toBe(400);

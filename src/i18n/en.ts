@@ -420,6 +420,7 @@ export const en: Record<string, string> = {
   "journal.user.cli": "{name}: {what} (command line)",
   "journal.export.csv": "{user} downloaded the journal ({filter})",
   "operate.err.priority": "A priority (1–16) or a relinquish applies to BACnet points only, with a priority of 1 to 16.",
+  "operate.relinquish": "Relinquish the command",
   "operate.relinquished": "relinquished",
   "operate.priority": "priority {p}",
   "operate.title": "Operate",

@@ -420,6 +420,7 @@ export const fr: Record<string, string> = {
   "journal.user.cli": "{name} : {what} (ligne de commande)",
   "journal.export.csv": "{user} a téléchargé le journal ({filter})",
   "operate.err.priority": "Une priorité (1 à 16) ou un abandon de commande ne s'applique qu'aux points BACnet, avec une priorité de 1 à 16.",
+  "operate.relinquish": "Abandonner la commande",
   "operate.relinquished": "commande abandonnée",
   "operate.priority": "priorité {p}",
   "operate.title": "Commandes",

@@ -89,6 +89,8 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
     const value = live.value(info);
+    if (c.req.query("relinquish") === "1" && info.owner.driver === "bacnet")
+      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={NaN} relinquish csrf={authOf(c).csrf} rights={rights(c)} />);
     const raw = c.req.query("value");
     if (raw !== undefined) {
       const parsed = parseWriteValue(raw, info, req.lang);
