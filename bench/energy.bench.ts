@@ -19,7 +19,7 @@ import { EnergyStore } from "../src/energy/store.ts";
 import { validateEnergy } from "../src/energy/structure.ts";
 import { buildView } from "../src/energy/views.ts";
 import { openHistoryDb } from "../src/historian/store.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { report } from "./report.ts";
 
 const profiles = loadProfiles();

@@ -4,7 +4,7 @@ import { parseYaml } from "../src/config/profile.ts";
 import { parseSite, siteUnits } from "../src/config/site.ts";
 import { ConfigError } from "../src/config/validation.ts";
 import { energySchema, validateEnergy } from "../src/energy/structure.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 
 const profiles = loadProfiles();
 const demo = parseYaml(DEMO_SITE, "demo-site.yaml") as Record<string, unknown>;

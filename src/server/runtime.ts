@@ -6,6 +6,7 @@ import { PointTable } from "../points/table.ts";
 import { ComputedPoints, sqliteComputedStore, type ComputedPointDef } from "../points/computed.ts";
 import { buildRegistry, createDrivers } from "../drivers/index.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import { Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
@@ -40,10 +41,10 @@ export interface BusbarOptions {
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
-  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
-  restart?: Restart;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
+  restart?: Restart;
 }
 
 export interface Busbar {
@@ -54,6 +55,8 @@ export interface Busbar {
   supervisor: Supervisor;
   /** The Modbus driver: plans, scanner, gateway forwarding. */
   modbus: ModbusDriver;
+  /** The BACnet driver: Who-Is scans, writes with a priority or a relinquish. */
+  bacnet: BacnetSiteDriver;
   /** The main thread's computed points: `set` their values, `onWrite` to act on operators' writes. */
   computed: ComputedPoints;
   db: BusbarDb;
@@ -91,7 +94,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     historySlotMs: 1000,
   });
   const live = new LiveView(registry, table);
-  const { modbus } = drivers;
+  const { modbus, bacnet } = drivers;
   const computed = new ComputedPoints(registry, table, computedDefs, sqliteComputedStore(db.sqlite));
 
   const lang = site.site.language;
@@ -161,9 +164,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     .all() as { device: string; at: number }[];
   modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
-  computed.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -181,7 +184,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, history, energy };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -215,6 +218,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     live,
     supervisor,
     modbus,
+    bacnet,
     computed,
     db,
     pageEvents,
