@@ -26,7 +26,9 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   const e = o.site.energy;
   if (!e.meters.length) return undefined;
   // The site loader already refused errors; this resolves units and sub-meter exclusions.
-  const { meters } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  const { meters, warnings } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  // Warnings never stop a start (the site file was accepted), but someone must read them.
+  for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
   // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
   const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
   for (const m of meters) {
