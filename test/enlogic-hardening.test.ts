@@ -6,7 +6,7 @@ import { parseYaml } from "../src/config/yaml.ts";
 import { importEnlogic } from "../src/enlogic/import.ts";
 import { decodeRaw } from "../src/protocols/modbus/codec.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
-import { TimeSyncRunner, timeSyncSpec, type TimeSyncBus } from "../src/timesync/timesync.ts";
+import { TimeSyncRunner, timeSyncSpec, type TimeSyncBus } from "../src/drivers/modbus/timesync.ts";
 import { startPyModbus, waitFor, type PyModbusServer } from "./helpers/peers.ts";
 
 /**

@@ -13,7 +13,8 @@ import { Historian } from "../historian/historian.ts";
 import { histPoints } from "../historian/points.ts";
 import { historyPathFor } from "../historian/store.ts";
 import { parseTimeFilter } from "../journal/time.ts";
-import { buildRegistry } from "../points/registry.ts";
+import { buildRegistry } from "../drivers/index.ts";
+import { energyPointDefs } from "../energy/service.ts";
 
 export const EXPORT_USAGE = `busbar export history --site FILE --points A.x,B.y [--group raw|1m|15m|1h|1d|1mo] [--from DATE] [--to DATE] [--db FILE] [--out FILE] [--sep ';'] [--decimal ',']
 busbar export alarms [--site FILE] [--tz ZONE] [--from DATE] [--to DATE] [--device ID] [--priority P] [--db FILE] [--out FILE] [--sep ';'] [--decimal ',']`;
@@ -79,7 +80,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`--group: ${EXPORT_GROUPS.join(", ")}`);
       return 2;
     }
-    const registry = buildRegistry(site);
+    // The same points as a running Busbar (the energy totals are computed points with history too).
+    const computed = site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [];
+    const registry = buildRegistry(site, computed);
     const ids = (v.points ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const indexes = ids.map((id) => registry.byId.get(id)?.index ?? -1);
     if (!ids.length || indexes.includes(-1)) {

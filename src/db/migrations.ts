@@ -108,9 +108,20 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     `,
   },
   {
+    // Issue 15: writable computed points (setpoints held by Busbar itself) keep their value across restarts.
+    name: "0005_computed_values",
+    sql: `
+      CREATE TABLE computed_values (
+        id TEXT PRIMARY KEY,             -- point id, DEVICE.name
+        value REAL NOT NULL,
+        ts INTEGER NOT NULL              -- ms since 1970 (UTC) of the write
+      );
+    `,
+  },
+  {
     // Issue 13: notification channels, rules and the durable outbox (src/notify). Channel secrets are
     // AES-256-GCM ciphertext; the key lives outside the database (src/notify/secret-box.ts).
-    name: "0005_notify",
+    name: "0006_notify",
     sql: `
       ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';   -- where rules addressed to the user's role send
       CREATE TABLE notify_channels (

@@ -16,6 +16,7 @@ import { registerAdminRoutes } from "./routes/admin.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
 import { registerHistoryRoutes } from "./routes/history.tsx";
+import { registerEnergyRoutes } from "./routes/energy.tsx";
 import { registerNotifyRoutes } from "./routes/notify.tsx";
 import { registerExportRoutes } from "./routes/exports.tsx";
 
@@ -47,6 +48,7 @@ export function createApp(ctx: AppContext): Hono {
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
+  registerEnergyRoutes(app, ctx);
   registerNotifyRoutes(app, ctx);
   registerExportRoutes(app, ctx);
   return app;

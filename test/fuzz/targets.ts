@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseProfile, parseProfileYaml } from "../../src/config/profile.ts";
 import { loadProfiles } from "../../src/config/profiles.ts";
-import { parseSite } from "../../src/config/site.ts";
+import { NO_UNIT, parseSite } from "../../src/config/site.ts";
 import { ConfigError } from "../../src/config/validation.ts";
 import { parseYaml } from "../../src/config/yaml.ts";
 import { importEnlogic } from "../../src/enlogic/import.ts";
@@ -24,7 +24,7 @@ import { RtuMaster } from "../../src/protocols/modbus/rtu-master.ts";
 import { ModbusException, startModbusTcpServer, type ModbusRequestHandler } from "../../src/protocols/modbus/tcp-server.ts";
 import { DATA_TYPES, WORD_ORDERS } from "../../src/protocols/modbus/types.ts";
 import type { ByteTransport } from "../../src/protocols/serial/tty.ts";
-import type { ForwardOp, ForwardResult } from "../../src/workers/protocol.ts";
+import type { ForwardOp, ForwardResult } from "../../src/drivers/modbus/protocol.ts";
 import { mutateBytes, mutateText, mutateValue, Rng } from "./mutate.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -403,7 +403,7 @@ export async function fuzzTcpClient(n: number, seed = 1): Promise<FuzzResult> {
   let done = 0;
   let slowest = 0;
   const lane = async (k: number) => {
-    const link = createLink({ id: `fuzz${k}`, kind: "modbus-tcp", host: "127.0.0.1", port: listener.port, timeoutMs: 20, retries: 0, backoffMs: 100 });
+    const link = createLink({ kind: "modbus-tcp", host: "127.0.0.1", port: listener.port, timeoutMs: 20 });
     while (done < n) {
       done++;
       const fc = rng.pick([1, 2, 3, 4] as const);
@@ -693,7 +693,12 @@ export function fuzzSiteLoader(n: number, seed = 1): FuzzResult {
         zonesSeen.add(site.site.timezone);
       }
       const kinds = new Map(site.buses.map((b) => [b.id, b.kind]));
-      for (const d of site.devices) if (kinds.get(d.bus) !== "modbus-tcp" && !(d.unit >= 1 && d.unit <= 247)) throw new Error(`unit ${d.unit} accepted on ${kinds.get(d.bus)}`);
+      for (const d of site.devices) {
+        const kind = kinds.get(d.bus);
+        // A BACnet device has an instance, never a Modbus unit; serial buses take 1..247, modbus-tcp 0..255.
+        const unitOk = kind === "bacnet-ip" ? d.unit === NO_UNIT && d.instance !== undefined : kind === "modbus-tcp" ? d.unit >= 0 && d.unit <= 255 : d.unit >= 1 && d.unit <= 247;
+        if (!unitOk) throw new Error(`unit ${d.unit} accepted on ${kind}`);
+      }
       t.count("site loaded");
     } catch (e) {
       accept(e);
