@@ -40,6 +40,8 @@ function num(v: number | null | undefined, f: CsvFormat): string {
   return f.decimal === "," ? s.replace(".", ",") : s;
 }
 
+const TIER_MS: Record<ExportGroup, number> = { raw: 60_000, "1m": 60_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000, "1mo": 31 * 86_400_000 };
+
 /** How much of the range one query covers, per group: bounded rows per chunk whatever the range. */
 const CHUNK_MS: Record<ExportGroup, number> = { raw: 6 * 3_600_000, "1m": 12 * 3_600_000, "15m": 7 * 86_400_000, "1h": 28 * 86_400_000, "1d": 366 * 86_400_000, "1mo": Infinity };
 
@@ -72,10 +74,13 @@ export function* historyCsv(x: HistoryExport): Generator<string> {
   /** Last value written per point (raw): a chunk's carried-in value at its start is not a new sample. */
   const last: (string | null)[] = pts.map(() => null);
   let first = true;
+  // A chunk is produced in one go on the main thread: its size shrinks with the number of points so
+  // that no chunk stalls polling or pages (bench/export.bench.ts measures the longest).
+  const span = Math.max(TIER_MS[x.group], CHUNK_MS[x.group] * Math.min(1, 5 / Math.max(1, pts.length)));
   while (a < x.to) {
-    let b = Math.min(x.to, a + CHUNK_MS[x.group]);
+    let b = Math.min(x.to, a + span);
     if (tier >= 0 && b < x.to) b = cal.start(tier, b);
-    if (b <= a) b = x.to;
+    if (b <= a) b = tier >= 0 ? cal.next(tier, a) : x.to;
     const chunk: Series[] = x.indexes.map((i) => series(h, i, a, b, tier));
     yield tier < 0 ? rawRows(chunk, fmt, f, last, first ? -Infinity : a) : rollupRows(chunk, fmt, f, (t) => cal.next(tier, t), a, b);
     first = false;
