@@ -161,11 +161,23 @@ describe("export routes", () => {
     expect(((await bad.json()) as { error: string }).error).toContain("nope.x");
     expect((await get(`/export/alarms.csv?sep=,&decimal=,`, cookie(m.id, "maintenance"))).status).toBe(400);
     expect((await get(`/export/alarms.csv`, cookie(m.id, "maintenance"))).status).toBe(200);
-    const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv'").all();
+    // Both files in one zip, checked by Info-ZIP's unzip: same bytes as the single downloads.
+    const q = `points=${two[0]},${two[1]}&group=1d&from=2026-01-01&to=2026-01-01`;
+    const zipRes = await get(`/export/bundle.zip?${q}`, cookie(m.id, "maintenance"));
+    expect(zipRes.headers.get("content-type")).toBe("application/zip");
+    const zipFile = join(dir, "bundle.zip");
+    await Bun.write(zipFile, await zipRes.arrayBuffer());
+    const test = Bun.spawnSync(["unzip", "-t", zipFile]);
+    expect(test.stdout.toString()).toContain("No errors detected");
+    const inside = Bun.spawnSync(["unzip", "-p", zipFile, "history-1d-2026-01-01.csv"]).stdout;
+    const single = new Uint8Array(await (await get(`/export/history.csv?${q}`, cookie(m.id, "maintenance"))).arrayBuffer());
+    expect(Buffer.from(inside).equals(Buffer.from(single))).toBe(true);
+    const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv' AND json_extract(data, '$.zip') IS NULL").all();
     expect(j).toEqual([
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique des alarmes" },
+      { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
     ]);
   });
 });

@@ -129,6 +129,7 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/export", access: "maintenance" },
   { method: "GET", path: "/export/history.csv", access: "maintenance" },
   { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
+  { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "history and alarm CSV files in one zip" },
 
   // --- Notifications (routes/notify.tsx): channels hold secrets, rules say who is woken at night.
   { method: "GET", path: "/admin/notify", access: "admin" },

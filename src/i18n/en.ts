@@ -668,4 +668,5 @@ export const en: Record<string, string> = {
   "export.sep": "Separator",
   "export.decimal": "Decimal mark",
   "export.device": "Device",
+  "export.bundle": "history and alarms of the same range",
 };

@@ -668,4 +668,5 @@ export const fr: Record<string, string> = {
   "export.sep": "Séparateur",
   "export.decimal": "Marque décimale",
   "export.device": "Appareil",
+  "export.bundle": "historique et alarmes de la même période",
 };

@@ -63,6 +63,9 @@ export function ExportPage(props: { req: PageRequest; siteName: string; points: 
         <button class="btn" type="submit">
           ↓ CSV
         </button>
+        <button class="btn" type="submit" formaction="/export/bundle.zip">
+          ↓ ZIP ({t("export.bundle")})
+        </button>
       </form>
       <h2>{t("export.alarms")}</h2>
       <form method="get" action="/export/alarms.csv" id="export-alarms">

@@ -5,6 +5,7 @@ import { ALARM_PRIORITIES } from "../../config/site.ts";
 import { alarmsCsv, csvFormat, EXPORT_GROUPS, historyCsv, type ExportGroup } from "../../exports/csv.ts";
 import { t } from "../../i18n/index.ts";
 import { piecesStream } from "../../journal/csv.ts";
+import { bytesStream, zipPieces } from "../../exports/zip.ts";
 import { parseTimeFilter } from "../../journal/time.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
@@ -50,6 +51,45 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
         monthAgo={day(Date.now() - 30 * 86_400_000)}
       />,
     );
+  });
+
+  /** The history export a request asks for, or the reason it cannot be made. */
+  const historyRequest = (c: { req: { query(k: string): string | undefined; queries(k: string): string[] | undefined } }) => {
+    const h = ctx.history;
+    if (!h) return { status: 404 as const, error: "history is turned off on this site" };
+    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz);
+    if (typeof format === "string") return { status: 400 as const, error: format };
+    const r = range((k) => c.req.query(k), 1);
+    if (typeof r === "string") return { status: 400 as const, error: r };
+    const group = (c.req.query("group") ?? "raw") as ExportGroup;
+    if (!EXPORT_GROUPS.includes(group)) return { status: 400 as const, error: `group: ${EXPORT_GROUPS.join(", ")}` };
+    // points=A,B or points=A&points=B (the page's multiple select).
+    const ids = (c.req.queries("points") ?? []).join(",").split(",").map((s) => s.trim()).filter(Boolean);
+    if (!ids.length || ids.length > MAX_POINTS) return { status: 400 as const, error: `points: 1 to ${MAX_POINTS} point ids, comma-separated` };
+    const indexes: number[] = [];
+    for (const id of ids) {
+      const p = ctx.live.registry.byId.get(id);
+      const hp = p && h.historian.points[p.index];
+      if (!p || !hp || !hp.store) return { status: 400 as const, error: `points: ${id} is not a point with history` };
+      indexes.push(p.index);
+    }
+    return { h, format, r, group, ids, indexes };
+  };
+
+  app.get("/export/bundle.zip", (c) => {
+    const x = historyRequest(c);
+    if ("error" in x) return c.json({ error: x.error }, x.status);
+    const who = authOf(c).user!.name;
+    log(who, "history", { points: x.ids, from: x.r.from, to: x.r.to, group: x.group, sep: x.format.sep, decimal: x.format.decimal, zip: true });
+    log(who, "alarms", { from: x.r.from, to: x.r.to, sep: x.format.sep, decimal: x.format.decimal, zip: true });
+    const stamp = new Date(x.r.from).toISOString().slice(0, 10);
+    const zip = zipPieces([
+      { name: `history-${x.group}-${stamp}.csv`, pieces: historyCsv({ historian: x.h.historian, indexes: x.indexes, from: x.r.from, to: x.r.to, group: x.group, format: x.format }) },
+      { name: `alarms-${stamp}.csv`, pieces: alarmsCsv({ sqlite: ctx.db.sqlite, from: x.r.from, to: x.r.to, format: x.format }) },
+    ]);
+    return new Response(bytesStream(zip), {
+      headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="busbar-export-${stamp}.zip"`, "cache-control": "no-store" },
+    });
   });
 
   app.get("/export/history.csv", (c) => {
