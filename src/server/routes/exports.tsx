@@ -93,27 +93,11 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
   });
 
   app.get("/export/history.csv", (c) => {
-    const h = ctx.history;
-    if (!h) return c.json({ error: "history is turned off on this site" }, 404);
-    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz);
-    if (typeof format === "string") return c.json({ error: format }, 400);
-    const r = range((k) => c.req.query(k), 1);
-    if (typeof r === "string") return c.json({ error: r }, 400);
-    const group = (c.req.query("group") ?? "raw") as ExportGroup;
-    if (!EXPORT_GROUPS.includes(group)) return c.json({ error: `group: ${EXPORT_GROUPS.join(", ")}` }, 400);
-    // points=A,B or points=A&points=B (the page's multiple select).
-    const ids = (c.req.queries("points") ?? []).join(",").split(",").map((s) => s.trim()).filter(Boolean);
-    if (!ids.length || ids.length > MAX_POINTS) return c.json({ error: `points: 1 to ${MAX_POINTS} point ids, comma-separated` }, 400);
-    const indexes: number[] = [];
-    for (const id of ids) {
-      const p = ctx.live.registry.byId.get(id);
-      const hp = p && h.historian.points[p.index];
-      if (!p || !hp || !hp.store) return c.json({ error: `points: ${id} is not a point with history` }, 400);
-      indexes.push(p.index);
-    }
-    log(authOf(c).user!.name, "history", { points: ids, from: r.from, to: r.to, group, sep: format.sep, decimal: format.decimal });
-    const stamp = new Date(r.from).toISOString().slice(0, 10);
-    return download(historyCsv({ historian: h.historian, indexes, from: r.from, to: r.to, group, format }), `busbar-history-${group}-${stamp}.csv`);
+    const x = historyRequest(c);
+    if ("error" in x) return c.json({ error: x.error }, x.status);
+    log(authOf(c).user!.name, "history", { points: x.ids, from: x.r.from, to: x.r.to, group: x.group, sep: x.format.sep, decimal: x.format.decimal });
+    const stamp = new Date(x.r.from).toISOString().slice(0, 10);
+    return download(historyCsv({ historian: x.h.historian, indexes: x.indexes, from: x.r.from, to: x.r.to, group: x.group, format: x.format }), `busbar-history-${x.group}-${stamp}.csv`);
   });
 
   app.get("/export/alarms.csv", (c) => {
