@@ -20,6 +20,7 @@ import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { freePort, waitFor } from "./helpers/peers.ts";
 import { startSmtp, type SmtpPeer } from "./helpers/smtp.ts";
+import { artifact, launchChromium, newPage, SIZES } from "./helpers/browser.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const cleanup: (() => unknown)[] = [];
@@ -80,6 +81,21 @@ describe("breaker trip → e-mail", () => {
     expect(await test.text()).toContain("250 OK queued as busbar-test");
     await waitFor("test mail", () => smtp.messages.length === 1, 5000, 50);
 
+    // The same button in Chromium: the SMTP server's own reply line on the page.
+    const browser = await launchChromium();
+    cleanup.push(() => browser.close());
+    const { context, page: tab } = await newPage(browser, SIZES.control);
+    await context.addCookies([{ name: "busbar_session", value: token, url: busbar.url }]);
+    await tab.goto(busbar.url + "admin/notify");
+    const card = tab.locator(`fieldset[data-channel="${ch.id}"]`);
+    await card.locator('input[name="to"]').fill("essai2@tour-est.example");
+    await card.getByRole("button", { name: "Envoyer un essai" }).click();
+    await tab.locator("#test-result").waitFor({ timeout: 10_000 });
+    expect(await tab.locator("#test-result").innerText()).toMatch(/Essai envoyé[\s\S]*250 OK queued as busbar-test/);
+    expect(await tab.content()).not.toContain("relay-password-9");
+    await tab.screenshot({ path: artifact("notify-admin.png"), fullPage: true });
+    await waitFor("second test mail", () => smtp.messages.length === 2, 5000, 50);
+
     await waitFor("devices polled", () => busbar.supervisor.stats().every((b) => "devices" in b && (b.devices ?? []).every((d) => d.status === "ok")), 20_000, 100);
     const tripAt = Date.now();
     sim.trip("2B3");
@@ -92,11 +108,11 @@ describe("breaker trip → e-mail", () => {
     const alarm = busbar.alarms.list().find((a) => a.device === "2B3" && a.state === "unack_active")!;
     expect(alarm.priority).toBe("critical");
     expect(busbar.alarms.ack(alarm.id, "maint", "vu").ok).toBe(true);
-    const ack = await waitFor("ack mail", () => smtp.messages.slice(2).find((m) => /acquitt/i.test(decodeMime(m.data))), 5000, 25);
+    const ack = await waitFor("ack mail", () => smtp.messages.slice(3).find((m) => /acquitt/i.test(decodeMime(m.data))), 5000, 25);
     expect(decodeMime(ack.data)).toContain("maint");
     // Return to normal: the breaker closed again.
     sim.setBreaker("2B3", true);
-    await waitFor("return-to-normal mail", () => smtp.messages.slice(2).find((m) => /retour/i.test(decodeMime(m.data))), 8000, 25);
+    await waitFor("return-to-normal mail", () => smtp.messages.slice(3).find((m) => /retour/i.test(decodeMime(m.data))), 8000, 25);
 
     const failedPage = await waitFor(
       "failed message on the page",

@@ -15,19 +15,19 @@ type ChannelView = Omit<Channel, "secret"> & { secretsSet: string[]; secretsUnre
 /** The non-secret fields per channel type, as form inputs. */
 const FIELDS: Record<ChannelType, { name: string; label: string; type?: string; placeholder?: string }[]> = {
   email: [
-    { name: "host", label: "SMTP host" },
-    { name: "port", label: "Port", type: "number", placeholder: "587" },
-    { name: "tls", label: "TLS (starttls | implicit | none)", placeholder: "starttls" },
-    { name: "user", label: "User" },
-    { name: "from", label: "From", placeholder: "busbar@example.org" },
-    { name: "allowSelfSigned", label: "Accept a self-signed certificate (yes/no)", placeholder: "no" },
+    { name: "host", label: "notify.f.host" },
+    { name: "port", label: "notify.f.port", type: "number", placeholder: "587" },
+    { name: "tls", label: "notify.f.tls", placeholder: "starttls" },
+    { name: "user", label: "notify.f.user" },
+    { name: "from", label: "notify.f.from", placeholder: "busbar@example.org" },
+    { name: "allowSelfSigned", label: "notify.f.allowSelfSigned", placeholder: "no" },
   ],
-  webhook: [{ name: "url", label: "URL", placeholder: "https://bms.example.org/busbar" }],
+  webhook: [{ name: "url", label: "notify.f.url", placeholder: "https://bms.example.org/busbar" }],
   telegram: [
-    { name: "chatId", label: "Chat id" },
-    { name: "apiBase", label: "API", placeholder: "https://api.telegram.org" },
+    { name: "chatId", label: "notify.f.chatId" },
+    { name: "apiBase", label: "notify.f.apiBase", placeholder: "https://api.telegram.org" },
   ],
-  ntfy: [{ name: "url", label: "Topic URL", placeholder: "https://ntfy.sh/my-topic" }],
+  ntfy: [{ name: "url", label: "notify.f.topicUrl", placeholder: "https://ntfy.sh/my-topic" }],
 };
 
 export function NotifyPage(props: {
@@ -152,7 +152,7 @@ function ChannelForm(props: { t: T; csrf: string; type: ChannelType; ch?: Channe
         {ch ? ch.name : t("notify.channel.new")} ({type})
       </legend>
       {ch?.secretsUnreadable ? <p class="flash flash-err">{t("notify.channel.secretUnreadable")}</p> : null}
-      <form method="post" action="/admin/notify/channels">
+      <form method="post" action="/admin/notify/channels" class="notify-form">
         <CsrfField token={props.csrf} />
         {ch ? <input type="hidden" name="id" value={String(ch.id)} /> : null}
         <input type="hidden" name="type" value={type} />
@@ -161,12 +161,12 @@ function ChannelForm(props: { t: T; csrf: string; type: ChannelType; ch?: Channe
         </label>
         {FIELDS[type].map((f) => (
           <label>
-            {f.label} <input name={f.name} type={f.type ?? "text"} placeholder={f.placeholder} value={cfg[f.name] === undefined ? "" : typeof cfg[f.name] === "boolean" ? (cfg[f.name] ? "yes" : "no") : String(cfg[f.name])} />
+            {t(f.label)} <input name={f.name} type={f.type ?? "text"} placeholder={f.placeholder} value={cfg[f.name] === undefined ? "" : typeof cfg[f.name] === "boolean" ? (cfg[f.name] ? "yes" : "no") : String(cfg[f.name])} />
           </label>
         ))}
         {SECRET_FIELDS[type].map((s) => (
           <label>
-            {s} <input name={`secret.${s}`} type="password" autocomplete="new-password" value="" placeholder={ch?.secretsSet.includes(s) ? t("notify.channel.secretSet") : t("notify.channel.secretUnset")} />
+            {t(`notify.secret.${s}`)} <input name={`secret.${s}`} type="password" autocomplete="new-password" value="" placeholder={ch?.secretsSet.includes(s) ? t("notify.channel.secretSet") : t("notify.channel.secretUnset")} />
             {ch?.secretsSet.includes(s) ? (
               <span>
                 <input type="checkbox" name="clear" value={s} /> {t("notify.channel.clear")}
@@ -183,7 +183,7 @@ function ChannelForm(props: { t: T; csrf: string; type: ChannelType; ch?: Channe
       </form>
       {ch ? (
         <>
-          <form method="post" action={`/admin/notify/channels/${ch.id}/test`}>
+          <form method="post" action={`/admin/notify/channels/${ch.id}/test`} class="notify-form notify-actions">
             <CsrfField token={props.csrf} />
             {type === "email" ? (
               <label>
@@ -212,7 +212,7 @@ function RuleForm(props: { t: T; csrf: string; channels: ChannelView[]; rule?: R
   return (
     <fieldset class="notify-rule" data-rule={rule?.id ?? "new"}>
       <legend>{rule ? rule.name : t("notify.rule.new")}</legend>
-      <form method="post" action="/admin/notify/rules">
+      <form method="post" action="/admin/notify/rules" class="notify-form">
         <CsrfField token={props.csrf} />
         {rule ? <input type="hidden" name="id" value={String(rule.id)} /> : null}
         <label>
