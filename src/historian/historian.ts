@@ -27,6 +27,8 @@ export interface HistorianOptions {
   now?: () => number;
   /** Commit period (default FLUSH_MS). */
   flushMs?: number;
+  /** Longest a close slice may run in a tick (default SLICE_MS; 0: one step per slice, for tests). */
+  sliceMs?: number;
   /** Called after each commit with the number of samples it wrote. */
   onCommit?: (samples: number) => void;
 }
@@ -224,7 +226,7 @@ export class Historian {
     try {
       const now = this.now();
       this.sweepHeartbeats(now);
-      this.commit(now, SLICE_MS);
+      this.commit(now, this.opts.sliceMs ?? SLICE_MS);
       if (this.droppedUnreported && now - this.lastDropReport > 60_000) {
         this.lastDropReport = now;
         const n = this.droppedUnreported;
@@ -290,7 +292,7 @@ export class Historian {
       const t0 = performance.now();
       let done = true;
       this.db.transaction(() => {
-        done = this.advanceClose(this.now(), t0 + SLICE_MS);
+        done = this.advanceClose(this.now(), t0 + (this.opts.sliceMs ?? SLICE_MS));
       })();
       if (done) this.db.exec("PRAGMA shrink_memory");
       else this.sliceTimer = setTimeout(() => this.nextSlice(), 0);
