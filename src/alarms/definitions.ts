@@ -72,7 +72,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
     const onDelayMs = Math.round(p.onDelaySeconds * 1000);
     const offDelayMs = Math.round(p.offDelaySeconds * 1000);
     if (p.state !== undefined) {
-      const states = info.tag.states ?? {};
+      const states = info.states ?? {};
       let state: number;
       let stateName: string;
       if (typeof p.state === "number") {
@@ -110,7 +110,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
       const setpoint = typeof lim === "number" ? lim : lim.value;
       const priority = (typeof lim === "number" ? undefined : lim.priority) ?? p.priority ?? (name.length === 2 ? "high" : "medium");
       const high = name[0] === "H";
-      const unit = info.tag.unit;
+      const unit = info.unit;
       const cmp = `${high ? ">" : "<"} ${fmtNum(setpoint)}${unit ? " " + unit : ""}`;
       push({
         id: `${base}.${name}`,
@@ -138,13 +138,15 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
   const roleAlarms: { role: string; priority: AlarmPriority | false }[] = [
     { role: "breaker.tripped", priority: config.fromRoles.breakerTripped },
     { role: "ats.emergency", priority: config.fromRoles.atsEmergency },
+    { role: "ups.alarm", priority: config.fromRoles.upsAlarm },
+    { role: "ups.alarm.critical", priority: config.fromRoles.upsAlarmCritical },
   ];
   for (const ra of roleAlarms) {
     if (ra.priority === false) continue;
     for (const info of registry.points) {
-      if (info.tag.role !== ra.role || explicit.has(info.id)) continue;
+      if (info.role !== ra.role || explicit.has(info.id)) continue;
       const dev = deviceLabel.get(info.device) ?? info.device;
-      const stateName = info.tag.states?.["1"] ?? "1";
+      const stateName = info.states?.["1"] ?? "1";
       push({
         id: info.id,
         kind: "digital",
@@ -159,6 +161,36 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         offDelayMs: 0,
         unit: "",
         message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${stateName}`, en: `${dev} (${info.device}) — ${info.label}: ${stateName}` },
+      });
+    }
+  }
+
+  // A UPS's load status: one alarm per abnormal state that feeds (or no longer feeds) its load.
+  const upsStates: { name: string; suffix: string; priority: AlarmPriority | false }[] = [
+    { name: "ON BATTERY", suffix: "on_battery", priority: config.fromRoles.upsOnBattery },
+    { name: "ON BYPASS", suffix: "on_bypass", priority: config.fromRoles.upsOnBypass },
+    { name: "LOAD OFF", suffix: "load_off", priority: config.fromRoles.upsLoadOff },
+  ];
+  for (const info of registry.points) {
+    if (info.role !== "ups.load-status" || explicit.has(info.id)) continue;
+    const dev = deviceLabel.get(info.device) ?? info.device;
+    for (const st of upsStates) {
+      const entry = Object.entries(info.states ?? {}).find(([, n]) => n === st.name);
+      if (st.priority === false || !entry) continue;
+      push({
+        id: `${info.id}.${st.suffix}`,
+        kind: "digital",
+        priority: st.priority,
+        point: info.id,
+        pointIndex: info.index,
+        device: info.device,
+        deadband: 0,
+        state: Number(entry[0]),
+        stateName: st.name,
+        onDelayMs: 0,
+        offDelayMs: 0,
+        unit: "",
+        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${st.name}`, en: `${dev} (${info.device}) — ${info.label}: ${st.name}` },
       });
     }
   }

@@ -27,13 +27,13 @@ export interface HistPoint {
 
 /** Energy registers and other running totals: kept exactly (last per interval), never deadbanded. */
 function isCounter(p: PointInfo): boolean {
-  return (p.tag.role ?? "").startsWith("energy") || /^(kWh|kvarh|kVAh|Wh|MWh|m3|m³)$/i.test(p.tag.unit);
+  return (p.role ?? "").startsWith("energy") || /^(kWh|kvarh|kVAh|Wh|MWh|m3|m³)$/i.test(p.unit);
 }
 
 function kindOf(p: PointInfo): HistKind {
-  const k = p.tag.kind;
+  const k = p.kind;
   if (k === "text" || k === "datetime") return "text";
-  if (k === "digital" || p.tag.states) return "discrete";
+  if (k === "digital" || k === "multi-state" || p.states) return "discrete";
   return isCounter(p) ? "counter" : "analog";
 }
 
@@ -44,7 +44,7 @@ export function histPoints(points: readonly PointInfo[], config: HistorianConfig
     const kind = kindOf(p);
     const o = { ...byDevice.get(p.device), ...byPoint.get(p.id) };
     const db = parseDeadband(o.deadband ?? (kind === "analog" ? config.deadband : 0));
-    const range = p.tag.range;
+    const range = p.range;
     const span = range && range.min !== undefined && range.max !== undefined ? range.max - range.min : undefined;
     let deadband = 0;
     let relDeadband = 0;
@@ -56,11 +56,11 @@ export function histPoints(points: readonly PointInfo[], config: HistorianConfig
       name: p.id,
       device: p.device,
       kind,
-      unit: p.tag.unit,
+      unit: p.unit,
       deadband: kind === "analog" ? deadband : 0,
       relDeadband: kind === "analog" ? relDeadband : 0,
       heartbeatMs: (o.heartbeatS ?? config.heartbeatS) * 1000,
-      store: o.store ?? p.tag.poll !== false,
+      store: o.store ?? p.readable,
     };
   });
 }

@@ -1,16 +1,25 @@
 import type { Site } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
-import type { Supervisor } from "../workers/supervisor.ts";
+import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
+import type { ComputedPoints } from "../points/computed.ts";
+import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
+import type { Energy } from "../energy/runtime.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
   site: Site;
   live: LiveView;
+  /** Every worker, whatever its driver; writes to any point go through it. */
   supervisor: Supervisor;
+  /** The Modbus driver: request plans, scanner, gateway forwarding. */
+  modbus: ModbusDriver;
+  bacnet: BacnetSiteDriver;
+  computed: ComputedPoints;
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
@@ -18,4 +27,6 @@ export interface AppContext {
   gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
+  /** Consumption and costs (absent when the site declares no meters). */
+  energy?: Energy;
 }

@@ -1,9 +1,13 @@
 import type { Site } from "../config/site.ts";
 import { openDatabase, type BusbarDb } from "../db/database.ts";
 import { LiveView } from "../points/live.ts";
-import { buildRegistry, type PointRegistry } from "../points/registry.ts";
+import type { PointRegistry } from "../points/registry.ts";
 import { PointTable } from "../points/table.ts";
-import { planSite, Supervisor } from "../workers/supervisor.ts";
+import { ComputedPoints, sqliteComputedStore, type ComputedPointDef } from "../points/computed.ts";
+import { buildRegistry, createDrivers } from "../drivers/index.ts";
+import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
+import { Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
 import { AlarmEngine } from "../alarms/engine.ts";
@@ -17,9 +21,11 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
+import { energyPointDefs } from "../energy/service.ts";
 
 /**
- * One running Busbar: point table, bus workers, live view, database and HTTP server.
+ * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
  * Data flows one way: device → worker → shared table → main thread → page.
  */
 
@@ -35,6 +41,8 @@ export interface BusbarOptions {
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
+  /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
+  computed?: ComputedPointDef[];
   /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
   restart?: Restart;
 }
@@ -45,6 +53,12 @@ export interface Busbar {
   table: PointTable;
   live: LiveView;
   supervisor: Supervisor;
+  /** The Modbus driver: plans, scanner, gateway forwarding. */
+  modbus: ModbusDriver;
+  /** The BACnet driver: Who-Is scans, writes with a priority or a relinquish. */
+  bacnet: BacnetSiteDriver;
+  /** The main thread's computed points: `set` their values, `onWrite` to act on operators' writes. */
+  computed: ComputedPoints;
   db: BusbarDb;
   pageEvents: PageEvents;
   /** The event journal (append-only, hash-chained). */
@@ -56,6 +70,7 @@ export interface Busbar {
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  energy: Energy | undefined;
   history: History | undefined;
   url: string;
   port: number;
@@ -66,15 +81,21 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const registry = buildRegistry(site);
+  applySavedEnergy(site, db.sqlite, db.journal);
+  // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
+  const computedDefs = [...(opts.computed ?? []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
+  // Every source's points are numbered before the table exists: the table is sized from them.
+  const registry = buildRegistry(site, computedDefs);
+  const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
   const table = PointTable.create({
     capacity: registry.points.length,
-    rings: Supervisor.ringsFor(site),
+    rings: Supervisor.ringsFor(drivers.workers.length),
     historySlots: opts.historySeconds ?? 600,
     historySlotMs: 1000,
   });
   const live = new LiveView(registry, table);
-  const plans = planSite(site, registry);
+  const { modbus, bacnet } = drivers;
+  const computed = new ComputedPoints(registry, table, computedDefs, sqliteComputedStore(db.sqlite));
 
   const lang = site.site.language;
   const journal = db.journal;
@@ -92,7 +113,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   });
   const auth = new AuthService(db, journal, site.security, opts.kiosk ?? [], lang);
 
-  const supervisor = new Supervisor(site, registry, table, plans, {
+  const supervisor = new Supervisor(registry, table, drivers.workers, {
     log: (level, msg) => {
       log(`[${level}] ${msg}`);
     },
@@ -114,6 +135,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     },
     text: (point, value) => live.setText(point, value),
   });
+  supervisor.addOwner(computed);
 
   journal.append({
     type: "system.start",
@@ -140,9 +162,11 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const lastSync = db.sqlite
     .query("SELECT device, MAX(ts) AS at FROM events WHERE type = 'device.timesync.set' GROUP BY device")
     .all() as { device: string; at: number }[];
-  supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
+  modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
+  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -151,7 +175,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let gateway: Gateway | undefined;
   if (site.gateway) {
     try {
-      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+      gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
       const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
@@ -160,7 +184,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, history };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -179,6 +203,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    energy?.stop();
     history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
@@ -192,6 +217,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     table,
     live,
     supervisor,
+    modbus,
+    bacnet,
+    computed,
     db,
     pageEvents,
     journal,
@@ -200,6 +228,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     history,
+    energy,
     url,
     port: server.port!,
     async stop() {
@@ -209,6 +238,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      energy?.stop();
       history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();

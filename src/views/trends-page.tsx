@@ -12,7 +12,7 @@ import { Layout } from "./layout.tsx";
  */
 
 export function trendable(p: PointInfo): boolean {
-  return p.tag.poll && (p.tag.kind === "analog" || p.tag.kind === "digital");
+  return p.readable && (p.kind === "analog" || p.kind === "digital");
 }
 
 export function TrendsPage(props: {
@@ -29,7 +29,7 @@ export function TrendsPage(props: {
   const catalog: Record<string, { l: string; u: string; d: string; dl: string; s?: Record<string, string> }> = {};
   const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? ""]));
   for (const p of registry.points)
-    if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.tag.unit, d: p.device, dl: deviceLabel.get(p.device) ?? "", s: p.tag.states };
+    if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, dl: deviceLabel.get(p.device) ?? "", s: p.states };
   const devices = site.devices.filter((d) => registry.byDevice.has(d.id));
   return (
     <Layout
@@ -111,7 +111,7 @@ export function TrendsPage(props: {
                   {(registry.byDevice.get(d.id) ?? []).filter(trendable).map((p) => (
                     <button type="button" class="pick" data-id={p.id} aria-pressed={props.selected.includes(p.id) ? "true" : "false"}>
                       {lang === "fr" ? p.labelFr : p.label}
-                      {p.tag.unit ? <span class="unit"> ({p.tag.unit})</span> : null}
+                      {p.unit ? <span class="unit"> ({p.unit})</span> : null}
                     </button>
                   ))}
                 </div>

@@ -80,7 +80,7 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
   const t = site.topology;
   const exists = (p: string | undefined) => (p && registry.byId.has(p) ? p : undefined);
   const role = (device: string | undefined, r: string) => exists(pointForRole(site, device, r));
-  const unitOf = (p: string) => registry.byId.get(p)?.tag.unit ?? "";
+  const unitOf = (p: string) => registry.byId.get(p)?.unit ?? "";
   const nodes = new Map<string, NodeModel>();
 
   /** Measurement lines a device offers through its profile's roles, in the order an operator reads them. */
@@ -97,7 +97,7 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
     return lines;
   };
   const extraLines = (points: string[]): ValueLine[] =>
-    points.filter((p) => exists(p)).map((p) => ({ label: `=${registry.byId.get(p)!.tag.id}`, points: [p], unit: unitOf(p) }));
+    points.filter((p) => exists(p)).map((p) => ({ label: `=${registry.byId.get(p)!.name}`, points: [p], unit: unitOf(p) }));
 
   const metersAt = (at: string): MeterModel[] =>
     t.meters
@@ -111,6 +111,15 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
     const lines: ValueLine[] = [];
     const soc = role(s.device, "bess.soc");
     if (soc) lines.push({ label: "q.soc", points: [soc], unit: unitOf(soc) });
+    // A UPS: what feeds its load (normal, battery, bypass, off), how loaded it is, how much battery is left.
+    const upsMode = role(s.device, "ups.load-status");
+    if (upsMode) lines.push({ label: "q.mode", points: [upsMode], unit: "" });
+    const upsLoad = role(s.device, "ups.load");
+    if (upsLoad) lines.push({ label: "q.load", points: [upsLoad], unit: unitOf(upsLoad) });
+    const upsBattery = role(s.device, "ups.battery");
+    if (upsBattery) lines.push({ label: "q.batt", points: [upsBattery], unit: unitOf(upsBattery) });
+    const upsAutonomy = role(s.device, "ups.autonomy");
+    if (upsAutonomy) lines.push({ label: "q.auton", points: [upsAutonomy], unit: unitOf(upsAutonomy) });
     const bp = role(s.device, "bess.power");
     const p = bp ?? role(s.device, "power.total");
     if (p) lines.push({ label: "q.p", points: [p], unit: unitOf(p) });

@@ -60,8 +60,8 @@ export function OperateListPage(props: { req: PageRequest; siteName: string; gro
                   <a class="btn btn-big" href={`/operate/${encodeURIComponent(info.id)}`}>
                     <span>{label(info, lang)}</span>{" "}
                     <span class="cur">
-                      {info.tag.poll ? fmtValue(value, lang, info.tag.states) : "—"}
-                      {info.tag.unit && typeof value.value === "number" && !info.tag.states ? ` ${info.tag.unit}` : ""}
+                      {info.readable ? fmtValue(value, lang, info.states) : "—"}
+                      {info.unit && typeof value.value === "number" && !info.states ? ` ${info.unit}` : ""}
                     </span>
                   </a>
                 </li>
@@ -76,11 +76,13 @@ export function OperateListPage(props: { req: PageRequest; siteName: string; gro
 
 /** Step 1: choose the new value. */
 export function OperateSelectPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; rights: OperateRights; error?: string }) {
+  // A BACnet point's command can also be released (WriteProperty NULL at its priority).
+  const relinquishable = props.info.owner.driver === "bacnet";
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
-  const states = info.tag.states;
-  const range = info.tag.range;
+  const states = info.states;
+  const range = info.range;
   const href = `/operate/${encodeURIComponent(info.id)}`;
   return (
     <Layout title={t("operate.title")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
@@ -99,8 +101,8 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
         ) : null}
         <p class="operate-current">
           {t("operate.current")}{" "}
-          <b data-p={info.tag.poll ? info.id : undefined}>{info.tag.poll ? fmtValue(value, lang, states) : t("operate.writeOnly")}</b>
-          {info.tag.unit && !states ? ` ${info.tag.unit}` : ""}
+          <b data-p={info.readable ? info.id : undefined}>{info.readable ? fmtValue(value, lang, states) : t("operate.writeOnly")}</b>
+          {info.unit && !states ? ` ${info.unit}` : ""}
         </p>
         <h2>{t("operate.step1")}</h2>
         {states ? (
@@ -116,7 +118,7 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
             <Keypad t={t} name="value" decimal value={typeof value.value === "number" ? String(value.value) : ""} />
             <p class="hint">
               {range?.min !== undefined || range?.max !== undefined
-                ? t("operate.range", { min: range?.min ?? "−∞", max: range?.max ?? "+∞", unit: info.tag.unit })
+                ? t("operate.range", { min: range?.min ?? "−∞", max: range?.max ?? "+∞", unit: info.unit })
                 : ""}
             </p>
             <button class="btn btn-primary btn-big" type="submit">
@@ -124,33 +126,40 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
             </button>
           </form>
         )}
+        {relinquishable ? (
+          <p class="operate-relinquish">
+            <a class="btn btn-big" href={`${href}?relinquish=1`}>
+              {t("operate.relinquish")}
+            </a>
+          </p>
+        ) : null}
       </section>
     </Layout>
   );
 }
 
 /** Step 2: confirm old → new; step 3 is the POST. */
-export function OperateConfirmPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; newValue: number; csrf: string; rights: OperateRights }) {
+export function OperateConfirmPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; newValue: number; csrf: string; rights: OperateRights; relinquish?: boolean }) {
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
-  const states = info.tag.states;
+  const states = info.states;
   const href = `/operate/${encodeURIComponent(info.id)}`;
-  const unit = info.tag.unit && !states ? ` ${info.tag.unit}` : "";
+  const unit = info.unit && !states ? ` ${info.unit}` : "";
   return (
     <Layout title={t("operate.confirm")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
       <section class="operate-page">
         <h1>
           {label(info, lang)} <small>{info.id}</small>
         </h1>
-        <Locked t={t} rights={props.rights} back={`${href}?value=${encodeURIComponent(String(props.newValue))}`} />
+        <Locked t={t} rights={props.rights} back={props.relinquish ? `${href}?relinquish=1` : `${href}?value=${encodeURIComponent(String(props.newValue))}`} />
         <h2>{t("operate.step2")}</h2>
         <div class="operate-change">
           <div class="old">
             <span class="k">{t("operate.old")}</span>
             <span class="v">
-              {info.tag.poll ? fmtValue(value, lang, states) : t("operate.writeOnly")}
-              {info.tag.poll ? unit : ""}
+              {info.readable ? fmtValue(value, lang, states) : t("operate.writeOnly")}
+              {info.readable ? unit : ""}
             </span>
           </div>
           <div class="arrow" aria-hidden="true">
@@ -159,15 +168,15 @@ export function OperateConfirmPage(props: { req: PageRequest; siteName: string; 
           <div class="new">
             <span class="k">{t("operate.new")}</span>
             <span class="v">
-              {fmtValue({ value: props.newValue }, lang, states)}
-              {unit}
+              {props.relinquish ? t("operate.relinquished") : fmtValue({ value: props.newValue }, lang, states)}
+              {props.relinquish ? "" : unit}
             </span>
           </div>
         </div>
         {props.rights.canOperate ? (
           <form method="post" action={href} class="operate-exec">
             <CsrfField token={props.csrf} />
-            <input type="hidden" name="value" value={String(props.newValue)} />
+            {props.relinquish ? <input type="hidden" name="relinquish" value="1" /> : <input type="hidden" name="value" value={String(props.newValue)} />}
             <input type="hidden" name="old" value={value.value === null ? "" : String(value.value)} />
             <button class="btn btn-primary btn-big" type="submit">
               {t("operate.execute")}
@@ -195,7 +204,7 @@ export function OperateResultPage(props: {
   const { info, result } = props;
   return (
     <Layout title={t("operate.result")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
-      <section class="operate-page" data-stream={info.tag.poll ? `/api/stream?points=${encodeURIComponent(info.id)}&fmt=c` : undefined}>
+      <section class="operate-page" data-stream={info.readable ? `/api/stream?points=${encodeURIComponent(info.id)}&fmt=c` : undefined}>
         <h1>
           {label(info, lang)} <small>{info.id}</small>
         </h1>
@@ -205,7 +214,7 @@ export function OperateResultPage(props: {
         <p>
           {props.oldText} → {props.newText}
         </p>
-        {info.tag.poll ? (
+        {info.readable ? (
           <p class="operate-current">
             {t("operate.readBack")} <b data-p={info.id}>…</b>
           </p>
