@@ -258,5 +258,24 @@
       else openDetail(nd.dataset.id);
     }
   });
+  // Keyboard: the symbols are buttons (tabindex in the markup); Enter or Space opens them.
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    const nd = ev.target.closest && ev.target.closest(".nd[data-id]");
+    if (!nd) return;
+    ev.preventDefault();
+    if (selected === nd.dataset.id && !panel.hidden) closeDetail();
+    else openDetail(nd.dataset.id);
+  });
+
+  // Deep links: "/?node=2B3" (back from a command) or "/?device=2B3" (a tap on the alarm banner)
+  // open that symbol's detail at once.
+  const q = new URLSearchParams(location.search);
+  const want = q.get("node") || q.get("device");
+  if (want) {
+    let id = G[want] ? want : null;
+    if (!id) for (const [nid, n] of Object.entries(G)) if (n.pts.some((p) => p.startsWith(want + "."))) id = id || nid;
+    if (id) openDetail(id);
+  }
   // No first paint here: the server rendered the states; the stream's snapshot repaints them.
 })();

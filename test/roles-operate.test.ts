@@ -64,6 +64,13 @@ describe("operating a writable point", () => {
     expect(confirm).toMatch(/class="old"[\s\S]*class="new"[\s\S]*OPEN/);
     expect(confirm).toContain('name="_csrf"');
 
+    // A breaker is selected before it is operated: executing without a selection is refused.
+    const unselected = await call("POST", "/operate/2B4.cmd_open_close", m, { _csrf: m.csrf, value: "0" });
+    expect(unselected.status).toBe(303);
+    expect(unselected.headers.get("location")).toContain("err=notSelected");
+    expect(busbar.live.value(busbar.registry.byId.get("2B4.closed")!).value).toBe(1);
+    const sel = await call("POST", "/operate/2B4.cmd_open_close/select", m, { _csrf: m.csrf, value: "0" });
+    expect(sel.status).toBe(303);
     const res = await call("POST", "/operate/2B4.cmd_open_close", m, { _csrf: m.csrf, value: "0" });
     expect(res.status).toBe(200);
     const html = await res.text();

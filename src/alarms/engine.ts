@@ -68,6 +68,10 @@ export interface AlarmView {
   setpoint?: number;
   unit: string;
   value: number | null;
+  /** The point's state texts (digital alarms), for the value column. */
+  states?: Record<string, string>;
+  /** The abnormal state's text ("TRIPPED"), which the message ends with. */
+  stateName?: string;
   raisedAt: number | null;
   since: number;
   activationId: number | null;
@@ -95,6 +99,8 @@ export interface AlarmSummary {
   horn: boolean;
   hornPriority: AlarmPriority | null;
   hornPriorities: AlarmPriority[];
+  /** The site lets anyone at a kiosk silence the horn without a PIN (alarms.silence: anyone). */
+  silenceAnyone: boolean;
 }
 
 export interface AlarmListFilter {
@@ -576,6 +582,7 @@ export class AlarmEngine {
       horn: horn !== null,
       hornPriority: horn,
       hornPriorities: [...this.config.hornPriorities],
+      silenceAnyone: (this.config.silence ?? "anyone") === "anyone",
     };
   }
 
@@ -599,6 +606,8 @@ export class AlarmEngine {
       setpoint: d.setpoint,
       unit: d.unit,
       value,
+      states: d.pointIndex >= 0 ? this.registry.points[d.pointIndex]?.tag.states : undefined,
+      stateName: d.stateName,
       raisedAt: rt.state === "normal" ? null : rt.raisedAt,
       since: rt.since,
       activationId: rt.activationId,
@@ -654,6 +663,8 @@ export class AlarmEngine {
     if (rt.state !== "unack_active" && rt.state !== "unack_rtn") return { ok: false, status: 409, error: "nothing to acknowledge" };
     const now = this.now();
     const text = (comment ?? "").trim().slice(0, 500) || null;
+    // Site policy: some priorities are only acknowledged with a note saying why.
+    if (!text && (this.config.notesRequired ?? []).includes(rt.def.priority)) return { ok: false, status: 400, error: `a note is required to acknowledge a ${rt.def.priority} alarm` };
     const toNormal = rt.state === "unack_rtn";
     const activation = rt.activationId;
     // Commit first; memory follows only once the journal has it.
@@ -683,6 +694,21 @@ export class AlarmEngine {
     this.rev++;
     this.publish(now);
     return { ok: true, alarm: this.view(rt, now) };
+  }
+
+  /**
+   * Acknowledges several alarms with one comment (one journal row per alarm, as one at a time).
+   * Alarms with nothing to acknowledge are skipped and reported; the policy on notes applies to each.
+   */
+  ackMany(ids: readonly string[], user: string, comment?: string | null): { acked: string[]; skipped: { id: string; error: string; status: number }[] } {
+    const acked: string[] = [];
+    const skipped: { id: string; error: string; status: number }[] = [];
+    for (const id of new Set(ids)) {
+      const r = this.ack(id, user, comment);
+      if (r.ok) acked.push(id);
+      else skipped.push({ id, error: r.error, status: r.status });
+    }
+    return { acked, skipped };
   }
 
   /** Shelve (maintenance) for `minutes`, up to the configured maximum; auto-unshelves. */
@@ -789,7 +815,10 @@ export class AlarmEngine {
     return { ok: true, alarm: this.view(rt, now) };
   }
 
-  /** Silence the horn (operator) until the next new alarm. */
+  /**
+   * Silence the horn until the next new alarm. Not an acknowledgement: the alarms stay
+   * unacknowledged. `user` is the person, or "kiosk@ADDRESS" when the site lets anyone silence.
+   */
   silence(user: string): AlarmSummary {
     const now = this.now();
     this.journal.transaction(() => {

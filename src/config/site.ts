@@ -220,6 +220,10 @@ export const alarmsSchema = z
     hornPriorities: z.array(alarmPriority).default(["critical", "high"]),
     /** Longest a maintenance user may shelve an alarm. */
     maxShelveMinutes: int(1, 10_080).default(480),
+    /** Priorities whose acknowledgement needs a note (a preset or free text): site policy, enforced by the server. */
+    notesRequired: z.array(alarmPriority).default([]),
+    /** Who may silence the horn: anyone at the screen (a kiosk without PIN too), or signed-in operators and above. */
+    silence: z.enum(["anyone", "operator"]).default("anyone"),
     /** Communication loss, one alarm per enabled device (automatic). */
     commLoss: z
       .object({ enabled: z.boolean().default(true), priority: alarmPriority.default("high"), onDelaySeconds: seconds.default(5) })
@@ -252,6 +256,8 @@ export const securitySchema = z
     /** Failed logins (per user) before a lockout, and its length. */
     loginMaxFailures: int(1, 100).default(5),
     lockoutMinutes: int(1, 1440).default(15),
+    /** Select-before-operate: how long a selected breaker stays locked for its user before execute. */
+    selectTimeoutSeconds: int(5, 300).default(30),
   })
   .strict();
 export type SecurityConfig = z.output<typeof securitySchema>;

@@ -1,6 +1,7 @@
 import type { Site } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
+import type { Sim } from "../sim/simulator.ts";
 import type { Supervisor } from "../workers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 
@@ -12,4 +13,6 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The simulator behind the demo (and tests): its controls page exists only then. */
+  sim?: Sim;
 }

@@ -15,6 +15,7 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import type { Sim } from "../sim/simulator.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -33,6 +34,8 @@ export interface BusbarOptions {
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
+  /** The simulator serving this site (demo, tests): enables the admin's simulation controls (/sim). */
+  sim?: Sim;
 }
 
 export interface Busbar {
@@ -153,7 +156,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, sim: opts.sim };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;

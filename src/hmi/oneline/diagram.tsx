@@ -132,6 +132,7 @@ function NodeView(props: { n: NodeModel; p: PlacedNode; d: DiagramProps }) {
       data-k={n.kind}
       data-q={q}
       role="button"
+      tabindex="0"
       aria-label={`${n.label}${n.sublabel ? ` ${n.sublabel}` : ""}`}
     >
       <rect class="hit" x={p.hit.x} y={p.hit.y} width={p.hit.w} height={p.hit.h} rx="6" />

@@ -7,6 +7,10 @@ import { DetailPanel } from "../../views/detail-panel.tsx";
 import { OneLinePage, oneLineGraphJson } from "../../views/oneline-page.tsx";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
+import { atLeast } from "../../auth/roles.ts";
+import { authOf } from "../middleware/security.ts";
+import { selectionsOf } from "./operate.tsx";
+import { servicesOf } from "../middleware/services.ts";
 
 /**
  * The one-line diagram (home page) and its detail panel fragment. Model and layouts are computed
@@ -52,15 +56,27 @@ export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
     const req = pageRequest(c, site.site.language);
     if (!node) return c.text(`no node ${c.req.param("id")}`, 404);
     const now = Date.now();
+    const devices = devicesOfNode(site, node).filter((d) => registry.byDevice.has(d));
+    const a = authOf(c);
+    const { alarms } = servicesOf(ctx);
     return c.html(
       <DetailPanel
         site={site}
         node={node}
-        devices={devicesOfNode(site, node).filter((d) => registry.byDevice.has(d))}
+        devices={devices}
         registry={registry}
         values={(p) => live.value(p, now)}
+        alarms={{
+          list: devices.flatMap((d) => alarms.list({ device: d, show: "active" })),
+          canAck: atLeast(a.user?.role, "maintenance"),
+          kioskLocked: !a.user && a.kiosk,
+          csrf: a.csrf,
+          notesRequired: alarms.config.notesRequired ?? [],
+        }}
         lang={req.lang}
         t={translator(req.lang)}
+        rights={{ canOperate: atLeast(authOf(c).user?.role, "maintenance"), kioskLocked: !authOf(c).user && authOf(c).kiosk }}
+        selectedBy={(d) => selectionsOf(ctx).get(d)?.user}
       />,
     );
   });

@@ -1,7 +1,10 @@
 import type { Context, Hono } from "hono";
 import { atLeast } from "../../auth/roles.ts";
 import { t, type Lang } from "../../i18n/index.ts";
+import { breakerConsequence, processValueFor } from "../../operate/consequence.ts";
+import { Selections, type SelectionEvent } from "../../operate/selection.ts";
 import type { PointInfo } from "../../points/registry.ts";
+import { safeNext } from "../../views/alarms/ui.tsx";
 import { OperateConfirmPage, OperateListPage, OperateResultPage, OperateSelectPage, type OperateRights } from "../../views/operate/operate-pages.tsx";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
@@ -30,11 +33,45 @@ export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null
   return null;
 }
 
+/** Commands that switch a breaker: select → execute, with a lock per device. */
+export function needsSelect(p: PointInfo): boolean {
+  return p.tag.role === "breaker.command";
+}
+
+const selections = new WeakMap<AppContext, Selections>();
+
+/** The running site's breaker selections (the one-line's detail panel shows them too). */
+export function selectionsOf(ctx: AppContext): Selections {
+  let s = selections.get(ctx);
+  if (!s) {
+    const { journal, lang } = servicesOf(ctx);
+    const timeoutMs = ctx.site.security.selectTimeoutSeconds * 1000;
+    s = new Selections(timeoutMs, (e: SelectionEvent) => {
+      if (e.kind === "execute") return; // the write's own row (point.write) follows at once
+      const sel = e.kind === "refused" ? e.holder : e.sel;
+      const user = e.kind === "refused" ? e.user : sel.user;
+      const params = { user, device: sel.device, point: sel.point, holder: sel.user, seconds: Math.round(timeoutMs / 1000) };
+      journal.append({
+        type: `operate.${e.kind}`,
+        source: e.kind === "refused" ? e.point : sel.point,
+        device: sel.device,
+        actor: e.kind === "timeout" ? "" : user,
+        message: t(lang, `journal.operate.${e.kind}`, params),
+        data: { value: sel.value, until: sel.until, holder: sel.user, i18n: { key: `journal.operate.${e.kind}`, params } },
+      });
+    });
+    selections.set(ctx, s);
+  }
+  return s;
+}
+
 export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
   const { journal, lang: siteLang } = servicesOf(ctx);
   const { site, live, supervisor } = ctx;
   const registry = live.registry;
   const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? d.id]));
+  const sels = selectionsOf(ctx);
+  const sessionOf = (c: Context) => authOf(c).session?.id ?? "";
 
   const rights = (c: Context): OperateRights => {
     const a = authOf(c);
@@ -44,10 +81,14 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
 
   app.get("/operate", (c) => {
     const now = Date.now();
-    const groups: { device: string; deviceLabel: string; points: { info: PointInfo; value: ReturnType<typeof live.value> }[] }[] = [];
+    const groups: Parameters<typeof OperateListPage>[0]["groups"] = [];
     for (const [device, points] of registry.byDevice) {
       const list = points.filter(operable).map((info) => ({ info, value: live.value(info, now) }));
-      if (list.length) groups.push({ device, deviceLabel: deviceLabel.get(device) ?? device, points: list });
+      if (!list.length) continue;
+      // The live state beside a write-only command: its device's status point.
+      const brk = breakerConsequence(site, live, device);
+      const status = brk?.tripped && brk.tripped.value.value === 1 ? brk.tripped : brk?.closed;
+      groups.push({ device, deviceLabel: deviceLabel.get(device) ?? device, points: list, status, power: brk?.power, selectedBy: sels.get(device)?.user });
     }
     return c.html(<OperateListPage req={pageRequest(c, site.site.language)} siteName={site.site.name} groups={groups} rights={rights(c)} />);
   });
@@ -62,9 +103,52 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       const v = parseValue(raw);
       const problem = valueProblem(info, v, req.lang);
       if (problem) return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} error={problem} />, 400);
-      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={v} csrf={authOf(c).csrf} rights={rights(c)} />);
+      const sel = sels.get(info.device);
+      return c.html(
+        <OperateConfirmPage
+          req={req}
+          siteName={site.site.name}
+          info={info}
+          value={value}
+          newValue={v}
+          csrf={authOf(c).csrf}
+          rights={rights(c)}
+          breaker={breakerConsequence(site, live, info.device)}
+          processValue={processValueFor(live, info)}
+          select={needsSelect(info) ? { mine: !!sel && sel.session === sessionOf(c) && sel.point === info.id && sel.value === v, holder: sel && sel.session !== sessionOf(c) ? sel : undefined, until: sel?.until, timeoutS: sels.timeoutMs / 1000 } : undefined}
+          back={safeNext(c.req.query("back"), "")}
+          tz={site.site.timezone}
+          err={c.req.query("err")}
+        />,
+      );
     }
     return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} />);
+  });
+
+  // Select (breakers): locks the device for this session; the confirm screen then offers Execute.
+  app.post("/operate/:point/select", async (c) => {
+    const info = registry.byId.get(c.req.param("point"));
+    const req = pageRequest(c, site.site.language);
+    if (!info || !operable(info) || !needsSelect(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
+    const b = await c.req.parseBody();
+    const v = parseValue(typeof b.value === "string" ? b.value : undefined);
+    const problem = valueProblem(info, v, req.lang);
+    const back = typeof b.back === "string" ? safeNext(b.back, "") : "";
+    const here = `/operate/${encodeURIComponent(info.id)}?value=${encodeURIComponent(String(v))}${back ? `&back=${encodeURIComponent(back)}` : ""}`;
+    if (problem) return c.redirect(`/operate/${encodeURIComponent(info.id)}`, 303);
+    const r = sels.select(info.device, info.id, v, authOf(c).user!.name, sessionOf(c));
+    if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(r.ok ? { ok: true, until: r.sel.until } : { ok: false, selectedBy: r.holder.user, until: r.holder.until }, r.ok ? 200 : 409);
+    return c.redirect(r.ok ? here : `${here}&err=selectedByOther`, 303);
+  });
+
+  app.post("/operate/:point/cancel", async (c) => {
+    const info = registry.byId.get(c.req.param("point"));
+    const req = pageRequest(c, site.site.language);
+    if (!info || !operable(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
+    const b = await c.req.parseBody();
+    const cancelled = sels.cancel(info.device, sessionOf(c));
+    if ((c.req.header("accept") ?? "").includes("application/json")) return c.json({ ok: cancelled });
+    return c.redirect(typeof b.back === "string" && safeNext(b.back, "") ? safeNext(b.back, "/operate") : "/operate", 303);
   });
 
   app.post("/operate/:point", async (c) => {
@@ -96,7 +180,25 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const unit = info.tag.unit && !info.tag.states ? ` ${info.tag.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
-    else result = await supervisor.write(info.index, v);
+    else if (needsSelect(info)) {
+      // Select before operate: only the session holding the device's selection, within its time.
+      const taken = sels.take(info.device, info.id, v, sessionOf(c));
+      if (!taken.ok) {
+        const error =
+          taken.reason === "other" ? t(req.lang, "operate.sel.byOther", { user: taken.holder!.user }) : taken.reason === "mismatch" ? t(req.lang, "operate.sel.mismatch") : t(req.lang, "operate.sel.expired");
+        journal.append({
+          type: "operate.refused",
+          source: info.id,
+          device: info.device,
+          actor: a.user!.name,
+          message: t(siteLang, "journal.operate.executeRefused", { user: a.user!.name, point: info.id, reason: taken.reason }),
+          data: { reason: taken.reason, value: v, holder: taken.holder?.user ?? null, i18n: { key: "journal.operate.executeRefused", params: { user: a.user!.name, point: info.id, reason: taken.reason } } },
+        });
+        if (json) return c.json({ ok: false, error, reason: taken.reason }, 409);
+        return c.redirect(`/operate/${encodeURIComponent(info.id)}?value=${encodeURIComponent(String(v))}&err=${taken.reason === "other" ? "selectedByOther" : "notSelected"}`, 303);
+      }
+      result = await supervisor.write(info.index, v);
+    } else result = await supervisor.write(info.index, v);
     // The attempt is on disk before anyone is told how it went.
     journal.append({
       type: "point.write",
