@@ -4,6 +4,7 @@ import type { BusbarDb } from "../db/database.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { Journal, JournalEntry } from "../journal/journal.ts";
 import { Quality } from "../points/quality.ts";
+import { statesFor } from "../hmi/format.ts";
 import type { PointRegistry } from "../points/registry.ts";
 import type { PointTable } from "../points/table.ts";
 import { compileAlarms, PRIORITY_RANK, type AlarmDef } from "./definitions.ts";
@@ -70,8 +71,10 @@ export interface AlarmView {
   value: number | null;
   /** The point's state texts (digital alarms), for the value column. */
   states?: Record<string, string>;
-  /** The abnormal state's text ("TRIPPED"), which the message ends with. */
+  statesFr?: Record<string, string>;
+  /** The abnormal state's text ("TRIPPED", French "DÉCLENCHÉ"), which the message ends with. */
   stateName?: string;
+  stateNameFr?: string;
   raisedAt: number | null;
   since: number;
   activationId: number | null;
@@ -418,7 +421,8 @@ export class AlarmEngine {
       device: rt.def.device,
       actor,
       message: this.m(key, { message: rt.def.message[this.lang], priority: this.m(`priority.${rt.def.priority}`), user: actor, ...params }),
-      data: { priority: rt.def.priority, activation: rt.activationId, value: rt.lastValue, ...extra },
+      // Key and parameters too, so an English reader gets English (src/journal/i18n.ts).
+      data: { priority: rt.def.priority, activation: rt.activationId, value: rt.lastValue, ...extra, i18n: { key, params: { message: rt.def.message, priority: `priority.${rt.def.priority}`, user: actor, ...params } } },
     };
   }
 
@@ -607,7 +611,9 @@ export class AlarmEngine {
       unit: d.unit,
       value,
       states: d.pointIndex >= 0 ? this.registry.points[d.pointIndex]?.tag.states : undefined,
+      statesFr: d.pointIndex >= 0 && this.registry.points[d.pointIndex] ? statesFor(this.registry.points[d.pointIndex]!.tag, "fr") : undefined,
       stateName: d.stateName,
+      stateNameFr: d.stateNameFr,
       raisedAt: rt.state === "normal" ? null : rt.raisedAt,
       since: rt.since,
       activationId: rt.activationId,
@@ -823,7 +829,7 @@ export class AlarmEngine {
     const now = this.now();
     this.journal.transaction(() => {
       this.store.setSetting(HORN_SILENCED_KEY, String(now));
-      this.journal.append({ ts: now, type: "alarm.silence", source: "horn", actor: user, message: this.m("journal.alarm.silence", { user }) });
+      this.journal.append({ ts: now, type: "alarm.silence", source: "horn", actor: user, message: this.m("journal.alarm.silence", { user }), data: { ackNot: true, i18n: { key: "journal.alarm.silence", params: { user } } } });
     });
     this.hornSilencedAt = now;
     this.publish(now);

@@ -88,7 +88,7 @@ export const en: Record<string, string> = {
   "detail.trend": "Trend: {label}",
   "detail.noDevice": "No device is linked to this symbol: nothing to read.",
   "detail.writable": "Writable",
-  "detail.writableNote": "Writable point: operating it (with confirmation and roles) comes with authentication.",
+  "detail.writableNote": "Writable point: operated from its commands (confirmation, roles, journal).",
   "detail.openTrends": "Open in Trends",
   "detail.kind.breaker": "Breaker",
   "detail.kind.ats": "Transfer switch",

@@ -88,7 +88,7 @@ export const fr: Record<string, string> = {
   "detail.trend": "Tendance : {label}",
   "detail.noDevice": "Aucun appareil n'est relié à ce symbole : rien à lire.",
   "detail.writable": "Écriture",
-  "detail.writableNote": "Point modifiable : la commande (avec confirmation et rôles) arrive avec l'authentification.",
+  "detail.writableNote": "Point modifiable : manœuvré depuis ses commandes (confirmation, rôles, journal).",
   "detail.openTrends": "Ouvrir dans Tendances",
   "detail.kind.breaker": "Disjoncteur",
   "detail.kind.ats": "Inverseur de source",

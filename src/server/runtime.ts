@@ -99,7 +99,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
         source: device,
         device,
         message: t(lang, "journal.device.comm", { device, status, error: error ? ` — ${error}` : "" }),
-        data: { status, error },
+        data: { status, error, i18n: { key: "journal.device.comm", params: { device, status, error: error ? ` — ${error}` : "" } } },
       });
       alarms.onDeviceStatus(device, status);
     },

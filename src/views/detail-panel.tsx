@@ -1,5 +1,5 @@
-import type { Site } from "../config/site.ts";
-import { fmtTime, fmtValue } from "../hmi/format.ts";
+import { labelIn, type Site } from "../config/site.ts";
+import { fmtTime, fmtValue, statesFor } from "../hmi/format.ts";
 import type { NodeModel } from "../hmi/oneline/model.ts";
 import type { Lang, T } from "../i18n/index.ts";
 import type { PointValue } from "../points/live.ts";
@@ -37,7 +37,7 @@ export interface DetailProps {
 export function PointRow(props: { p: PointInfo; v: PointValue; lang: Lang; t: T; timeZone?: string; showDevice?: boolean }) {
   const { p, v, lang, t } = props;
   const bad = v.quality !== "good";
-  const states = p.tag.states;
+  const states = statesFor(p.tag, lang);
   return (
     <tr data-prow={p.id} class={bad ? "q-bad" : "q-good"}>
       {props.showDevice ? <td>{p.device}</td> : null}
@@ -105,7 +105,7 @@ export function DetailPanel(props: DetailProps) {
       {lists.length === 0 ? <p class="detail-none">{t("detail.noDevice")}</p> : null}
       {lists.map((l) => (
         <section>
-          <h3>{t("detail.points", { device: l.device.label ? `${l.device.id} — ${l.device.label}` : l.device.id })}</h3>
+          <h3>{t("detail.points", { device: labelIn(l.device, lang) ? `${l.device.id} — ${labelIn(l.device, lang)}` : l.device.id })}</h3>
           <table class="pts">
             <thead>
               <tr>
@@ -169,7 +169,7 @@ function Commands(props: DetailProps) {
         {cmds.map((p) => {
           const name = lang === "fr" ? p.labelFr : p.label;
           const href = `/operate/${encodeURIComponent(p.id)}`;
-          const states = p.tag.states;
+          const states = statesFor(p.tag, lang);
           if (!rights.canOperate)
             return (
               <span class="cmd cmd-off">

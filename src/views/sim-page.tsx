@@ -1,4 +1,4 @@
-import type { Site } from "../config/site.ts";
+import { labelIn, type Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type T } from "../i18n/index.ts";
 import { describeLoadProfile } from "../sim/load-profiles.ts";
@@ -33,7 +33,7 @@ export function SimPage(props: { req: PageRequest; siteName: string; site: Site;
   const t = translator(lang);
   const s = props.status;
   const { csrf } = props;
-  const label = (d: string | null) => (d ? (props.site.devices.find((x) => x.id === d)?.label ?? "") : "");
+  const label = (d: string | null) => (d ? (labelIn(props.site.devices.find((x) => x.id === d), lang) ?? "") : "");
   return (
     <Layout title={t("sim.title")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="sim" styles={["/assets/alarms.css"]} bodyClass="sim-mode">
       <section class="sim-page">

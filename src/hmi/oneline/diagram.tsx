@@ -1,7 +1,7 @@
 import type { Lang, T } from "../../i18n/index.ts";
 import type { PointValue } from "../../points/live.ts";
 import type { PointRegistry } from "../../points/registry.ts";
-import { fmtValue } from "../format.ts";
+import { fmtValue, statesFor } from "../format.ts";
 import { LINE_H, SRC } from "./geometry.ts";
 import { loadNodeId, type OneLineLayout, type PlacedNode, type TextAt } from "./layout.ts";
 import type { NodeModel, OneLineModel, ValueLine } from "./model.ts";
@@ -38,7 +38,7 @@ function Value(props: { id: string; d: DiagramProps }) {
   const { d, id } = props;
   const v = d.values.get(id);
   const info = d.registry.byId.get(id);
-  const states = info?.tag.states;
+  const states = info ? statesFor(info.tag, d.lang) : undefined;
   const bad = !v || v.quality !== "good";
   const text = v ? fmtValue(v, d.lang, states) + (bad ? " ?" : "") : "—";
   return (

@@ -1,5 +1,7 @@
 import type { Hono } from "hono";
-import { devicesOfNode, buildOneLineModel } from "../../hmi/oneline/model.ts";
+import { devicesOfNode, buildOneLineModel, type OneLineModel } from "../../hmi/oneline/model.ts";
+import { siteIn } from "../../config/site.ts";
+import type { Lang } from "../../i18n/index.ts";
 import { layoutOneLine } from "../../hmi/oneline/layout.ts";
 import { translator } from "../../i18n/index.ts";
 import type { PointValue } from "../../points/live.ts";
@@ -19,10 +21,18 @@ import { servicesOf } from "../middleware/services.ts";
 export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
   const { live, site } = ctx;
   const registry = live.registry;
-  const model = buildOneLineModel(site, registry);
-  const wide = layoutOneLine(model, "wide");
-  const tall = layoutOneLine(model, "tall");
-  const graphJson = oneLineGraphJson(model);
+  // One model per language: site labels may differ (labelFr / labelEn); built once each, on first use.
+  const built = new Map<Lang, { model: OneLineModel; wide: ReturnType<typeof layoutOneLine>; tall: ReturnType<typeof layoutOneLine>; graphJson: string }>();
+  const forLang = (lang: Lang) => {
+    let b = built.get(lang);
+    if (!b) {
+      const model = buildOneLineModel(siteIn(site, lang), registry);
+      b = { model, wide: layoutOneLine(model, "wide"), tall: layoutOneLine(model, "tall"), graphJson: oneLineGraphJson(model) };
+      built.set(lang, b);
+    }
+    return b;
+  };
+  const model = forLang(site.site.language).model;
   const snapshot = () => {
     const now = Date.now();
     const values = new Map<string, PointValue>();
@@ -33,16 +43,17 @@ export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
   app.get("/", async (c) => {
     const t0 = performance.now();
     const req = pageRequest(c, site.site.language);
+    const b = forLang(req.lang);
     const html = await (
       <OneLinePage
         siteName={site.site.name}
         timeZone={site.site.timezone}
-        model={model}
-        wide={wide}
-        tall={tall}
+        model={b.model}
+        wide={b.wide}
+        tall={b.tall}
         values={snapshot()}
         registry={registry}
-        graphJson={graphJson}
+        graphJson={b.graphJson}
         {...req}
       />
     ).toString();
@@ -52,8 +63,8 @@ export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
   });
 
   app.get("/hmi/detail/:id", (c) => {
-    const node = model.nodes.get(c.req.param("id"));
     const req = pageRequest(c, site.site.language);
+    const node = forLang(req.lang).model.nodes.get(c.req.param("id"));
     if (!node) return c.text(`no node ${c.req.param("id")}`, 404);
     const now = Date.now();
     const devices = devicesOfNode(site, node).filter((d) => registry.byDevice.has(d));

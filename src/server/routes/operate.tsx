@@ -1,6 +1,8 @@
 import type { Context, Hono } from "hono";
 import { atLeast } from "../../auth/roles.ts";
 import { t, type Lang } from "../../i18n/index.ts";
+import { statesFor } from "../../hmi/format.ts";
+import { labelIn } from "../../config/site.ts";
 import { breakerConsequence, processValueFor } from "../../operate/consequence.ts";
 import { Selections, type SelectionEvent } from "../../operate/selection.ts";
 import type { PointInfo } from "../../points/registry.ts";
@@ -25,7 +27,7 @@ export function operable(p: PointInfo): boolean {
 /** Why a value cannot be written to this point, or null. */
 export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null {
   if (!Number.isFinite(v)) return t(lang, "operate.err.number");
-  const states = p.tag.states;
+  const states = statesFor(p.tag, lang);
   if (states) return Object.prototype.hasOwnProperty.call(states, String(v)) ? null : t(lang, "operate.err.state", { states: Object.values(states).join(", ") });
   const r = p.tag.range;
   if (r?.min !== undefined && v < r.min) return t(lang, "operate.err.range", { min: r.min, max: r.max ?? "+∞" });
@@ -69,7 +71,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
   const { journal, lang: siteLang } = servicesOf(ctx);
   const { site, live, supervisor } = ctx;
   const registry = live.registry;
-  const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? d.id]));
+  const deviceLabel = (lang: Lang) => new Map(site.devices.map((d) => [d.id, labelIn(d, lang) ?? d.id]));
   const sels = selectionsOf(ctx);
   const sessionOf = (c: Context) => authOf(c).session?.id ?? "";
 
@@ -81,6 +83,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
 
   app.get("/operate", (c) => {
     const now = Date.now();
+    const labels = deviceLabel(pageRequest(c, site.site.language).lang);
     const groups: Parameters<typeof OperateListPage>[0]["groups"] = [];
     for (const [device, points] of registry.byDevice) {
       const list = points.filter(operable).map((info) => ({ info, value: live.value(info, now) }));
@@ -88,7 +91,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       // The live state beside a write-only command: its device's status point.
       const brk = breakerConsequence(site, live, device);
       const status = brk?.tripped && brk.tripped.value.value === 1 ? brk.tripped : brk?.closed;
-      groups.push({ device, deviceLabel: deviceLabel.get(device) ?? device, points: list, status, power: brk?.power, selectedBy: sels.get(device)?.user });
+      groups.push({ device, deviceLabel: labels.get(device) ?? device, points: list, status, power: brk?.power, selectedBy: sels.get(device)?.user });
     }
     return c.html(<OperateListPage req={pageRequest(c, site.site.language)} siteName={site.site.name} groups={groups} rights={rights(c)} />);
   });
@@ -172,7 +175,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const exact = (x: number | string | null): string => {
       if (x === null) return "—";
       if (typeof x === "string") return x;
-      const state = info.tag.states?.[String(x)];
+      const state = statesFor(info.tag, siteLang)?.[String(x)];
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
     const oldText = info.tag.poll ? exact(before.value) : "—";
@@ -199,21 +202,32 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       }
       result = await supervisor.write(info.index, v);
     } else result = await supervisor.write(info.index, v);
+    const writeParams = {
+      user: a.user!.name,
+      point: info.id,
+      old: oldText + (info.tag.poll ? unit : ""),
+      new: newText + unit,
+      error: result.error ?? "",
+      ms: Math.round(result.ms),
+    };
     // The attempt is on disk before anyone is told how it went.
     journal.append({
       type: "point.write",
       source: info.id,
       device: info.device,
       actor: a.user!.name,
-      message: t(siteLang, result.ok ? "journal.write.ok" : "journal.write.failed", {
-        user: a.user!.name,
-        point: info.id,
-        old: oldText + (info.tag.poll ? unit : ""),
-        new: newText + unit,
-        error: result.error ?? "",
-        ms: Math.round(result.ms),
-      }),
-      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : rawValue, ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+      message: t(siteLang, result.ok ? "journal.write.ok" : "journal.write.failed", writeParams),
+      data: {
+        old: before.value,
+        oldQuality: before.quality,
+        new: Number.isFinite(v) ? v : rawValue,
+        ok: result.ok,
+        error: result.error ?? null,
+        ms: result.ms,
+        ip: a.ip,
+        session: a.user!.kind,
+        i18n: { key: result.ok ? "journal.write.ok" : "journal.write.failed", params: writeParams },
+      },
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
     return c.html(

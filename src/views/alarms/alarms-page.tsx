@@ -35,7 +35,7 @@ function StateText(props: { a: AlarmView; t: T }) {
 /** The point's state text ("TRIPPED", "NORMAL") or its value with the unit; never a raw 1/0. */
 export function valueText(a: AlarmView, lang: Lang): string {
   if (a.kind === "comm" || a.value === null) return "—";
-  if (a.kind === "digital") return a.states?.[String(a.value)] ?? (a.value ? "1" : "0");
+  if (a.kind === "digital") return (lang === "fr" ? a.statesFr : a.states)?.[String(a.value)] ?? (a.value ? "1" : "0");
   return `${fmtNumber(a.value, lang)}${a.unit ? " " + a.unit : ""}`;
 }
 
@@ -46,7 +46,8 @@ export function valueText(a: AlarmView, lang: Lang): string {
 export function messageText(a: AlarmView, lang: Lang, t: T): string {
   const m = a.message[lang];
   if (a.active || (a.state !== "unack_rtn" && a.state !== "normal")) return m;
-  const cut = a.stateName && (m.endsWith(` : ${a.stateName}`) || m.endsWith(`: ${a.stateName}`)) ? m.slice(0, m.lastIndexOf(":")).trimEnd() : m;
+  const name = lang === "fr" ? a.stateNameFr : a.stateName;
+  const cut = name && (m.endsWith(` : ${name}`) || m.endsWith(`: ${name}`)) ? m.slice(0, m.lastIndexOf(":")).trimEnd() : m;
   return `${cut} — ${t("alarm.returned")}`;
 }
 

@@ -1,4 +1,4 @@
-import { fmtValue } from "../../hmi/format.ts";
+import { fmtValue, statesFor } from "../../hmi/format.ts";
 import { translator, type T } from "../../i18n/index.ts";
 import type { PointValue } from "../../points/live.ts";
 import type { PointInfo } from "../../points/registry.ts";
@@ -47,7 +47,7 @@ type Live = { info: PointInfo; value: PointValue };
 /** A live value with its unit, bound for public/live.js (data-p). */
 function LiveValue(props: { p: Live; lang: string }) {
   const { info, value } = props.p;
-  const states = info.tag.states;
+  const states = statesFor(info.tag, props.lang as "fr" | "en");
   const bad = value.quality !== "good";
   return (
     <span class="lv">
@@ -119,7 +119,7 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
-  const states = info.tag.states;
+  const states = statesFor(info.tag, lang);
   const range = info.tag.range;
   const href = `/operate/${encodeURIComponent(info.id)}`;
   return (
@@ -190,14 +190,14 @@ export function OperateConfirmPage(props: {
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value, breaker: brk, select } = props;
-  const states = info.tag.states;
+  const states = statesFor(info.tag, lang);
   const href = `/operate/${encodeURIComponent(info.id)}`;
   const unit = info.tag.unit && !states ? ` ${info.tag.unit}` : "";
   const newText = fmtValue({ value: props.newValue }, lang, states) + unit;
   const cancelTo = props.back || href;
   // The truth before the change: the status point for a breaker (its command has no read-back).
   const actual = brk?.tripped && brk.tripped.value.value === 1 ? brk.tripped : brk?.closed;
-  const opening = brk && states && /OPEN|OUVR/i.test(states[String(props.newValue)] ?? "");
+  const opening = brk && info.tag.states && /OPEN/i.test(info.tag.states[String(props.newValue)] ?? "");
   const kw = brk?.power && typeof brk.power.value.value === "number" && brk.power.value.quality === "good" ? brk.power.value.value : null;
   const pv = props.processValue;
   const pvNum = pv && typeof pv.value.value === "number" && pv.value.quality === "good" ? pv.value.value : null;
