@@ -1,6 +1,7 @@
 import type { Site } from "../config/site.ts";
 import {
   Exceptions,
+  RawReply,
   type ModbusRequestHandler,
   type ModbusTcpServer,
   startModbusTcpServer,
@@ -77,8 +78,8 @@ export interface Sim {
   /** A tag's current engineering value. */
   getValue(deviceId: string, tagId: string): SimValue | undefined;
   /**
-   * A device that answers garbage: every read reply is one byte short of what was asked (a wrong
-   * byte count on the wire), so the master sees a malformed reply, not silence.
+   * A device that answers garbage: every read reply's byte count claims the data asked for while
+   * one byte less follows (a malformed frame on the wire), so the master sees bad replies, not silence.
    */
   setGarbage(deviceId: string, garbage: boolean): void;
   /** Drives a feeder's load by a profile from now on (its breaker id or device id); `null` = its daily shape again. */
@@ -412,8 +413,17 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
 
   // ---- Modbus servers ---------------------------------------------------------------------------
   const garbage = new Set<string>();
-  // One byte short: the reply's byte count no longer matches the request.
-  const garbled = <R,>(r: R): R => (r instanceof Uint8Array && r.length > 1 ? (r.subarray(0, r.length - 1) as R) : r);
+  // A reply whose byte count claims what was asked while one byte less follows: a malformed frame
+  // the master must reject (as noise on an RS-485 line behind a transparent gateway would give).
+  const garbled = (fc: number, r: ReturnType<SimDevice["readRegisters"]>, bits = false) => {
+    if (!(r instanceof Uint8Array) || r.length < 1) return r;
+    const data = bits ? new Uint8Array((r.length + 7) >> 3).fill(0xa5) : r;
+    const pdu = new Uint8Array(1 + data.length);
+    pdu[0] = fc;
+    pdu[1] = data.length;
+    pdu.set(data.subarray(0, data.length - 1), 2);
+    return new RawReply(pdu);
+  };
   const gatewayMode = opts.deadUnits === "gateway-exception";
   const servers: ModbusTcpServer[] = [];
   const ports = new Map<string, number>();
@@ -434,12 +444,12 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
         acceptsUnit: gatewayMode ? undefined : (u) => u === 0 || (units[u] !== undefined && !units[u]!.offline),
         readRegisters(u, fc, a, c) {
           const d = units[u];
-          if (d && !d.offline && garbage.has(d.id)) return garbled(d.readRegisters(fc, a, c));
+          if (d && !d.offline && garbage.has(d.id)) return garbled(fc, d.readRegisters(fc, a, c));
           return d && !d.offline ? d.readRegisters(fc, a, c) : u === 0 ? undefined : dead;
         },
         readBits(u, fc, a, c) {
           const d = units[u];
-          if (d && !d.offline && garbage.has(d.id)) return garbled(d.readBits(fc, a, c));
+          if (d && !d.offline && garbage.has(d.id)) return garbled(fc, d.readBits(fc, a, c), true);
           return d && !d.offline ? d.readBits(fc, a, c) : u === 0 ? undefined : dead;
         },
         writeRegisters(u, a, bytes) {

@@ -213,8 +213,10 @@ function DetailAlarms(props: DetailProps) {
         return (
           <div class={`detail-alarm prio-row-${al.priority} st-${al.state}`} data-alarm={al.id} data-state={al.state}>
             <p>
-              <PriorityBadge priority={al.priority} t={t} /> <span class="msg">{messageText(al, lang, t)}</span> <b class="val">{valueText(al, lang)}</b>{" "}
-              <span class="ast">{t(`alarm.state.${al.state}`)}</span>
+              <PriorityBadge priority={al.priority} t={t} /> <span class="msg">{messageText(al, lang, t)}</span>
+              {/* A digital alarm's message already ends with its state; an analog one gets its value. */}
+              {al.kind === "analog" ? <b class="val"> {valueText(al, lang)}</b> : null}
+              <span class={`ast ast-${al.state}`}>{t(`alarm.state.${al.state}`)}</span>
             </p>
             {unack && a.canAck ? <AckForm id={al.id} t={t} csrf={a.csrf} back={back} noteRequired={a.notesRequired.includes(al.priority)} /> : null}
             {unack && !a.canAck && a.kioskLocked ? (

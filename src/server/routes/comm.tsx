@@ -7,7 +7,7 @@ import type { AppContext } from "../context.ts";
 export function registerCommRoutes(app: Hono, ctx: AppContext): void {
   const { supervisor, site } = ctx;
   app.get("/comm", (c) =>
-    c.html(<CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} now={Date.now()} {...pageRequest(c, site.site.language)} />),
+    c.html(<CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} now={Date.now()} device={c.req.query("device")} {...pageRequest(c, site.site.language)} />),
   );
   app.get("/comm/bus/:id", (c) => {
     const bus = site.buses.find((b) => b.id === c.req.param("id"));

@@ -238,27 +238,48 @@ export interface AlarmListProps {
 function BulkAck(p: AlarmListProps & { unacked: number }) {
   const t = translator(p.lang);
   const noteNeeded = p.active.some((a) => p.notesRequired.includes(a.priority));
-  return (
-    <form method="post" action="/alarms/ack" id="bulk-ack" class="bulk-ack" data-alarm-action="ack-many">
+  const hidden = (
+    <>
       <CsrfField token={p.csrf} />
       <input type="hidden" name="back" value={p.back} />
       {p.filter?.priority ? <input type="hidden" name="priority" value={p.filter.priority} /> : null}
       {p.filter?.device ? <input type="hidden" name="device" value={p.filter.device} /> : null}
-      <span class="bulk-title">{t("alarm.bulk.title", { n: p.unacked })}</span>
-      <select name="preset" aria-label={t("alarm.comment")}>
-        <option value="">{t(noteNeeded ? "alarm.comment.choose" : "alarm.comment.none")}</option>
+    </>
+  );
+  return (
+    <div class="bulk-ack">
+      {/* Every unacknowledged alarm shown (the list's filters): one tap on a preset. */}
+      <form method="post" action="/alarms/ack" class="bulk-all" data-alarm-action="ack-all">
+        {hidden}
+        <input type="hidden" name="all" value="1" />
+        <span class="bulk-title">{t("alarm.bulk.all", { n: p.unacked })}</span>
         {COMMENTS.map((k) => (
-          <option value={t(k)}>{t(k)}</option>
+          <button class="btn preset" type="submit" name="preset" value={t(k)} data-bulk-all={k}>
+            ✔✔ {t(k)}
+          </button>
         ))}
-      </select>
-      <input name="comment" maxlength={500} placeholder={t("alarm.comment.placeholder")} aria-label={t("alarm.comment")} />
-      <button class="btn" type="submit" name="all" value="0" data-bulk="selected">
-        ✔ {t("alarm.bulk.selected")}
-      </button>
-      <button class="btn btn-primary" type="submit" name="all" value="1" data-bulk="all">
-        ✔✔ {t("alarm.bulk.all", { n: p.unacked })}
-      </button>
-    </form>
+        {noteNeeded ? null : (
+          <button class="btn" type="submit" data-bulk-all="none">
+            ✔✔ {t("alarm.bulk.noComment")}
+          </button>
+        )}
+      </form>
+      {/* The ticked rows (their boxes belong to this form), with one comment. */}
+      <form method="post" action="/alarms/ack" id="bulk-ack" class="bulk-picked" data-alarm-action="ack-many">
+        {hidden}
+        <span class="bulk-title">{t("alarm.bulk.selected")}</span>
+        <select name="preset" aria-label={t("alarm.comment")}>
+          <option value="">{t(noteNeeded ? "alarm.comment.choose" : "alarm.comment.none")}</option>
+          {COMMENTS.map((k) => (
+            <option value={t(k)}>{t(k)}</option>
+          ))}
+        </select>
+        <input name="comment" maxlength={500} placeholder={t("alarm.comment.placeholder")} aria-label={t("alarm.comment")} />
+        <button class="btn btn-primary" type="submit" data-bulk="selected">
+          ✔ {t("alarm.ack")}
+        </button>
+      </form>
+    </div>
   );
 }
 

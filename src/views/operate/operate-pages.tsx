@@ -238,15 +238,21 @@ export function OperateConfirmPage(props: {
         {brk ? (
           <div class="operate-consequence" data-consequence>
             <p>
-              {kw !== null
-                ? t(opening ? "operate.carries.open" : "operate.carries", { breaker: `${brk.breaker} ${brk.label}`, kw: fmtValue({ value: kw }, lang) })
+              {kw !== null && brk.power
+                ? (() => {
+                    // The sentence around the live value (it keeps updating while the screen is open).
+                    const [before, after] = t(opening ? "operate.carries.open" : "operate.carries", { breaker: `${brk.breaker} ${brk.label}`, kw: "\u0000" }).split("\u0000");
+                    return (
+                      <>
+                        {before}
+                        <b class="v" data-p={brk.power.info.id}>
+                          {fmtValue({ value: kw }, lang)}
+                        </b>
+                        {after}
+                      </>
+                    );
+                  })()
                 : t("operate.carries.unknown", { breaker: `${brk.breaker} ${brk.label}` })}
-              {brk.power ? (
-                <>
-                  {" "}
-                  (<LiveValue p={brk.power} lang={lang} />)
-                </>
-              ) : null}
             </p>
             {brk.feeds.length > 1 || (brk.feeds.length === 1 && brk.feeds[0] !== brk.label) ? (
               <p>
@@ -265,6 +271,13 @@ export function OperateConfirmPage(props: {
         {props.rights.canOperate && select?.holder ? (
           <p class="flash flash-err sel-other" role="alert" data-selected-by={select.holder.user}>
             {t("operate.sel.heldBy", { user: select.holder.user, time: fmtDateTime(select.holder.until, tz).slice(11) })}
+          </p>
+        ) : null}
+        {props.rights.canOperate && select?.holder ? (
+          <p>
+            <a class="btn btn-big" href={cancelTo} data-act="back">
+              ← {t("operate.back")}
+            </a>
           </p>
         ) : null}
         {props.rights.canOperate && select && !select.mine && !select.holder ? (
