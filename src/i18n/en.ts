@@ -512,4 +512,8 @@ export const en: Record<string, string> = {
   "comm.cycleOf": "{cycle} of {period}",
   "comm.cycleLegend": "Cycle: the time one full round of a device's reads took; of: the period it is read at (its pollMs). \"0.4 ms of 1 s\" = read in 0.4 ms, once a second.",
   "comm.reads": "{n} reads",
+  "hmi.totalLoad": "Total load",
+  "hmi.fedFrom": "Fed from:",
+  "hmi.fedNone": "NO SOURCE",
+  "hmi.bessSign": "{bess}: + discharging, − charging (its feeder {feeder} counts + towards the battery)",
 };

@@ -512,4 +512,8 @@ export const fr: Record<string, string> = {
   "comm.cycleOf": "{cycle} sur {period}",
   "comm.cycleLegend": "Cycle : le temps qu'a pris un tour complet des lectures de l'appareil ; sur : la période à laquelle il est lu (son pollMs). « 0,4 ms sur 1 s » = lu en 0,4 ms, une fois par seconde.",
   "comm.reads": "{n} lectures",
+  "hmi.totalLoad": "Charge totale",
+  "hmi.fedFrom": "Alimenté par :",
+  "hmi.fedNone": "AUCUNE SOURCE",
+  "hmi.bessSign": "{bess} : + décharge, − charge (son départ {feeder} compte + vers la batterie)",
 };

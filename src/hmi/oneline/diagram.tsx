@@ -239,6 +239,7 @@ export function clientGraph(model: OneLineModel): Record<string, unknown> {
       to: n.to,
       load: n.kind === "breaker" && !n.to ? loadNodeId(n.id) : undefined,
       noData: n.noData || undefined,
+      lbl: n.kind === "source" ? n.label : undefined,
       pts: n.points,
     };
   }

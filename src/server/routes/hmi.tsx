@@ -33,6 +33,7 @@ export function registerHmiRoutes(app: Hono, ctx: AppContext): void {
     return b;
   };
   const model = forLang(site.site.language).model;
+  forLang(site.site.language === "fr" ? "en" : "fr"); // both at start: no page pays for a layout
   const snapshot = () => {
     const now = Date.now();
     const values = new Map<string, PointValue>();
