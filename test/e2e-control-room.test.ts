@@ -320,6 +320,87 @@ describe("language", () => {
   });
 });
 
+describe("accessibility basics", () => {
+  it("Tab reaches the one-line's symbols with a visible focus, Enter opens one; priority marks ≥ 3:1; no text under 12 px", { timeout: 40_000 }, async () => {
+    const { page, context } = await newPage(browser, SIZES.control, { touch: false });
+    await page.goto(demo.busbar.url);
+    await page.waitForFunction(() => document.body.dataset.link === "live", undefined, { timeout: 10_000 });
+    let focused = "";
+    for (let i = 0; i < 40 && !focused; i++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.closest?.(".ol-wide .nd[data-id]")?.getAttribute("data-id") ?? "");
+    }
+    expect(focused).not.toBe("");
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement!.querySelector(".hit")!).strokeWidth);
+    expect(parseFloat(ring)).toBeGreaterThanOrEqual(3);
+    await page.keyboard.press("Enter");
+    await page.locator(`.detail-inner[data-node="${focused}"]`).waitFor({ timeout: 10_000 });
+    // A focused button shows an outline.
+    await page.locator(".detail-close").focus();
+    await page.keyboard.press("Shift+Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe("none");
+
+    // Contrast of the priority marks on the page's grey.
+    const contrast = await page.evaluate(() => {
+      const lum = (c: string) => {
+        const [r, g, b] = c.match(/\d+/g)!.slice(0, 3).map((x) => Number(x) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const bg = getComputedStyle(document.body).backgroundColor;
+      const out: Record<string, number> = {};
+      for (const p of ["critical", "high", "medium", "low"]) {
+        const el = document.createElement("span");
+        el.className = `prio prio-${p}`;
+        el.innerHTML = '<span class="prio-glyph">■</span>';
+        document.body.append(el);
+        const fg = getComputedStyle(el.firstElementChild!).color;
+        const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+        out[p] = (a! + 0.05) / (b! + 0.05);
+        el.remove();
+      }
+      return out;
+    });
+    for (const [p, c] of Object.entries(contrast)) expect(c, p).toBeGreaterThanOrEqual(3);
+
+    // No visible text below 12 px on the main pages.
+    const small: string[] = [];
+    const phone = await newPage(browser, SIZES.phone);
+    for (const [pg, path] of [...["", "alarms", "comm", "points", "operate"].map((p) => [page, p] as const), [phone.page, ""] as const, [phone.page, "comm"] as const]) {
+      const page = pg;
+      await page.goto(`${demo.busbar.url}${path}`);
+      await page.waitForFunction(() => document.body.dataset.link === "live", undefined, { timeout: 10_000 });
+      small.push(
+        ...(await page.evaluate((path) => {
+          const out: string[] = [];
+          const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const el = n.parentElement;
+            if (!el || !(n.textContent ?? "").trim()) continue;
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || getComputedStyle(el).visibility === "hidden") continue;
+            const px = parseFloat(getComputedStyle(el).fontSize);
+            // SVG text scales with its drawing: what counts is the size on screen.
+            const svg = el instanceof SVGElement ? (el.ownerSVGElement ?? (el as unknown as SVGSVGElement)) : null;
+            const scale = svg && svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.getBoundingClientRect().width / svg.viewBox.baseVal.width : 1;
+            // font-size 0 is the phone's live dot: the words stay for screen readers only.
+            if (px > 0 && px * scale < 11.95) out.push(`/${path}: "${(n.textContent ?? "").trim().slice(0, 20)}" ${(px * scale).toFixed(1)} px`);
+          }
+          return out;
+        }, path)),
+      );
+    }
+    expect([...new Set(small)].slice(0, 15)).toEqual([]);
+    // The phone's Points page keeps the Value column on the screen.
+    await phone.page.goto(`${demo.busbar.url}points`);
+    const value = await phone.page.locator("table.points thead th.num").boundingBox();
+    expect(value && value.x + value.width <= 390).toBe(true);
+    await phone.page.screenshot({ path: artifact("room-points-390.png") });
+    await phone.context.close();
+    await context.close();
+  });
+});
+
 describe("journal export", () => {
   it("downloads with the filters as typed (not yet applied), named by the site's local date", { timeout: 30_000 }, async () => {
     const context = await browser.newContext({ viewport: SIZES.control, locale: "fr-CA", acceptDownloads: true });

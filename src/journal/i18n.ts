@@ -16,6 +16,11 @@ export function journalI18n(key: string, params: JournalI18n["params"]): Journal
   return { key, params };
 }
 
+/** Whether the row can be shown in any language (else it reads as stored, in the site's language). */
+export function journalTranslatable(row: { data: string | null }): boolean {
+  return !!row.data && row.data.includes('"i18n"');
+}
+
 export function journalMessage(row: { message: string; data: string | null }, lang: Lang): string {
   if (!row.data || !row.data.includes('"i18n"')) return row.message;
   let i18n: JournalI18n | undefined;

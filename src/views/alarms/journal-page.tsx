@@ -1,5 +1,5 @@
-import { translator } from "../../i18n/index.ts";
-import { journalMessage } from "../../journal/i18n.ts";
+import { getSiteLanguage, translator } from "../../i18n/index.ts";
+import { journalMessage, journalTranslatable } from "../../journal/i18n.ts";
 import type { JournalRow } from "../../journal/journal.ts";
 import { Layout } from "../layout.tsx";
 import type { PageRequest } from "../page-context.ts";
@@ -100,7 +100,9 @@ export function JournalPage(props: {
                 </td>
                 <td>{r.device || r.source}</td>
                 <td>{r.actor || "—"}</td>
-                <td class="msg">{journalMessage(r, lang)}</td>
+                <td class="msg" lang={journalTranslatable(r) || getSiteLanguage() === lang ? undefined : getSiteLanguage()}>
+                  {journalMessage(r, lang)}
+                </td>
               </tr>
             ))}
           </tbody>
