@@ -226,6 +226,14 @@
     window.BusbarAlarms.summary = s;
     if (!!s.horn !== horn.on || !document.documentElement.dataset.horn) horn.set(!!s.horn);
     else renderBanner();
+    // The alarm page's counts by priority follow the summary too (they are outside the list).
+    for (const p of PRIORITIES) {
+      const c = document.querySelector(`.alarm-counts .count-${p}`);
+      if (!c) continue;
+      const n = c.querySelector(".count-n");
+      if (n && n.textContent !== String(s.counts[p])) n.textContent = String(s.counts[p]);
+      c.classList.toggle("nz", s.counts[p] > 0);
+    }
     if (lastRev !== null && s.rev !== lastRev) refreshList();
     lastRev = s.rev;
   }

@@ -225,7 +225,10 @@ describe("acknowledge all", () => {
       await until("two trips", () => ["2B5", "2B6"].every((b) => demo.busbar.alarms.get(`${b}.tripped`)!.state === "unack_active"), 10_000);
       await page.locator('[data-bulk-all="alarm.comment.working"]').waitFor({ timeout: 10_000 });
       await page.waitForFunction(() => document.querySelectorAll('tr[data-state="unack_active"]').length >= 2, undefined, { timeout: 10_000 });
+      // The page's own counts follow the live summary (it was opened before the trips).
+      await page.waitForFunction(() => document.querySelector(".alarm-counts .count-critical .count-n")?.textContent === "2", undefined, { timeout: 5000 });
       await page.screenshot({ path: artifact(`room-ack-all-${size}.png`), fullPage: phone });
+      if (phone) expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       const t = tapper(page, phone);
       await t.tap('[data-bulk-all="alarm.comment.working"]');
       await page.locator(".flash-ok").waitFor();
