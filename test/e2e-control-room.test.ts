@@ -188,6 +188,10 @@ describe("select-before-operate", () => {
     await until("2B4 closed", () => demo.busbar.live.value(demo.busbar.registry.byId.get("2B4.closed")!).value === 1, 10_000);
     const kinds = demo.busbar.db.sqlite.query("SELECT type, actor FROM events WHERE type LIKE 'operate.%' OR type = 'point.write' ORDER BY id").all() as { type: string; actor: string }[];
     expect(kinds.map((k) => k.type)).toEqual(["operate.select", "operate.refused", "point.write", "operate.select", "operate.timeout", "operate.select", "point.write"]);
+    await page.goto(`${demo.busbar.url}operate`);
+    await page.screenshot({ path: artifact("room-operate-1920x1080.png") });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    expect(height).toBeLessThan(2200); // 3,129 px before, one column of 40 buttons
     await other.close();
     await context.close();
   });
@@ -197,6 +201,10 @@ describe("select-before-operate", () => {
     await unlock(page, "/");
     const t = tapper(page, true);
     await t.tap('.nav a[href="/operate"]');
+    // A grid by device, the live state beside each command (not "—"), in French.
+    const card = page.locator('.operate-card[data-device="2B3"]');
+    expect(await card.locator(".operate-state").textContent()).toMatch(/État : (FERMÉ|OUVERT|DÉCLENCHÉ) · [\d,]+ kW/);
+    await page.screenshot({ path: artifact("room-operate-390.png") });
     await t.tap('a[data-point="MICROGRID.shed_setpoint"]');
     expect(await page.locator(".keypad-display").textContent()).toBe("");
     for (const d of "150") await t.tap(`.keypad [data-key="${d}"]`);

@@ -27,6 +27,7 @@ export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
           kiosk: auth.kioskAddresses,
           journalRows: rows,
           head,
+          simulator: !!ctx.sim,
         }}
       />,
     );

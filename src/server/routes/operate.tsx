@@ -90,7 +90,16 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       if (!list.length) continue;
       // The live state beside a write-only command: its device's status point.
       const brk = breakerConsequence(site, live, device);
-      const status = brk?.tripped && brk.tripped.value.value === 1 ? brk.tripped : brk?.closed;
+      let status = brk?.tripped && brk.tripped.value.value === 1 ? brk.tripped : brk?.closed;
+      if (!brk) {
+        // An ATS: the side it is on.
+        const byRole = (role: string) => {
+          const info = points.find((p) => p.tag.role === role && p.tag.poll);
+          return info ? { info, value: live.value(info, now) } : undefined;
+        };
+        const onE = byRole("ats.emergency");
+        status = onE && onE.value.value === 1 ? onE : (byRole("ats.normal") ?? onE);
+      }
       groups.push({ device, deviceLabel: labels.get(device) ?? device, points: list, status, power: brk?.power, selectedBy: sels.get(device)?.user });
     }
     return c.html(<OperateListPage req={pageRequest(c, site.site.language)} siteName={site.site.name} groups={groups} rights={rights(c)} />);
