@@ -131,11 +131,13 @@ describe("trip → banner → detail → acknowledge with a preset", () => {
 describe("select-before-operate", () => {
   it("confirm shows the true state and load; a second session sees the lock; execute; a selection runs out", { timeout: 60_000 }, async () => {
     const { page, context } = await newPage(browser, SIZES.control);
-    await unlock(page, "/?node=2B4");
+    await unlock(page, "/");
     const other = await browser.newContext({ viewport: SIZES.phone, locale: "fr-CA", hasTouch: true });
     const second = await login(other, "mathis", "second-maintenance-password");
 
     const t = tapper(page, false);
+    await page.waitForFunction(() => document.body.dataset.link === "live", undefined, { timeout: 10_000 });
+    await t.tap('.ol-wide .nd[data-id="2B4"]');
     await page.locator(".detail-commands").waitFor({ timeout: 10_000 });
     await t.tap('.detail-commands a[data-cmd="2B4.cmd_open_close=0"]');
     await page.waitForURL(/\/operate\/2B4\.cmd_open_close\?value=0/);
@@ -263,7 +265,9 @@ describe("simulation controls", () => {
     await page.waitForURL(/ok=sim/);
     await until("2B7 trip alarm", () => demo.busbar.alarms.get("2B7.tripped")!.state === "unack_active", 10_000);
     await t.tap('button[data-sim="garbage:2B10"]');
-    await until("2B10 comm failure", () => demo.busbar.alarms.get("2B10.comm-loss")?.active || demo.busbar.supervisor.stats().some((b) => "devices" in b && (b.devices ?? []).some((d) => d.id === "2B10" && d.status !== "ok")), 20_000);
+    await until("2B10 answers garbage", () => demo.busbar.supervisor.stats().some((b) => "devices" in b && (b.devices ?? []).some((d) => d.id === "2B10" && d.status === "bad-reply")), 10_000);
+    // Replies that do not parse are lost communication: its alarm comes after the on-delay (5 s).
+    await until("2B10 comm-loss alarm", () => demo.busbar.alarms.get("2B10.comm-loss")?.state === "unack_active", 15_000);
     await t.tap('button[data-sim="load:2B1:ramp-over-shed"]');
     await page.screenshot({ path: artifact("room-sim-1920x1080.png"), fullPage: true });
     const sims = demo.busbar.db.sqlite.query("SELECT type, actor, data FROM events WHERE type LIKE 'sim.%' ORDER BY id").all() as { type: string; actor: string; data: string }[];

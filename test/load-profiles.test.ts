@@ -32,4 +32,18 @@ describe("load profiles", () => {
     expect(presetProfile("ramp-over-shed", 20, 200, 250)).toEqual({ kind: "ramp", fromKw: 20, toKw: 95, durationS: 120 });
     expect(presetProfile("nope", 1, 1, 1)).toBeNull();
   });
+
+  it("fuzz: any input gives a valid profile or an error, never a throw nor a NaN power", () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    const values = () => pick<unknown>(["", " ", "1", "-1", "1e9", "NaN", "Infinity", "2,5", "−3", "abc", null, undefined, {}, [], 0, 7.5, -0, 1e300, true, "0x10"]);
+    for (let i = 0; i < 5000; i++) {
+      const input: Record<string, unknown> = { kind: pick<unknown>(["constant", "ramp", "step", "oscillation", "", "RAMP", 3, null, "__proto__"]) };
+      for (const k of ["kw", "fromKw", "toKw", "durationS", "atS", "meanKw", "amplitudeKw", "periodS", "extra"]) if (rnd() < 0.8) input[k] = values();
+      const p = parseLoadProfile(input);
+      if ("error" in p) expect(typeof p.error).toBe("string");
+      else for (const t of [0, 1000, 1e6, 1e9]) expect(Number.isFinite(profileKw(p, t))).toBe(true);
+    }
+  });
 });

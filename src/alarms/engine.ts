@@ -132,6 +132,9 @@ export interface AlarmEngineOptions {
 }
 
 const HORN_SILENCED_KEY = "alarms.hornSilencedAt";
+
+/** No usable answer from the device: silence, or replies that do not parse (garbage on the line). */
+const commLost = (status: string) => status === "comm-fail" || status === "bad-reply";
 const NO_ACTIVATION = null;
 
 export class AlarmEngine {
@@ -351,7 +354,7 @@ export class AlarmEngine {
     }
     for (const [device, rt] of this.commByDevice) {
       const st = this.deviceStatus.get(device);
-      if (st && st !== "unknown") this.condition(rt, st === "comm-fail", now);
+      if (st && st !== "unknown") this.condition(rt, commLost(st), now);
     }
   }
 
@@ -388,7 +391,7 @@ export class AlarmEngine {
     this.deviceStatus.set(device, status);
     const rt = this.commByDevice.get(device);
     if (!rt || rt.oos || status === "unknown") return;
-    this.condition(rt, status === "comm-fail", now);
+    this.condition(rt, commLost(status), now);
     if (this.ops.length) this.flush(now);
   }
 
@@ -814,7 +817,7 @@ export class AlarmEngine {
         if (s.quality === Quality.GOOD || s.quality === Quality.MANUAL) this.evaluate(rt, s.value, now);
       } else {
         const st = this.deviceStatus.get(d.device);
-        if (st && st !== "unknown") this.condition(rt, st === "comm-fail", now);
+        if (st && st !== "unknown") this.condition(rt, commLost(st), now);
       }
     }
     this.flush(now);
