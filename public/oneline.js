@@ -153,7 +153,8 @@
     const reason = bad ? t("qs." + q) : "";
     for (const el of els) {
       // Most updates change a value only: compare before touching the DOM.
-      if (el._cls !== full) el.setAttribute("class", (el._cls = full));
+      const withSel = full + (el.dataset.selectedBy ? " selby" : "");
+      if (el._cls !== withSel) el.setAttribute("class", (el._cls = withSel));
       if (el.dataset.q !== q) el.dataset.q = q;
       const st = el._st || (el._st = el.querySelector(":scope > .st"));
       if (st && st.textContent !== text) st.textContent = text;
@@ -351,6 +352,28 @@
     ev.preventDefault();
     if (selected === nd.dataset.id && !panel.hidden) closeDetail();
     else openDetail(nd.dataset.id);
+  });
+
+  // Select-before-operate: a breaker someone has selected is marked on every screen, with who.
+  document.addEventListener("busbar:selections", (e) => {
+    const list = Array.isArray(e.detail) ? e.detail : [];
+    const byDevice = new Map(list.map((x) => [x.device, x]));
+    for (const [id, n] of Object.entries(G)) {
+      const dev = n.pts.map((p) => p.split(".")[0]).find((d) => byDevice.has(d));
+      for (const el of nodeEls.get(id) || []) {
+        const sel = dev ? byDevice.get(dev) : null;
+        if (sel) el.dataset.selectedBy = sel.user;
+        else delete el.dataset.selectedBy;
+        let tag = el.querySelector(":scope > .sel-tag");
+        if (sel && !tag) {
+          tag = document.createElementNS("http://www.w3.org/2000/svg", "title");
+          tag.setAttribute("class", "sel-tag");
+          el.prepend(tag);
+        }
+        if (tag) tag.textContent = sel ? t("hmi.selectedBy", { user: sel.user }) : "";
+      }
+      paintNode(id);
+    }
   });
 
   // Deep links: "/?node=2B3" (back from a command) or "/?device=2B3" (a tap on the alarm banner)

@@ -169,11 +169,14 @@ describe("select-before-operate", () => {
     expect(refused.body.reason).toBe("other");
     await second.goto(`${demo.busbar.url}?node=2B4`);
     await second.locator(".detail-commands [data-selected-by]").waitFor({ timeout: 10_000 });
+    // The symbol itself is marked on the other screen, live.
+    await second.waitForFunction(() => document.querySelector('.ol-tall .nd[data-id="2B4"]')?.classList.contains("selby"), undefined, { timeout: 5000 });
     expect(demo.busbar.live.value(demo.busbar.registry.byId.get("2B4.closed")!).value).toBe(1);
 
     await t.tap('button[data-act="execute"]');
     await page.locator('[data-write-result="ok"]').waitFor();
     taps["sbo-open"] = t.count;
+    await second.waitForFunction(() => !document.querySelector('.ol-tall .nd[data-id="2B4"]')?.classList.contains("selby"), undefined, { timeout: 5000 });
     await until("2B4 opened", () => demo.busbar.live.value(demo.busbar.registry.byId.get("2B4.closed")!).value === 0, 10_000);
 
     // Select to close, then let it run out: the screen releases it, the journal says so, the other may select.

@@ -516,4 +516,9 @@ export const en: Record<string, string> = {
   "hmi.fedFrom": "Fed from:",
   "hmi.fedNone": "NO SOURCE",
   "hmi.bessSign": "{bess}: + discharging, − charging (its feeder {feeder} counts + towards the battery)",
+  "hmi.selectedBy": "Selected by {user}",
+  "sim.profile.constant": "constant {kw} kW",
+  "sim.profile.ramp": "ramp {from} → {to} kW over {s} s",
+  "sim.profile.step": "step {from} → {to} kW at {s} s",
+  "sim.profile.oscillation": "oscillation {mean} ± {amp} kW, period {s} s",
 };

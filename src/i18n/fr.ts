@@ -516,4 +516,9 @@ export const fr: Record<string, string> = {
   "hmi.fedFrom": "Alimenté par :",
   "hmi.fedNone": "AUCUNE SOURCE",
   "hmi.bessSign": "{bess} : + décharge, − charge (son départ {feeder} compte + vers la batterie)",
+  "hmi.selectedBy": "Sélectionné par {user}",
+  "sim.profile.constant": "constante {kw} kW",
+  "sim.profile.ramp": "rampe {from} → {to} kW en {s} s",
+  "sim.profile.step": "échelon {from} → {to} kW à {s} s",
+  "sim.profile.oscillation": "oscillation {mean} ± {amp} kW, période {s} s",
 };

@@ -1,7 +1,7 @@
 import { labelIn, type Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type T } from "../i18n/index.ts";
-import { describeLoadProfile } from "../sim/load-profiles.ts";
+import { describeLoadProfileWith } from "../sim/load-profiles.ts";
 import type { SimStatus } from "../sim/simulator.ts";
 import { CsrfField } from "./alarms/ui.tsx";
 import { Layout } from "./layout.tsx";
@@ -87,7 +87,7 @@ export function SimPage(props: { req: PageRequest; siteName: string; site: Site;
               <p>
                 <b data-sim-state={`brk:${b.id}`}>{b.tripped ? t("brk.tripped") : b.closed ? t("brk.closed") : t("brk.open")}</b> · {fmtNumber(b.kw, lang)} kW
               </p>
-              {b.profile ? <p class="hint">{describeLoadProfile(b.profile)}</p> : null}
+              {b.profile ? <p class="hint">{describeLoadProfileWith(b.profile, t, (n) => fmtNumber(n, lang))}</p> : null}
               <div class="sim-row">
                 {b.tripped ? <Act t={t} csrf={csrf} action="reset" target={b.id} label={t("sim.act.reset")} /> : <Act t={t} csrf={csrf} action="trip" target={b.id} label={t("sim.act.trip")} cls="btn-danger" />}
                 {b.closed ? <Act t={t} csrf={csrf} action="open" target={b.id} label={t("sim.act.open")} /> : !b.tripped ? <Act t={t} csrf={csrf} action="close" target={b.id} label={t("sim.act.close")} /> : null}

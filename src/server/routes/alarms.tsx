@@ -48,7 +48,7 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
       shelved: alarms.list({ ...f, show: "shelved" }),
       oos: alarms.list({ ...f, show: "out-of-service" }),
       rights: {
-        silence: atLeast(role, "operator"),
+        silence: atLeast(role, "operator") || (a.kiosk && (alarms.config.silence ?? "anyone") === "anyone"),
         ack: atLeast(role, "maintenance"),
         shelve: atLeast(role, "maintenance"),
         admin: atLeast(role, "admin"),

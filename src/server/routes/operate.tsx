@@ -49,6 +49,8 @@ export function selectionsOf(ctx: AppContext): Selections {
     const { journal, lang } = servicesOf(ctx);
     const timeoutMs = ctx.site.security.selectTimeoutSeconds * 1000;
     s = new Selections(timeoutMs, (e: SelectionEvent) => {
+      // Every screen shows who holds which device (the one-line marks the symbol).
+      if (e.kind !== "refused") queueMicrotask(() => ctx.pageEvents.publish("selections", s!.all().map((x) => ({ device: x.device, user: x.user, until: x.until }))));
       if (e.kind === "execute") return; // the write's own row (point.write) follows at once
       const sel = e.kind === "refused" ? e.holder : e.sel;
       const user = e.kind === "refused" ? e.user : sel.user;

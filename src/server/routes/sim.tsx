@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { t } from "../../i18n/index.ts";
-import { describeLoadProfile, parseLoadProfile, type LoadProfile } from "../../sim/load-profiles.ts";
+import { describeLoadProfileWith, parseLoadProfile, type LoadProfile } from "../../sim/load-profiles.ts";
+import { fmtNumber } from "../../hmi/format.ts";
 import { SimPage } from "../../views/sim-page.tsx";
 import { safeNext } from "../../views/alarms/ui.tsx";
 import { pageRequest } from "../../views/page-context.ts";
@@ -97,15 +98,16 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
 
     const who = authOf(c).user!.name;
     const what = breaker?.id ?? device?.id ?? "";
-    const detail = profile ? describeLoadProfile(profile) : "";
+    const detailIn = (lang: "fr" | "en") => (profile ? ` (${describeLoadProfileWith(profile, (k, p) => t(lang, k, p), (n) => fmtNumber(n, lang))})` : "");
+    const detail = detailIn(siteLang);
     // The row names the action as a key and its parameters, so any language can show it.
     journal.append({
       type: `sim.${action}`,
       source: "simulator",
       device: breaker?.device ?? device?.id,
       actor: who,
-      message: t(siteLang, "journal.sim", { user: who, action: t(siteLang, `sim.act.${action}`), target: what, detail: detail ? ` (${detail})` : "" }),
-      data: { simulation: true, action, target: what, profile, i18n: { key: "journal.sim", params: { user: who, action: `sim.act.${action}`, target: what, detail: detail ? ` (${detail})` : "" } } },
+      message: t(siteLang, "journal.sim", { user: who, action: t(siteLang, `sim.act.${action}`), target: what, detail }),
+      data: { simulation: true, action, target: what, profile, i18n: { key: "journal.sim", params: { user: who, action: `sim.act.${action}`, target: what, detail: { fr: detailIn("fr"), en: detailIn("en") } } } },
     });
     const id = breaker?.id ?? "";
     switch (action as SimAction) {
