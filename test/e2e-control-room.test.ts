@@ -26,6 +26,10 @@ beforeAll(async () => {
       pollMs: 250,
       mutate: (raw) => {
         (raw.security as Record<string, unknown>) = { ...((raw.security as Record<string, unknown>) ?? {}), selectTimeoutSeconds: 5 };
+        // The comm-loss alarm after 1 s instead of 5: the test stays short.
+        const alarms = (raw.alarms as Record<string, unknown>) ?? {};
+        alarms.commLoss = { ...((alarms.commLoss as Record<string, unknown>) ?? {}), onDelaySeconds: 1 };
+        raw.alarms = alarms;
       },
     }),
     launchChromium(),
@@ -269,7 +273,7 @@ describe("simulation controls", () => {
     await until("2B7 trip alarm", () => demo.busbar.alarms.get("2B7.tripped")!.state === "unack_active", 10_000);
     await t.tap('button[data-sim="garbage:2B10"]');
     await until("2B10 answers garbage", () => demo.busbar.supervisor.stats().some((b) => "devices" in b && (b.devices ?? []).some((d) => d.id === "2B10" && d.status === "bad-reply")), 10_000);
-    // Replies that do not parse are lost communication: its alarm comes after the on-delay (5 s).
+    // Replies that do not parse are lost communication: its alarm comes after the on-delay.
     await until("2B10 comm-loss alarm", () => demo.busbar.alarms.get("2B10.comm-loss")?.state === "unack_active", 15_000);
     await t.tap('button[data-sim="load:2B1:ramp-over-shed"]');
     await page.screenshot({ path: artifact("room-sim-1920x1080.png"), fullPage: true });

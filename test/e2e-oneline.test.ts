@@ -119,10 +119,12 @@ describe("one-line diagram", () => {
     expect(p.cells[1]).toMatch(/kW$/);
     expect(p.cells[2]).toBe("bonne");
     expect(p.cells[3]).toMatch(/^\d\d:\d\d:\d\d$/);
-    expect(rows.find((r) => r.id === "5B1.closed")!.cells[1]).toBe("CLOSED");
-    // The write-only command is listed as writable, not operable: no button.
+    // The profile's state text in French (statesFr), not "CLOSED".
+    expect(rows.find((r) => r.id === "5B1.closed")!.cells[1]).toBe("FERMÉ");
+    // A kiosk sees the command, not a way to operate it: the PIN unlock instead (issue 14).
     expect(await page.$eval("#detail", (el) => el.textContent)).toContain("5B1.cmd_open_close");
-    expect(await page.$$("#detail button:not(.detail-close)")).toHaveLength(0);
+    expect(await page.$$("#detail .detail-commands a[data-cmd]")).toHaveLength(0);
+    expect(await page.$$("#detail .detail-commands a[href^='/auth/pin']")).toHaveLength(1);
     // The panel's points joined the page's lease: its values move live.
     await page.waitForSelector('#detail .mini-trend[data-ready="1"] canvas', { timeout: 10_000 });
     const before = await page.$eval('#detail [data-pt="5B1.v_ab"]', (el) => el.textContent);

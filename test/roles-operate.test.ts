@@ -64,7 +64,7 @@ describe("operating a writable point", () => {
     // The truth before the change: the breaker's status point (FERMÉ), not its write-only command,
     // and the load at stake; state texts in the site's French.
     expect(confirm).toMatch(/class="old"[\s\S]*data-p="2B4.closed"[^>]*>FERMÉ<[\s\S]*class="new"[\s\S]*OUVRIR/);
-    expect(confirm).toMatch(/2B4 CDS-4 porte [\d ,]+ kW maintenant ; le départ sera mis hors tension/);
+    expect(confirm).toMatch(/2B4 CDS-4 porte <b[^>]*data-p="2B4.p_total"[^>]*>[\d ,]+<\/b> kW maintenant ; le départ sera mis hors tension/);
     expect(confirm).toContain('name="_csrf"');
 
     // A breaker is selected before it is operated: executing without a selection is refused.
