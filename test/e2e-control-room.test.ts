@@ -336,6 +336,12 @@ describe("language", () => {
     const msgs = await ep.locator("td.msg").allTextContents();
     expect(msgs.some((m) => /Breaker tripped/.test(m))).toBe(true);
     expect(msgs.some((m) => /déclenché|Disjoncteur principal/.test(m))).toBe(false);
+    // Writes: old → new in English words and numbers (stored once, in French).
+    await ep.goto(`${demo.busbar.url}journal?type=point.write`);
+    const writes = (await ep.locator("td.msg").allTextContents()).join("\n");
+    expect(writes).toMatch(/→ OPEN/);
+    expect(writes).not.toMatch(/OUVRIR|FERMER/);
+    expect(demo.busbar.db.sqlite.query("SELECT message FROM events WHERE type = 'point.write' ORDER BY id LIMIT 1").get()).toMatchObject({ message: expect.stringMatching(/→ OUVRIR/) });
     demo.sim.setBreaker("2B12", true);
     await en.close();
     await context.close();

@@ -183,12 +183,13 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const problem = valueProblem(info, v, req.lang);
     const before = live.value(info);
     // The journal keeps the exact numbers (the screen rounds for reading).
-    const exact = (x: number | string | null): string => {
+    const exactIn = (x: number | string | null, lang: Lang): string => {
       if (x === null) return "—";
       if (typeof x === "string") return x;
-      const state = statesFor(info.tag, siteLang)?.[String(x)];
-      return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
+      const state = statesFor(info.tag, lang)?.[String(x)];
+      return state ?? x.toLocaleString(lang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
+    const exact = (x: number | string | null): string => exactIn(x, siteLang);
     const oldText = info.tag.poll ? exact(before.value) : "—";
     const newText = Number.isFinite(v) ? exact(v) : String(rawValue ?? "");
     const unit = info.tag.unit && !info.tag.states ? ` ${info.tag.unit}` : "";
@@ -237,7 +238,15 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
         ms: result.ms,
         ip: a.ip,
         session: a.user!.kind,
-        i18n: { key: result.ok ? "journal.write.ok" : "journal.write.failed", params: writeParams },
+        // Old and new in each language (numbers and state texts follow the reader's language).
+        i18n: {
+          key: result.ok ? "journal.write.ok" : "journal.write.failed",
+          params: {
+            ...writeParams,
+            old: info.tag.poll ? { fr: exactIn(before.value, "fr") + unit, en: exactIn(before.value, "en") + unit } : "—",
+            new: Number.isFinite(v) ? { fr: exactIn(v, "fr") + unit, en: exactIn(v, "en") + unit } : writeParams.new,
+          },
+        },
       },
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
