@@ -4,6 +4,7 @@ import type { LiveView } from "../points/live.ts";
 import type { Sim } from "../sim/simulator.ts";
 import type { Supervisor } from "../workers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { Gateway } from "../gateway/gateway.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -15,4 +16,6 @@ export interface AppContext {
   pageEvents: PageEvents;
   /** The simulator behind the demo (and tests): its controls page exists only then. */
   sim?: Sim;
+  /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
+  gateway?: Gateway;
 }

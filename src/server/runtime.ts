@@ -16,6 +16,7 @@ import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import type { Sim } from "../sim/simulator.ts";
+import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -147,7 +148,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let gateway: Gateway | undefined;
   if (site.gateway) {
     try {
-      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
       const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
@@ -156,7 +157,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, sim: opts.sim };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, sim: opts.sim };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -165,6 +166,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       port: opts.httpPort,
       hostname: opts.httpHost ?? "0.0.0.0",
       fetch: app.fetch,
+      // Bun's own cap, above every route's limit (policy.ts); each route's is checked before parsing.
+      maxRequestBodySize: MAX_BODY_LIMIT,
       // SSE streams send a heartbeat every 15 s; keep idle sockets a little longer than that.
       idleTimeout: 30,
     });

@@ -2,6 +2,7 @@ import { labelIn, type BusConfig, type Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type Lang, type T } from "../i18n/index.ts";
 import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
+import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 import type { BusStats, DeviceStats } from "../workers/protocol.ts";
 import { Layout } from "./layout.tsx";
 
@@ -42,7 +43,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
   const full = isFull(stats) ? stats : undefined;
   const devices = props.site.devices.filter((d) => d.bus === bus.id && d.enabled);
   const byId = new Map((full?.devices ?? []).map((d) => [d.id, d]));
-  const status = !stats ? "restarting" : full ? (full.connected ? "connected" : "disconnected") : "restarting";
+  const status = !stats ? "restarting" : full ? (full.connected ? (full.silent ? "silent" : "connected") : "disconnected") : "restarting";
   const dead = devices.filter((d) => {
     const s = byId.get(d.id);
     return s && deviceDead(s);
@@ -159,10 +160,59 @@ export function failingRead(d: DeviceStats | undefined, reads: readonly PlannedR
   return reads.find((r) => r.fc === Number(m[1]) && r.start === Number(m[2]) && r.count === Number(m[3]));
 }
 
+/**
+ * A device's request plan: the configured one, or what the device taught us (reads split where it
+ * refused a merged read, refused registers marked and when they are asked again).
+ */
+function DevicePlan(props: { configured: PlannedRead[]; learned: LearnedPlanView | undefined; lang: Lang; now: number }) {
+  const t = translator(props.lang);
+  const { learned } = props;
+  if (!learned?.learned)
+    return (
+      <ol>
+        {props.configured.map((r) => (
+          <li>
+            <code>{describeRead(r)}</code>
+          </li>
+        ))}
+      </ol>
+    );
+  return (
+    <div class="learned-plan">
+      <p class="plan-note">
+        {t("comm.planLearned", { n: learned.reads.length, configured: props.configured.length })}
+        {learned.refused.length ? ` ${t("comm.planRefused", { tags: learned.refused.join(", ") })}` : ""}
+      </p>
+      <ol>
+        {learned.reads.map((r) => (
+          <li class={r.state === "refused" ? "refused" : undefined} data-state={r.state}>
+            <code>{r.text}</code>
+            {r.state === "refused" ? (
+              <span class="refused-tag"> {t("comm.planHole", { min: Math.max(0, Math.ceil(((r.reprobeAt ?? props.now) - props.now) / 60_000)) })}</span>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+      <details class="plan-configured">
+        <summary>{t("comm.planConfigured", { n: props.configured.length })}</summary>
+        <ol>
+          {props.configured.map((r) => (
+            <li>
+              <code>{describeRead(r)}</code>
+            </li>
+          ))}
+        </ol>
+      </details>
+    </div>
+  );
+}
+
 export function CommPage(props: {
   site: Site;
   stats: StatsEntry[];
   plans: Map<string, PlannedRead[]>;
+  /** The plan in force per device, as its worker learned it (else the configured one is shown). */
+  learned?: (device: string) => LearnedPlanView | undefined;
   lang: Lang;
   user?: { name: string; role: string };
   path: string;
@@ -170,6 +220,8 @@ export function CommPage(props: {
   now: number;
   /** The device whose reads are opened (`/comm?device=ID`). */
   device?: string;
+  /** The site's Modbus TCP gateway card, when it runs. */
+  gateway?: unknown;
 }) {
   const { site, lang } = props;
   const t = translator(lang);
@@ -208,7 +260,14 @@ export function CommPage(props: {
             <div hx-get={`/comm/bus/${encodeURIComponent(bus.id)}`} hx-trigger="every 2s" hx-swap="innerHTML">
               <CommBusLive site={site} bus={bus} stats={props.stats.find((s) => s.bus === bus.id)} lang={lang} now={props.now} />
             </div>
-            <h3 class="plans-title">{t("comm.plan", { n: site.devices.filter((d) => d.bus === bus.id && d.enabled).reduce((s, d) => s + (props.plans.get(d.id)?.length ?? 0), 0) })}</h3>
+            <h3 class="plans-title">
+              {t("comm.plan", {
+                n: site.devices
+                  .filter((d) => d.bus === bus.id && d.enabled)
+                  .reduce((s, d) => s + (props.learned?.(d.id)?.reads.length ?? props.plans.get(d.id)?.length ?? 0), 0),
+              })}
+              {site.devices.some((d) => d.bus === bus.id && d.enabled && props.learned?.(d.id)?.refused.length) ? <span class="plan-flag"> · {t("comm.planHasRefused")}</span> : null}
+            </h3>
             <div class="plans">
               {site.devices
                 .filter((d) => d.bus === bus.id && d.enabled)
@@ -221,24 +280,37 @@ export function CommPage(props: {
                       <summary>
                         <b>{d.id}</b> <span class="dev-label">{t("comm.planDevice", { unit: d.unit, profile: d.profile })}</span> · {t("comm.reads", { n: reads.length })}
                       </summary>
-                      <ol>
-                        {reads.map((r) => (
-                          <li class={r === bad ? "read-bad" : undefined} data-read={`FC${r.fc}:${r.start}`}>
-                            <code>{describeRead(r)}</code>
-                            {r === bad && ds ? (
-                              <div class="read-err" role="status">
-                                ✖ {ds.lastError} ({ago(t, ds.lastErrorAt, props.now)})
-                              </div>
-                            ) : null}
-                          </li>
-                        ))}
-                      </ol>
+                      {props.learned?.(d.id)?.learned ? (
+                        // What the device taught us (split or refused reads); the failing read is in its last error.
+                        <>
+                          {ds?.lastError && deviceDead(ds) ? (
+                            <div class="read-err" role="status">
+                              ✖ {ds.lastError} ({ago(t, ds.lastErrorAt, props.now)})
+                            </div>
+                          ) : null}
+                          <DevicePlan configured={reads} learned={props.learned?.(d.id)} lang={lang} now={props.now} />
+                        </>
+                      ) : (
+                        <ol>
+                          {reads.map((r) => (
+                            <li class={r === bad ? "read-bad" : undefined} data-read={`FC${r.fc}:${r.start}`}>
+                              <code>{describeRead(r)}</code>
+                              {r === bad && ds ? (
+                                <div class="read-err" role="status">
+                                  ✖ {ds.lastError} ({ago(t, ds.lastErrorAt, props.now)})
+                                </div>
+                              ) : null}
+                            </li>
+                          ))}
+                        </ol>
+                      )}
                     </details>
                   );
                 })}
             </div>
           </section>
         ))}
+        {props.gateway}
       </div>
     </Layout>
   );

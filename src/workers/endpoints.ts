@@ -35,6 +35,7 @@ export function mergeStats(parts: BusStats[]): BusStats {
   return {
     ...parts[0]!,
     connected: parts.every((p) => p.connected),
+    silent: parts.some((p) => p.silent),
     requests: sum("requests"),
     errors: sum("errors"),
     timeouts: sum("timeouts"),

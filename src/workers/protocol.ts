@@ -4,6 +4,7 @@ import type { PointTableBuffers } from "../points/table.ts";
 import type { ReplyCacheBuffers } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
 import type { TimeSyncSpec } from "../timesync/timesync.ts";
+import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 
 /** Messages between the main thread and a bus worker. Values never travel here: they go through the table. */
 
@@ -104,6 +105,8 @@ export interface BusStats {
   requestsPerSec: number;
   /** Share of the last period the link was busy with a request (0..1). */
   busy: number;
+  /** Connected, but no device on the link answers (a hung gateway, a cut line). */
+  silent?: boolean;
   /** Requests forwarded for gateway clients (since start). */
   forwarded?: number;
   /** RTU line counters: CRC errors, short frames, echoes, garbage bytes... */
@@ -123,4 +126,6 @@ export type FromWorker =
   | { type: "scan-done"; id: number; result: ScanResult }
   | { type: "event"; event: BusEvent }
   | { type: "time-synced"; devices: string[]; at: number }
+  /** A device's request plan changed: split after refusals, a refused register answered, or reset. */
+  | { type: "plan"; device: string; plan: LearnedPlanView }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string };

@@ -9,6 +9,7 @@ import { ReplyCache } from "../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../protocols/modbus/rtu-scan.ts";
 import { timeSyncSpec } from "../timesync/timesync.ts";
 import { breakEvenGap } from "../protocols/modbus/rtu-frame.ts";
+import { configuredView, type LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 
 /**
  * Starts one worker per bus and keeps it alive: a worker that dies is restarted within a second,
@@ -97,6 +98,8 @@ export class Supervisor {
   /** Last clock setting per device, kept across worker restarts. */
   private readonly lastTimeSync: Record<string, number> = {};
   private readonly timezone: string;
+  /** Plans the workers have learned from refusals, per device (absent: the configured plan is in force). */
+  private readonly learnedPlans = new Map<string, LearnedPlanView>();
 
   constructor(
     site: Site,
@@ -174,6 +177,8 @@ export class Supervisor {
       b.worker = undefined;
       worker.terminate();
       this.markStale(b);
+      // A new worker starts again from the configured plan.
+      for (const d of b.devices) this.learnedPlans.delete(d.id);
       this.failPendingWrites(b.bus.id, `bus ${b.bus.id} worker restarted`);
       this.failPendingForwards(b, `bus ${b.bus.id} worker restarted`);
       this.endScan(b);
@@ -259,6 +264,20 @@ export class Supervisor {
       case "time-synced":
         for (const d of msg.devices) this.lastTimeSync[d] = msg.at;
         break;
+      case "plan": {
+        const before = this.learnedPlans.get(msg.device);
+        if (msg.plan.learned) this.learnedPlans.set(msg.device, msg.plan);
+        else this.learnedPlans.delete(msg.device);
+        const refused = msg.plan.refused.join(", ");
+        if (!msg.plan.learned ? before : refused !== (before?.refused.join(", ") ?? ""))
+          this.events.log(
+            "info",
+            msg.plan.learned
+              ? `${msg.device}: request plan learned: ${msg.plan.reads.length} reads${refused ? `; registers refused by the device: ${refused}` : ""}`
+              : `${msg.device}: request plan back to the configured one`,
+          );
+        break;
+      }
       case "ready":
         break;
     }
@@ -379,6 +398,14 @@ export class Supervisor {
   /** Fault injection: makes a bus worker throw (tests and drills). */
   crash(busId: string): void {
     this.buses.find((b) => b.bus.id === busId)?.worker?.postMessage({ type: "crash" } satisfies ToWorker);
+  }
+
+  /** The request plan in force for a device: what its worker learned, else the configured plan. */
+  plan(device: string): LearnedPlanView | undefined {
+    const learned = this.learnedPlans.get(device);
+    if (learned) return learned;
+    const reads = this.plans.get(device);
+    return reads ? configuredView(reads) : undefined;
   }
 
   stats(): (BusStats | { bus: string; kind: string; connected: false; restarting: true; restarts: number })[] {

@@ -9,6 +9,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { redirectTarget } from "../redirect.ts";
 
 /**
  * Alarm summary and history pages, the JSON API, and the actions: silence (operator), acknowledge
@@ -84,7 +85,9 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
 
   app.get("/alarms/history", (c) => {
     const pageSize = 100;
-    const page = Math.max(0, Math.floor(Number(c.req.query("page") ?? 0)) || 0);
+    const rawPage = c.req.query("page");
+    if (rawPage !== undefined && rawPage !== "" && !/^\d{1,6}$/.test(rawPage)) return c.text("page: must be a whole number from 0 to 999999", 400);
+    const page = Number(rawPage ?? 0) || 0;
     const raw = { from: c.req.query("from"), to: c.req.query("to"), device: c.req.query("device"), priority: c.req.query("priority") };
     const from = parseTimeFilter(raw.from, tz);
     const to = parseTimeFilter(raw.to, tz, true);
@@ -122,7 +125,8 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
   const body = async (c: Context): Promise<Record<string, string>> => {
     if ((c.req.header("content-type") ?? "").includes("json")) {
       try {
-        const j = (await c.req.json()) as Record<string, unknown>;
+        const j = (await c.req.json()) as unknown;
+        if (!j || typeof j !== "object" || Array.isArray(j)) return {};
         return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, v === null || v === undefined ? "" : String(v)]));
       } catch {
         return {};
@@ -138,11 +142,20 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
     return c.redirect(`${back}${sep}${r.ok ? `ok=${okKey}` : `err=${r.status === 404 ? "notFound" : r.status === 400 ? "invalid" : "conflict"}`}`, 303);
   };
   const user = (c: Context) => authOf(c).user!.name;
+  /** An action's form: read and checked (its `back`) before the action runs. */
+  const actionBody = async (c: Context): Promise<{ b: Record<string, string> } | { bad: Response }> => {
+    const b = await body(c);
+    const back = redirectTarget(b.back, "/alarms");
+    if (!back.ok) return { bad: wantsJson(c) ? c.json({ ok: false, error: `back: ${back.error}` }, 400) : c.text(`back: ${back.error}`, 400) };
+    return { b };
+  };
 
   // Silencing is not acknowledging: by default anyone at the screen may stop the horn (a kiosk
   // without PIN too); a site may keep it for signed-in operators (alarms.silence: operator).
   app.post("/alarms/silence", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     const a = authOf(c);
     if (!a.user && (alarms.config.silence === "operator" || !a.kiosk)) {
       if (wantsJson(c)) return c.json({ ok: false, error: "silencing needs a signed-in operator at this site" }, 403);
@@ -170,6 +183,8 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
       const raw = form.ids;
       ids = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((x) => (typeof x === "string" ? x.split(",") : []));
     }
+    const target = redirectTarget(b.back, "/alarms");
+    if (!target.ok) return wantsJson(c) ? c.json({ ok: false, error: `back: ${target.error}` }, 400) : c.text(`back: ${target.error}`, 400);
     if (b.all === "1") {
       const f: AlarmListFilter = { priority: b.priority || undefined, device: b.device || undefined, show: "active" };
       ids = alarms.list(f).filter((a) => a.state === "unack_active" || a.state === "unack_rtn").map((a) => a.id);
@@ -188,7 +203,9 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
   });
 
   app.post("/alarms/:id/ack", async (c) => {
-    const b = await body(c);
+    const parsed = await actionBody(c);
+    if ("bad" in parsed) return parsed.bad;
+    const b = parsed.b;
     const r = alarms.ack(c.req.param("id"), user(c), commentOf(b));
     if (!r.ok && r.status === 400 && !wantsJson(c)) {
       const back = safeNext(b.back, "/alarms");
@@ -199,7 +216,9 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
 
   // Shelving hides an alarm: the reason is required (a preset or free text).
   app.post("/alarms/:id/shelve", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     const reason = commentOf(b);
     if (!reason) {
       if (wantsJson(c)) return c.json({ ok: false, error: "shelving needs a reason" }, 400);
@@ -210,17 +229,23 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
   });
 
   app.post("/alarms/:id/unshelve", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.unshelve(c.req.param("id"), user(c)), "unshelve");
   });
 
   app.post("/alarms/:id/out-of-service", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.setOutOfService(c.req.param("id"), user(c), true, b.comment), "oos");
   });
 
   app.post("/alarms/:id/in-service", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.setOutOfService(c.req.param("id"), user(c), false, b.comment), "inService");
   });
 }
