@@ -265,6 +265,11 @@ describe("simulation controls", () => {
   it("an admin trips a breaker and makes a device answer garbage: an alarm and a communication failure, journaled", { timeout: 60_000 }, async () => {
     const context = await browser.newContext({ viewport: SIZES.control, locale: "fr-CA" });
     const page = await login(context, "ada", "administrator-password");
+    // The pages satisfy the site's Content-Security-Policy (no inline script or style).
+    const csp: string[] = [];
+    page.on("console", (m) => {
+      if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
+    });
     await page.goto(`${demo.busbar.url}sim`);
     expect(await page.locator(".sim-warning").textContent()).toContain("simulé");
     const t = tapper(page, false);
@@ -284,6 +289,13 @@ describe("simulation controls", () => {
     // The communication page shows the device failing.
     await page.goto(`${demo.busbar.url}comm`);
     await page.screenshot({ path: artifact("room-sim-comm-1920x1080.png"), fullPage: true });
+    await page.goto(`${demo.busbar.url}?node=2B4`);
+    await page.locator(".detail-commands a[data-cmd]").first().waitFor();
+    await page.goto(`${demo.busbar.url}operate/2B4.cmd_open_close?value=0`);
+    await page.click('button[data-act="select"]');
+    await page.locator(".sel-countdown").waitFor();
+    await page.click('button[data-act="cancel"]');
+    expect(csp).toEqual([]);
     // Put everything back.
     await page.goto(`${demo.busbar.url}sim`);
     await page.click('button[data-sim="sane:2B10"]');
