@@ -180,6 +180,8 @@ describe("select-before-operate", () => {
     await t.tap('button[data-act="execute"]');
     await page.locator('[data-write-result="ok"]').waitFor();
     taps["sbo-open"] = t.count;
+    // One tap back to the breaker's detail on the one-line.
+    expect(await page.locator('a[data-act="back"]').getAttribute("href")).toBe("/?node=2B4");
     await second.waitForFunction(() => !document.querySelector('.ol-tall .nd[data-id="2B4"]')?.classList.contains("selby"), undefined, { timeout: 5000 });
     await until("2B4 opened", () => demo.busbar.live.value(demo.busbar.registry.byId.get("2B4.closed")!).value === 0, 10_000);
 

@@ -288,7 +288,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
     return c.html(
-      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.tag.poll ? unit : "")} newText={newText + unit} result={result} />,
+      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.tag.poll ? unit : "")} newText={newText + unit} result={result} back={safeNext(c.req.query("back"), "") || undefined} />,
       problem ? 400 : 200,
     );
   });

@@ -295,7 +295,7 @@ export function OperateConfirmPage(props: {
         ) : null}
         {props.rights.canOperate && (!select || select.mine) ? (
           <div class="operate-exec">
-            <form method="post" action={href}>
+            <form method="post" action={props.back ? `${href}?back=${encodeURIComponent(props.back)}` : href}>
               <CsrfField token={props.csrf} />
               <input type="hidden" name="value" value={String(props.newValue)} />
               <input type="hidden" name="old" value={value.value === null ? "" : String(value.value)} />
@@ -335,6 +335,8 @@ export function OperateResultPage(props: {
   oldText: string;
   newText: string;
   result: { ok: boolean; error?: string; ms: number };
+  /** Where the command was started (the one-line's detail): one tap back there. */
+  back?: string;
 }) {
   const lang = props.req.lang;
   const t = translator(lang);
@@ -357,7 +359,12 @@ export function OperateResultPage(props: {
             {info.tag.unit && !info.tag.states ? ` ${info.tag.unit}` : ""}
           </p>
         ) : null}
-        <p>
+        <p class="operate-after">
+          {props.back ? (
+            <a class="btn btn-big btn-primary" href={props.back} data-act="back">
+              ← {t("operate.back")}
+            </a>
+          ) : null}{" "}
           <a class="btn btn-big" href={`/operate/${encodeURIComponent(info.id)}`}>
             {t("operate.again")}
           </a>{" "}
