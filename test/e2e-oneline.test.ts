@@ -125,6 +125,7 @@ describe("one-line diagram", () => {
     expect(await page.$eval("#detail", (el) => el.textContent)).toContain("5B1.cmd_open_close");
     expect(await page.$$("#detail .detail-commands a[data-cmd]")).toHaveLength(0);
     expect(await page.$$("#detail .detail-commands a[href^='/auth/pin']")).toHaveLength(1);
+    expect(await page.$$("#detail button:not(.detail-close):not([data-trend-range])")).toHaveLength(0); // no acknowledge nor command button for a kiosk
     // The panel's points joined the page's lease: its values move live.
     await page.waitForSelector('#detail .mini-trend[data-ready="1"] canvas', { timeout: 10_000 });
     const before = await page.$eval('#detail [data-pt="5B1.v_ab"]', (el) => el.textContent);

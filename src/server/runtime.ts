@@ -17,6 +17,7 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import type { Sim } from "../sim/simulator.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
+import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -37,6 +38,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** The simulator serving this site (demo, tests): enables the admin's simulation controls (/sim). */
   sim?: Sim;
+  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
+  restart?: Restart;
 }
 
 export interface Busbar {
@@ -55,6 +58,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  history: History | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -140,6 +145,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     .all() as { device: string; at: number }[];
   supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -157,7 +163,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, sim: opts.sim };
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway, history, sim: opts.sim };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -176,6 +182,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
   }
@@ -195,6 +202,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    history,
     url,
     port: server.port!,
     async stop() {
@@ -204,6 +212,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },
