@@ -15,6 +15,8 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import { startBacnetServer } from "../bacnet-server/index.ts";
+import type { BacnetServer } from "../bacnet-server/server.ts";
 
 /**
  * One running Busbar: point table, bus workers, live view, database and HTTP server.
@@ -30,6 +32,8 @@ export interface BusbarOptions {
   kiosk?: string[];
   /** Overrides the site file's gateway port (the demo picks a free one when 1502 is taken). */
   gatewayPort?: number;
+  /** Overrides the site file's BACnet server UDP port (0: a free one). */
+  bacnetPort?: number;
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
@@ -51,6 +55,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
+  bacnet: BacnetServer | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -153,7 +159,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents };
+  // The BACnet/IP server for the building's BMS (src/bacnet-server).
+  let bacnet: BacnetServer | undefined;
+  if (site.bacnetServer?.enabled) {
+    try {
+      bacnet = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
+    } catch (e) {
+      const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
+      log(`[error] ${message}`);
+      journal.append({ type: "system.bacnet", source: site.site.name, message });
+    }
+  }
+
+  const ctx: AppContext = { site, live, supervisor, db, pageEvents, bacnet };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -166,6 +184,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       idleTimeout: 30,
     });
   } catch (e) {
+    bacnet?.stop();
     clearInterval(purgeTimer);
     alarms.stop();
     live.stop();
@@ -189,10 +208,12 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    bacnet,
     url,
     port: server.port!,
     async stop() {
       gateway?.stop();
+      bacnet?.stop();
       clearInterval(purgeTimer);
       alarms.stop();
       live.stop();

@@ -1,0 +1,200 @@
+import { ASN1_ARRAY_ALL, ConfirmedServiceChoice, ObjectType, PduType, UnconfirmedServiceChoice } from "@bacnet-js/client";
+import * as asn1 from "@bacnet-js/client/dist/lib/asn1.js";
+import * as apdu from "@bacnet-js/client/dist/lib/apdu.js";
+import * as npdu from "@bacnet-js/client/dist/lib/npdu.js";
+import type { EncodeBuffer } from "@bacnet-js/client/dist/lib/types.js";
+import { BVLC, type NpduAddress } from "./wire.ts";
+
+/**
+ * Reply and notification packets, encoded with @bacnet-js/client's encoders (one BACnet codec in
+ * Busbar: the client driver's). Everything is encoded into one large scratch buffer first, so a
+ * reply too large for the requester is measured, not thrown (the library cannot segment: the
+ * server answers Abort segmentation-not-supported instead, clause 20.1.2.11).
+ */
+
+/** An application value as the library encodes it. */
+export interface Value {
+  type: number;
+  value: unknown;
+}
+export type PropertyResult = { values: Value[] } | { error: [errorClass: number, errorCode: number] };
+
+const scratch: EncodeBuffer = { buffer: Buffer.alloc(1 << 17), offset: 0 };
+/** BVLC (4) + NPDU without routing (2): where the APDU starts in a locally addressed packet. */
+const HEAD = 6;
+
+const NPDU_EXPECTING_REPLY = 0x04;
+
+/**
+ * Starts a packet; the APDU is written by `body`. Returns the finished packet (a copy) and the
+ * APDU's length, or undefined when the APDU grew past what the scratch buffer holds.
+ */
+function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingReply: boolean, body: (b: EncodeBuffer) => void): { bytes: Buffer; apduLength: number } {
+  const b = scratch;
+  b.offset = 4;
+  npdu.encode(b, expectingReply ? NPDU_EXPECTING_REPLY : 0, dest ? { net: dest.net, adr: dest.adr } : undefined, undefined, dest ? 255 : undefined);
+  const apduStart = b.offset;
+  body(b);
+  const len = b.offset;
+  // Broadcasts of a registered foreign device go through its BBMD (server.ts rewrites the function).
+  b.buffer[0] = 0x81;
+  b.buffer[1] = broadcast ? BVLC.ORIGINAL_BROADCAST : BVLC.ORIGINAL_UNICAST;
+  b.buffer[2] = len >> 8;
+  b.buffer[3] = len & 0xff;
+  return { bytes: Buffer.from(b.buffer.subarray(0, len)), apduLength: len - apduStart };
+}
+void HEAD;
+
+/** Pre-encoded octets (e.g. an unspecified Time, which the library's Date-based encoder cannot write). */
+export const RAW = -1;
+
+function encodeValues(b: EncodeBuffer, values: Value[]): void {
+  for (const v of values) {
+    if (v.type === RAW) for (const x of v.value as number[]) b.buffer[b.offset++] = x;
+    else asn1.bacappEncodeApplicationData(b, v as Parameters<typeof asn1.bacappEncodeApplicationData>[1]);
+  }
+}
+
+export function simpleAck(dest: NpduAddress | undefined, service: number, invokeId: number): Buffer {
+  return packet(false, dest, false, (b) => apdu.encodeSimpleAck(b, PduType.SIMPLE_ACK, service, invokeId)).bytes;
+}
+
+export function errorPdu(dest: NpduAddress | undefined, service: number, invokeId: number, errorClass: number, errorCode: number): Buffer {
+  return packet(false, dest, false, (b) => {
+    apdu.encodeError(b, PduType.ERROR, service, invokeId);
+    asn1.encodeApplicationEnumerated(b, errorClass);
+    asn1.encodeApplicationEnumerated(b, errorCode);
+  }).bytes;
+}
+
+export function rejectPdu(dest: NpduAddress | undefined, invokeId: number, reason: number): Buffer {
+  return packet(false, dest, false, (b) => {
+    b.buffer[b.offset++] = PduType.REJECT;
+    b.buffer[b.offset++] = invokeId;
+    b.buffer[b.offset++] = reason;
+  }).bytes;
+}
+
+/** Abort sent by the server (SRV bit set). */
+export function abortPdu(dest: NpduAddress | undefined, invokeId: number, reason: number): Buffer {
+  return packet(false, dest, false, (b) => apdu.encodeAbort(b, PduType.ABORT | 0x01, invokeId, reason)).bytes;
+}
+
+/** ReadProperty-ACK, or undefined when it does not fit in `maxApdu`. */
+export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, object: { type: number; instance: number }, property: number, index: number | undefined, values: Value[]): Buffer | undefined {
+  const p = packet(false, dest, false, (b) => {
+    apdu.encodeComplexAck(b, PduType.COMPLEX_ACK, ConfirmedServiceChoice.READ_PROPERTY, invokeId);
+    asn1.encodeContextObjectId(b, 0, object.type, object.instance);
+    asn1.encodeContextEnumerated(b, 1, property);
+    if (index !== undefined) asn1.encodeContextUnsigned(b, 2, index);
+    asn1.encodeOpeningTag(b, 3);
+    encodeValues(b, values);
+    asn1.encodeClosingTag(b, 3);
+  });
+  return p.apduLength <= maxApdu ? p.bytes : undefined;
+}
+
+export interface AccessResult {
+  object: { type: number; instance: number };
+  results: { property: number; index: number | undefined; result: PropertyResult }[];
+}
+
+/** ReadPropertyMultiple-ACK, or undefined when it does not fit in `maxApdu`. */
+export function readPropertyMultipleAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, access: AccessResult[]): Buffer | undefined {
+  // A big RPM (ALL of many objects) can outgrow even the scratch buffer: stop early, it is too big anyway.
+  let tooBig = false;
+  const p = packet(false, dest, false, (b) => {
+    apdu.encodeComplexAck(b, PduType.COMPLEX_ACK, ConfirmedServiceChoice.READ_PROPERTY_MULTIPLE, invokeId);
+    for (const a of access) {
+      if (b.offset > maxApdu + 64) {
+        tooBig = true;
+        return;
+      }
+      asn1.encodeContextObjectId(b, 0, a.object.type, a.object.instance);
+      asn1.encodeOpeningTag(b, 1);
+      for (const r of a.results) {
+        asn1.encodeContextEnumerated(b, 2, r.property);
+        if (r.index !== undefined && r.index !== ASN1_ARRAY_ALL) asn1.encodeContextUnsigned(b, 3, r.index);
+        if ("error" in r.result) {
+          asn1.encodeOpeningTag(b, 5);
+          asn1.encodeApplicationEnumerated(b, r.result.error[0]);
+          asn1.encodeApplicationEnumerated(b, r.result.error[1]);
+          asn1.encodeClosingTag(b, 5);
+        } else {
+          asn1.encodeOpeningTag(b, 4);
+          encodeValues(b, r.result.values);
+          asn1.encodeClosingTag(b, 4);
+        }
+        if (b.offset > maxApdu + 64) {
+          tooBig = true;
+          return;
+        }
+      }
+      asn1.encodeClosingTag(b, 1);
+    }
+  });
+  return !tooBig && p.apduLength <= maxApdu ? p.bytes : undefined;
+}
+
+export function iAm(dest: NpduAddress | undefined, broadcast: boolean, device: number, maxApdu: number, segmentation: number, vendorId: number): Buffer {
+  return packet(broadcast, dest, false, (b) => {
+    apdu.encodeUnconfirmedServiceRequest(b, PduType.UNCONFIRMED_REQUEST, UnconfirmedServiceChoice.I_AM);
+    asn1.encodeApplicationObjectId(b, ObjectType.DEVICE, device);
+    asn1.encodeApplicationUnsigned(b, maxApdu);
+    asn1.encodeApplicationEnumerated(b, segmentation);
+    asn1.encodeApplicationUnsigned(b, vendorId);
+  }).bytes;
+}
+
+export function iHave(dest: NpduAddress | undefined, broadcast: boolean, device: number, object: { type: number; instance: number }, name: string): Buffer {
+  return packet(broadcast, dest, false, (b) => {
+    apdu.encodeUnconfirmedServiceRequest(b, PduType.UNCONFIRMED_REQUEST, UnconfirmedServiceChoice.I_HAVE);
+    asn1.encodeApplicationObjectId(b, ObjectType.DEVICE, device);
+    asn1.encodeApplicationObjectId(b, object.type, object.instance);
+    asn1.encodeApplicationCharacterString(b, name);
+  }).bytes;
+}
+
+/**
+ * A COV notification (clause 13.1): Present_Value and Status_Flags. Encoded here rather than with
+ * the library's CovNotify.encode, which writes an array index exactly when there is none.
+ */
+export function covNotification(
+  dest: NpduAddress | undefined,
+  confirmed: { invokeId: number } | undefined,
+  processId: number,
+  device: number,
+  object: { type: number; instance: number },
+  timeRemaining: number,
+  values: { property: number; values: Value[] }[],
+): Buffer {
+  return packet(false, dest, confirmed !== undefined, (b) => {
+    if (confirmed)
+      apdu.encodeConfirmedServiceRequest(b, PduType.CONFIRMED_REQUEST, ConfirmedServiceChoice.CONFIRMED_COV_NOTIFICATION, 0, 5, confirmed.invokeId);
+    else apdu.encodeUnconfirmedServiceRequest(b, PduType.UNCONFIRMED_REQUEST, UnconfirmedServiceChoice.UNCONFIRMED_COV_NOTIFICATION);
+    asn1.encodeContextUnsigned(b, 0, processId);
+    asn1.encodeContextObjectId(b, 1, ObjectType.DEVICE, device);
+    asn1.encodeContextObjectId(b, 2, object.type, object.instance);
+    asn1.encodeContextUnsigned(b, 3, timeRemaining);
+    asn1.encodeOpeningTag(b, 4);
+    for (const v of values) {
+      asn1.encodeContextEnumerated(b, 0, v.property);
+      asn1.encodeOpeningTag(b, 2);
+      encodeValues(b, v.values);
+      asn1.encodeClosingTag(b, 2);
+    }
+    asn1.encodeClosingTag(b, 4);
+  }).bytes;
+}
+
+/** BVLC Register-Foreign-Device (J.5.2.1): the BBMD then forwards the network's broadcasts to us. */
+export function registerForeignDevice(ttlSeconds: number): Buffer {
+  return Buffer.from([0x81, BVLC.REGISTER_FOREIGN_DEVICE, 0x00, 0x06, ttlSeconds >> 8, ttlSeconds & 0xff]);
+}
+
+/** A broadcast packet re-addressed for a foreign device: Distribute-Broadcast-To-Network via the BBMD. */
+export function asDistributeBroadcast(p: Buffer): Buffer {
+  const out = Buffer.from(p);
+  out[1] = BVLC.DISTRIBUTE_BROADCAST;
+  return out;
+}
