@@ -112,6 +112,9 @@ export class BacnetServer {
   private socket: dgram.Socket | undefined;
   private readonly log: NonNullable<BacnetServerDeps["log"]>;
   private readonly databaseRevision: number;
+  get databaseRevisionValue(): number {
+    return this.databaseRevision;
+  }
   private systemStatusCache = { at: 0, value: DeviceStatus.OPERATIONAL as number };
   private fdTimer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
