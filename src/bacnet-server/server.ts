@@ -69,7 +69,10 @@ export interface ServerStats {
   ignored: number;
   rejected: number;
   aborted: number;
+  /** Error PDUs answered (unknown object, write refused…). */
   errors: number;
+  /** Exceptions caught in the handler: defects, never the client's fault. Must stay 0. */
+  crashes: number;
   replies: number;
 }
 
@@ -107,7 +110,7 @@ export class BacnetServer {
   readonly set: ObjectSet;
   readonly reader: PropertyReader;
   readonly covs: Covs;
-  readonly stats: ServerStats = { received: 0, ignored: 0, rejected: 0, aborted: 0, errors: 0, replies: 0 };
+  readonly stats: ServerStats = { received: 0, ignored: 0, rejected: 0, aborted: 0, errors: 0, crashes: 0, replies: 0 };
   readonly local: { address: string; broadcast: string; port: number; broadcastPort: number };
   private socket: dgram.Socket | undefined;
   private readonly log: NonNullable<BacnetServerDeps["log"]>;
@@ -234,7 +237,7 @@ export class BacnetServer {
       this.handle(msg, rinfo);
     } catch (e) {
       // A defect, not the client's fault; logged, never a crash.
-      this.stats.errors++;
+      this.stats.crashes++;
       this.log("error", `BACnet request from ${rinfo.address}:${rinfo.port} failed: ${(e as Error).stack ?? e}`);
     }
   }
@@ -369,7 +372,14 @@ export class BacnetServer {
       case CS.WRITE_PROPERTY: {
         const w = decodeWriteProperty(body);
         if (w.priority !== undefined && (w.priority < 1 || w.priority > 16)) throw new Rejection(RejectReason.PARAMETER_OUT_OF_RANGE, "priority must be 1..16");
-        void this.write(w, from).then((r) => (r ? error(r[0], r[1]) : this.send(enc.simpleAck(dest, service, invokeId), from)));
+        void this.write(w, from).then(
+          (r) => (r ? error(r[0], r[1]) : this.send(enc.simpleAck(dest, service, invokeId), from)),
+          (e) => {
+            this.stats.crashes++;
+            this.log("error", `BACnet write from ${from.address}:${from.port} failed: ${(e as Error).stack ?? e}`);
+            error(ErrorClass.DEVICE, ErrorCode.OTHER);
+          },
+        );
         return;
       }
       case CS.SUBSCRIBE_COV: {
