@@ -33,7 +33,7 @@ const enc = (fn: (b: B) => void): Buffer => {
   fn(b);
   return Buffer.from(b.buffer.subarray(0, b.offset));
 };
-const frame = (apduBytes: Buffer, npduHead = Buffer.from([0x01, 0x04]), fn = 0x0a): Buffer => {
+const frame = (apduBytes: Uint8Array, npduHead: Uint8Array = Buffer.from([0x01, 0x04]), fn = 0x0a): Buffer => {
   const len = 4 + npduHead.length + apduBytes.length;
   return Buffer.concat([Buffer.from([0x81, fn, (len >> 8) & 0xff, len & 0xff]), npduHead, apduBytes]);
 };
@@ -64,10 +64,15 @@ describe("BACnet server decoding path under fuzz", () => {
     };
     const server = new BacnetServer({ site, config: site.bacnetServer!, registry, store: new BacnetStore(db.sqlite), live, writes, version: "fuzz", log: () => {} });
     const sent: Buffer[] = [];
-    (server as unknown as { send: (p: Buffer) => void }).send = (p: Buffer) => void (sent.length < 1000 ? sent.push(p) : sent.splice(0, 500));
+    let replies = 0;
+    (server as unknown as { send: (p: Buffer) => void }).send = (p: Buffer) => {
+      replies++;
+      if (sent.length > 1000) sent.splice(0, 500);
+      sent.push(p);
+    };
     const dev = site.bacnetServer!.instance;
     const objs = server.set.objects;
-    const seeds: Buffer[] = [
+    const seeds = ([
       frame(conf(CS.READ_PROPERTY, (b) => ReadProperty.encode(b, ObjectType.DEVICE, dev, P.OBJECT_LIST, 3))),
       frame(conf(CS.READ_PROPERTY, (b) => ReadProperty.encode(b, objs[5]!.type, objs[5]!.instance, P.PRESENT_VALUE, 0xffffffff))),
       frame(
@@ -100,7 +105,7 @@ describe("BACnet server decoding path under fuzz", () => {
       // Routed: DNET/DLEN/DADR + SNET/SLEN/SADR + hop count; and a Forwarded-NPDU.
       frame(conf(CS.READ_PROPERTY, (b) => ReadProperty.encode(b, ObjectType.DEVICE, dev, P.OBJECT_NAME, 0xffffffff)), Buffer.from([0x01, 0x2c, 0xff, 0xff, 0x00, 0x00, 0x05, 0x01, 0x42, 0xff])),
       Buffer.concat([Buffer.from([0x81, 0x04, 0, 0, 10, 0, 0, 9, 0xba, 0xc0]), Buffer.from([0x01, 0x04]), conf(CS.READ_PROPERTY, (b) => ReadProperty.encode(b, ObjectType.DEVICE, dev, P.SYSTEM_STATUS, 0xffffffff))]).map((x, i, a) => (i === 3 ? a.length : x)),
-    ];
+    ] as Uint8Array[]).map((x) => Buffer.from(x));
     let seed = 0x9e3779b9;
     const rnd = (n: number) => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) % n);
     const mutate = (p: Buffer): Buffer => {
@@ -139,7 +144,7 @@ describe("BACnet server decoding path under fuzz", () => {
     const ms = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 50));
     console.log(
-      `BACnet fuzz: ${PACKETS.toLocaleString("en")} packets in ${(ms / 1000).toFixed(1)} s; received ${server.stats.received}, ignored ${server.stats.ignored}, rejected ${server.stats.rejected}, aborted ${server.stats.aborted}, errors answered ${server.stats.errors}, crashes ${server.stats.crashes}, replies ${server.stats.replies}`,
+      `BACnet fuzz: ${PACKETS.toLocaleString("en")} packets in ${(ms / 1000).toFixed(1)} s; received ${server.stats.received}, ignored ${server.stats.ignored}, rejected ${server.stats.rejected}, aborted ${server.stats.aborted}, errors answered ${server.stats.errors}, crashes ${server.stats.crashes}, packets sent back ${replies}`,
     );
     expect(server.stats.crashes).toBe(0);
     expect(server.stats.rejected).toBeGreaterThan(0);

@@ -66,6 +66,30 @@ function bits(n: number, set: number[]): Value {
 
 const COMMON_REQUIRED = [P.OBJECT_IDENTIFIER, P.OBJECT_NAME, P.OBJECT_TYPE, P.PROPERTY_LIST];
 
+interface Sets {
+  required: number[];
+  optional: number[];
+  all: number[];
+  known: Set<number>;
+  /** Property_List: all but the four every object has. */
+  list: Value[];
+}
+const setsCache = new WeakMap<object, Sets>();
+const DEVICE_KEY = {};
+/** The property sets of an object, computed once (they do not change while it is served). */
+function sets(o: ServedObject | "device"): Sets {
+  const key = o === "device" ? DEVICE_KEY : o;
+  let s = setsCache.get(key);
+  if (!s) {
+    const { required, optional } = propertySets(o);
+    const all = [...required, ...optional];
+    const list = all.filter((p) => p !== P.OBJECT_IDENTIFIER && p !== P.OBJECT_NAME && p !== P.OBJECT_TYPE && p !== P.PROPERTY_LIST).map((p) => ({ type: T.ENUMERATED, value: p }));
+    s = { required, optional, all, known: new Set(all), list };
+    setsCache.set(key, s);
+  }
+  return s;
+}
+
 /** Required and optional properties per object (clause 12). */
 export function propertySets(o: ServedObject | "device"): { required: number[]; optional: number[] } {
   if (o === "device")
@@ -118,8 +142,14 @@ export function propertySets(o: ServedObject | "device"): { required: number[]; 
 export const ARRAY_PROPERTIES = new Set<number>([P.OBJECT_LIST, P.PROPERTY_LIST, P.PRIORITY_ARRAY, P.STATE_TEXT]);
 
 /** Site-local wall-clock parts (the BMS expects the building's time, not the server's TZ). */
+const formats = new Map<string, Intl.DateTimeFormat>();
 function localParts(timezone: string, now: number): { y: number; mo: number; d: number; h: number; mi: number; s: number; ms: number } {
-  const f = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  // Building a DateTimeFormat costs ~100 µs: one per zone, kept.
+  let f = formats.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    formats.set(timezone, f);
+  }
   const p: Record<string, number> = {};
   for (const x of f.formatToParts(new Date(now))) if (x.type !== "literal") p[x.type] = Number(x.value);
   return { y: p.year!, mo: p.month!, d: p.day!, h: p.hour!, mi: p.minute!, s: p.second!, ms: now % 1000 };
@@ -196,16 +226,19 @@ export class PropertyReader {
   }
 
   propertyIds(o: ServedObject | "device", which: number): number[] {
-    const s = propertySets(o);
+    const s = sets(o);
     if (which === P.REQUIRED) return s.required;
     if (which === P.OPTIONAL) return s.optional;
-    return [...s.required, ...s.optional];
+    return s.all;
+  }
+
+  knows(o: ServedObject | "device", prop: number): boolean {
+    return sets(o).known.has(prop);
   }
 
   /** One property; `index` for arrays (0 = length). */
   read(o: ServedObject | "device", prop: number, index: number | undefined): PropertyResult {
-    const known = o === "device" || (propertySets(o).required.includes(prop) || propertySets(o).optional.includes(prop));
-    if (!known) return err(ErrorClass.PROPERTY, ErrorCode.UNKNOWN_PROPERTY);
+    if (!sets(o).known.has(prop)) return err(ErrorClass.PROPERTY, ErrorCode.UNKNOWN_PROPERTY);
     if (index !== undefined && !ARRAY_PROPERTIES.has(prop)) return err(ErrorClass.PROPERTY, ErrorCode.PROPERTY_IS_NOT_AN_ARRAY);
     const whole = o === "device" ? this.deviceProperty(prop) : this.objectProperty(o, prop);
     if (!whole) return err(ErrorClass.PROPERTY, ErrorCode.UNKNOWN_PROPERTY);
@@ -216,9 +249,7 @@ export class PropertyReader {
   }
 
   private propertyList(o: ServedObject | "device"): Arr {
-    return this.propertyIds(o, P.ALL)
-      .filter((p) => p !== P.OBJECT_IDENTIFIER && p !== P.OBJECT_NAME && p !== P.OBJECT_TYPE && p !== P.PROPERTY_LIST)
-      .map(enm);
+    return sets(o).list;
   }
 
   private objectProperty(o: ServedObject, prop: number): PropertyResult | undefined {
