@@ -20,7 +20,7 @@ import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
 import { openDatabase } from "../src/db/database.ts";
 import { DEMO_SITE } from "../src/generated/embedded.ts";
-import { buildRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
 import { BacnetServer } from "../src/bacnet-server/server.ts";
 import { BacnetStore } from "../src/bacnet-server/store.ts";
 import { BmsWrites } from "../src/bacnet-server/writes.ts";

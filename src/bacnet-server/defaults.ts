@@ -1,4 +1,5 @@
 import type { Site } from "../config/site.ts";
+import type { PointRegistry } from "../points/registry.ts";
 
 /**
  * The site point list the BMS integrator asked for (seed site-point-list.fr.txt), per device
@@ -53,23 +54,20 @@ const POINT_LIST: Record<string, { tags: string[]; writable?: Record<string, { r
  * and every polled tag of the UPS (a topology source of kind `ups` with a device: "the UPS's points
  * re-exposed").
  */
-export function defaultObjects(site: Site): DefaultObject[] {
+export function defaultObjects(site: Site, registry: PointRegistry): DefaultObject[] {
   const out: DefaultObject[] = [];
   const upsDevices = new Set(site.topology.sources.filter((s) => s.kind === "ups" && s.device).map((s) => s.device!));
   for (const d of site.devices) {
     if (!d.enabled) continue;
-    const profile = site.profiles.get(d.profile);
-    if (!profile) continue;
     const list = POINT_LIST[d.profile];
     if (list) {
-      const tags = new Set(profile.tags.map((t) => t.id));
       for (const tag of list.tags) {
-        if (!tags.has(tag)) continue; // a site's own variant of the profile may lack a point
+        if (!registry.byId.has(`${d.id}.${tag}`)) continue; // a site's own variant of the profile may lack a point
         const w = list.writable?.[tag];
         out.push({ point: `${d.id}.${tag}`, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
       }
     } else if (upsDevices.has(d.id)) {
-      for (const t of profile.tags) if (t.poll) out.push({ point: `${d.id}.${t.id}` });
+      for (const p of registry.byDevice.get(d.id) ?? []) if (p.readable) out.push({ point: p.id });
     }
   }
   return out;

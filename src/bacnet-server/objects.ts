@@ -61,8 +61,8 @@ export const unitsOf = (unit: string): number => UNITS[unit] ?? EngineeringUnits
 
 /** A change this large is worth a COV notification, when the site does not say. */
 function defaultCovIncrement(p: PointInfo): number {
-  if (p.tag.unit === "Hz") return 0.05;
-  const r = p.tag.range;
+  if (p.unit === "Hz") return 0.05;
+  const r = p.range;
   if (r?.min !== undefined && r?.max !== undefined && r.max - r.min <= 2) return 0.01; // power factor
   return 1;
 }
@@ -107,10 +107,9 @@ export const objectKey = (type: number, instance: number): number => type * 0x40
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 function kindFor(p: PointInfo, writable: boolean): ObjectKind {
-  const t = p.tag;
-  if (t.kind === "datetime") return "datetime-value";
-  if (t.kind === "digital" || t.states) {
-    const keys = Object.keys(t.states ?? {}).map(Number);
+  if (p.kind === "datetime") return "datetime-value";
+  if (p.kind === "digital" || p.kind === "multi-state" || p.states) {
+    const keys = Object.keys(p.states ?? {}).map(Number);
     const binary = keys.length > 0 && keys.every((k) => k === 0 || k === 1);
     if (binary) return writable ? "binary-value" : "binary-input";
     return writable ? "multi-state-value" : "multi-state-input";
@@ -119,7 +118,7 @@ function kindFor(p: PointInfo, writable: boolean): ObjectKind {
 }
 
 function statesFor(p: PointInfo, kind: ObjectKind, lang: "fr" | "en"): { raw: number; text: string }[] {
-  const s = p.tag.states ?? {};
+  const s = p.states ?? {};
   if (kind === "binary-input" || kind === "binary-value") return [0, 1].map((raw) => ({ raw, text: s[String(raw)] ?? (raw ? "ACTIVE" : "INACTIVE") }));
   if (kind === "multi-state-input" || kind === "multi-state-value")
     return Object.entries(s)
@@ -140,7 +139,7 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
   const wanted: { point: string; writable: boolean; relinquishDefault?: number; o?: BacnetObjectConfig }[] = [];
   const listed = new Set<string>();
   if (cfg.defaults)
-    for (const d of defaultObjects(site)) {
+    for (const d of defaultObjects(site, registry)) {
       listed.add(d.point);
       const o = overrides.get(d.point);
       if (o?.remove) continue;
@@ -157,7 +156,7 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
       continue;
     }
     let writable = w.writable;
-    if (writable && !p.tag.writable) {
+    if (writable && !p.writable) {
       warnings.push(`${w.point}: the device tag is not writable, served read-only`);
       writable = false;
     }
@@ -167,13 +166,13 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
       warnings.push(`${w.point}: a ${kind} cannot be written, served read-only`);
       writable = false;
     }
-    const momentary = writable && p.tag.role === "meter.reset";
-    let name = w.o?.name ?? `${p.device}.${cap(p.tag.id)}`;
+    const momentary = writable && p.role === "meter.reset";
+    let name = w.o?.name ?? `${p.device}.${cap(p.name)}`;
     if (byName.has(name)) {
       warnings.push(`${w.point}: object name "${name}" is taken, using "${name}_${p.index}"`);
       name = `${name}_${p.index}`;
     }
-    const r = p.tag.range;
+    const r = p.range;
     const obj: ServedObject = {
       key: `${TYPE_SHORT[type]}:${w.point}`,
       type,
@@ -182,7 +181,7 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
       description: (w.o?.description ?? (lang === "fr" ? p.labelFr : p.label)).slice(0, 255),
       point: p,
       kind,
-      units: unitsOf(p.tag.unit),
+      units: unitsOf(p.unit),
       states: statesFor(p, kind, lang),
       writable,
       commandable: writable && !momentary,
@@ -244,7 +243,7 @@ export function healthOf(o: ServedObject, quality: number, value: number, alarm:
       reliability = Reliability.NO_SENSOR;
       break;
     case Quality.OUT_OF_RANGE: {
-      const r = o.point.tag.range;
+      const r = o.point.range;
       reliability = r?.min !== undefined && value < r.min ? Reliability.UNDER_RANGE : Reliability.OVER_RANGE;
       break;
     }

@@ -443,7 +443,7 @@ export class BacnetServer {
     if (obj.momentary) {
       // A reset: ACTIVE triggers it on the device; INACTIVE is nothing to do.
       if (raw !== 1) return undefined;
-      const r = await this.deps.writes.relay(obj.point, Number(Object.keys(obj.point.tag.states ?? { 1: "" })[0] ?? 1));
+      const r = await this.deps.writes.relay(obj.point, Number(Object.keys(obj.point.states ?? { 1: "" })[0] ?? 1));
       this.deps.writes.record({ point: obj.point, object: obj.name, client, priority: null, property: "Present_Value", old: null, new: "ACTIVE", ok: r.ok, error: r.error, relayed: true, ms: r.ms });
       return r.ok ? undefined : deviceError(r.error);
     }
@@ -510,10 +510,11 @@ export class BacnetServer {
     if (now - this.systemStatusCache.at < 1000) return this.systemStatusCache.value;
     const alive = new Map<string, boolean>();
     for (const p of this.deps.registry.points) {
-      if (!p.tag.poll) continue;
+      if (!p.readable || p.owner.driver === "computed") continue; // a computed point is no bus
       const q = this.deps.live.read(p.index).quality;
       const answering = q !== Quality.COMM_FAIL && q !== Quality.STALE && q !== Quality.INIT;
-      alive.set(p.bus, (alive.get(p.bus) ?? false) || answering);
+      const bus = p.owner.bus ?? p.owner.driver;
+      alive.set(bus, (alive.get(bus) ?? false) || answering);
     }
     const value = [...alive.values()].every(Boolean) ? DeviceStatus.OPERATIONAL : DeviceStatus.NON_OPERATIONAL;
     this.systemStatusCache = { at: now, value };

@@ -44,6 +44,8 @@ export const tagSchema = z
     role: z.string().optional(),
     /** Seconds between polls for this tag when slower than the device's rate (e.g. energy, time). */
     slow: z.boolean().default(false),
+    /** The device answers this tag's registers only in a read of their own (never merged with others). */
+    readAlone: z.boolean().default(false),
     description: z.string().optional(),
   })
   .strict();

@@ -108,9 +108,20 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     `,
   },
   {
+    // Issue 15: writable computed points (setpoints held by Busbar itself) keep their value across restarts.
+    name: "0005_computed_values",
+    sql: `
+      CREATE TABLE computed_values (
+        id TEXT PRIMARY KEY,             -- point id, DEVICE.name
+        value REAL NOT NULL,
+        ts INTEGER NOT NULL              -- ms since 1970 (UTC) of the write
+      );
+    `,
+  },
+  {
     // Issue 10: the BACnet server's stable object instances (BMS programs reference them: an
     // instance is never renumbered nor reused) and its commandable objects' priority arrays.
-    name: "0005_bacnet_server",
+    name: "0006_bacnet_server",
     sql: `
       CREATE TABLE bacnet_objects (
         key TEXT PRIMARY KEY,            -- TYPE:DEVICE.tag

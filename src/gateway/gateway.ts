@@ -24,7 +24,7 @@ import {
   type ReadResult,
   type WriteResult,
 } from "../protocols/modbus/tcp-server.ts";
-import type { ForwardOp, ForwardResult } from "../drivers/protocol.ts";
+import type { ForwardOp, ForwardResult } from "../drivers/modbus/protocol.ts";
 import type { ReplyCache } from "./reply-cache.ts";
 
 export interface GatewayRoute {

@@ -2,6 +2,7 @@ import type { BusConfig, Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type Lang, type T } from "../i18n/index.ts";
 import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
+import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 import type { BusStats, DeviceStats } from "../drivers/protocol.ts";
 import { Layout } from "./layout.tsx";
 
@@ -42,7 +43,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
   const full = isFull(stats) ? stats : undefined;
   const devices = props.site.devices.filter((d) => d.bus === bus.id && d.enabled);
   const byId = new Map((full?.devices ?? []).map((d) => [d.id, d]));
-  const status = !stats ? "restarting" : full ? (full.connected ? "connected" : "disconnected") : "restarting";
+  const status = !stats ? "restarting" : full ? (full.connected ? (full.silent ? "silent" : "connected") : "disconnected") : "restarting";
   const dead = devices.filter((d) => {
     const s = byId.get(d.id);
     return s && deviceDead(s);
@@ -142,10 +143,59 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
   );
 }
 
+/**
+ * A device's request plan: the configured one, or what the device taught us (reads split where it
+ * refused a merged read, refused registers marked and when they are asked again).
+ */
+function DevicePlan(props: { configured: PlannedRead[]; learned: LearnedPlanView | undefined; lang: Lang; now: number }) {
+  const t = translator(props.lang);
+  const { learned } = props;
+  if (!learned?.learned)
+    return (
+      <ol>
+        {props.configured.map((r) => (
+          <li>
+            <code>{describeRead(r)}</code>
+          </li>
+        ))}
+      </ol>
+    );
+  return (
+    <div class="learned-plan">
+      <p class="plan-note">
+        {t("comm.planLearned", { n: learned.reads.length, configured: props.configured.length })}
+        {learned.refused.length ? ` ${t("comm.planRefused", { tags: learned.refused.join(", ") })}` : ""}
+      </p>
+      <ol>
+        {learned.reads.map((r) => (
+          <li class={r.state === "refused" ? "refused" : undefined} data-state={r.state}>
+            <code>{r.text}</code>
+            {r.state === "refused" ? (
+              <span class="refused-tag"> {t("comm.planHole", { min: Math.max(0, Math.ceil(((r.reprobeAt ?? props.now) - props.now) / 60_000)) })}</span>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+      <details class="plan-configured">
+        <summary>{t("comm.planConfigured", { n: props.configured.length })}</summary>
+        <ol>
+          {props.configured.map((r) => (
+            <li>
+              <code>{describeRead(r)}</code>
+            </li>
+          ))}
+        </ol>
+      </details>
+    </div>
+  );
+}
+
 export function CommPage(props: {
   site: Site;
   stats: StatsEntry[];
   plans: Map<string, PlannedRead[]>;
+  /** The plan in force per device, as its worker learned it (else the configured one is shown). */
+  learned?: (device: string) => LearnedPlanView | undefined;
   lang: Lang;
   user?: { name: string; role: string };
   path: string;
@@ -186,7 +236,14 @@ export function CommPage(props: {
               <CommBusLive site={site} bus={bus} stats={props.stats.find((s) => s.bus === bus.id)} lang={lang} now={props.now} />
             </div>
             <details class="plans">
-              <summary>{t("comm.plan", { n: site.devices.filter((d) => d.bus === bus.id && d.enabled).reduce((s, d) => s + (props.plans.get(d.id)?.length ?? 0), 0) })}</summary>
+              <summary>
+                {t("comm.plan", {
+                  n: site.devices
+                    .filter((d) => d.bus === bus.id && d.enabled)
+                    .reduce((s, d) => s + (props.learned?.(d.id)?.reads.length ?? props.plans.get(d.id)?.length ?? 0), 0),
+                })}
+                {site.devices.some((d) => d.bus === bus.id && d.enabled && props.learned?.(d.id)?.refused.length) ? <span class="plan-flag"> · {t("comm.planHasRefused")}</span> : null}
+              </summary>
               {site.devices
                 .filter((d) => d.bus === bus.id && d.enabled)
                 .map((d) => (
@@ -194,13 +251,7 @@ export function CommPage(props: {
                     <h3>
                       {d.id} <span class="dev-label">{t("comm.planDevice", { unit: d.unit, profile: d.profile })}</span>
                     </h3>
-                    <ol>
-                      {(props.plans.get(d.id) ?? []).map((r) => (
-                        <li>
-                          <code>{describeRead(r)}</code>
-                        </li>
-                      ))}
-                    </ol>
+                    <DevicePlan configured={props.plans.get(d.id) ?? []} learned={props.learned?.(d.id)} lang={lang} now={props.now} />
                   </div>
                 ))}
             </details>

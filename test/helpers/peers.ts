@@ -30,20 +30,29 @@ export function putFloats(target: Record<number, number>, values: Record<number,
 export interface PyModbusServer {
   port: number;
   proc: ChildProcess;
+  /** Every write the server executed, as "write UNIT KIND ADDRESS V1,V2,..." (broadcasts once per unit). */
+  writes: string[];
   stop(): Promise<void>;
 }
 
 /** Starts Debian's pymodbus TCP server (/usr/bin/python3, not the PATH python) on `port` serving `image`. */
-export async function startPyModbus(image: RegisterImage, port?: number): Promise<PyModbusServer> {
+export async function startPyModbus(image: RegisterImage, port?: number, opts: { broadcast?: boolean } = {}): Promise<PyModbusServer> {
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "busbar-pymodbus-"));
   const file = join(dir, "image.json");
   writeFileSync(file, JSON.stringify(image));
-  const proc = spawn("/usr/bin/python3", [join(import.meta.dirname, "../fixtures/pymodbus_server.py"), String(p), file], {
+  const proc = spawn("/usr/bin/python3", [join(import.meta.dirname, "../fixtures/pymodbus_server.py"), String(p), file, ...(opts.broadcast ? ["broadcast"] : [])], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
+  const writes: string[] = [];
+  let pending = "";
+  proc.stdout!.on("data", (d) => {
+    const lines = (pending + String(d)).split("\n");
+    pending = lines.pop()!;
+    for (const l of lines) if (l.startsWith("write ")) writes.push(l.trim());
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`pymodbus did not start: ${stderr}`)), 10_000);
     proc.stdout!.on("data", (d) => {
@@ -60,6 +69,7 @@ export async function startPyModbus(image: RegisterImage, port?: number): Promis
   return {
     port: p,
     proc,
+    writes,
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

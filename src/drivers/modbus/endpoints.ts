@@ -1,5 +1,5 @@
 import type { BusConfig } from "../../config/site.ts";
-import type { BusStats, WorkerDevice } from "../protocol.ts";
+import type { BusStats, WorkerDevice } from "./protocol.ts";
 
 /**
  * A modbus-tcp bus may hold devices with their own TCP address (Ethernet meters). Each address is
@@ -35,6 +35,7 @@ export function mergeStats(parts: BusStats[]): BusStats {
   return {
     ...parts[0]!,
     connected: parts.every((p) => p.connected),
+    silent: parts.some((p) => p.silent),
     requests: sum("requests"),
     errors: sum("errors"),
     timeouts: sum("timeouts"),

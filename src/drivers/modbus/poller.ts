@@ -2,14 +2,16 @@ import type { BusConfig } from "../../config/site.ts";
 import { decodeBit, decodeRaw, encodeRaw } from "../../protocols/modbus/codec.ts";
 import { LinkError, type ModbusLink } from "../../protocols/modbus/link.ts";
 import type { PlannedRead } from "../../protocols/modbus/planner.ts";
+import { isRangeRefusal, LearnedPlan, REPROBE_MS, type LearnedRead } from "../../protocols/modbus/learned-plan.ts";
 import { Quality } from "../../points/quality.ts";
 import { multiplierOf, toEngineering, toRaw } from "./scaling.ts";
 import type { PointTable } from "../../points/table.ts";
-import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "../protocol.ts";
+import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "./protocol.ts";
 import type { ReplyCache } from "../../gateway/reply-cache.ts";
 import { scanBus, type ScanRequest } from "../../protocols/modbus/rtu-scan.ts";
 import { charMs } from "../../protocols/modbus/rtu-frame.ts";
 import { TimeSyncRunner, type TimeSyncBus } from "./timesync.ts";
+import { LinkSilence } from "./link-silence.ts";
 
 /**
  * The poll loop of one bus: one request at a time; the device whose reads are due first goes next;
@@ -21,6 +23,11 @@ import { TimeSyncRunner, type TimeSyncBus } from "./timesync.ts";
  * send through the gateway, and the scanner's probes. When both are waiting they alternate with
  * poll requests (poll, side, poll, side...), so neither starves the other and the wire stays strictly
  * serialized. Device clock settings (time sync) run between two polls when due.
+ *
+ * A link that stops answering altogether (a hung gateway whose connection stays open, a cut line)
+ * is told from one dead device by timeouts of several answering devices in a row (link-silence.ts):
+ * then every device is comm-fail at once, and the link is probed with one request per backoff
+ * period until something answers, when every device is asked again at once.
  */
 
 interface DeviceState {
@@ -41,6 +48,12 @@ interface DeviceState {
   hasSlow: boolean;
   stats: DeviceStats;
   mult: Map<number, number>;
+  /** The reads in force: the configured plan, split where the device refused a merged read. */
+  plan: LearnedPlan;
+  /** The plan changed during this cycle: report it once the cycle ends. */
+  planChanged: boolean;
+  /** Last answer of any kind (ms; 0: never). A device never heard is no witness of a silent link. */
+  answeredAt: number;
 }
 
 interface PendingWrite {
@@ -95,6 +108,9 @@ export class BusPoller {
   private forwarded = 0;
   /** The last poll was a probe of a failed device. */
   private lastWasProbe = false;
+  private readonly silence: LinkSilence;
+  /** While the link is silent: the devices to probe it with, most recently answering first. */
+  private linkProbes: DeviceState[] = [];
 
   constructor(
     private readonly bus: BusConfig,
@@ -107,6 +123,7 @@ export class BusPoller {
   ) {
     const now = Date.now();
     this.cache = opts.replyCache;
+    this.silence = new LinkSilence(bus.retries);
     this.devices = devices.map((cfg) => ({
       cfg,
       nextFast: now,
@@ -118,6 +135,9 @@ export class BusPoller {
       hasFast: cfg.reads.some((r) => !r.slow),
       hasSlow: cfg.reads.some((r) => r.slow),
       mult: new Map(),
+      plan: new LearnedPlan(cfg.reads),
+      planChanged: false,
+      answeredAt: 0,
       stats: {
         id: cfg.id,
         unit: cfg.unit,
@@ -335,19 +355,42 @@ export class BusPoller {
     const slowDue = d.failed || d.nextSlow <= now;
     const started = Date.now();
     let ok = true;
-    for (const read of d.cfg.reads) {
+    let answered = 0;
+    let refused = 0;
+    // Indexed: a refused read is replaced in place by its two halves, read next in this same cycle.
+    const reads = d.plan.reads;
+    for (let i = 0; i < reads.length; i++) {
+      const read = reads[i]!;
       if (read.slow ? !slowDue : !fastDue) continue;
+      if (!d.plan.due(read, now)) continue;
       // Writes are queued between poll requests, never behind a whole cycle.
       while (this.writes.length && !this.stopped) await this.executeWrite(this.writes.shift()!);
       // Gateway requests and scanner probes alternate with poll requests.
       if (this.side.length && this.sideTurn && !this.stopped) await this.runSide();
       const outcome = await this.executeRead(d, read);
       this.sideTurn = true;
+      if (outcome === "split") {
+        i--;
+        continue;
+      }
       if (outcome === "device-failed" || outcome === "retry-later") {
         ok = false;
         break;
       }
-      if (outcome !== "ok") ok = false;
+      if (outcome === "ok") answered++;
+      if (outcome === "refused") refused++;
+      // A register the device refuses is a property of the device, not a fault of this cycle.
+      if (outcome !== "ok" && outcome !== "refused") ok = false;
+    }
+    // ...unless it refuses everything asked (a wrong profile, a wrong unit): that is no "OK". A
+    // cycle that asked nothing (its only reads wait for their re-probe) changes nothing either.
+    if (ok && !answered) {
+      ok = false;
+      if (refused) this.setStatus(d, "exception", d.stats.lastError);
+    }
+    if (d.planChanged) {
+      d.planChanged = false;
+      this.post({ type: "plan", device: d.cfg.id, plan: d.plan.view() });
     }
     const end = Date.now();
     if (!d.failed && !d.retrying) {
@@ -368,7 +411,7 @@ export class BusPoller {
    * One planned read with retries. "device-failed" means the device stopped answering;
    * "retry-later" that it timed out and is retried after the devices already due.
    */
-  private async executeRead(d: DeviceState, read: PlannedRead): Promise<"ok" | "degraded" | "device-failed" | "retry-later"> {
+  private async executeRead(d: DeviceState, read: LearnedRead): Promise<"ok" | "degraded" | "device-failed" | "retry-later" | "split" | "refused"> {
     const attempts = d.failed ? 1 : this.bus.retries + 1;
     let last: LinkError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -381,10 +424,14 @@ export class BusPoller {
         this.account(performance.now() - t0);
         const ts = Date.now();
         this.storeRead(d, read, bytes, ts);
-        const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+        // The gateway's cache holds configured reads: a part of a split one cannot fill its slot.
+        const slot = read.whole ? d.cfg.cacheSlots?.[read.origin] : undefined;
         if (slot !== undefined) this.cache?.store(slot, bytes, ts);
+        if (d.plan.accept(read, ts)) d.planChanged = true;
         d.timeoutStreak = 0;
         d.retrying = false;
+        d.answeredAt = ts;
+        this.linkAnswered();
         if (d.failed) {
           d.failed = false;
           // Recovered: poll everything now.
@@ -401,17 +448,39 @@ export class BusPoller {
           d.stats.timeouts++;
           this.busStats.timeouts++;
         }
+        // Any answer, even a refusal or garbage, shows the link itself is alive.
+        // (Garbage may be another unit's late reply: it shows the link alive, not this device.)
+        if (err.kind === "exception") d.answeredAt = Date.now();
+        if (err.kind === "exception" || err.kind === "bad-reply") this.linkAnswered();
         if (err.kind === "exception") {
           // The device is alive and said no: no point asking again.
           this.busStats.exceptions++;
-          const slot = d.cfg.cacheSlots?.[d.cfg.reads.indexOf(read)];
+          const slot = d.cfg.cacheSlots?.[read.origin];
           if (slot !== undefined) this.cache?.invalidate(slot);
+          if (isRangeRefusal(err.exceptionCode)) {
+            // "Not this address range": split the read and learn which registers the device maps.
+            d.planChanged = true;
+            if (d.plan.refuse(read) === "split") return "split";
+            this.markRead(read, Quality.DEVICE_EXCEPTION);
+            d.stats.lastError = `${describe(read)}: ${err.message}; ${read.items.map((i) => i.tag.id).join(", ")} refused, asked again every ${REPROBE_MS / 60_000} min`;
+            d.stats.lastErrorAt = Date.now();
+            return "refused";
+          }
           this.markRead(read, Quality.DEVICE_EXCEPTION);
           this.noteError(d, `${describe(read)}: ${err.message}`, "exception");
           return "degraded";
         }
         if (err.kind === "bad-reply") this.busStats.badReplies++;
         if (err.kind === "disconnected") break;
+        // Only devices that were answering count: configured units never heard (absent at
+        // commissioning) say nothing about the link.
+        if (err.kind === "timeout" && !d.failed && d.answeredAt > 0) {
+          const answering = this.devices.reduce((n, x) => n + (!x.failed && x.answeredAt > 0 ? 1 : 0), 0);
+          if (this.silence.timedOut(d.cfg.id, answering)) {
+            this.silenceLink(`${describe(read)}: ${err.message}`);
+            return "device-failed";
+          }
+        }
         // A silent device must not starve the healthy ones: its retry waits until the devices
         // already due have had their turn (on a serial line several silent devices would otherwise
         // queue their timeouts back to back and age everyone else's values into "stale").
@@ -480,12 +549,54 @@ export class BusPoller {
     this.table.signalIfOlder(SIGNAL_AFTER_MS);
   }
 
+  /**
+   * Nothing on the link answers: every device is comm-fail now, and from here on one device at a
+   * time probes the link, once per backoff period (the whole bus costs one timeout per period).
+   */
+  private silenceLink(cause: string): void {
+    const now = Date.now();
+    const { timeouts, devices } = this.silence.streak;
+    const where = "host" in this.bus ? `${this.bus.host}:${this.bus.port}` : this.bus.port;
+    const message = `no device answers on ${where} (${timeouts} timeouts in a row from ${devices} devices; gateway or line silent); last: ${cause}`;
+    this.post({ type: "log", level: "warn", msg: `bus ${this.bus.id}: ${message}` });
+    this.linkProbes = [];
+    for (const d of this.devices) if (!d.failed || d.stats.status !== "comm-fail") this.failDevice(d, now, message, "comm-fail");
+    this.linkProbes = [...this.devices].sort((a, b) => (b.stats.lastGoodAt ?? 0) - (a.stats.lastGoodAt ?? 0));
+    for (const d of this.devices) d.retryAt = Infinity;
+    // The first probe goes one poll period later, not a whole backoff: a silent link leaves the bus
+    // nothing else to do, and should several devices have died at once on a live link, the most
+    // recently answering one clears the verdict at once.
+    const first = this.linkProbes[0]!;
+    first.retryAt = now + Math.min(this.bus.backoffMs, first.cfg.pollMs);
+  }
+
+  /** A reply came back: after a silence, every device is asked again at once. */
+  private linkAnswered(): void {
+    if (!this.silence.answered()) return;
+    const now = Date.now();
+    this.linkProbes = [];
+    for (const d of this.devices) if (d.failed) d.retryAt = Math.min(d.retryAt, now);
+    this.post({ type: "log", level: "info", msg: `bus ${this.bus.id}: the link answers again` });
+  }
+
   private failDevice(d: DeviceState, now: number, message: string, status: DeviceStatus): void {
     const first = !d.failed;
+    // A device that went silent may come back restarted or replaced, mapping other registers:
+    // it is learned again from the configured plan.
+    if (first && d.plan.reset(now)) this.post({ type: "plan", device: d.cfg.id, plan: d.plan.view() });
     d.failed = true;
     d.retrying = false;
     d.timeoutStreak = 0;
     d.retryAt = now + this.bus.backoffMs;
+    if (this.silence.silent && this.linkProbes.length > 1) {
+      // Its probe went unanswered: the next device probes the link one backoff period from now
+      // (in turn, so one that is really dead cannot keep the link marked silent).
+      const i = this.linkProbes.indexOf(d);
+      if (i >= 0) {
+        d.retryAt = Infinity;
+        this.linkProbes[(i + 1) % this.linkProbes.length]!.retryAt = now + this.bus.backoffMs;
+      }
+    }
     // The gateway must not answer for a device that stopped answering.
     if (this.cache) for (const slot of d.cfg.cacheSlots ?? []) this.cache.invalidate(slot);
     if (first || d.stats.status !== status) {
@@ -609,6 +720,7 @@ export class BusPoller {
     s.maxResponseMs = this.periodRequests ? Math.round(this.periodResponseMax * 100) / 100 : null;
     s.busy = Math.min(1, Math.round((this.periodBusy / elapsed) * 1000) / 1000);
     s.forwarded = this.forwarded;
+    s.silent = this.silence.silent;
     const line = this.link.counters?.();
     if (line) s.line = line;
     s.at = now;

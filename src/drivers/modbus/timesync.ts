@@ -13,7 +13,7 @@
  */
 import type { Profile, Tag } from "../../config/profile.ts";
 import { decodeRaw, encodeRaw, registerCount } from "../../protocols/modbus/codec.ts";
-import type { BusEvent } from "../protocol.ts";
+import type { DriverEvent as BusEvent } from "../protocol.ts";
 
 const FIELDS = ["year", "month", "day", "hour", "minute", "second"] as const;
 type Field = (typeof FIELDS)[number];
@@ -263,8 +263,10 @@ export class TimeSyncRunner {
         bus.event({
           kind: "timesync.set",
           source: d,
-          message: `${d}: clock set${spec.broadcast ? " (broadcast)" : ""}${drifts[d] !== undefined ? `, it was off by ${fmtDrift(drifts[d]!)}` : ""}`,
-          data: { driftMs: drifts[d] ?? null, broadcast: spec.broadcast, at },
+          // A broadcast is sent, never acknowledged: no device answers unit 0 (Modbus spec), so "set" here
+          // means "sent to every device of the bus"; the next drift check shows whether it took.
+          message: `${d}: clock set${spec.broadcast ? " (broadcast)" : ""}${drifts[d] !== undefined ? `, it was off by ${fmtDrift(drifts[d]!)}` : ""}${spec.broadcast ? "; sent to unit 0, which no device answers" : ""}`,
+          data: { driftMs: drifts[d] ?? null, broadcast: spec.broadcast, acknowledged: !spec.broadcast, at },
         });
     } catch (e) {
       g.nextAt = retryAt();

@@ -8,7 +8,7 @@ import { PointTable } from "../../points/table.ts";
 import { BusPoller } from "./poller.ts";
 import { ReplyCache } from "../../gateway/reply-cache.ts";
 import { mergeStats, splitEndpoints } from "./endpoints.ts";
-import type { BusStats, FromWorker, ToWorker } from "../protocol.ts";
+import type { BusStats, FromWorker, ToWorker } from "./protocol.ts";
 
 declare const self: Worker;
 

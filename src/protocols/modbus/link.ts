@@ -1,6 +1,7 @@
 import ModbusRTU from "modbus-serial";
 import { exceptionError, LinkError, type ModbusLink } from "./link-error.ts";
 import { RtuLink, type RtuLinkOptions } from "./rtu-link.ts";
+import { writeBitsPdu, writeRegistersPdu } from "./rtu-frame.ts";
 
 // The link contract lives in link-error.ts, so the RTU link and master need not import this file
 // (which imports them): no import cycle.
@@ -27,6 +28,11 @@ export function classify(e: unknown): LinkError {
   if (/length|CRC|Unexpected data|byte count/i.test(message)) return new LinkError("bad-reply", `malformed reply: ${message}`);
   return new LinkError("disconnected", message || "connection error");
 }
+
+/** Unit 0 is the broadcast address: a write to it is executed by every device and answered by none. */
+export const BROADCAST_UNIT = 0;
+/** Quiet time after a broadcast on a TCP bus, so the devices behind a gateway can execute it. */
+const TCP_BROADCAST_QUIET_MS = 100;
 
 /**
  * Modbus TCP through modbus-serial. After a timeout or a malformed reply the byte stream can no
@@ -111,11 +117,31 @@ export class TcpLink implements ModbusLink {
     });
   }
 
+  /**
+   * A broadcast write: sent, never awaited (no device answers unit 0, so waiting would only end in a
+   * timeout and a reset connection). The frame goes straight to modbus-serial's port with a fresh
+   * transaction id and no pending transaction, so anything a gateway might still send back is ignored.
+   */
+  private async broadcast(pdu: Uint8Array): Promise<void> {
+    if (!this.client.isOpen) await this.connect();
+    const port = (this.client as unknown as { _port?: { write(b: Buffer): void; _writeCompleted?: Promise<void> } })._port;
+    if (!port) throw new LinkError("disconnected", "not connected");
+    // TcpPort.write takes an RTU-style frame (unit, PDU, 2 CRC bytes it strips) and adds the MBAP header.
+    const frame = Buffer.alloc(pdu.length + 3);
+    frame[0] = BROADCAST_UNIT;
+    frame.set(pdu, 1);
+    port.write(frame);
+    await port._writeCompleted;
+    await new Promise((r) => setTimeout(r, TCP_BROADCAST_QUIET_MS));
+  }
+
   async writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void> {
+    if (unit === BROADCAST_UNIT) return this.broadcast(writeRegistersPdu(fc, address, words));
     await this.transact<unknown>(unit, timeoutMs, (c) => (fc === 6 ? c.writeRegister(address, words[0]!) : c.writeRegisters(address, words)));
   }
 
   async writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void> {
+    if (unit === BROADCAST_UNIT) return this.broadcast(writeBitsPdu(fc, address, bits));
     await this.transact<unknown>(unit, timeoutMs, (c) => (fc === 5 ? c.writeCoil(address, bits[0]!) : c.writeCoils(address, bits)));
   }
 }

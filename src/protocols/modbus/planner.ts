@@ -36,7 +36,9 @@ export function tagWidth(tag: Tag): number {
 
 /**
  * Tags are grouped by function and rate, sorted by address, then swept: a tag joins the open read
- * when the read stays within the size limit and the hole before it is at most `maxGap`.
+ * when the read stays within the size limit and the hole before it is at most `maxGap`. A tag marked
+ * `readAlone` is read on its own. What a device refuses of this plan is learned at run time
+ * (learned-plan.ts).
  */
 export function planReads(tags: { tag: Tag; point: number }[], limits: PlanLimits): PlannedRead[] {
   const groups = new Map<string, { tag: Tag; point: number }[]>();
@@ -59,6 +61,12 @@ export function planReads(tags: { tag: Tag; point: number }[], limits: PlanLimit
       const width = tagWidth(tag);
       if (width > max) throw new Error(`tag ${tag.id} spans ${width} registers, more than the ${max} one read may carry`);
       const end = tag.address + width;
+      // A register the profile says must be read alone gets a read of its own, joined by nothing.
+      if (tag.readAlone) {
+        reads.push({ fc, start: tag.address, count: width, slow, items: [{ point, tag, offset: 0 }] });
+        open = undefined;
+        continue;
+      }
       if (open && tag.address - (open.start + open.count) <= gap && end - open.start <= max) {
         open.count = Math.max(open.count, end - open.start);
       } else {

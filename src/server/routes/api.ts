@@ -1,10 +1,11 @@
 import type { Hono } from "hono";
 import { describeRead } from "../../protocols/modbus/planner.ts";
+import type { LearnedPlanView } from "../../protocols/modbus/learned-plan.ts";
 import type { AppContext } from "../context.ts";
 
 /** JSON API: points, their live history, buses' statistics and request plans. */
 export function registerApiRoutes(app: Hono, ctx: AppContext): void {
-  const { live, supervisor } = ctx;
+  const { live, supervisor, modbus } = ctx;
   const registry = live.registry;
 
   app.get("/api/points", (c) => {
@@ -31,7 +32,7 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
     const h = live.table.history(p.index, from, to);
     return c.json({
       id: p.id,
-      unit: p.tag.unit,
+      unit: p.unit,
       source: "live-ring",
       slotMs: live.table.historySlotMs,
       t: h.t,
@@ -41,10 +42,17 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
 
   app.get("/api/buses", (c) => c.json(supervisor.stats()));
 
+  /**
+   * Per device: the plan in force (`reads`: learned from the device's refusals when `learned`, each
+   * read "ok" or "refused" with its re-probe time), the registers it refuses, and the configured plan.
+   */
   app.get("/api/plan", (c) => {
-    const out: Record<string, { fc: number; start: number; count: number; slow: boolean; tags: string[]; text: string }[]> = {};
-    for (const [device, reads] of supervisor.plans)
-      out[device] = reads.map((r) => ({ fc: r.fc, start: r.start, count: r.count, slow: r.slow, tags: r.items.map((i) => i.tag.id), text: describeRead(r) }));
+    const out: Record<string, LearnedPlanView & { configured: { fc: number; start: number; count: number; slow: boolean; tags: string[]; text: string }[] }> = {};
+    for (const [device, reads] of modbus.plans)
+      out[device] = {
+        ...modbus.plan(device)!,
+        configured: reads.map((r) => ({ fc: r.fc, start: r.start, count: r.count, slow: r.slow, tags: r.items.map((i) => i.tag.id), text: describeRead(r) })),
+      };
     return c.json(out);
   });
 

@@ -48,7 +48,7 @@ export function registerBacnetRoutes(app: Hono, ctx: AppContext): void {
         name: o.name,
         point: o.point.id,
         value,
-        unit: o.type === ObjectType.ANALOG_INPUT || o.type === ObjectType.ANALOG_VALUE ? o.point.tag.unit : "",
+        unit: o.type === ObjectType.ANALOG_INPUT || o.type === ObjectType.ANALOG_VALUE ? o.point.unit : "",
         flags,
         reliability: Reliability[h.reliability] ?? String(h.reliability),
         writable: o.writable,

@@ -5,9 +5,9 @@ import type { AppContext } from "../context.ts";
 
 /** Communication page and the per-bus fragment its htmx poll swaps in. */
 export function registerCommRoutes(app: Hono, ctx: AppContext): void {
-  const { supervisor, site } = ctx;
+  const { supervisor, modbus, site } = ctx;
   app.get("/comm", (c) =>
-    c.html(<CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} now={Date.now()} {...pageRequest(c, site.site.language)} />),
+    c.html(<CommPage site={site} stats={supervisor.stats()} plans={modbus.plans} learned={(id) => modbus.plan(id)} now={Date.now()} {...pageRequest(c, site.site.language)} />),
   );
   app.get("/comm/bus/:id", (c) => {
     const bus = site.buses.find((b) => b.id === c.req.param("id"));
