@@ -311,6 +311,18 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     } finally {
       sim.setOffline("2B2", false);
     }
+    // A write relayed to a device that does not answer reports the device's failure, and is journaled so.
+    const gdp = obj("GEN.Gdp_request");
+    sim.setOffline("GEN", true);
+    try {
+      await waitFor("generator comm-fail", () => busbar.live.effectiveQuality(gdp.point.index) === 3, 15_000, 100);
+      expect(await tool("bacwp", [INSTANCE, ObjectType.BINARY_VALUE, gdp.instance, "present-value", 8, -1, 9, 1])).toMatch(/communication: timeout|device: operational-problem/);
+      expect(await tool("bacrp", [INSTANCE, ObjectType.BINARY_VALUE, gdp.instance, "present-value"])).toBe("inactive");
+      const row = busbar.db.sqlite.query("SELECT data FROM events WHERE source = 'GEN.gdp_request' AND type = 'point.write' ORDER BY id DESC LIMIT 1").get() as { data: string };
+      expect(JSON.parse(row.data)).toMatchObject({ ok: false, relayed: true });
+    } finally {
+      sim.setOffline("GEN", false);
+    }
   });
 
   it("bad requests get the standard's errors", { timeout: 20_000 }, async () => {
@@ -416,6 +428,39 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, 201, (b) => SubscribeCov.encode(b, 6, { type: o.type, instance: o.instance }, false, false, 1)));
     await waitFor("subscribed", () => busbar.bacnet!.covs.size === 1, 2000);
     await waitFor("expired", () => busbar.bacnet!.covs.size === 0, 4000);
+    c.close();
+  });
+
+  it("the /bacnet page lists the served objects with live values and the subscriptions; an admin downloads the EDE set", { timeout: 15_000 }, async () => {
+    const c = await RawClient.open();
+    const o = obj("2B3.P_total");
+    c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, 1, (b) => SubscribeCov.encode(b, 77, { type: o.type, instance: o.instance }, false, false, 120)));
+    await waitFor("subscribed", () => busbar.bacnet!.covs.size === 1, 3000);
+    const user = await busbar.auth.users.create("adm", "admin", "admin-password-123");
+    const fetchAs = (path: string, role: "admin" | "operator") => {
+      const { token } = busbar.auth.sessions.create(role === "admin" ? user.id : op.id, "password", role, "10.9.9.9", 600_000, 3_600_000);
+      return busbar.app.fetch(new Request(`http://busbar.test${path}`, { headers: { host: "busbar.test", cookie: `busbar_session=${token}` } }), {
+        requestIP: () => ({ address: "10.9.9.9", family: "IPv4", port: 50000 }),
+      });
+    };
+    const op = await busbar.auth.users.create("op", "operator", "operator-password-123");
+    const page = await (await fetchAs("/bacnet", "operator")).text();
+    expect(page).toContain("2B3.P_total");
+    expect(page).toContain(`AI:${o.instance}`);
+    expect(page).toContain(`127.0.0.1:${c.port} / 77`);
+    expect(page).toMatch(/1[12]\d s/); // time left of the 120 s lifetime
+    expect(page).not.toContain("/admin/bacnet/ede.zip"); // the export is for admins
+    expect((await fetchAs("/admin/bacnet/ede.zip", "operator")).status).toBe(403);
+    const zip = await fetchAs("/admin/bacnet/ede.zip", "admin");
+    expect(zip.status).toBe(200);
+    expect(zip.headers.get("content-type")).toBe("application/zip");
+    const dir = mkdtempSync(join(tmpdir(), "busbar-ede-"));
+    await Bun.write(join(dir, "ede.zip"), await zip.arrayBuffer());
+    const unzip = Bun.spawnSync(["python3", "-c", "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip()); print('\\n'.join(z.namelist())); print(z.read([n for n in z.namelist() if n.endswith('_EDE.csv')][0]).decode('utf-8-sig'))", join(dir, "ede.zip")]);
+    const out = unzip.stdout.toString();
+    expect(out.split("\n")[0]).toBe("None"); // every CRC right
+    expect(out).toMatch(/_EDE\.csv\n.*_StateTexts\.csv\n.*_ObjTypes\.csv\n.*_Units\.csv/);
+    expect(out).toContain(`2B3.P_total;${INSTANCE};2B3.P_total;0;${o.instance};`);
     c.close();
   });
 
