@@ -222,3 +222,63 @@ describe("health and properties", () => {
   });
 });
 
+
+describe("commands across a restart", () => {
+  it("writes a held BMS command again when the device answers with another value, and flags a local override", async () => {
+    const { BacnetServer } = await import("../src/bacnet-server/server.ts");
+    const { BmsWrites } = await import("../src/bacnet-server/writes.ts");
+    const s = site();
+    const dbPath = tmpDb();
+    // Before the restart: the BMS holds 310 kW at priority 8.
+    const first = build(s, dbPath);
+    const sp = first.set.byName.get("MICROGRID.Shed_setpoint")!;
+    sp.command!.priorities[7] = 310;
+    first.store.saveCommand(sp.key, sp.command!);
+    first.close();
+
+    const db = openDatabase(dbPath);
+    const registry = buildRegistry(s);
+    const values = new Map<number, number>();
+    let listener: ((b: readonly number[]) => void) | undefined;
+    const live = {
+      read: (i: number) => ({ value: values.get(i) ?? NaN, quality: values.has(i) ? Quality.GOOD : Quality.INIT, ts: Date.now() }),
+      alarm: () => undefined,
+      subscribe: (fn: (b: readonly number[]) => void) => ((listener = fn), () => {}),
+    };
+    const relayed: [string, number][] = [];
+    const writes = new BmsWrites(async (p, v) => (relayed.push([p.id, v]), { ok: true, ms: 1 }), db.journal, "fr");
+    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo" }, registry, store: new BacnetStore(db.sqlite), live, writes, version: "t", port: 0 });
+    await server.start();
+    try {
+      const o = server.set.byName.get("MICROGRID.Shed_setpoint")!;
+      // The controller came back on its own default.
+      values.set(o.point.index, 250);
+      listener!([o.point.index]);
+      await waitUntil(() => relayed.length > 0);
+      expect(relayed).toEqual([["MICROGRID.shed_setpoint", 310]]);
+      const row = db.sqlite.query("SELECT actor FROM events WHERE type = 'point.write' AND source = 'MICROGRID.shed_setpoint'").get() as { actor: string };
+      expect(row.actor).toBe("bacnet restore p8");
+      // Only once.
+      listener!([o.point.index]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(relayed).toHaveLength(1);
+      // The device now holds 310: no override. Someone sets 280 at the panel: OVERRIDDEN once the grace is over.
+      values.set(o.point.index, 310);
+      expect(server.reader.health(o).overridden).toBe(false);
+      values.set(o.point.index, 280);
+      o.relayedAt = Date.now() - o.point.staleAfterMs - 1;
+      expect(server.reader.health(o).overridden).toBe(true);
+    } finally {
+      server.stop();
+      db.close();
+    }
+  });
+});
+
+async function waitUntil(f: () => boolean, ms = 2000): Promise<void> {
+  const t0 = Date.now();
+  while (!f()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -89,6 +89,8 @@ export interface ServedObject {
   covIncrement: number;
   outOfService: boolean;
   command: CommandState | undefined;
+  /** When Busbar last wrote the commanded value to the device (ms), for OVERRIDDEN. */
+  relayedAt: number;
 }
 
 export interface ObjectSet {
@@ -191,6 +193,7 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
       covIncrement: w.o?.covIncrement ?? defaultCovIncrement(p),
       outOfService: w.o?.outOfService ?? false,
       command: undefined,
+      relayedAt: 0,
     };
     if (obj.commandable) obj.command = store.command(obj.key, w.relinquishDefault ?? (obj.kind === "analog-value" ? (obj.min ?? 0) : obj.states[0]?.raw ?? 0));
     byName.set(name, obj);

@@ -184,7 +184,15 @@ export class PropertyReader {
 
   health(o: ServedObject): Health {
     const s = this.live.read(o.point.index);
-    return healthOf(o, s.quality, s.value, this.live.alarm(o.point.index));
+    const h = healthOf(o, s.quality, s.value, this.live.alarm(o.point.index));
+    // A commandable object whose device holds another value than commanded (changed at the panel or
+    // from /operate) is OVERRIDDEN: the "local override" the flag exists for. Right after Busbar's
+    // own write the poll has not caught up yet: not an override.
+    if (o.command && o.point.readable && s.quality === Quality.GOOD && Date.now() - o.relayedAt > o.point.staleAfterMs) {
+      const want = commandedValue(o.command).value;
+      if (Math.abs(s.value - want) > 1e-6 * Math.max(1, Math.abs(want))) h.overridden = true;
+    }
+    return h;
   }
 
   /** Present_Value as sent: commandable objects hold their commanded value. */

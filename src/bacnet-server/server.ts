@@ -120,6 +120,12 @@ export class BacnetServer {
   private systemStatusCache = { at: 0, value: DeviceStatus.OPERATIONAL as number };
   private fdTimer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
+  /**
+   * Commandable objects a BMS command is held for (persisted priority array): once their device
+   * answers after a start, it gets the commanded value again if it holds another (a controller
+   * restarted on its own default while Busbar was down).
+   */
+  private readonly restore = new Set<ServedObject>();
   /** Last Register-Foreign-Device result from the BBMD (0 = successful). */
   foreignRegistration: { at: number; result: number } | undefined;
 
@@ -128,6 +134,7 @@ export class BacnetServer {
     this.log = deps.log ?? (() => {});
     this.set = buildObjectSet(deps.site, deps.registry, cfg, deps.store);
     for (const w of this.set.warnings) this.log("warn", w);
+    for (const o of this.set.objects) if (o.command && o.point.readable && commandedValue(o.command).priority !== null) this.restore.add(o);
     // Database_Revision follows what a BMS has imported: types, instances and names.
     const signature = `${cfg.instance}|${cfg.name}|` + this.set.objects.map((o) => `${o.type}:${o.instance}:${o.name}`).join(",");
     this.databaseRevision = deps.store.databaseRevision(signature);
@@ -184,7 +191,10 @@ export class BacnetServer {
     this.socket = sock;
     this.local.port = sock.port;
     if (!this.deps.port && !this.deps.config.broadcastPort) this.local.broadcastPort = this.local.port;
-    this.unsubscribe = this.deps.live.subscribe((batch) => this.covs.onChanges(batch, this.set));
+    this.unsubscribe = this.deps.live.subscribe((batch) => {
+      this.covs.onChanges(batch, this.set);
+      if (this.restore.size) this.restoreCommands(batch);
+    });
     this.covs.start(this.set);
     const bbmd = this.deps.config.bbmd;
     if (bbmd) {
@@ -459,6 +469,7 @@ export class BacnetServer {
     if (after.value !== before.value) {
       relayed = true;
       result = await this.deps.writes.relay(obj.point, after.value);
+      if (result.ok) obj.relayedAt = Date.now();
     }
     this.deps.writes.record({
       point: obj.point,
@@ -502,6 +513,24 @@ export class BacnetServer {
       return s.raw;
     }
     return "not writable";
+  }
+
+  private restoreCommands(batch: readonly number[]): void {
+    for (const i of batch) {
+      for (const o of this.set.byPoint.get(i) ?? []) {
+        if (!this.restore.has(o)) continue;
+        const s = this.deps.live.read(i);
+        if (s.quality !== Quality.GOOD) continue;
+        this.restore.delete(o);
+        const c = commandedValue(o.command!);
+        if (Math.abs(s.value - c.value) <= 1e-6 * Math.max(1, Math.abs(c.value))) continue;
+        void this.deps.writes.relay(o.point, c.value).then((r) => {
+          if (r.ok) o.relayedAt = Date.now();
+          this.deps.writes.record({ point: o.point, object: o.name, client: "restore", priority: c.priority, property: "Present_Value", old: s.value, new: c.value, ok: r.ok, error: r.error, relayed: true, ms: r.ms });
+          this.log(r.ok ? "info" : "warn", `${o.name}: the BMS's command ${c.value} (priority ${c.priority}) ${r.ok ? "written again" : `not written again: ${r.error}`} (the device held ${s.value})`);
+        });
+      }
+    }
   }
 
   /** Bus health for System_Status: a bus none of whose points is answering makes Busbar NON_OPERATIONAL. */
