@@ -166,14 +166,36 @@ async function main(): Promise<void> {
   await clients.exited;
   const r = JSON.parse(out.trim().split("\n").at(-1)!) as { sent: number; answered: number; errors: number; notifications: number; p50: number; p95: number; p99: number; samples: number };
   const subs = server.covs.size;
+  const received = server.stats.received;
+
+  // The floor: the same traffic answered by a fixed 15-octet reply from a bare Bun UDP socket in
+  // this process (what the runtime and the kernel cost before any BACnet work).
+  const echo = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(sock, buf, port, addr) {
+        const reply = Buffer.from([0x81, 0x0a, 0, 15, 0x01, 0x00, 0x30, buf[8] ?? 0, 0x0c, 0x0c, 0x02, 0, 0, 1, 0x19]);
+        sock.send(reply, port, addr);
+      },
+    },
+  });
+  const floorClients = Bun.spawn([process.execPath, import.meta.path, "--clients", String(echo.port), "0", JSON.stringify(objects), String(SECONDS)], { stdout: "pipe", stderr: "pipe" });
+  const floorErr = floorClients.stderr.getReader();
+  let ferr = "";
+  while (!ferr.includes("go")) ferr += new TextDecoder().decode((await floorErr.read()).value);
+  const floor = await measure(SECONDS * 1000);
+  await floorClients.exited;
+  echo.close();
   const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
   await busbar.stop();
   sim.kill();
 
-  console.log(`demo site, ${server.set.objects.length} objects; ${r.sent} requests sent, ${r.answered} answered (${r.errors} not a Complex-ACK); ${subs} COV subscriptions, ${r.notifications} notifications; load average ${load}`);
+  console.log(`demo site, ${server.set.objects.length} objects; ${r.sent} requests sent, ${received - SUBSCRIPTIONS} received by Busbar, ${r.answered} answered (${r.errors} not a Complex-ACK); ${subs} COV subscriptions, ${r.notifications} notifications; load average ${load}`);
   report("Busbar CPU, demo idle (polling only)", idle, "% core");
   report("Busbar CPU under 1000 RP/s + 200 RPM/s + 100 COV", loaded, "% core");
   report("Busbar CPU added by the BACnet load", loaded - idle, "% core", { max: 5 });
+  report("  of which the UDP floor (same traffic, fixed reply)", floor - idle, "% core");
   report("reply latency p50", r.p50, "ms");
   report("reply latency p95", r.p95, "ms", { max: 5 });
   report("reply latency p99", r.p99, "ms");

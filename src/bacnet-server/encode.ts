@@ -45,6 +45,14 @@ function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingRepl
 }
 void HEAD;
 
+/** A context-tagged Unsigned/Enumerated with tag number < 15 (clause 20.2.1). */
+function contextUnsigned(b: EncodeBuffer, tag: number, x: number): void {
+  const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
+  b.buffer[b.offset++] = (tag << 4) | 0x08 | n;
+  b.buffer.writeUIntBE(x, b.offset, n);
+  b.offset += n;
+}
+
 /** Pre-encoded octets (e.g. an unspecified Time, which the library's Date-based encoder cannot write). */
 export const RAW = -1;
 
@@ -125,13 +133,20 @@ export function abortPdu(dest: NpduAddress | undefined, invokeId: number, reason
 /** ReadProperty-ACK, or undefined when it does not fit in `maxApdu`. */
 export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, object: { type: number; instance: number }, property: number, index: number | undefined, values: Value[]): Buffer | undefined {
   const p = packet(false, dest, false, (b) => {
-    apdu.encodeComplexAck(b, PduType.COMPLEX_ACK, ConfirmedServiceChoice.READ_PROPERTY, invokeId);
-    asn1.encodeContextObjectId(b, 0, object.type, object.instance);
-    asn1.encodeContextEnumerated(b, 1, property);
-    if (index !== undefined) asn1.encodeContextUnsigned(b, 2, index);
-    asn1.encodeOpeningTag(b, 3);
+    // The ReadProperty-ACK header inline (the hottest path: a BMS polls with it): 30 03 id 0C,
+    // [0] object id, [1] property, [2] index, [3] … (clause 21, ReadProperty-ACK).
+    const buf = b.buffer;
+    buf[b.offset++] = PduType.COMPLEX_ACK;
+    buf[b.offset++] = invokeId;
+    buf[b.offset++] = ConfirmedServiceChoice.READ_PROPERTY;
+    buf[b.offset++] = 0x0c;
+    buf.writeUInt32BE(((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, b.offset);
+    b.offset += 4;
+    contextUnsigned(b, 1, property);
+    if (index !== undefined) contextUnsigned(b, 2, index);
+    buf[b.offset++] = 0x3e;
     encodeValues(b, values);
-    asn1.encodeClosingTag(b, 3);
+    buf[b.offset++] = 0x3f;
   });
   return p.apduLength <= maxApdu ? p.bytes : undefined;
 }
@@ -152,27 +167,32 @@ export function readPropertyMultipleAck(dest: NpduAddress | undefined, invokeId:
         tooBig = true;
         return;
       }
-      asn1.encodeContextObjectId(b, 0, a.object.type, a.object.instance);
-      asn1.encodeOpeningTag(b, 1);
+      // Same octets as the library's encodeReadAccessResult, without its per-tag allocations.
+      b.buffer[b.offset++] = 0x0c;
+      b.buffer.writeUInt32BE(((a.object.type & 0x3ff) * 0x400000 + (a.object.instance & 0x3fffff)) >>> 0, b.offset);
+      b.offset += 4;
+      b.buffer[b.offset++] = 0x1e;
       for (const r of a.results) {
-        asn1.encodeContextEnumerated(b, 2, r.property);
-        if (r.index !== undefined && r.index !== ASN1_ARRAY_ALL) asn1.encodeContextUnsigned(b, 3, r.index);
+        contextUnsigned(b, 2, r.property);
+        if (r.index !== undefined && r.index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, r.index);
         if ("error" in r.result) {
-          asn1.encodeOpeningTag(b, 5);
-          asn1.encodeApplicationEnumerated(b, r.result.error[0]);
-          asn1.encodeApplicationEnumerated(b, r.result.error[1]);
-          asn1.encodeClosingTag(b, 5);
+          b.buffer[b.offset++] = 0x5e;
+          encodeValues(b, [
+            { type: 9, value: r.result.error[0] },
+            { type: 9, value: r.result.error[1] },
+          ]);
+          b.buffer[b.offset++] = 0x5f;
         } else {
-          asn1.encodeOpeningTag(b, 4);
+          b.buffer[b.offset++] = 0x4e;
           encodeValues(b, r.result.values);
-          asn1.encodeClosingTag(b, 4);
+          b.buffer[b.offset++] = 0x4f;
         }
         if (b.offset > maxApdu + 64) {
           tooBig = true;
           return;
         }
       }
-      asn1.encodeClosingTag(b, 1);
+      b.buffer[b.offset++] = 0x1f;
     }
   });
   return !tooBig && p.apduLength <= maxApdu ? p.bytes : undefined;

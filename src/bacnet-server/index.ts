@@ -8,6 +8,7 @@ import { BacnetStore } from "./store.ts";
 import { BmsWrites } from "./writes.ts";
 import type { LiveSource } from "./properties.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { Quality } from "../points/quality.ts";
 
 /**
  * Starts the BACnet/IP server of a running Busbar (src/server/runtime.ts): wires the live view,
@@ -44,14 +45,18 @@ export async function startBacnetServer(o: {
 /** Point values with Busbar's staleness, and the active alarm kind per point (refreshed twice a second). */
 export function liveSource(live: LiveView, alarms: AlarmEngine): LiveSource & { subscribe: LiveView["subscribe"] } {
   const sample = { value: NaN, ts: 0, quality: 0 };
+  // Staleness as LiveView derives it, from the same sample (one seqlock read, not two).
+  const staleAfter = Float64Array.from(live.registry.points, (p) => p.staleAfterMs);
   let alarmAt = 0;
   let active = new Map<number, "high" | "low" | "state">();
   const defs = () => new Map(alarms.definitions.map((d) => [d.id, d]));
   let byId = defs();
   return {
     read(index) {
+      // One sample object, reused: every caller reads it at once (the server is single-threaded).
       const s = live.table.read(index, sample);
-      return { value: s.value, ts: s.ts, quality: live.effectiveQuality(index) };
+      if (s.quality === Quality.GOOD && Date.now() - s.ts > staleAfter[index]!) s.quality = Quality.STALE;
+      return s;
     },
     alarm(index) {
       const now = Date.now();

@@ -42,7 +42,7 @@ export interface DeviceInfo {
 }
 
 export interface LiveSource {
-  /** value, quality (with staleness), ms timestamp */
+  /** value, quality (with staleness), ms timestamp; may reuse one object: read it at once. */
   read(index: number): { value: number; quality: number; ts: number };
   /** Active alarm kind on a point, if any. */
   alarm(index: number): "high" | "low" | "state" | undefined;

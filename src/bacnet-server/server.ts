@@ -521,13 +521,14 @@ export class BacnetServer {
         if (!this.restore.has(o)) continue;
         const s = this.deps.live.read(i);
         if (s.quality !== Quality.GOOD) continue;
+        const held = s.value; // the sample object is reused by the next read
         this.restore.delete(o);
         const c = commandedValue(o.command!);
-        if (Math.abs(s.value - c.value) <= 1e-6 * Math.max(1, Math.abs(c.value))) continue;
+        if (Math.abs(held - c.value) <= 1e-6 * Math.max(1, Math.abs(c.value))) continue;
         void this.deps.writes.relay(o.point, c.value).then((r) => {
           if (r.ok) o.relayedAt = Date.now();
-          this.deps.writes.record({ point: o.point, object: o.name, client: "restore", priority: c.priority, property: "Present_Value", old: s.value, new: c.value, ok: r.ok, error: r.error, relayed: true, ms: r.ms });
-          this.log(r.ok ? "info" : "warn", `${o.name}: the BMS's command ${c.value} (priority ${c.priority}) ${r.ok ? "written again" : `not written again: ${r.error}`} (the device held ${s.value})`);
+          this.deps.writes.record({ point: o.point, object: o.name, client: "restore", priority: c.priority, property: "Present_Value", old: held, new: c.value, ok: r.ok, error: r.error, relayed: true, ms: r.ms });
+          this.log(r.ok ? "info" : "warn", `${o.name}: the BMS's command ${c.value} (priority ${c.priority}) ${r.ok ? "written again" : `not written again: ${r.error}`} (the device held ${held})`);
         });
       }
     }
