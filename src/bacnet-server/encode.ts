@@ -20,6 +20,12 @@ export interface Value {
 export type PropertyResult = { values: Value[] } | { error: [errorClass: number, errorCode: number] };
 
 const scratch: EncodeBuffer = { buffer: Buffer.alloc(1 << 17), offset: 0 };
+/** Buffer.write*BE are slow under Bun: reals through a DataView, integers byte by byte. */
+const view = new DataView(scratch.buffer.buffer, scratch.buffer.byteOffset, scratch.buffer.length);
+function putUint(b: EncodeBuffer, x: number, n: number): void {
+  for (let i = n - 1; i >= 0; i--) b.buffer[b.offset + i] = (x >>> ((n - 1 - i) * 8)) & 0xff;
+  b.offset += n;
+}
 /** BVLC (4) + NPDU without routing (2): where the APDU starts in a locally addressed packet. */
 const HEAD = 6;
 
@@ -49,8 +55,7 @@ void HEAD;
 function contextUnsigned(b: EncodeBuffer, tag: number, x: number): void {
   const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
   b.buffer[b.offset++] = (tag << 4) | 0x08 | n;
-  b.buffer.writeUIntBE(x, b.offset, n);
-  b.offset += n;
+  putUint(b, x, n);
 }
 
 /** Pre-encoded octets (e.g. an unspecified Time, which the library's Date-based encoder cannot write). */
@@ -78,23 +83,22 @@ function encodeValues(b: EncodeBuffer, values: Value[]): void {
         if (Number.isInteger(x) && x >= 0 && x <= 0xffffffff) {
           const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
           buf[b.offset++] = (v.type << 4) | n;
-          buf.writeUIntBE(x, b.offset, n);
-          b.offset += n;
+          putUint(b, x, n);
           continue;
         }
         break;
       }
       case 4: // REAL
         buf[b.offset++] = 0x44;
-        buf.writeFloatBE(v.value as number, b.offset);
+        if (buf === scratch.buffer) view.setFloat32(b.offset, v.value as number);
+        else buf.writeFloatBE(v.value as number, b.offset);
         b.offset += 4;
         continue;
       case 12: {
         // OBJECT IDENTIFIER (the Object_List is made of them)
         const o = v.value as { type: number; instance: number };
         buf[b.offset++] = 0xc4;
-        buf.writeUInt32BE(((o.type & 0x3ff) * 0x400000 + (o.instance & 0x3fffff)) >>> 0, b.offset);
-        b.offset += 4;
+        putUint(b, ((o.type & 0x3ff) * 0x400000 + (o.instance & 0x3fffff)) >>> 0, 4);
         continue;
       }
       case RAW:
@@ -140,8 +144,7 @@ export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number,
     buf[b.offset++] = invokeId;
     buf[b.offset++] = ConfirmedServiceChoice.READ_PROPERTY;
     buf[b.offset++] = 0x0c;
-    buf.writeUInt32BE(((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, b.offset);
-    b.offset += 4;
+    putUint(b, ((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, 4);
     contextUnsigned(b, 1, property);
     if (index !== undefined) contextUnsigned(b, 2, index);
     buf[b.offset++] = 0x3e;
@@ -169,8 +172,7 @@ export function readPropertyMultipleAck(dest: NpduAddress | undefined, invokeId:
       }
       // Same octets as the library's encodeReadAccessResult, without its per-tag allocations.
       b.buffer[b.offset++] = 0x0c;
-      b.buffer.writeUInt32BE(((a.object.type & 0x3ff) * 0x400000 + (a.object.instance & 0x3fffff)) >>> 0, b.offset);
-      b.offset += 4;
+      putUint(b, ((a.object.type & 0x3ff) * 0x400000 + (a.object.instance & 0x3fffff)) >>> 0, 4);
       b.buffer[b.offset++] = 0x1e;
       for (const r of a.results) {
         contextUnsigned(b, 2, r.property);

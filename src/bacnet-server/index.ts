@@ -42,7 +42,7 @@ export async function startBacnetServer(o: {
   return server;
 }
 
-/** Point values with Busbar's staleness, and the active alarm kind per point (refreshed twice a second). */
+/** Point values with Busbar's staleness, and the active alarm kind per point (refreshed once a second). */
 export function liveSource(live: LiveView, alarms: AlarmEngine): LiveSource & { subscribe: LiveView["subscribe"] } {
   const sample = { value: NaN, ts: 0, quality: 0 };
   // Staleness as LiveView derives it, from the same sample (one seqlock read, not two).
@@ -60,7 +60,7 @@ export function liveSource(live: LiveView, alarms: AlarmEngine): LiveSource & { 
     },
     alarm(index) {
       const now = Date.now();
-      if (now - alarmAt > 500) {
+      if (now - alarmAt > 1000) {
         alarmAt = now;
         if (byId.size !== alarms.definitions.length) byId = defs();
         const next = new Map<number, "high" | "low" | "state">();

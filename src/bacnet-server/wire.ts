@@ -165,12 +165,11 @@ export class Reader {
   }
 
   peek(): TagHead | undefined {
+    // No try/finally: a tag that does not decode rejects the whole request anyway.
     const save = this.pos;
-    try {
-      return this.done ? undefined : this.head();
-    } finally {
-      this.pos = save;
-    }
+    const t = this.done ? undefined : this.head();
+    this.pos = save;
+    return t;
   }
 
   head(): TagHead {
@@ -204,24 +203,28 @@ export class Reader {
 
   uint(n: number): number {
     if (n < 1 || n > 4) reject(RejectReason.PARAMETER_OUT_OF_RANGE, `unsigned of ${n} octets`);
+    if (this.pos + n > this.buf.length) reject(RejectReason.MISSING_REQUIRED_PARAMETER, "packet too short");
     let v = 0;
-    for (const x of this.bytes(n)) v = v * 256 + x;
+    for (let i = 0; i < n; i++) v = v * 256 + this.buf[this.pos++]!;
     return v;
   }
 
   sint(n: number): number {
     if (n < 1 || n > 4) reject(RejectReason.PARAMETER_OUT_OF_RANGE, `signed of ${n} octets`);
-    const bs = this.bytes(n);
-    let v = bs[0]! & 0x80 ? -1 : 0;
-    for (const x of bs) v = v * 256 + x;
+    if (this.pos + n > this.buf.length) reject(RejectReason.MISSING_REQUIRED_PARAMETER, "packet too short");
+    let v = this.buf[this.pos]! & 0x80 ? -1 : 0;
+    for (let i = 0; i < n; i++) v = v * 256 + this.buf[this.pos++]!;
     return v;
   }
 
   /** A context tag `num` with a primitive value, or undefined when the next tag is another one. */
   optionalContext(num: number): TagHead | undefined {
-    const t = this.peek();
-    if (!t || !t.context || t.num !== num || t.opening || t.closing) return undefined;
-    return this.head();
+    if (this.done) return undefined;
+    const save = this.pos;
+    const t = this.head();
+    if (t.context && t.num === num && !t.opening && !t.closing) return t;
+    this.pos = save;
+    return undefined;
   }
 
   context(num: number, what: string): TagHead {
