@@ -282,3 +282,55 @@ async function waitUntil(f: () => boolean, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("the UPS and a BBMD", () => {
+  it("re-exposes every readable point of the UPS source's device", () => {
+    const s = site((raw) => {
+      raw.devices.push({ id: "UPS", bus: raw.buses[1].id, unit: 77, profile: "generic", label: "ASI" });
+      raw.topology.sources = raw.topology.sources.map((x: { kind: string }) => (x.kind === "ups" ? { ...x, device: "UPS" } : x));
+    });
+    const { set, close } = build(s, tmpDb());
+    expect(set.objects.filter((o) => o.point.device === "UPS").map((o) => o.name)).toEqual(["UPS.Hr_0", "UPS.Hr_1", "UPS.Hr_2", "UPS.Hr_3", "UPS.Hr_4_f32"]);
+    close();
+  });
+
+  it("registers as a foreign device with the BBMD and sends its broadcasts through it", async () => {
+    const { BacnetServer } = await import("../src/bacnet-server/server.ts");
+    const { BmsWrites } = await import("../src/bacnet-server/writes.ts");
+    // A stand-in BBMD (no BBMD peer is built here): records what Busbar sends it.
+    const got: Buffer[] = [];
+    const bbmd = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, m) => void got.push(Buffer.from(m)) } });
+    const s = site();
+    const db = openDatabase(":memory:");
+    const live = { read: () => ({ value: 1, quality: Quality.GOOD as number, ts: Date.now() }), alarm: () => undefined, subscribe: () => () => {} };
+    const server = new BacnetServer({
+      site: s,
+      config: { ...s.bacnetServer!, interface: "lo", bbmd: { host: "127.0.0.1", port: bbmd.port, ttlSeconds: 30 } },
+      registry: buildRegistry(s),
+      store: new BacnetStore(db.sqlite),
+      live,
+      writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"),
+      version: "t",
+      port: 0,
+    });
+    await server.start();
+    try {
+      await waitUntil(() => got.length >= 2);
+      // Register-Foreign-Device with its TTL (J.5.2.1), then the start-up I-Am as Distribute-Broadcast-To-Network.
+      expect([...got[0]!]).toEqual([0x81, 0x05, 0x00, 0x06, 0x00, 30]);
+      expect([got[1]![0], got[1]![1]]).toEqual([0x81, 0x09]);
+      expect(got[1]![got[1]!.length - 13]).toBe(0xc4); // the I-Am: device id, max APDU, segmentation, vendor 65535
+      expect([...got[1]!.subarray(-3)]).toEqual([0x22, 0xff, 0xff]);
+      // The BBMD's BVLC-Result (success) is recorded.
+      const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+      udp.send(Buffer.from([0x81, 0x00, 0x00, 0x06, 0x00, 0x00]), server.local.port, "127.0.0.1");
+      await waitUntil(() => server.foreignRegistration !== undefined);
+      expect(server.foreignRegistration!.result).toBe(0);
+      udp.close();
+    } finally {
+      server.stop();
+      bbmd.close();
+      db.close();
+    }
+  });
+});

@@ -184,6 +184,13 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     for (const p of ["object-identifier", "object-name: \"2B1.P_total\"", "present-value", "status-flags: {false,false,false,false}", "event-state: normal", "out-of-service: FALSE", "units: kilowatts", "reliability: no-fault-detected", "cov-increment"])
       expect(out).toContain(p);
     expect(out).not.toMatch(/Error/i);
+    // REQUIRED and OPTIONAL expand to the standard's split.
+    const req = await tool("bacrpm", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, "required"]);
+    const opt = await tool("bacrpm", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, "optional"]);
+    expect(req).toContain("units: kilowatts");
+    expect(req).not.toContain("cov-increment: "); // (named in property-list, not returned)
+    expect(opt).toContain("cov-increment");
+    expect(opt).not.toContain("units:");
   });
 
   it("bacwp writes the load-shedding setpoint at priority 8 and relinquishes it; out of range and priority 6 are refused", { timeout: 30_000 }, async () => {
