@@ -126,6 +126,7 @@ export class BacnetServer {
    * restarted on its own default while Busbar was down).
    */
   private readonly restore = new Set<ServedObject>();
+  private readonly writesInFlight = new Set<string>();
   /** Last Register-Foreign-Device result from the BBMD (0 = successful). */
   foreignRegistration: { at: number; result: number } | undefined;
 
@@ -387,7 +388,12 @@ export class BacnetServer {
       case CS.WRITE_PROPERTY: {
         const w = decodeWriteProperty(body);
         if (w.priority !== undefined && (w.priority < 1 || w.priority > 16)) throw new Rejection(RejectReason.PARAMETER_OUT_OF_RANGE, "priority must be 1..16");
-        void this.write(w, from).then(
+        // A client that times out resends the same request (same invoke id) while the device is
+        // still being written: one write, one answer (clause 5.4.5.1, duplicate requests).
+        const inFlight = `${from.address}:${from.port}:${invokeId}`;
+        if (this.writesInFlight.has(inFlight)) return;
+        this.writesInFlight.add(inFlight);
+        void this.write(w, from).finally(() => this.writesInFlight.delete(inFlight)).then(
           (r) => (r ? error(r[0], r[1]) : this.send(enc.simpleAck(dest, service, invokeId), from)),
           (e) => {
             this.stats.crashes++;
