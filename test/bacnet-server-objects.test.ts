@@ -368,3 +368,26 @@ describe("duplicate requests", () => {
     }
   });
 });
+
+describe("System_Status", () => {
+  it("is OPERATIONAL while every bus answers and NON_OPERATIONAL when a whole bus is silent", async () => {
+    const { BacnetServer } = await import("../src/bacnet-server/server.ts");
+    const { BmsWrites } = await import("../src/bacnet-server/writes.ts");
+    const s = site();
+    const db = openDatabase(":memory:");
+    const registry = buildRegistry(s);
+    let silentBus: string | undefined;
+    const live = {
+      read: (i: number) => ({ value: 1, quality: registry.points[i]!.owner.bus === silentBus ? Quality.COMM_FAIL : i % 5 === 0 ? Quality.COMM_FAIL : Quality.GOOD, ts: Date.now() }),
+      alarm: () => undefined,
+      subscribe: () => () => {},
+    };
+    const server = new BacnetServer({ site: s, config: s.bacnetServer!, registry, store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"), version: "t" });
+    const status = () => (server.reader.read("device", P.SYSTEM_STATUS, undefined) as { values: { value: number }[] }).values[0]!.value;
+    expect(status()).toBe(0); // operational: some devices failing is each object's FAULT, not the device's
+    silentBus = "gw-energy";
+    (server as unknown as { systemStatusCache: { at: number } }).systemStatusCache.at = 0;
+    expect(status()).toBe(4); // non-operational
+    db.close();
+  });
+});
