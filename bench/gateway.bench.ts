@@ -100,7 +100,7 @@ async function run(pollMs: number): Promise<void> {
     {
       ...doc,
       buses: [{ ...doc.buses[0], port: sim.ports.rs485 }],
-      gateway: { host: "127.0.0.1", port: gwPort, units: [{ unit: 1, device: "M1", mode: "cached" }] },
+      gateway: { host: "127.0.0.1", port: gwPort, units: [{ unit: 1, device: "M1", mode: "cached" }], maxClientsPerAddress: 64 },
     },
     loadProfiles(),
   );

@@ -13,6 +13,7 @@ import { DEMO_SITE } from "./generated/embedded.ts";
 import { buildRegistry } from "./drivers/index.ts";
 import { describeRead } from "./protocols/modbus/planner.ts";
 import { planSite } from "./drivers/modbus/driver.ts";
+import { describeGateway } from "./gateway/gateway.ts";
 
 const USAGE = `Busbar — runs a building's electrical room.
 
@@ -69,6 +70,8 @@ function checkSite(file: string, profilesDir?: string): void {
       for (const r of reads) console.log(`    ${describeRead(r)}`);
     }
   }
+  const gateway = describeGateway(site);
+  if (gateway.length) console.log(`\n${gateway.join("\n")}`);
 }
 
 async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
@@ -118,7 +121,7 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   usersDb.close();
   await runSite(site, dbPath, httpPort, [
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
-    ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
+    ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}, ${site.gateway.writes.enabled ? `writes from ${site.gateway.writes.clients.join(", ")}` : "read-only"}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
     ...(site.bacnetServer
       ? [`BACnet/IP device ${site.bacnetServer.instance} "${site.bacnetServer.name}" for the BMS on UDP ${site.bacnetServer.port} (objects, COV subscriptions and the EDE export: /bacnet)`]
       : []),

@@ -79,7 +79,7 @@ beforeAll(async () => {
         { id: "G5", bus: "rs485", unit: 5, profile: "generic", pollMs: 300 },
         { id: "DEAD", bus: "rs485", unit: 4, profile: "generic", pollMs: 300 },
       ],
-      gateway: { host: "127.0.0.1", port: gwPort, units: [{ unit: 1, device: "M1", mode: "cached", maxAgeMs: 5000 }] },
+      gateway: { host: "127.0.0.1", port: gwPort, units: [{ unit: 1, device: "M1", mode: "cached", maxAgeMs: 5000 }], maxClientsPerAddress: 64, writes: { enabled: true, clients: ["127.0.0.1"], registers: [{ unit: 5, from: 0, to: 0 }] } },
     },
     profiles,
   );

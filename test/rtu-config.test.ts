@@ -120,13 +120,30 @@ describe("gateway section", () => {
       ],
       gateway: { port: 1502, mode: "cached", units: [{ unit: 101, device: "B1" }, { unit: 50, bus: "b", targetUnit: 9 }] },
     });
-    expect(s.gateway).toMatchObject({ host: "0.0.0.0", port: 1502, maxClients: 64, exposeAll: true });
+    // Loopback and read-only unless the site says otherwise (issue 9 item 1).
+    expect(s.gateway).toMatchObject({ host: "127.0.0.1", port: 1502, maxClients: 64, exposeAll: true, writes: { enabled: false } });
     expect([...gatewayRoutes(s).values()]).toEqual([
       { unit: 101, bus: "b", target: 1, device: "B1", mode: "cached", maxAgeMs: undefined },
       { unit: 50, bus: "b", target: 9, mode: "pass", maxAgeMs: undefined },
       { unit: 1, bus: "a", target: 1, device: "A1", mode: "cached", maxAgeMs: undefined },
       { unit: 2, bus: "b", target: 2, device: "B2", mode: "cached", maxAgeMs: undefined },
     ]);
+  });
+
+  it("refuses enabled writes without a client address, and addresses that are not addresses", () => {
+    const err = issues(() =>
+      site({
+        buses,
+        devices: [{ id: "A1", bus: "a", unit: 1, profile: "generic" }],
+        gateway: { writes: { enabled: true, registers: [{ unit: 1, from: 5, to: 2 }] } },
+      }),
+    ).map((i) => `${i.path}: ${i.message}`);
+    expect(err).toContain("gateway.writes.clients: writes are enabled but no client address may write: list the BMS's address(es)");
+    expect(err).toContain("gateway.writes.registers[0].to: must be ≥ from (5)");
+    const bad = issues(() => site({ buses, devices: [], gateway: { writes: { enabled: true, clients: ["bms.local", "10.0.0.0/33", "10.0.0.7"] } } })).map((i) => `${i.path}: ${i.message}`);
+    expect(bad).toContain('gateway.writes.clients[0]: "bms.local" is not an IP address or IPv4 CIDR');
+    expect(bad).toContain('gateway.writes.clients[1]: "10.0.0.0/33" is not an IP address or IPv4 CIDR');
+    expect(bad.some((m) => m.includes("clients[2]"))).toBe(false);
   });
 
   it("reports unit collisions and bad references with their paths", () => {

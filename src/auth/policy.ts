@@ -25,9 +25,17 @@ export interface RoutePolicy {
   /** For `/assets/:file`: files anyone may load (the login page's style sheet). */
   publicParams?: Record<string, readonly string[]>;
   csrf?: boolean;
+  /**
+   * Largest request body (bytes) this route reads, checked before anything parses it; default
+   * FORM_BODY_LIMIT for every state-changing route. An upload route (backup restore) sets its own.
+   */
+  bodyLimit?: number;
   /** Why, when it is not obvious. */
   note?: string;
 }
+
+/** A login, an acknowledgement, a setpoint: a few hundred bytes; 64 KiB is generous. */
+export const FORM_BODY_LIMIT = 64 * 1024;
 
 export const POLICIES: readonly RoutePolicy[] = [
   // --- Pages, API and live stream of the other areas: read-only, for users and kiosks.
@@ -52,6 +60,7 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/trends", access: "viewer" },
   { method: "GET", path: "/comm", access: "viewer" },
   { method: "GET", path: "/comm/bus/:id", access: "viewer" },
+  { method: "GET", path: "/api/gateway", access: "viewer", note: "the Modbus gateway's counters and write rule" },
   { method: "POST", path: "/api/buses/:id/scan", access: "admin", note: "bus scan loads the bus: administration" },
 
   // --- Authentication (routes/auth.tsx)
@@ -95,8 +104,10 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/admin/bacnet/ede.zip", access: "admin" },
   { method: "GET", path: "/admin/bacnet/ede/:file", access: "admin" },
   { method: "GET", path: "/admin/alarms", access: "admin" },
-  { method: "POST", path: "/admin/alarms", access: "admin" },
+  { method: "POST", path: "/admin/alarms", access: "admin", bodyLimit: 1024 * 1024, note: "the alarm configuration's YAML" },
   { method: "GET", path: "/admin/journal/verify", access: "admin" },
+  { method: "GET", path: "/api/auth/throttle", access: "admin", note: "addresses the login throttle refuses" },
+  { method: "POST", path: "/admin/throttle/clear", access: "admin" },
   { method: "GET", path: "/users", access: "admin" },
   { method: "POST", path: "/users", access: "admin" },
   { method: "POST", path: "/users/:id/role", access: "admin" },
@@ -108,6 +119,9 @@ export const POLICIES: readonly RoutePolicy[] = [
 ];
 
 const byKey = new Map(POLICIES.map((p) => [`${p.method} ${p.path}`, p]));
+
+/** The largest body any route accepts: the HTTP server's own cap (Bun.serve maxRequestBodySize). */
+export const MAX_BODY_LIMIT = Math.max(FORM_BODY_LIMIT, ...POLICIES.map((p) => p.bodyLimit ?? 0));
 
 export function policyFor(method: string, path: string): RoutePolicy | undefined {
   return byKey.get(`${method} ${path}`) ?? byKey.get(`ALL ${path}`);

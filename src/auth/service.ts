@@ -2,6 +2,7 @@ import type { SecurityConfig } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { Journal } from "../journal/journal.ts";
+import { AddressList, normalizeIp } from "./addresses.ts";
 import { minRole, PIN_ROLE_CAP } from "./roles.ts";
 import { verifySecret, dummyHash } from "./secrets.ts";
 import { SessionStore, type Session } from "./sessions.ts";
@@ -11,7 +12,23 @@ import { UserStore } from "./users.ts";
  * Logging in and out: password logins (any address), PIN unlocks (kiosk addresses only, short
  * sessions capped at maintenance), per-user lockout after repeated failures, a per-address throttle
  * for names that do not exist, and a journal row for every success, failure and lockout.
+ *
+ * The per-address throttle: 4 × loginMaxFailures failures from one address within 15 minutes
+ * refuse every login from it (admin included) until the oldest of them is 15 minutes old. A shared
+ * kiosk or a NAT can hit it: an admin sees the throttled addresses on /admin and may clear one.
+ * While an address is throttled its refused attempts are not journaled one by one: one row when
+ * the throttle starts, then at most one row a minute with the count refused since.
  */
+
+export interface ThrottledAddress {
+  ip: string;
+  /** Failures counted in the window. */
+  failures: number;
+  /** When the throttle ends if nothing else happens (ms since 1970). */
+  until: number;
+  /** Attempts refused while throttled. */
+  refused: number;
+}
 
 export type LoginResult =
   | { ok: true; token: string; session: Session }
@@ -22,9 +39,10 @@ const IP_WINDOW_MS = 15 * 60_000;
 export class AuthService {
   readonly users: UserStore;
   readonly sessions: SessionStore;
-  private readonly kioskSet: Set<string>;
-  private readonly kioskNets: { net: number; mask: number }[] = [];
+  private readonly kiosks: AddressList;
   private readonly ipFailures = new Map<string, number[]>();
+  /** Throttled addresses: refused attempts, and those not yet in a journal row. */
+  private readonly throttle = new Map<string, { refused: number; unjournaled: number; lastRow: number }>();
   now: () => number = Date.now;
 
   constructor(
@@ -36,28 +54,15 @@ export class AuthService {
   ) {
     this.users = new UserStore(db);
     this.sessions = new SessionStore(db);
-    this.kioskSet = new Set();
-    for (const k of [...config.kiosk, ...kiosk]) {
-      const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(k);
-      if (cidr) {
-        const bits = Number(cidr[2]);
-        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-        this.kioskNets.push({ net: (ipv4(cidr[1]!) ?? 0) & mask, mask });
-      } else this.kioskSet.add(normalizeIp(k));
-    }
+    this.kiosks = new AddressList([...config.kiosk, ...kiosk]);
   }
 
   get kioskAddresses(): string[] {
-    return [...this.kioskSet];
+    return this.kiosks.addresses;
   }
 
   isKiosk(ip: string | undefined): boolean {
-    if (!ip) return false;
-    const n = normalizeIp(ip);
-    if (this.kioskSet.has(n)) return true;
-    const v4 = ipv4(n);
-    if (v4 === undefined) return false;
-    return this.kioskNets.some((k) => ((v4 & k.mask) >>> 0) === k.net >>> 0);
+    return this.kiosks.has(ip);
   }
 
   private m(key: string, params?: Record<string, string | number>): string {
@@ -68,7 +73,63 @@ export class AuthService {
     const list = (this.ipFailures.get(ip) ?? []).filter((x) => now - x < IP_WINDOW_MS);
     this.ipFailures.set(ip, list);
     const limit = this.config.loginMaxFailures * 4;
-    return list.length >= limit ? list[list.length - limit]! + IP_WINDOW_MS - now : 0;
+    const ms = list.length >= limit ? list[list.length - limit]! + IP_WINDOW_MS - now : 0;
+    if (ms <= 0) this.throttle.delete(ip);
+    return ms;
+  }
+
+  /** A refused attempt from a throttled address: journaled when the throttle starts, then once a minute at most. */
+  private throttledAttempt(kind: "password" | "pin", name: string, ip: string, now: number, retryMs: number): void {
+    let th = this.throttle.get(ip);
+    const first = !th;
+    if (!th) this.throttle.set(ip, (th = { refused: 0, unjournaled: 0, lastRow: 0 }));
+    th.refused++;
+    th.unjournaled++;
+    if (!first && now - th.lastRow < 60_000) return;
+    const n = th.unjournaled;
+    th.unjournaled = 0;
+    th.lastRow = now;
+    this.journal.append({
+      type: "auth.throttle",
+      source: ip,
+      actor: "",
+      message: this.m(first ? "journal.auth.throttleStart" : "journal.auth.throttleCount", {
+        ip,
+        n,
+        name,
+        minutes: Math.max(1, Math.ceil(retryMs / 60_000)),
+      }),
+      data: { ip, refused: n, total: th.refused, kind, name, until: now + retryMs, first },
+    });
+  }
+
+  /** Addresses throttled now (the admin page). */
+  throttledAddresses(): ThrottledAddress[] {
+    const now = this.now();
+    const out: ThrottledAddress[] = [];
+    for (const ip of [...this.ipFailures.keys()]) {
+      const ms = this.ipThrottled(ip, now);
+      if (ms > 0) out.push({ ip, failures: this.ipFailures.get(ip)!.length, until: now + ms, refused: this.throttle.get(ip)?.refused ?? 0 });
+    }
+    return out;
+  }
+
+  /** An admin lifts the throttle of one address (its failures are forgotten); journaled. */
+  clearThrottle(ip: string, admin: string): boolean {
+    const failures = this.ipFailures.get(ip)?.length ?? 0;
+    const refused = this.throttle.get(ip)?.refused ?? 0;
+    const was = this.ipThrottled(ip, this.now()) > 0;
+    this.ipFailures.delete(ip);
+    this.throttle.delete(ip);
+    if (!was) return false;
+    this.journal.append({
+      type: "auth.throttle-clear",
+      source: ip,
+      actor: admin,
+      message: this.m("journal.auth.throttleClear", { ip, user: admin, failures, refused }),
+      data: { ip, failures, refused },
+    });
+    return true;
   }
 
   private ipFailed(ip: string, now: number): void {
@@ -94,7 +155,7 @@ export class AuthService {
     name = name.trim().slice(0, 64);
     const throttled = this.ipThrottled(ip, now);
     if (throttled > 0) {
-      this.fail("password", name, ip, "throttled");
+      this.throttledAttempt("password", name, ip, now, throttled);
       return { ok: false, reason: "throttled", retryAfterMs: throttled };
     }
     const row = name ? this.users.rowByName(name) : undefined;
@@ -154,7 +215,7 @@ export class AuthService {
     }
     const throttled = this.ipThrottled(ip, now);
     if (throttled > 0) {
-      this.fail("pin", name, ip, "throttled");
+      this.throttledAttempt("pin", name, ip, now, throttled);
       return { ok: false, reason: "throttled", retryAfterMs: throttled };
     }
     const row = name ? this.users.rowByName(name) : undefined;
@@ -216,23 +277,10 @@ export class AuthService {
   }
 }
 
-/** `::ffff:10.0.0.5` → `10.0.0.5`; lower-case IPv6. */
-export function normalizeIp(ip: string): string {
-  const s = ip.trim().toLowerCase();
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  return m ? m[1]! : s;
-}
-
-function ipv4(s: string): number | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
 export function isLoopback(ip: string | undefined): boolean {
   if (!ip) return false;
   const n = normalizeIp(ip);
   return n === "::1" || n.startsWith("127.");
 }
+
+export { normalizeIp };

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { validAddressPattern } from "../auth/addresses.ts";
 
 /**
  * The `bacnetServer:` site section: Busbar as a BACnet/IP device for the building's BMS.
@@ -67,7 +68,7 @@ export const bacnetServerSchema = z
       .strict()
       .optional(),
     /** Client addresses (IPv4, optionally /prefix) that may write; everyone else reads only. */
-    writeClients: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/, "must be an IPv4 address or address/prefix")).default([]),
+    writeClients: z.array(z.string().refine(validAddressPattern, "must be an IP address or an IPv4 address/prefix")).default([]),
     /** Generate the site point list's objects (seed site-point-list.fr.txt) for the site's devices. */
     defaults: z.boolean().default(true),
     objects: z.array(bacnetObjectSchema).default([]),

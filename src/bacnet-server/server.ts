@@ -12,6 +12,7 @@ import {
   UnconfirmedServiceChoice as US,
 } from "@bacnet-js/client";
 import type { Site } from "../config/site.ts";
+import { AddressList } from "../auth/addresses.ts";
 import type { PointRegistry } from "../points/registry.ts";
 import { Quality } from "../points/quality.ts";
 import type { BacnetServerConfig } from "./config.ts";
@@ -90,21 +91,6 @@ export function resolveInterface(iface: string | undefined): { address: string; 
   return { address: pick.address, broadcast: a.map((x, i) => (x & m[i]!) | (~m[i]! & 255)).join(".") };
 }
 
-function inAllowList(address: string, list: readonly string[]): boolean {
-  const ip = address.split(".").map(Number);
-  if (ip.length !== 4) return false;
-  const n = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
-  for (const entry of list) {
-    const [a, bits] = entry.split("/");
-    const e = a!.split(".").map(Number);
-    const en = ((e[0]! << 24) | (e[1]! << 16) | (e[2]! << 8) | e[3]!) >>> 0;
-    const b = bits === undefined ? 32 : Number(bits);
-    const mask = b === 0 ? 0 : (0xffffffff << (32 - b)) >>> 0;
-    if ((n & mask) === (en & mask)) return true;
-  }
-  return false;
-}
-
 export class BacnetServer {
   readonly set: ObjectSet;
   readonly reader: PropertyReader;
@@ -127,12 +113,15 @@ export class BacnetServer {
    */
   private readonly restore = new Set<ServedObject>();
   private readonly writesInFlight = new Set<string>();
+  /** bacnetServer.writeClients, with the same address rules as the kiosk and gateway lists. */
+  private readonly writers: AddressList;
   /** Last Register-Foreign-Device result from the BBMD (0 = successful). */
   foreignRegistration: { at: number; result: number } | undefined;
 
   constructor(readonly deps: BacnetServerDeps) {
     const cfg = deps.config;
     this.log = deps.log ?? (() => {});
+    this.writers = new AddressList(cfg.writeClients);
     this.set = buildObjectSet(deps.site, deps.registry, cfg, deps.store);
     for (const w of this.set.warnings) this.log("warn", w);
     for (const o of this.set.objects) if (o.command && o.point.readable && commandedValue(o.command).priority !== null) this.restore.add(o);
@@ -441,7 +430,7 @@ export class BacnetServer {
     };
     const writableProp = obj.writable && (prop === P.PRESENT_VALUE || (obj.commandable && prop === P.RELINQUISH_DEFAULT));
     if (!writableProp) return refuse("read-only", ErrorCode.WRITE_ACCESS_DENIED);
-    if (!inAllowList(from.address, this.deps.config.writeClients)) return refuse("client not in bacnetServer.writeClients", ErrorCode.WRITE_ACCESS_DENIED);
+    if (!this.writers.has(from.address)) return refuse("client not in bacnetServer.writeClients", ErrorCode.WRITE_ACCESS_DENIED);
     if (w.property.index !== undefined) return refuse("not an array", ErrorCode.PROPERTY_IS_NOT_AN_ARRAY);
     if (priority === 6) return refuse("priority 6 is reserved for minimum on/off", ErrorCode.WRITE_ACCESS_DENIED);
     if (w.values.length !== 1) return refuse("one value expected", ErrorCode.INVALID_DATA_TYPE);

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import { parseYaml, type Profile } from "./profile.ts";
 import { bacnetServerSchema } from "../bacnet-server/config.ts";
+import { validAddressPattern } from "../auth/addresses.ts";
 
 /**
  * The site file (YAML): buses, devices, the one-line topology.
@@ -278,15 +279,50 @@ const gatewayUnitSchema = z
   })
   .strict();
 
+/**
+ * Gateway writes: off unless enabled; then only from the listed client addresses, and only to the
+ * registers of tags the profiles mark writable (`points`) or to the listed ranges.
+ */
+const gatewayWriteRangeSchema = z
+  .object({
+    /** Gateway unit id (as the clients address it). */
+    unit: int(0, 255),
+    /** `holding` = FC6/FC16, `coils` = FC5/FC15. */
+    table: z.enum(["holding", "coils"]).default("holding"),
+    /** 0-based wire addresses, inclusive. */
+    from: int(0, 65535),
+    to: int(0, 65535).optional(),
+  })
+  .strict();
+
+const gatewayWritesSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Client addresses (IPv4/IPv6, or IPv4 CIDR such as 10.0.0.0/24) allowed to write. */
+    clients: z.array(z.string().min(1).max(64)).default([]),
+    /** Allow writes to the registers of tags the device's profile marks writable (`write:`). */
+    points: z.boolean().default(true),
+    /** Further allowed ranges (a unit Busbar does not poll, a register no profile lists). */
+    registers: z.array(gatewayWriteRangeSchema).default([]),
+  })
+  .strict();
+
 export const gatewaySchema = z
   .object({
-    /** 0.0.0.0 serves the network; the demo uses loopback. */
-    host: z.string().min(1).default("0.0.0.0"),
+    /**
+     * Loopback by default: a Modbus TCP server has no authentication, so serving the building
+     * network must be a deliberate choice (`host: 0.0.0.0` or the BMS-side interface's address).
+     */
+    host: z.string().min(1).default("127.0.0.1"),
     /** 502 in production (needs CAP_NET_BIND_SERVICE), an unprivileged port elsewhere. */
     port: int(0, 65535).default(502),
     maxClients: int(1, 1024).default(64),
-    /** Close a client connection idle this long (seconds); 0 = never. */
-    idleTimeoutSec: int(0, 86_400).default(0),
+    /** Connections per client address (one BMS rarely needs more than a few). */
+    maxClientsPerAddress: int(1, 1024).default(16),
+    /** Close a connection that sent no complete request this long (seconds); 0 = never. */
+    idleTimeoutSec: int(0, 86_400).default(60),
+    /** Close a connection whose request frame is not complete this long after its first byte (ms). */
+    frameTimeoutMs: int(100, 60_000).default(2000),
     /** Mode of units that do not say. */
     mode: z.enum(["pass", "cached"]).default("pass"),
     maxAgeMs: int(0, 86_400_000).optional(),
@@ -295,6 +331,8 @@ export const gatewaySchema = z
     units: z.array(gatewayUnitSchema).default([]),
     /** Forwarded requests waiting per bus before new ones are refused (exception 06, busy). */
     maxQueue: int(1, 10_000).default(64),
+    /** Read-only unless enabled (FC5/6/15/16 answer exception 01). */
+    writes: gatewayWritesSchema.prefault({}),
   })
   .strict();
 export type GatewayConfig = z.output<typeof gatewaySchema>;
@@ -536,6 +574,14 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
     const prev = units.get(u.unit);
     if (prev) issues.push({ path: `${path}.unit`, message: `unit ${u.unit} is already used by ${prev}` });
     else units.set(u.unit, path);
+  });
+  if (g.writes.enabled && g.writes.clients.length === 0)
+    issues.push({ path: "gateway.writes.clients", message: "writes are enabled but no client address may write: list the BMS's address(es)" });
+  g.writes.clients.forEach((a, i) => {
+    if (!validAddressPattern(a)) issues.push({ path: `gateway.writes.clients[${i}]`, message: `"${a}" is not an IP address or IPv4 CIDR` });
+  });
+  g.writes.registers.forEach((r, i) => {
+    if (r.to !== undefined && r.to < r.from) issues.push({ path: `gateway.writes.registers[${i}].to`, message: `must be ≥ from (${r.from})` });
   });
   if (g.exposeAll) {
     s.devices.forEach((d, i) => {

@@ -21,6 +21,8 @@ import { GENESIS, rowHash, type ChainedRow } from "./chain.ts";
  *   auth.pin, auth.pin-fail, auth.denied, auth.setup           — user name / ip
  *   point.write                                                — point / device / user (old → new, outcome)
  *   config.user, config.alarms, config.site                    — what changed / user
+ *   gateway.write, gateway.refused                             — gateway:<client address> / device
+ *   auth.throttle, auth.throttle-clear                         — address / admin
  */
 
 export interface JournalEntry {

@@ -5,6 +5,8 @@
  */
 
 const SLOT_MS = 15 * 60_000;
+/** 9999-12-31T23:59:59.999Z: the last instant a filter may name. */
+const MAX_FILTER_MS = 253_402_300_799_999;
 
 export class OffsetFormatter {
   private readonly fmt: Intl.DateTimeFormat;
@@ -61,7 +63,8 @@ function pad2(n: number): string {
 export function parseTimeFilter(s: string | undefined | null, timeZone: string, endOfDay = false): number | undefined {
   if (s === undefined || s === null || s.trim() === "") return undefined;
   const v = s.trim();
-  if (/^\d+$/.test(v)) return Number(v);
+  // Beyond ±8.64e15 ms (year 275760) a Date is invalid; a filter past year 9999 is no date anyone means.
+  if (/^\d+$/.test(v)) return v.length <= 15 && Number(v) <= MAX_FILTER_MS ? Number(v) : NaN;
   const dateOnly = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
   if (dateOnly) {
     const utcMidnight = Date.UTC(Number(dateOnly[1]), Number(dateOnly[2]) - 1, Number(dateOnly[3]) + (endOfDay ? 1 : 0));
@@ -80,5 +83,5 @@ export function parseTimeFilter(s: string | undefined | null, timeZone: string, 
     return t;
   }
   const t = Date.parse(v);
-  return Number.isNaN(t) ? NaN : t;
+  return Number.isNaN(t) || Math.abs(t) > MAX_FILTER_MS ? NaN : t;
 }

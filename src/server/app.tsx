@@ -23,6 +23,8 @@ export type { AppContext } from "./context.ts";
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
   app.onError((err, c) => {
+    // A malformed percent-encoding in the path or query (`/assets/..%c0%af..`) is the client's error.
+    if (err instanceof URIError) return c.json({ error: "malformed URL encoding (not valid UTF-8 percent-encoding)" }, 400);
     console.error(`${c.req.method} ${c.req.path}:`, err);
     return c.json({ error: "internal error" }, 500);
   });

@@ -20,6 +20,7 @@ import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { startBacnetServer } from "../bacnet-server/index.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
+import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -165,7 +166,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let gateway: Gateway | undefined;
   if (site.gateway) {
     try {
-      gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+      gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
       const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
@@ -186,7 +187,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, bacnet };
+  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, bacnet };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -195,6 +196,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       port: opts.httpPort,
       hostname: opts.httpHost ?? "0.0.0.0",
       fetch: app.fetch,
+      // Bun's own cap, above every route's limit (policy.ts); each route's is checked before parsing.
+      maxRequestBodySize: MAX_BODY_LIMIT,
       // SSE streams send a heartbeat every 15 s; keep idle sockets a little longer than that.
       idleTimeout: 30,
     });

@@ -201,6 +201,8 @@ export function CommPage(props: {
   path: string;
   csrf?: string;
   now: number;
+  /** The site's Modbus TCP gateway card, when it runs. */
+  gateway?: unknown;
 }) {
   const { site, lang } = props;
   const t = translator(lang);
@@ -257,6 +259,7 @@ export function CommPage(props: {
             </details>
           </section>
         ))}
+        {props.gateway}
       </div>
     </Layout>
   );

@@ -21,8 +21,8 @@ export interface LayoutProps {
   scripts?: string[];
   styles?: string[];
   lang?: Lang;
-  /** The signed-in user, when there is one (issue 4). */
-  user?: { name: string; role: string };
+  /** The signed-in user, when there is one (issue 4), with the session's CSRF token for the logout form. */
+  user?: { name: string; role: string; csrf?: string };
   /** Which navigation entry is this page. */
   active?: NavKey;
   /** Current path + query, where the language toggle comes back to. */
@@ -76,7 +76,7 @@ const NAV: { key: NavKey; href: string; label: string; access: Access | undefine
 /**
  * The user area as public/alarms.js draws it (same markup), so the header does not jump when the
  * script takes over. Without a user, a Layout page is only served to a kiosk address (policy
- * `viewer`): PIN unlock and login. The logout form's CSRF token is filled in by alarms.js.
+ * `viewer`): PIN unlock and login. The logout form carries the session's CSRF token as served.
  */
 function UserArea(props: { t: T; user: LayoutProps["user"]; path: string }) {
   const { t, user } = props;
@@ -88,7 +88,7 @@ function UserArea(props: { t: T; user: LayoutProps["user"]; path: string }) {
           <span class="user-name">{user.name}</span> <span class="user-role">{t(`role.${user.role}`)}</span>
         </a>
         <form method="post" action="/auth/logout" class="inline user-logout">
-          <input type="hidden" name="_csrf" value="" />
+          <input type="hidden" name="_csrf" value={user.csrf ?? ""} />
           <button type="submit" class="btn">
             {t("banner.logout")}
           </button>

@@ -8,7 +8,8 @@ import { langFromRequest, type Lang } from "../i18n/index.ts";
  */
 export interface PageRequest {
   lang: Lang;
-  user?: { name: string; role: string };
+  /** With the session's CSRF token, so the layout's logout form works before any script runs. */
+  user?: { name: string; role: string; csrf?: string };
   path: string;
   /** Token a page's state-changing requests send back (x-csrf-token), from the security middleware. */
   csrf?: string;
@@ -20,5 +21,5 @@ export function pageRequest(c: Context, siteLanguage?: Lang): PageRequest {
   const url = new URL(c.req.url);
   const auth = (c.get as (key: string) => unknown)("auth") as { csrf?: unknown } | undefined;
   const csrf = typeof auth?.csrf === "string" && auth.csrf ? auth.csrf : undefined;
-  return { lang: langFromRequest(c, siteLanguage), user, path: url.pathname + url.search, csrf };
+  return { lang: langFromRequest(c, siteLanguage), user: user && csrf ? { ...user, csrf } : user, path: url.pathname + url.search, csrf };
 }

@@ -11,6 +11,11 @@
  * - Handlers may answer synchronously (allocation-light hot path) or with a Promise (gateway).
  *   Answers to asynchronous requests go out in completion order, which Modbus TCP allows
  *   (the transaction id pairs them).
+ * - Starvation (a server that other masters depend on): a connection that sends no complete request
+ *   for `idleTimeoutSec`, or leaves a frame unfinished for `frameTimeoutMs`, is closed (a byte a
+ *   second does not count as activity); when the server or one client address is full, the
+ *   connection idle the longest (at least `evictIdleMs`) is closed to admit the newcomer, else the
+ *   newcomer is refused. Both are counted (`counters()`).
  * - Backpressure: unsent output is queued per connection and drained on `drain`; while a
  *   connection's queue is over `maxQueuedBytes` or it has `maxInFlight` requests pending, the
  *   server stops reading from it (TCP flow control then slows the client down).
@@ -88,10 +93,30 @@ export interface ModbusTcpServerOptions {
   maxInFlight?: number;
   /** Queued unsent reply bytes per connection before reading pauses. Default 256 KiB. */
   maxQueuedBytes?: number;
-  /** Close a connection idle this long (seconds); 0 = never (default). */
+  /** Connections from one client address; beyond it the address's longest-idle one makes room. Default: maxConnections. */
+  maxConnectionsPerAddress?: number;
+  /** Close a connection that sent no complete request this long (seconds); 0 = never (default). */
   idleTimeoutSec?: number;
+  /** Close a connection whose frame is unfinished this long after it began (ms); 0 = never (default). */
+  frameTimeoutMs?: number;
+  /** A full server closes its longest-idle connection for a newcomer only if idle this long (ms). Default 1000. */
+  evictIdleMs?: number;
+  /** Called when a connection is refused or closed by these rules (the gateway journals/counts). */
+  onDrop?(reason: DropReason, remoteAddress: string): void;
   /** Called for handler errors (thrown or rejected); they are answered with exception 04. */
   onError?(error: unknown, conn: ModbusConnectionInfo): void;
+}
+
+export type DropReason = "rejected" | "evicted" | "idle" | "frame-timeout";
+
+export interface ModbusTcpServerCounters {
+  accepted: number;
+  /** Refused at connect: full, and nobody idle long enough to make room. */
+  rejected: number;
+  /** Closed to make room for a newcomer. */
+  evicted: number;
+  idleClosed: number;
+  frameTimeouts: number;
 }
 
 export interface ModbusTcpServer {
@@ -99,6 +124,7 @@ export interface ModbusTcpServer {
   readonly port: number;
   /** Open connections. */
   connectionCount(): number;
+  counters(): ModbusTcpServerCounters;
   /** Stops listening and closes every connection. */
   stop(): void;
 }
@@ -123,6 +149,12 @@ class Connection implements ModbusConnectionInfo {
   readonly id = nextConnId++;
   readonly remoteAddress: string;
   closed = false;
+  /** When the last complete request arrived (or the connection opened). */
+  lastRequest = performance.now();
+  /** Complete requests received: a connection that never sent one is the first to make room. */
+  requests = 0;
+  /** When the unfinished frame now buffered began; 0 = none. */
+  partialSince = 0;
   /** Unparsed bytes carried over between chunks. */
   private inBuf: Uint8Array | null = null;
   private inLen = 0;
@@ -169,6 +201,7 @@ class Connection implements ModbusConnectionInfo {
 
   /** Parses and serves complete frames of buf[off, end); keeps the rest for later. */
   private parse(buf: Uint8Array, off: number, end: number): void {
+    let served = false;
     while (end - off >= MBAP && !this.closed) {
       if (this.inFlight >= this.server.maxInFlight || this.queued >= this.server.maxQueuedBytes) {
         this.pause();
@@ -182,6 +215,9 @@ class Connection implements ModbusConnectionInfo {
         return;
       }
       if (end - off < 6 + len) break;
+      this.lastRequest = performance.now();
+      this.requests++;
+      served = true;
       this.serve(buf, off, len - 1);
       off += 6 + len;
     }
@@ -199,6 +235,14 @@ class Connection implements ModbusConnectionInfo {
       else this.inBuf.set(buf.subarray(off, end));
     }
     this.inLen = rest;
+    // Only an unfinished frame counts (complete frames held back by flow control do not); the clock
+    // starts at the frame's first byte, i.e. now if a frame completed in this chunk.
+    if (rest === 0 || this.paused) this.partialSince = 0;
+    else if (this.partialSince === 0 || served) this.partialSince = performance.now();
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0;
   }
 
   /** One request: MBAP at `off`, PDU of `pduLen` bytes at off + 7. */
@@ -469,8 +513,71 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): ModbusTcpSer
   const host = opts.host ?? "127.0.0.1";
   const server = new Server(opts.handler, opts, opts.onError);
   const maxConnections = opts.maxConnections ?? 256;
-  const idle = opts.idleTimeoutSec ?? 0;
+  const maxPerAddress = opts.maxConnectionsPerAddress ?? maxConnections;
+  const idleMs = (opts.idleTimeoutSec ?? 0) * 1000;
+  const frameMs = opts.frameTimeoutMs ?? 0;
+  const evictIdleMs = opts.evictIdleMs ?? 1000;
   const conns = new Set<Connection>();
+  /** Open connections per (normalized) client address. */
+  const byAddress = new Map<string, Set<Connection>>();
+  const counters: ModbusTcpServerCounters = { accepted: 0, rejected: 0, evicted: 0, idleClosed: 0, frameTimeouts: 0 };
+  const addressOf = (a: string) => {
+    const s = a.toLowerCase();
+    return s.startsWith("::ffff:") && s.includes(".") ? s.slice(7) : s;
+  };
+  const drop = (reason: DropReason, remoteAddress: string) => {
+    try {
+      opts.onDrop?.(reason, remoteAddress);
+    } catch {
+      /* a counting hook must not break the server */
+    }
+  };
+  const forget = (c: Connection) => {
+    conns.delete(c);
+    const key = addressOf(c.remoteAddress);
+    const set = byAddress.get(key);
+    if (set) {
+      set.delete(c);
+      if (set.size === 0) byAddress.delete(key);
+    }
+  };
+  /**
+   * The connection of `pool` to close for a newcomer: not waiting for a reply, idle ≥ evictIdleMs;
+   * one that never sent a request first (a master that polls keeps its connection against a crowd
+   * of silent sockets), then the one whose last request is the oldest.
+   */
+  const longestIdle = (pool: Iterable<Connection>, now: number): Connection | undefined => {
+    let best: Connection | undefined;
+    for (const c of pool) {
+      if (c.busy || now - c.lastRequest < evictIdleMs) continue;
+      if (!best || (c.requests === 0) > (best.requests === 0) || ((c.requests === 0) === (best.requests === 0) && c.lastRequest < best.lastRequest)) best = c;
+    }
+    return best;
+  };
+
+  // Idle and unfinished-frame deadlines: our own sweep, because the socket's timeout restarts on
+  // any byte and a client dribbling one byte a second would never expire.
+  const sweepMs = Math.max(50, Math.min(1000, Math.min(idleMs || Infinity, frameMs || Infinity) / 4));
+  const sweep =
+    idleMs > 0 || frameMs > 0
+      ? setInterval(() => {
+          const now = performance.now();
+          for (const c of conns) {
+            if (frameMs > 0 && c.partialSince > 0 && now - c.partialSince > frameMs) {
+              counters.frameTimeouts++;
+              drop("frame-timeout", c.remoteAddress);
+              c.close();
+              forget(c);
+            } else if (idleMs > 0 && !c.busy && now - c.lastRequest > idleMs) {
+              counters.idleClosed++;
+              drop("idle", c.remoteAddress);
+              c.close();
+              forget(c);
+            }
+          }
+        }, sweepMs)
+      : undefined;
+  (sweep as { unref?: () => void } | undefined)?.unref?.();
 
   const listener = Bun.listen<ConnData>({
     hostname: host,
@@ -479,15 +586,32 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): ModbusTcpSer
     socket: {
       binaryType: "uint8array",
       open(socket) {
-        if (conns.size >= maxConnections) {
-          socket.data = { conn: null };
-          socket.end();
-          return;
+        const key = addressOf(socket.remoteAddress);
+        const mine = byAddress.get(key);
+        const now = performance.now();
+        // Full (for this address, or at all): the longest-idle connection makes room, else refuse.
+        const pool = mine && mine.size >= maxPerAddress ? mine : conns.size >= maxConnections ? conns : undefined;
+        if (pool) {
+          const victim = longestIdle(pool, now);
+          if (!victim) {
+            counters.rejected++;
+            drop("rejected", socket.remoteAddress);
+            socket.data = { conn: null };
+            socket.end();
+            return;
+          }
+          counters.evicted++;
+          drop("evicted", victim.remoteAddress);
+          victim.close();
+          forget(victim);
         }
         const conn = new Connection(socket as unknown as Sock, server);
         socket.data = { conn };
         conns.add(conn);
-        if (idle > 0) socket.timeout(idle);
+        let set = byAddress.get(key);
+        if (!set) byAddress.set(key, (set = new Set()));
+        set.add(conn);
+        counters.accepted++;
       },
       data(socket, chunk) {
         socket.data.conn?.onData(chunk as Uint8Array);
@@ -495,14 +619,11 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): ModbusTcpSer
       drain(socket) {
         socket.data.conn?.onDrain();
       },
-      timeout(socket) {
-        socket.data.conn?.close();
-      },
       close(socket) {
         const c = socket.data.conn;
         if (c) {
           c.onClosed();
-          conns.delete(c);
+          forget(c);
         }
       },
       error(socket, err) {
@@ -517,11 +638,14 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): ModbusTcpSer
     host,
     port: listener.port,
     connectionCount: () => conns.size,
+    counters: () => ({ ...counters }),
     stop() {
       if (stopped) return;
       stopped = true;
+      if (sweep) clearInterval(sweep);
       for (const c of conns) c.close();
       conns.clear();
+      byAddress.clear();
       listener.stop(true);
     },
   };

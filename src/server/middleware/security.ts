@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
 import { getConnInfo } from "hono/bun";
-import { getCookie, setCookie } from "hono/cookie";
+import { getCookie } from "hono/cookie";
 import { matchedRoutes } from "hono/route";
-import { policyFor, stricter, type Access } from "../../auth/policy.ts";
+import { FORM_BODY_LIMIT, policyFor, stricter, type Access } from "../../auth/policy.ts";
 import { atLeast, type Role } from "../../auth/roles.ts";
 import { randomToken, sameToken } from "../../auth/secrets.ts";
 import type { Session } from "../../auth/sessions.ts";
@@ -33,6 +33,8 @@ export interface RequestAuth {
 declare module "hono" {
   interface ContextVariableMap {
     auth: RequestAuth;
+    /** A new anonymous CSRF token to set as a cookie on the response. */
+    newCsrf: string | undefined;
     /** `{ name, role }` of the signed-in user, for pages (views/page-context.ts reads it). */
     user: { name: string; role: Role } | undefined;
   }
@@ -92,6 +94,12 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
   const services = servicesOf(ctx);
   const { auth, journal } = services;
 
+  // Outermost: every response, including the gate's own refusals below, leaves with the headers.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res = secure(c, c.res, c.get("newCsrf"));
+  });
+
   app.use("*", async (c, next) => {
     const ip = clientIp(c);
     const kiosk = auth.isKiosk(ip);
@@ -100,7 +108,10 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
     if (session && session.kind === "pin" && (!kiosk || session.ip !== ip)) session = null;
     let anonCsrf = getCookie(c, CSRF_COOKIE);
     const newAnonCsrf = !session && (!anonCsrf || anonCsrf.length < 20 || anonCsrf.length > 100);
-    if (newAnonCsrf) anonCsrf = randomToken();
+    if (newAnonCsrf) {
+      anonCsrf = randomToken();
+      c.set("newCsrf", anonCsrf);
+    }
     const a: RequestAuth = {
       ip,
       kiosk,
@@ -117,11 +128,13 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
     let access: Access | undefined;
     let undeclared = false;
     let csrf = false;
+    let bodyLimit = FORM_BODY_LIMIT;
     for (const r of routes) {
       const p = policyFor(r.method, r.path);
       let acc: Access;
       if (p) {
         acc = p.access;
+        if (p.bodyLimit !== undefined && r.method !== "ALL") bodyLimit = p.bodyLimit;
         if (p.csrf !== false) csrf = true;
         if (p.publicParams && Object.entries(p.publicParams).every(([k, allowed]) => allowed.includes(paramOf(c, r.path, k)))) acc = "public";
       } else if (method === "GET") acc = "viewer";
@@ -134,6 +147,12 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
     if (access === undefined) access = method === "GET" ? "viewer" : undefined;
 
     const lang = langFromRequest(c, ctx.site.site.language);
+    // Before anything reads the body (CSRF form token, login): an anonymous 100 MB post is refused
+    // from its Content-Length, or once that many bytes have streamed in.
+    if (!SAFE.has(method)) {
+      const tooBig = await limitBody(c, bodyLimit);
+      if (tooBig) return tooBig;
+    }
     if (undeclared || access === undefined) return deny(c, a, 403, t(lang, "auth.denied.noPolicy"), lang);
     if (!allows(access, a)) {
       if (!a.user && !(a.kiosk && access === "viewer")) {
@@ -165,19 +184,86 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
     }
 
     await next();
-
-    try {
-      const h = c.res.headers;
-      if (newAnonCsrf) {
-        setCookie(c, CSRF_COOKIE, anonCsrf!, { httpOnly: true, sameSite: "Strict", path: "/", secure: isHttps(c) });
-      }
-      if (!h.has("x-content-type-options")) h.set("x-content-type-options", "nosniff");
-      if (!h.has("x-frame-options")) h.set("x-frame-options", "DENY");
-      if (!h.has("referrer-policy")) h.set("referrer-policy", "same-origin");
-    } catch {
-      // Some responses (streams) have immutable headers: nothing to add then.
-    }
   });
+}
+
+/**
+ * Every page's scripts and styles are files under /assets (no inline script or style attribute;
+ * JSON data islands are not scripts), so the policy can be strict. `frame-ancestors` is
+ * X-Frame-Options for current browsers.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "media-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const SECURITY_HEADERS: [string, string][] = [
+  ["x-content-type-options", "nosniff"],
+  ["x-frame-options", "DENY"],
+  ["referrer-policy", "same-origin"],
+  ["content-security-policy", CONTENT_SECURITY_POLICY],
+  ["cross-origin-opener-policy", "same-origin"],
+];
+
+/**
+ * The security headers (and a new anonymous CSRF cookie) on a response. Set on the final Response
+ * object: setting a cookie through the context after `next()` replaced that object, and the
+ * headers set on the old one were lost (issue 9 item 5). Immutable headers (a proxied stream) are
+ * copied into a new Response.
+ */
+function secure(c: Context, res: Response, newCsrf: string | undefined): Response {
+  const apply = (h: Headers) => {
+    if (newCsrf) h.append("set-cookie", `${CSRF_COOKIE}=${newCsrf}; Path=/; HttpOnly; SameSite=Strict${isHttps(c) ? "; Secure" : ""}`);
+    for (const [k, v] of SECURITY_HEADERS) if (!h.has(k)) h.set(k, v);
+  };
+  try {
+    apply(res.headers);
+    return res;
+  } catch {
+    const copy = new Response(res.body, res);
+    apply(copy.headers);
+    return copy;
+  }
+}
+
+/** A 413 response when the body is over `limit` bytes, else null (the body, if streamed, is buffered within the limit). */
+async function limitBody(c: Context, limit: number): Promise<Response | null> {
+  const req = c.req.raw;
+  const tooBig = () => c.json({ error: `request body over ${limit} bytes`, status: 413 }, 413);
+  const length = req.headers.get("content-length");
+  if (length !== null && !req.headers.has("transfer-encoding")) return Number(length) > limit ? tooBig() : null;
+  if (!req.body) return null;
+  // Chunked: read at most limit + 1 bytes, then hand the routes the buffered body.
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      void reader.cancel().catch(() => {});
+      return tooBig();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const ch of chunks) {
+    body.set(ch, at);
+    at += ch.length;
+  }
+  c.req.raw = new Request(req, { body });
+  return null;
 }
 
 /** The value of `:name` in `pattern` for this request's path. */
@@ -185,7 +271,12 @@ function paramOf(c: Context, pattern: string, name: string): string {
   const parts = pattern.split("/");
   const actual = c.req.path.split("/");
   const i = parts.indexOf(`:${name}`);
-  return i >= 0 && parts.length === actual.length ? decodeURIComponent(actual[i] ?? "") : "";
+  if (i < 0 || parts.length !== actual.length) return "";
+  try {
+    return decodeURIComponent(actual[i] ?? "");
+  } catch {
+    return ""; // malformed: never one of the public names
+  }
 }
 
 async function csrfProblem(c: Context, a: RequestAuth): Promise<string | null> {

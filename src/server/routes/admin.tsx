@@ -23,13 +23,26 @@ export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
         facts={{
           users: auth.users.count(),
           alarms: alarms.definitions.length,
-          alarmSource: alarms.store.getSetting(ALARM_CONFIG_KEY) ? "admin" : "site",
+          alarmSource: alarms.store.getSetting(ALARM_CONFIG_KEY) !== undefined ? "admin" : "site",
           kiosk: auth.kioskAddresses,
           journalRows: rows,
           head,
         }}
+        throttled={auth.throttledAddresses().map((x) => ({ ...x, until: new Date(x.until).toLocaleTimeString(siteLang === "fr" ? "fr-CA" : "en-CA", { timeZone: site.site.timezone, hour12: false }) }))}
+        ok={c.req.query("ok")}
       />,
     );
+  });
+
+  app.get("/api/auth/throttle", (c) => c.json(auth.throttledAddresses()));
+
+  app.post("/admin/throttle/clear", async (c) => {
+    const body = await c.req.parseBody();
+    const ip = typeof body.ip === "string" ? body.ip.trim() : "";
+    if (!ip || ip.length > 64) return c.text("ip: the throttled address to clear", 400);
+    const cleared = auth.clearThrottle(ip, authOf(c).user!.name);
+    if ((c.req.header("accept") ?? "").includes("application/json")) return c.json({ ok: cleared }, cleared ? 200 : 404);
+    return c.redirect(cleared ? "/admin?ok=throttleCleared" : "/admin", 303);
   });
 
   const configPage = (c: Context, extra: { yaml?: string; issues?: { path: string; message: string }[] } = {}, status: 200 | 400 = 200) => {

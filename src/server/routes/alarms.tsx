@@ -9,6 +9,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { redirectTarget } from "../redirect.ts";
 
 /**
  * Alarm summary and history pages, the JSON API, and the actions: silence (operator), acknowledge
@@ -82,7 +83,9 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
 
   app.get("/alarms/history", (c) => {
     const pageSize = 100;
-    const page = Math.max(0, Math.floor(Number(c.req.query("page") ?? 0)) || 0);
+    const rawPage = c.req.query("page");
+    if (rawPage !== undefined && rawPage !== "" && !/^\d{1,6}$/.test(rawPage)) return c.text("page: must be a whole number from 0 to 999999", 400);
+    const page = Number(rawPage ?? 0) || 0;
     const raw = { from: c.req.query("from"), to: c.req.query("to"), device: c.req.query("device"), priority: c.req.query("priority") };
     const from = parseTimeFilter(raw.from, tz);
     const to = parseTimeFilter(raw.to, tz, true);
@@ -120,7 +123,8 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
   const body = async (c: Context): Promise<Record<string, string>> => {
     if ((c.req.header("content-type") ?? "").includes("json")) {
       try {
-        const j = (await c.req.json()) as Record<string, unknown>;
+        const j = (await c.req.json()) as unknown;
+        if (!j || typeof j !== "object" || Array.isArray(j)) return {};
         return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, v === null || v === undefined ? "" : String(v)]));
       } catch {
         return {};
@@ -136,37 +140,56 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
     return c.redirect(`${back}${sep}${r.ok ? `ok=${okKey}` : `err=${r.status === 404 ? "notFound" : r.status === 400 ? "invalid" : "conflict"}`}`, 303);
   };
   const user = (c: Context) => authOf(c).user!.name;
+  /** An action's form: read and checked (its `back`) before the action runs. */
+  const actionBody = async (c: Context): Promise<{ b: Record<string, string> } | { bad: Response }> => {
+    const b = await body(c);
+    const back = redirectTarget(b.back, "/alarms");
+    if (!back.ok) return { bad: wantsJson(c) ? c.json({ ok: false, error: `back: ${back.error}` }, 400) : c.text(`back: ${back.error}`, 400) };
+    return { b };
+  };
 
   app.post("/alarms/silence", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     const s = alarms.silence(user(c));
     if (wantsJson(c)) return c.json({ ok: true, summary: s });
     return c.redirect(safeNext(b.back, "/alarms"), 303);
   });
 
   app.post("/alarms/:id/ack", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     const comment = [b.preset, b.comment].map((x) => (x ?? "").trim()).filter(Boolean).join(" — ");
     return reply(c, b, alarms.ack(c.req.param("id"), user(c), comment), "ack");
   });
 
   app.post("/alarms/:id/shelve", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.shelve(c.req.param("id"), user(c), Number(b.minutes), b.comment), "shelve");
   });
 
   app.post("/alarms/:id/unshelve", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.unshelve(c.req.param("id"), user(c)), "unshelve");
   });
 
   app.post("/alarms/:id/out-of-service", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.setOutOfService(c.req.param("id"), user(c), true, b.comment), "oos");
   });
 
   app.post("/alarms/:id/in-service", async (c) => {
-    const b = await body(c);
+    const r = await actionBody(c);
+    if ("bad" in r) return r.bad;
+    const b = r.b;
     return reply(c, b, alarms.setOutOfService(c.req.param("id"), user(c), false, b.comment), "inService");
   });
 }

@@ -10,6 +10,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf, isHttps, SESSION_COOKIE } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { redirectTarget } from "../redirect.ts";
 
 /** Log in and out, kiosk PIN unlock, first-admin setup (loopback only, while no user exists), own account. */
 export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
@@ -38,8 +39,16 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
           ? t(lang, "auth.pin.notKiosk")
           : t(lang, "auth.bad");
 
+  /** `next` checked before anything happens (a session is never created for a request refused later). */
+  const badNext = (c: Context, raw: unknown) => {
+    const r = redirectTarget(raw);
+    return r.ok ? null : wantsJson(c) ? c.json({ ok: false, error: `next: ${r.error}` }, 400) : c.text(`next: ${r.error}`, 400);
+  };
+
   app.get("/auth/login", (c) => {
     const a = authOf(c);
+    const bad = badNext(c, c.req.query("next"));
+    if (bad) return bad;
     const next = safeNext(c.req.query("next"));
     if (a.user) return c.redirect(next, 302);
     const lang = langOf(c);
@@ -53,6 +62,8 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
     const a = authOf(c);
     const lang = langOf(c);
     const body = await c.req.parseBody();
+    const bad = badNext(c, body.next);
+    if (bad) return bad;
     const name = str(body.name);
     const next = safeNext(str(body.next));
     const r = await auth.login(name, str(body.password), a.ip);
@@ -111,6 +122,8 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
     const a = authOf(c);
     const lang = langOf(c);
     const body = await c.req.parseBody();
+    const bad = badNext(c, body.next);
+    if (bad) return bad;
     const name = str(body.name);
     const next = safeNext(str(body.next));
     const r = await auth.pinUnlock(name, str(body.pin), a.ip);

@@ -19,6 +19,39 @@ export function operable(p: PointInfo): boolean {
   return p.writable && (p.kind === "analog" || p.kind === "digital" || p.kind === "multi-state");
 }
 
+/** Longest value text accepted (and journaled): a number or state name is never longer. */
+const MAX_VALUE_CHARS = 64;
+const DECIMAL = /^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d{1,3})?$/;
+
+/**
+ * A value as a person or a script sends it: a decimal number (`12.5`, `-3`, `1e3`, French `12,5`),
+ * or for a multi-state point one of its state names (`OPEN`) or numbers. Nothing else: `Number()`
+ * would take `[310]`, `"0x12C"`, `"0b1"` or `""` as numbers, and a setpoint must be what it says.
+ */
+export function parseWriteValue(raw: unknown, p: PointInfo, lang: Lang): { ok: true; value: number } | { ok: false; error: string } {
+  const bad = { ok: false as const, error: t(lang, "operate.err.number") };
+  if (typeof raw === "number") return Number.isFinite(raw) ? { ok: true, value: raw } : bad;
+  if (typeof raw !== "string" || raw.length > MAX_VALUE_CHARS) return bad;
+  const s = raw.trim().replace("−", "-");
+  if (DECIMAL.test(s)) {
+    const v = Number(s.replace(",", "."));
+    return Number.isFinite(v) ? { ok: true, value: v } : bad;
+  }
+  const states = p.states;
+  if (states && s) {
+    const key = Object.keys(states).find((k) => String(states[k]).toLowerCase() === s.toLowerCase());
+    if (key !== undefined) return { ok: true, value: Number(key) };
+    return { ok: false, error: t(lang, "operate.err.state", { states: Object.values(states).join(", ") }) };
+  }
+  return bad;
+}
+
+/** What the journal keeps of a refused value: its text, bounded. */
+export function boundedText(raw: unknown): string {
+  const s = typeof raw === "string" ? raw : raw === undefined ? "" : (JSON.stringify(raw) ?? String(raw));
+  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS)}… (${s.length} characters)` : s;
+}
+
 /** Why a value cannot be written to this point, or null. */
 export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null {
   if (!Number.isFinite(v)) return t(lang, "operate.err.number");
@@ -40,7 +73,6 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const a = authOf(c);
     return { canOperate: atLeast(a.user?.role, "maintenance"), kioskLocked: !a.user && a.kiosk };
   };
-  const parseValue = (s: string | undefined): number => (s === undefined || s.trim() === "" ? NaN : Number(s.trim().replace(",", ".").replace("−", "-")));
 
   app.get("/operate", (c) => {
     const now = Date.now();
@@ -59,8 +91,9 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const value = live.value(info);
     const raw = c.req.query("value");
     if (raw !== undefined) {
-      const v = parseValue(raw);
-      const problem = valueProblem(info, v, req.lang);
+      const parsed = parseWriteValue(raw, info, req.lang);
+      const v = parsed.ok ? parsed.value : NaN;
+      const problem = parsed.ok ? valueProblem(info, v, req.lang) : parsed.error;
       if (problem) return c.html(<OperateSelectPage req={req} siteName={site.site.name} info={info} value={value} rights={rights(c)} error={problem} />, 400);
       return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={v} csrf={authOf(c).csrf} rights={rights(c)} />);
     }
@@ -73,16 +106,19 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const json = (c.req.header("content-type") ?? "").includes("json") || (c.req.header("accept") ?? "").includes("application/json");
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return json ? c.json({ ok: false, error: "not writable" }, 404) : c.text(t(req.lang, "operate.err.notWritable"), 404);
-    let rawValue: string | undefined;
+    let rawValue: unknown;
+    let bodyProblem: string | null = null;
     if ((c.req.header("content-type") ?? "").includes("json")) {
-      const b = (await c.req.json().catch(() => ({}))) as { value?: unknown };
-      rawValue = b.value === undefined || b.value === null ? undefined : String(b.value);
+      const b = (await c.req.json().catch(() => undefined)) as unknown;
+      if (!b || typeof b !== "object" || Array.isArray(b)) bodyProblem = t(req.lang, "operate.err.body");
+      else rawValue = (b as { value?: unknown }).value;
     } else {
       const b = await c.req.parseBody();
       rawValue = typeof b.value === "string" ? b.value : undefined;
     }
-    const v = parseValue(rawValue);
-    const problem = valueProblem(info, v, req.lang);
+    const parsed = bodyProblem ? { ok: false as const, error: bodyProblem } : parseWriteValue(rawValue, info, req.lang);
+    const v = parsed.ok ? parsed.value : NaN;
+    const problem = parsed.ok ? valueProblem(info, v, req.lang) : parsed.error;
     const before = live.value(info);
     // The journal keeps the exact numbers (the screen rounds for reading).
     const exact = (x: number | string | null): string => {
@@ -92,7 +128,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
     const oldText = info.readable ? exact(before.value) : "—";
-    const newText = Number.isFinite(v) ? exact(v) : String(rawValue ?? "");
+    const newText = Number.isFinite(v) ? exact(v) : boundedText(rawValue);
     const unit = info.unit && !info.states ? ` ${info.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
@@ -111,7 +147,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
         error: result.error ?? "",
         ms: Math.round(result.ms),
       }),
-      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : rawValue, ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : boundedText(rawValue), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
     return c.html(

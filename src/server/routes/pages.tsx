@@ -4,6 +4,7 @@ import { isLang, LANG_COOKIE, setSiteLanguage } from "../../i18n/index.ts";
 import { pageRequest } from "../../views/page-context.ts";
 import { PointsPage } from "../../views/points-page.tsx";
 import type { AppContext } from "../context.ts";
+import { redirectTarget } from "../redirect.ts";
 
 /** Server-rendered pages: the points list and the language toggle (the one-line, trends and comm pages have their own modules). */
 export function registerPageRoutes(app: Hono, ctx: AppContext): void {
@@ -28,9 +29,10 @@ export function registerPageRoutes(app: Hono, ctx: AppContext): void {
   app.get("/lang/:lang", (c) => {
     const lang = c.req.param("lang");
     if (!isLang(lang)) return c.text("language must be fr or en", 400);
+    // Only a path on this site, as the browser will read it: never an open redirect.
+    const back = redirectTarget(c.req.query("back"));
+    if (!back.ok) return c.text(`back: ${back.error}`, 400);
     setCookie(c, LANG_COOKIE, lang, { path: "/", maxAge: 365 * 24 * 3600, sameSite: "Lax" });
-    const back = c.req.query("back") ?? "/";
-    // Only a path on this site (no "//host" or scheme): never an open redirect.
-    return c.redirect(back.startsWith("/") && !back.startsWith("//") && !back.startsWith("/\\") ? back : "/");
+    return c.redirect(back.path);
   });
 }

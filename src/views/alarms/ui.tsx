@@ -1,5 +1,6 @@
 import { ALARM_PRIORITIES, type AlarmPriority } from "../../config/site.ts";
 import type { T } from "../../i18n/index.ts";
+import { safePath } from "../../server/redirect.ts";
 
 /** Small pieces shared by the alarm, journal, operate and account pages. */
 
@@ -117,6 +118,5 @@ export function Flash(props: { t: T; ok?: string | null; err?: string | null }) 
 
 /** Keeps a path on this site (no `//host`, no scheme): never an open redirect. */
 export function safeNext(next: string | null | undefined, fallback = "/"): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return fallback;
-  return next;
+  return safePath(next, fallback);
 }

@@ -12,9 +12,13 @@ export function AdminPage(props: {
   req: PageRequest;
   siteName: string;
   facts: { users: number; alarms: number; alarmSource: string; kiosk: string[]; journalRows: number; head: string };
+  /** Addresses the login throttle refuses now. */
+  throttled?: { ip: string; failures: number; until: string; refused: number }[];
+  ok?: string;
 }) {
   const t = translator(props.req.lang);
   const f = props.facts;
+  const throttled = props.throttled ?? [];
   return (
     <Layout title={t("admin.title")} siteName={props.siteName} lang={props.req.lang} path={props.req.path} user={props.req.user} active="admin" styles={["/assets/alarms.css"]}>
       <h1>{t("admin.title")}</h1>
@@ -56,6 +60,29 @@ export function AdminPage(props: {
       <p class="hint">
         {t("admin.head")}: <code>{f.head}</code>
       </p>
+      <section id="throttle" data-throttled={String(throttled.length)}>
+        <h2>{t("admin.throttle")}</h2>
+        {props.ok === "throttleCleared" ? <p class="flash flash-ok">{t("admin.throttle.cleared")}</p> : null}
+        <p class="hint">{t("admin.throttle.note")}</p>
+        {throttled.length === 0 ? (
+          <p>{t("admin.throttle.none")}</p>
+        ) : (
+          <ul>
+            {throttled.map((x) => (
+              <li data-ip={x.ip}>
+                {t("admin.throttle.row", { ip: x.ip, failures: x.failures, refused: x.refused, until: x.until })}{" "}
+                <form method="post" action="/admin/throttle/clear" class="inline">
+                  <input type="hidden" name="_csrf" value={props.req.csrf ?? ""} />
+                  <input type="hidden" name="ip" value={x.ip} />
+                  <button type="submit" class="btn">
+                    {t("admin.throttle.clear")}
+                  </button>
+                </form>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
     </Layout>
   );
 }
