@@ -32,7 +32,7 @@ const HEAD = 6;
 const NPDU_EXPECTING_REPLY = 0x04;
 
 /**
- * Starts a packet; the APDU is written by `body`. Returns the finished packet (a copy) and the
+ * Starts a packet; the APDU is written by `body`. Returns the finished packet (a view) and the
  * APDU's length, or undefined when the APDU grew past what the scratch buffer holds.
  */
 function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingReply: boolean, body: (b: EncodeBuffer) => void): { bytes: Buffer; apduLength: number } {
@@ -47,7 +47,9 @@ function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingRepl
   b.buffer[1] = broadcast ? BVLC.ORIGINAL_BROADCAST : BVLC.ORIGINAL_UNICAST;
   b.buffer[2] = len >> 8;
   b.buffer[3] = len & 0xff;
-  return { bytes: Buffer.from(b.buffer.subarray(0, len)), apduLength: len - apduStart };
+  // A view of the scratch buffer, valid until the next packet: the socket copies it at once
+  // (send is synchronous); whoever keeps a packet (COV retries) copies it.
+  return { bytes: b.buffer.subarray(0, len), apduLength: len - apduStart };
 }
 void HEAD;
 
@@ -232,7 +234,7 @@ export function covNotification(
   timeRemaining: number,
   values: { property: number; values: Value[] }[],
 ): Buffer {
-  return packet(false, dest, confirmed !== undefined, (b) => {
+  return Buffer.from(packet(false, dest, confirmed !== undefined, (b) => {
     if (confirmed)
       apdu.encodeConfirmedServiceRequest(b, PduType.CONFIRMED_REQUEST, ConfirmedServiceChoice.CONFIRMED_COV_NOTIFICATION, 0, 5, confirmed.invokeId);
     else apdu.encodeUnconfirmedServiceRequest(b, PduType.UNCONFIRMED_REQUEST, UnconfirmedServiceChoice.UNCONFIRMED_COV_NOTIFICATION);
@@ -248,7 +250,7 @@ export function covNotification(
       asn1.encodeClosingTag(b, 2);
     }
     asn1.encodeClosingTag(b, 4);
-  }).bytes;
+  }).bytes);
 }
 
 /** BVLC Register-Foreign-Device (J.5.2.1): the BBMD then forwards the network's broadcasts to us. */

@@ -315,19 +315,31 @@ export class BacnetServer {
     this.stats.ignored++;
   }
 
+  /** What a request names, built once per object (a BMS names the same objects all day). */
+  private readonly refs = new Map<number, { id: { type: number; instance: number }; name: string; obj: ServedObject | "device" }>();
+
   private find(type: number, instance: number): { id: { type: number; instance: number }; name: string; obj: ServedObject | "device" } | undefined {
     const cfg = this.deps.config;
     // 4194303 is "this device" in a Device object reference (clause 12.11.1).
-    if (type === ObjectType.DEVICE && (instance === cfg.instance || instance === 4_194_303))
-      return { id: { type, instance: cfg.instance }, name: cfg.name, obj: "device" };
-    const o = this.set.byId.get(objectKey(type, instance));
-    return o ? { id: { type, instance }, name: o.name, obj: o } : undefined;
+    if (type === ObjectType.DEVICE && instance === 4_194_303) instance = cfg.instance;
+    const key = objectKey(type, instance);
+    let ref = this.refs.get(key);
+    if (!ref) {
+      if (type === ObjectType.DEVICE && instance === cfg.instance) ref = { id: { type, instance }, name: cfg.name, obj: "device" };
+      else {
+        const o = this.set.byId.get(key);
+        if (!o) return undefined;
+        ref = { id: { type, instance }, name: o.name, obj: o };
+      }
+      this.refs.set(key, ref);
+    }
+    return ref;
   }
 
   private findByName(name: string) {
     if (name === this.deps.config.name) return this.find(ObjectType.DEVICE, this.deps.config.instance);
     const o = this.set.byName.get(name);
-    return o ? { id: { type: o.type, instance: o.instance }, name: o.name, obj: o as ServedObject | "device" } : undefined;
+    return o ? this.find(o.type, o.instance) : undefined;
   }
 
   private confirmed(service: number, invokeId: number, maxApdu: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined, _frame: Frame): void {
