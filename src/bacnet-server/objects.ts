@@ -1,4 +1,4 @@
-import { ApplicationTag, EngineeringUnits, ObjectType, Polarity, Reliability, EventState, StatusFlags } from "@bacnet-js/client";
+import { EngineeringUnits, ObjectType, Reliability, EventState, StatusFlags } from "@bacnet-js/client";
 import type { Site } from "../config/site.ts";
 import type { PointInfo, PointRegistry } from "../points/registry.ts";
 import { Quality } from "../points/quality.ts";
@@ -119,14 +119,13 @@ function kindFor(p: PointInfo, writable: boolean): ObjectKind {
   return writable ? "analog-value" : "analog-input";
 }
 
-function statesFor(p: PointInfo, kind: ObjectKind, lang: "fr" | "en"): { raw: number; text: string }[] {
+function statesFor(p: PointInfo, kind: ObjectKind): { raw: number; text: string }[] {
   const s = p.states ?? {};
   if (kind === "binary-input" || kind === "binary-value") return [0, 1].map((raw) => ({ raw, text: s[String(raw)] ?? (raw ? "ACTIVE" : "INACTIVE") }));
   if (kind === "multi-state-input" || kind === "multi-state-value")
     return Object.entries(s)
       .map(([k, text]) => ({ raw: Number(k), text }))
       .sort((a, b) => a.raw - b.raw);
-  void lang;
   return [];
 }
 
@@ -184,7 +183,7 @@ export function buildObjectSet(site: Site, registry: PointRegistry, cfg: BacnetS
       point: p,
       kind,
       units: unitsOf(p.unit),
-      states: statesFor(p, kind, lang),
+      states: statesFor(p, kind),
       writable,
       commandable: writable && !momentary,
       momentary,
@@ -281,4 +280,3 @@ export function stateIndex(o: ServedObject, raw: number): number {
   return i + 1;
 }
 
-export { ApplicationTag, Polarity };

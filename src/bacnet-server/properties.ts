@@ -1,7 +1,6 @@
 import {
   ApplicationTag as T,
   BinaryPV,
-  DeviceStatus,
   ErrorClass,
   ErrorCode,
   ObjectType,
@@ -382,4 +381,3 @@ export class PropertyReader {
   }
 }
 
-export { DeviceStatus };

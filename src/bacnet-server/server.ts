@@ -17,7 +17,7 @@ import type { PointRegistry } from "../points/registry.ts";
 import { Quality } from "../points/quality.ts";
 import type { BacnetServerConfig } from "./config.ts";
 import * as enc from "./encode.ts";
-import { buildObjectSet, objectKey, TYPE_SHORT, type ObjectSet, type ServedObject } from "./objects.ts";
+import { buildObjectSet, objectKey, type ObjectSet, type ServedObject } from "./objects.ts";
 import { PropertyReader, MAX_APDU, type LiveSource } from "./properties.ts";
 import { BacnetStore, commandedValue } from "./store.ts";
 import {
@@ -30,7 +30,6 @@ import {
   decodeWriteProperty,
   BVLC,
   Rejection,
-  type Frame,
   type NpduAddress,
   type AppValue,
 } from "./wire.ts";
@@ -274,7 +273,7 @@ export class BacnetServer {
           return this.send(enc.abortPdu(dest, a.invokeId, AbortReason.SEGMENTATION_NOT_SUPPORTED), from);
         }
         try {
-          this.confirmed(a.service, a.invokeId, a.maxApdu, a.body, from, dest, frame);
+          this.confirmed(a.service, a.invokeId, a.maxApdu, a.body, from, dest);
         } catch (e) {
           if (!(e instanceof Rejection)) throw e;
           this.stats.rejected++;
@@ -342,7 +341,7 @@ export class BacnetServer {
     return o ? this.find(o.type, o.instance) : undefined;
   }
 
-  private confirmed(service: number, invokeId: number, maxApdu: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined, _frame: Frame): void {
+  private confirmed(service: number, invokeId: number, maxApdu: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined): void {
     const error = (c: number, code: number) => {
       this.stats.errors++;
       this.send(enc.errorPdu(dest, service, invokeId, c, code), from);
@@ -574,4 +573,3 @@ function propName(p: number): string {
   return PROP_NAMES[p] ?? `property ${p}`;
 }
 
-export { TYPE_SHORT };

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { PropertyIdentifier as P, Reliability, ObjectType } from "@bacnet-js/client";
+import { Reliability, ObjectType } from "@bacnet-js/client";
 import { atLeast } from "../../auth/roles.ts";
 import { edeFiles, zip } from "../../bacnet-server/ede.ts";
 import { TYPE_SHORT } from "../../bacnet-server/objects.ts";
@@ -58,7 +58,6 @@ export function registerBacnetRoutes(app: Hono, ctx: AppContext): void {
     });
     return { objects, subs };
   };
-  void P;
 
   app.get("/bacnet", (c) => {
     const req = pageRequest(c, site.site.language);
