@@ -332,6 +332,20 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     }
   });
 
+  it("an active Busbar alarm on a point shows IN_ALARM and HIGH_LIMIT", { timeout: 20_000 }, async () => {
+    // The demo's 5B1.frequency alarms: H 60.5, HH 61.0, on-delay 2 s.
+    const o = obj("5B1.Frequency");
+    sim.setValue("5B1", "frequency", 61.5);
+    try {
+      await waitFor("alarm active", () => busbar.alarms.list({ show: "all" }).some((a) => a.point === "5B1.frequency" && a.active), 10_000, 100);
+      await new Promise((r) => setTimeout(r, 1100)); // the server's alarm view is refreshed once a second
+      expect(await tool("bacrp", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, "status-flags"])).toBe("{true,false,false,false}");
+      expect(await tool("bacrp", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, "event-state"])).toBe("high-limit");
+    } finally {
+      sim.setValue("5B1", "frequency", null);
+    }
+  });
+
   it("bad requests get the standard's errors", { timeout: 20_000 }, async () => {
     const ai = obj("5B1.P_total").instance;
     expect(await tool("bacrp", [INSTANCE, ObjectType.ANALOG_INPUT, 99999, "present-value"])).toMatch(/unknown-object/);
