@@ -343,7 +343,8 @@ describe("duplicate requests", () => {
     const db = openDatabase(":memory:");
     const live = { read: () => ({ value: 250, quality: Quality.GOOD as number, ts: Date.now() }), alarm: () => undefined, subscribe: () => () => {} };
     let relays = 0;
-    const slow = async () => (relays++, await new Promise((r) => setTimeout(r, 150)), { ok: true, ms: 150 });
+    // A device that takes 1 s to answer: the resend below arrives well within it, however loaded the machine.
+    const slow = async () => (relays++, await new Promise((r) => setTimeout(r, 1000)), { ok: true, ms: 1000 });
     const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo", writeClients: ["127.0.0.1"] }, registry: buildRegistry(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(slow, db.journal, "fr"), version: "t", port: 0 });
     await server.start();
     const got: Buffer[] = [];
@@ -354,9 +355,9 @@ describe("duplicate requests", () => {
       // 81 0a len | 01 04 | 00 05 invoke=9 0f | 0c oid | 19 55 | 3e 44 <300.0f> 3f | 49 08
       const wp = Buffer.from([0x81, 0x0a, 0x00, 0x1a, 0x01, 0x04, 0x00, 0x05, 0x09, 0x0f, 0x0c, oid >>> 24, (oid >>> 16) & 0xff, (oid >>> 8) & 0xff, oid & 0xff, 0x19, 0x55, 0x3e, 0x44, 0x43, 0x96, 0x00, 0x00, 0x3f, 0x49, 0x08]);
       c.send(wp, server.local.port, "127.0.0.1");
-      await new Promise((r) => setTimeout(r, 30));
+      await waitUntil(() => relays === 1, 3000);
       c.send(wp, server.local.port, "127.0.0.1");
-      await waitUntil(() => got.length >= 1, 3000);
+      await waitUntil(() => got.length >= 1, 5000);
       await new Promise((r) => setTimeout(r, 300));
       expect(relays).toBe(1);
       expect(got.map((m) => [m[6], m[7], m[8]])).toEqual([[0x20, 9, 0x0f]]); // one Simple-ACK
