@@ -103,6 +103,23 @@ function encodeValues(b: EncodeBuffer, values: Value[]): void {
         putUint(b, ((o.type & 0x3ff) * 0x400000 + (o.instance & 0x3fffff)) >>> 0, 4);
         continue;
       }
+      case 8: {
+        // BIT STRING (Status_Flags in every COV and RPM): unused-bits octet, bit 0 first (20.2.10).
+        const bs = v.value as { bitsUsed: number; value: number[] };
+        const n = Math.ceil(bs.bitsUsed / 8);
+        if (n < 4) {
+          buf[b.offset++] = 0x80 | (n + 1);
+          buf[b.offset++] = n * 8 - bs.bitsUsed;
+          for (let i = 0; i < n; i++) {
+            const x = bs.value[i] ?? 0;
+            let r = 0;
+            for (let k = 0; k < 8; k++) if (x & (1 << k)) r |= 0x80 >> k;
+            buf[b.offset++] = r;
+          }
+          continue;
+        }
+        break;
+      }
       case RAW:
         for (const x of v.value as number[]) buf[b.offset++] = x;
         continue;

@@ -172,14 +172,22 @@ export class Reader {
     return t;
   }
 
+  /** The last tag read. One object, reused: every caller reads its fields before the next tag. */
+  private readonly tag: TagHead = { num: 0, context: false, len: 0, opening: false, closing: false };
+
   head(): TagHead {
+    const t = this.tag;
     const b = this.byte();
     let num = b >> 4;
     if (num === 15) num = this.byte();
     const context = (b & 0x08) !== 0;
     const lvt = b & 0x07;
-    if (context && lvt === 6) return { num, context, len: 0, opening: true, closing: false };
-    if (context && lvt === 7) return { num, context, len: 0, opening: false, closing: true };
+    t.num = num;
+    t.context = context;
+    t.opening = context && lvt === 6;
+    t.closing = context && lvt === 7;
+    t.len = 0;
+    if (t.opening || t.closing) return t;
     let len = lvt;
     if (lvt === 5) {
       len = this.byte();
@@ -188,10 +196,12 @@ export class Reader {
     }
     if (!context && num === 1) {
       if (lvt > 1) reject(RejectReason.INVALID_TAG, "boolean value must be 0 or 1");
-      return { num, context, len: lvt, opening: false, closing: false };
+      t.len = lvt;
+      return t;
     }
     if (this.pos + len > this.buf.length) reject(RejectReason.MISSING_REQUIRED_PARAMETER, "tag longer than the packet");
-    return { num, context, len, opening: false, closing: false };
+    t.len = len;
+    return t;
   }
 
   bytes(n: number): Uint8Array {
