@@ -66,9 +66,11 @@ export function defaultObjects(site: Site, registry: PointRegistry): DefaultObje
         const w = list.writable?.[tag];
         out.push({ point: `${d.id}.${tag}`, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
       }
-    } else if (upsDevices.has(d.id)) {
-      for (const p of registry.byDevice.get(d.id) ?? []) if (p.readable) out.push({ point: p.id });
     }
   }
+  // The UPS from its points in the registry, whichever driver polls it (a BACnet device need not
+  // be among the Modbus `devices`).
+  const listed = new Set(out.map((o) => o.point));
+  for (const ups of upsDevices) for (const p of registry.byDevice.get(ups) ?? []) if (p.readable && !listed.has(p.id)) out.push({ point: p.id });
   return out;
 }
