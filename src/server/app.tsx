@@ -15,6 +15,7 @@ import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
+import { registerHistoryRoutes } from "./routes/history.tsx";
 
 export type { AppContext } from "./context.ts";
 
@@ -43,5 +44,6 @@ export function createApp(ctx: AppContext): Hono {
   registerAdminRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
   return app;
 }
