@@ -21,6 +21,7 @@ import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { startBacnetServer } from "../bacnet-server/index.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
+import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -43,6 +44,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
+  restart?: Restart;
 }
 
 export interface Busbar {
@@ -67,6 +70,8 @@ export interface Busbar {
   gateway: Gateway | undefined;
   /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
   bacnet: BacnetServer | undefined;
+  /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  history: History | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -158,6 +163,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
   computed.start();
+  const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -187,7 +193,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, bacnet };
+  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, history, bacnet };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -207,6 +213,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
   }
@@ -229,6 +236,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     bacnet,
+    history,
     url,
     port: server.port!,
     async stop() {
@@ -239,6 +247,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },

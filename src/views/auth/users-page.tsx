@@ -53,6 +53,11 @@ export function AdminPage(props: {
             {t("admin.bacnet")}
           </a>
         </li>
+        <li>
+          <a class="btn btn-big" href="/admin/system">
+            {t("admin.system")}
+          </a>
+        </li>
       </ul>
       <p class="hint">
         {t("admin.kiosk")}: {f.kiosk.length ? f.kiosk.join(", ") : t("admin.kiosk.none")}
