@@ -19,7 +19,7 @@ import SubscribeCov from "@bacnet-js/client/dist/lib/services/SubscribeCov.js";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { startBusbar } from "../src/server/runtime.ts";
 import { cpuMs } from "./proc.ts";
 import { report } from "./report.ts";
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   const ports = JSON.parse(text.split("\n")[0]!) as Record<string, number>;
   const dir = mkdtempSync(join(tmpdir(), "busbar-bench-bacnet-"));
   const busbar = await startBusbar({ site: demoSite(ports), dbPath: join(dir, "b.db"), httpPort: 0, httpHost: "127.0.0.1", bacnetPort: 0, log: () => {} });
-  const server = busbar.bacnet!;
+  const server = busbar.bacnetServer!;
   const objects = server.set.objects.map((o) => ({ type: o.type, instance: o.instance }));
   await Bun.sleep(3000); // every device polled once, the process settled
 

@@ -19,7 +19,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
 import { openDatabase } from "../src/db/database.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { buildRegistry } from "../src/drivers/index.ts";
 import { BacnetServer } from "../src/bacnet-server/server.ts";
 import { BacnetStore } from "../src/bacnet-server/store.ts";

@@ -13,7 +13,7 @@ import { parseYaml } from "../src/config/profile.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
 import { ConfigError } from "../src/config/validation.ts";
 import { openDatabase } from "../src/db/database.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { buildRegistry } from "../src/drivers/index.ts";
 import { Quality } from "../src/points/quality.ts";
 import { buildObjectSet, healthOf, type ObjectSet } from "../src/bacnet-server/objects.ts";
@@ -284,13 +284,19 @@ async function waitUntil(f: () => boolean, ms = 2000): Promise<void> {
 }
 
 describe("the UPS and a BBMD", () => {
-  it("re-exposes every readable point of the UPS source's device", () => {
-    const s = site((raw) => {
-      raw.devices.push({ id: "UPS", bus: raw.buses[1].id, unit: 77, profile: "generic", label: "ASI" });
-      raw.topology.sources = raw.topology.sources.map((x: { kind: string }) => (x.kind === "ups" ? { ...x, device: "UPS" } : x));
-    });
+  it("re-exposes every readable point of the UPS source's device, whichever driver polls it", () => {
+    const s = site();
     const { set, close } = build(s, tmpDb());
-    expect(set.objects.filter((o) => o.point.device === "UPS").map((o) => o.name)).toEqual(["UPS.Hr_0", "UPS.Hr_1", "UPS.Hr_2", "UPS.Hr_3", "UPS.Hr_4_f32"]);
+    const registry = buildRegistry(s);
+    const upsDevice = s.topology.sources.find((x) => x.kind === "ups")!.device!;
+    const readable = registry.byDevice.get(upsDevice)!.filter((p) => p.readable);
+    expect(readable.length).toBeGreaterThan(10);
+    expect(readable[0]!.owner.driver).toBe("bacnet");
+    expect(set.objects.filter((o) => o.point.device === upsDevice).map((o) => o.point.id)).toEqual(readable.map((p) => p.id));
+    // Without a UPS in the topology, none of them.
+    const without = build(site((raw) => (raw.topology.sources = raw.topology.sources.filter((x: { kind: string }) => x.kind !== "ups"))), tmpDb());
+    expect(without.set.objects.some((o) => o.point.device === upsDevice)).toBe(false);
+    without.close();
     close();
   });
 

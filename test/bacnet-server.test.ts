@@ -22,7 +22,7 @@ import WhoHas from "@bacnet-js/client/dist/lib/services/WhoHas.js";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { waitFor } from "./helpers/peers.ts";
@@ -67,7 +67,7 @@ function tool(name: string, args: (string | number)[], opts: { port?: number; ti
 }
 
 const obj = (name: string) => {
-  const o = busbar.bacnet!.set.byName.get(name);
+  const o = busbar.bacnetServer!.set.byName.get(name);
   if (!o) throw new Error(`no object ${name}`);
   return o;
 };
@@ -169,13 +169,16 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     const out = await tool("bacepics", ["-v", INSTANCE], { timeoutMs: 25_000 });
     expect(out).not.toMatch(/\bError\b|unknown-|APDU Timeout|TSM Timeout|\bAbort|\bReject/i);
     const ids = [...out.matchAll(/^\s*object-identifier: \((\S+), (\d+)\)/gm)];
-    expect(ids.length).toBe(busbar.bacnet!.set.objects.length + 1);
+    expect(ids.length).toBe(busbar.bacnetServer!.set.objects.length + 1);
     expect(out).toContain(`object-name: "5B1.P_total"`);
     expect(out).toMatch(/max-apdu-length-accepted: 1476/);
     expect(out).toMatch(/segmentation-supported: no-segmentation/);
     expect(out).toMatch(/database-revision: \d+/);
-    // The site point list: 5B1 (17), 3 per feeder × 14, the ATS (19), 4 per pulse meter × 3, the microgrid (16), the generator (2), the BESS (26).
-    expect(busbar.bacnet!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 2 + 26);
+    // The site point list: 5B1 (17), 3 per feeder × 14, the ATS (19), 4 per pulse meter × 3, the microgrid (16), the generator (2), the BESS (26),
+    // and every readable point of the UPS (polled over BACnet by the client driver).
+    const ups = busbar.registry.byDevice.get("UPS")!.filter((p) => p.readable).length;
+    expect(ups).toBeGreaterThan(0);
+    expect(busbar.bacnetServer!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 2 + 26 + ups);
   });
 
   it("bacrpm reads ALL of a feeder's power object", { timeout: 15_000 }, async () => {
@@ -279,11 +282,11 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
         },
       });
       await waitFor("subscribed", () => subscribedAt > 0 && lines.some((l) => /Notification/i.test(l.line)), 8000);
-      expect(busbar.bacnet!.covs.size).toBeGreaterThan(0);
+      expect(busbar.bacnetServer!.covs.size).toBeGreaterThan(0);
       // Pinned first (no noise, so no notification of its own), then a simulated change far above
       // COV_Increment (1 kW); the bus polls every 250 ms.
       sim.setValue("2B1", "p_total", 40);
-      const sub = () => busbar.bacnet!.covs.list().find((x) => x.port === port)!;
+      const sub = () => busbar.bacnetServer!.covs.list().find((x) => x.port === port)!;
       await waitFor("the pinned value notified", () => Math.abs(sub().lastValue - 40) < 0.01, 5000);
       await new Promise((r) => setTimeout(r, 600));
       const before = lines.length;
@@ -301,7 +304,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
       // A cancellation from the same address and port (the subscription's key).
       await tool("bacscov", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, mode === "confirmed" ? 2 : 1, "cancel"], { port, timeoutMs: 5000 });
     }
-    await waitFor("cancelled", () => busbar.bacnet!.covs.size === 0, 3000);
+    await waitFor("cancelled", () => busbar.bacnetServer!.covs.size === 0, 3000);
     console.log(`COV notification after a simulated change (poll 250 ms): ${latencies.join(", ")}`);
   });
 
@@ -352,7 +355,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(await tool("bacrp", [INSTANCE, ObjectType.ANALOG_INPUT, ai, 600])).toMatch(/unknown-property/);
     expect(await tool("bacrp", [INSTANCE, ObjectType.ANALOG_INPUT, ai, "present-value", 1])).toMatch(/property-is-not-an-array/);
     expect(await tool("bacrp", [INSTANCE, ObjectType.DEVICE, INSTANCE, "object-list", 9999])).toMatch(/invalid-array-index/);
-    expect(await tool("bacrp", [INSTANCE, ObjectType.DEVICE, INSTANCE, "object-list", 0])).toBe(String(busbar.bacnet!.set.objects.length + 1));
+    expect(await tool("bacrp", [INSTANCE, ObjectType.DEVICE, INSTANCE, "object-list", 0])).toBe(String(busbar.bacnetServer!.set.objects.length + 1));
 
     // Priority 0 and 17 (bacwp cannot send them: its 0 means "no priority"): Reject parameter-out-of-range.
     const c = await RawClient.open();
@@ -367,7 +370,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
 
   it("garbage and truncated packets get a Reject or silence, never a crash; Busbar answers afterwards", { timeout: 20_000 }, async () => {
     const c = await RawClient.open();
-    const crashesBefore = busbar.bacnet!.stats.crashes;
+    const crashesBefore = busbar.bacnetServer!.stats.crashes;
     const readOk = confirmed(ConfirmedServiceChoice.READ_PROPERTY, 99, (b) => ReadProperty.encode(b, ObjectType.DEVICE, INSTANCE, P.OBJECT_NAME, 0xffffffff));
     // Truncations of a valid request, a valid request with garbage after it, random bytes.
     for (let cut = 0; cut < readOk.length; cut++) c.sendApdu(readOk.subarray(0, cut));
@@ -389,7 +392,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     c.sendApdu(readOk);
     const ack = await c.next("Busbar still answers", (x) => x[0] === PduType.COMPLEX_ACK && x[1] === 99);
     expect(ack.subarray(3).toString("latin1")).toContain("Busbar-Demo");
-    expect(busbar.bacnet!.stats.crashes).toBe(crashesBefore);
+    expect(busbar.bacnetServer!.stats.crashes).toBe(crashesBefore);
     c.close();
   });
 
@@ -427,28 +430,28 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
 
   it("holds ≥ 100 subscriptions; confirmed notifications are retried and a silent subscriber is dropped; lifetimes expire", { timeout: 20_000 }, async () => {
     const c = await RawClient.open();
-    const ids = busbar.bacnet!.set.objects.slice(0, 120);
+    const ids = busbar.bacnetServer!.set.objects.slice(0, 120);
     ids.forEach((o, i) =>
       c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, i, (b) => SubscribeCov.encode(b, 1000 + i, { type: o.type, instance: o.instance }, false, false, 60))),
     );
-    await waitFor("120 subscriptions", () => busbar.bacnet!.covs.size >= 120, 5000);
+    await waitFor("120 subscriptions", () => busbar.bacnetServer!.covs.size >= 120, 5000);
     for (const [i, o] of ids.entries())
       c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, i, (b) => SubscribeCov.encode(b, 1000 + i, { type: o.type, instance: o.instance }, true)));
-    await waitFor("cancelled", () => busbar.bacnet!.covs.size === 0, 5000);
+    await waitFor("cancelled", () => busbar.bacnetServer!.covs.size === 0, 5000);
 
     // Confirmed, never acknowledged: the initial notification is sent 1 + apduRetries (2) times, 300 ms apart, then dropped.
     const o = obj("5B1.Frequency");
     c.got.length = 0;
     c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, 200, (b) => SubscribeCov.encode(b, 5, { type: o.type, instance: o.instance }, false, true, 60)));
-    await waitFor("dropped", () => busbar.bacnet!.covs.size === 0 && c.got.length > 1, 5000);
+    await waitFor("dropped", () => busbar.bacnetServer!.covs.size === 0 && c.got.length > 1, 5000);
     const notes = c.got.filter((m) => m[6] === PduType.CONFIRMED_REQUEST && m[9] === ConfirmedServiceChoice.CONFIRMED_COV_NOTIFICATION);
     expect(notes.length).toBeGreaterThanOrEqual(3);
     expect(new Set(notes.map((m) => m[8])).size).toBe(1); // the same invoke id: retries, not new notifications
 
     // Lifetime 1 s.
     c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, 201, (b) => SubscribeCov.encode(b, 6, { type: o.type, instance: o.instance }, false, false, 1)));
-    await waitFor("subscribed", () => busbar.bacnet!.covs.size === 1, 2000);
-    await waitFor("expired", () => busbar.bacnet!.covs.size === 0, 4000);
+    await waitFor("subscribed", () => busbar.bacnetServer!.covs.size === 1, 2000);
+    await waitFor("expired", () => busbar.bacnetServer!.covs.size === 0, 4000);
     c.close();
   });
 
@@ -456,7 +459,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     const c = await RawClient.open();
     const o = obj("2B3.P_total");
     c.sendApdu(confirmed(ConfirmedServiceChoice.SUBSCRIBE_COV, 1, (b) => SubscribeCov.encode(b, 77, { type: o.type, instance: o.instance }, false, false, 120)));
-    await waitFor("subscribed", () => busbar.bacnet!.covs.size === 1, 3000);
+    await waitFor("subscribed", () => busbar.bacnetServer!.covs.size === 1, 3000);
     const user = await busbar.auth.users.create("adm", "admin", "admin-password-123");
     const fetchAs = (path: string, role: "admin" | "operator") => {
       const { token } = busbar.auth.sessions.create(role === "admin" ? user.id : op.id, "password", role, "10.9.9.9", 600_000, 3_600_000);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseProfile, parseYaml } from "../src/config/profile.ts";
 import { loadProfiles } from "../src/config/profiles.ts";
-import { parseSite } from "../src/config/site.ts";
+import { parseSite, type ModbusBusConfig } from "../src/config/site.ts";
 import { ConfigError } from "../src/config/validation.ts";
 import { gatewayRoutes } from "../src/gateway/gateway.ts";
 import { createLink, LinkError } from "../src/protocols/modbus/link.ts";
@@ -76,8 +76,8 @@ describe("RTU bus settings", () => {
 
   it("creates RTU links for both serial bus kinds, and reports a missing port as a link error", async () => {
     const s = site({ buses: [{ id: "b", kind: "modbus-rtu", port: "/dev/ttyBUSBAR-none" }, { id: "t", kind: "modbus-rtu-tcp", host: "127.0.0.1", port: 1 }] });
-    const rtu = createLink(s.buses[0]!);
-    const tcp = createLink(s.buses[1]!);
+    const rtu = createLink(s.buses[0]! as ModbusBusConfig);
+    const tcp = createLink(s.buses[1]! as ModbusBusConfig);
     expect(rtu).toBeInstanceOf(RtuLink);
     expect(tcp).toBeInstanceOf(RtuLink);
     const e = await rtu.connect().catch((x) => x);
@@ -184,7 +184,12 @@ describe("profile time sync", () => {
       { path: "timeSync.clockParts.month", message: 'no tag "nope"' },
       { path: "timeSync", message: "give `clock` or `clockParts`, not both" },
     ]);
-    const ok = parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true } });
-    expect(ok.timeSync).toEqual({ tag: "time_set", periodMin: 1440, broadcast: true, minIntervalMin: 0, clockZone: "local" });
+    // A clock is read before it is set (issue 9 item 17): a time sync without one is refused.
+    expect(issues(() => parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true } }))).toEqual([
+      { path: "timeSync", message: "needs `clock` or `clockParts`: Busbar reads a device's clock before setting it" },
+    ]);
+    const parts = { year: "clock_year", month: "clock_month", day: "clock_day", hour: "clock_hour", minute: "clock_minute", second: "clock_second" };
+    const ok = parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true, clockParts: parts } });
+    expect(ok.timeSync).toEqual({ tag: "time_set", periodMin: 1440, broadcast: true, minIntervalMin: 0, clockZone: "local", clockParts: parts });
   });
 });

@@ -2,7 +2,8 @@ import * as z from "zod";
 import { backupSchema, historianSchema } from "../historian/config.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
-import { parseYaml, type Profile } from "./profile.ts";
+import type { Profile } from "./profile.ts";
+import { checkConfigFileSize, parseYaml } from "./yaml.ts";
 import { bacnetServerSchema } from "../bacnet-server/config.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
 
@@ -14,6 +15,22 @@ import { validAddressPattern } from "../auth/addresses.ts";
 const int = (min: number, max: number) =>
   z.number({ error: "must be a number" }).int("must be a whole number").min(min, `must be ${min}..${max}`).max(max, `must be ${min}..${max}`);
 const id = z.string({ error: "must be a text id" }).regex(/^[A-Za-z0-9][A-Za-z0-9_.\-]*$/, "must be letters, digits, _ . -");
+
+/** A zone the runtime can format times in (the pages would otherwise fail on the first timestamp). */
+export function isTimeZone(zone: string): boolean {
+  let known = zoneChecks.get(zone);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: zone });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (zoneChecks.size < 1000) zoneChecks.set(zone, known);
+  }
+  return known;
+}
+const zoneChecks = new Map<string, boolean>();
 
 /** Per-bus link supervision, shared by every bus kind. */
 const linkTiming = {
@@ -85,15 +102,48 @@ const rtuOverTcpBus = z
   })
   .strict();
 
-const busSchema = z.discriminatedUnion("kind", [tcpBus, rtuBus, rtuOverTcpBus], {
-  error: "kind must be modbus-tcp, modbus-rtu or modbus-rtu-tcp",
+/**
+ * A BACnet/IP port: one worker binds this UDP port and talks to every BACnet device of the bus.
+ * `broadcast` may carry a port (`127.255.255.255:47809`) for peers on loopback, which each need a port
+ * of their own; `bbmd` registers Busbar as a foreign device when the devices sit on another subnet.
+ */
+const bacnetBus = z
+  .object({
+    id,
+    kind: z.literal("bacnet-ip"),
+    /** Local address to bind (an interface's address); default all. */
+    interface: z.string().min(1).optional(),
+    port: int(1, 65535).default(47808),
+    broadcast: z.string().min(1).default("255.255.255.255"),
+    bbmd: z.object({ address: z.string().min(1), ttlS: int(30, 65535).default(300) }).strict().optional(),
+    ...linkTiming,
+    timeoutMs: int(20, 60_000).default(2000),
+  })
+  .strict();
+
+const busSchema = z.discriminatedUnion("kind", [tcpBus, rtuBus, rtuOverTcpBus, bacnetBus], {
+  error: "kind must be modbus-tcp, modbus-rtu, modbus-rtu-tcp or bacnet-ip",
 });
+
+/** The `unit` of a device that has none (a BACnet device): never a Modbus unit id. */
+export const NO_UNIT = -1;
 
 const deviceSchema = z
   .object({
     id,
     bus: id,
-    unit: int(0, 255).refine((n) => n >= 1 && n <= 247, "must be 1..247"),
+    /** Modbus unit id, not on a bacnet-ip bus: 1..247 on a serial line; 0..255 on a `modbus-tcp` bus (Schneider IFE/EIFE and many Ethernet devices answer 255 or 0). */
+    unit: int(0, 255).optional(),
+    /** BACnet device instance (bacnet-ip buses). */
+    instance: int(0, 4_194_302).optional(),
+    /** BACnet: known `ip[:port]`, used before the first I-Am (the device is still re-bound by I-Am). */
+    address: z.string().min(1).optional(),
+    /** BACnet: subscribe COV (confirmed or unconfirmed notifications), else poll at pollMs. */
+    cov: z.enum(["off", "confirmed", "unconfirmed"]).default("off"),
+    /** BACnet: subscription lifetime; renewed at half-life. */
+    covLifetimeS: int(10, 86_400).default(300),
+    /** BACnet UPS of a parallel system in "multi-units" mode: does this device carry the system-level objects? */
+    systemLevel: z.boolean().default(true),
     profile: z.string().min(1),
     label: z.string().optional(),
     /** Poll period of the device's fast tags. */
@@ -102,9 +152,9 @@ const deviceSchema = z
     slowPollMs: int(50, 86_400_000).default(10_000),
     maxRegistersPerRead: int(1, 125).optional(),
     maxGap: int(0, 125).optional(),
-    /** EnLogic-style KU / KI transformer multipliers. */
-    ku: z.number().positive().default(1),
-    ki: z.number().positive().default(1),
+    /** EnLogic-style KU / KI transformer multipliers; default: the profile's `multipliers`, else 1. */
+    ku: z.number().positive().optional(),
+    ki: z.number().positive().optional(),
     enabled: z.boolean().default(true),
     /**
      * A Modbus TCP device with its own address (an Ethernet meter) on a `modbus-tcp` bus: the bus's
@@ -113,7 +163,9 @@ const deviceSchema = z
     host: z.string().min(1).optional(),
     port: int(1, 65535).optional(),
   })
-  .strict();
+  .strict()
+  // Protocol code reads `unit` as a number; a BACnet device has none. 0 is a real unit on modbus-tcp, so "none" is NO_UNIT.
+  .transform((d) => ({ ...d, unit: d.unit ?? NO_UNIT }));
 
 /** `DEVICE.tag` */
 const pointRef = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_\-]*\.[A-Za-z][A-Za-z0-9_]*$/, "must be DEVICE.tag");
@@ -132,6 +184,8 @@ const sourceSchema = z
     available: pointRef.optional(),
     /** Points shown beside the source (e.g. generator running, BESS SOC). */
     points: z.array(pointRef).default([]),
+    /** A UPS's input: the feeder breaker it hangs from (its load follows that feeder; it runs on battery while the feeder is dead). */
+    fedBy: id.optional(),
   })
   .strict();
 
@@ -233,6 +287,13 @@ export const alarmsSchema = z
       .object({
         breakerTripped: z.union([alarmPriority, z.literal(false)]).default("critical"),
         atsEmergency: z.union([alarmPriority, z.literal(false)]).default("high"),
+        /** Every UPS alarm bit (role ups.alarm), and the imminent-stop bits (ups.alarm.critical). */
+        upsAlarm: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsAlarmCritical: z.union([alarmPriority, z.literal(false)]).default("critical"),
+        /** A UPS load status (role ups.load-status) on battery, on (automatic) bypass, load off. */
+        upsOnBattery: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsOnBypass: z.union([alarmPriority, z.literal(false)]).default("medium"),
+        upsLoadOff: z.union([alarmPriority, z.literal(false)]).default("critical"),
       })
       .strict()
       .prefault({}),
@@ -267,13 +328,14 @@ export type SecurityConfig = z.output<typeof securitySchema>;
  */
 const gatewayUnitSchema = z
   .object({
-    /** Unit id the TCP clients address. */
-    unit: int(1, 247),
+    /** Unit id the TCP clients address (a TCP unit id: 0..255). */
+    unit: int(0, 255),
     /** A site device (its bus and unit). */
     device: id.optional(),
     /** Or a bus and a unit on it that Busbar does not poll itself. */
     bus: id.optional(),
-    targetUnit: int(1, 247).optional(),
+    /** 1..247 on a serial bus, 0..255 on a `modbus-tcp` bus. */
+    targetUnit: int(0, 255).optional(),
     mode: z.enum(["pass", "cached"]).optional(),
     /** Cached mode: oldest poll reply that may answer a read; default twice the read's poll period. */
     maxAgeMs: int(0, 86_400_000).optional(),
@@ -343,7 +405,8 @@ export const siteSchema = z
     site: z
       .object({
         name: z.string().min(1),
-        timezone: z.string().default("UTC"),
+        /** IANA time zone of the building: local times on the pages, journal exports and device clocks. */
+        timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as America/Toronto or Europe/Paris").default("UTC"),
         language: z.enum(["fr", "en"]).default("fr"),
       })
       .strict(),
@@ -369,11 +432,16 @@ export type BusConfig = ParsedBus extends infer B
     : B
   : never;
 export type SerialBusConfig = Extract<BusConfig, { kind: "modbus-rtu" | "modbus-rtu-tcp" }>;
-export type DeviceConfig = SiteFile["devices"][number];
+export type BacnetBusConfig = Extract<BusConfig, { kind: "bacnet-ip" }>;
+/** A bus a Modbus worker polls (every kind but bacnet-ip). */
+export type ModbusBusConfig = Exclude<BusConfig, { kind: "bacnet-ip" }>;
+/** A device with its multipliers resolved (its own, else its profile's, else 1). */
+export type DeviceConfig = Omit<SiteFile["devices"][number], "ku" | "ki"> & { ku: number; ki: number };
 export type Topology = SiteFile["topology"];
 
-export interface Site extends Omit<SiteFile, "buses"> {
+export interface Site extends Omit<SiteFile, "buses" | "devices"> {
   buses: BusConfig[];
+  devices: DeviceConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
 }
@@ -384,6 +452,15 @@ export function pointForRole(site: Site, deviceId: string | undefined, role: str
   const dev = site.devices.find((d) => d.id === deviceId);
   const tag = dev && site.profiles.get(dev.profile)?.tags.find((t) => t.role === role);
   return tag ? `${deviceId}.${tag.id}` : undefined;
+}
+
+/**
+ * Serial Modbus addresses slaves 1..247 (0 is the broadcast, 248..255 reserved); a Modbus TCP unit id
+ * is a full byte, and Ethernet devices and TCP gateways commonly expect 255 or 0.
+ */
+function serialUnitIssue(unit: number, kind: string | undefined, bus: string): string | undefined {
+  if (kind === undefined || kind === "modbus-tcp" || (unit >= 1 && unit <= 247)) return undefined;
+  return `must be 1..247 on a serial bus (bus ${bus} is ${kind}; 0..255 only on modbus-tcp)`;
 }
 
 function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
@@ -407,8 +484,21 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   s.devices.forEach((d, i) => {
     const kind = busKinds.get(d.bus);
+    const bacnetProfile = profiles.get(d.profile)?.bacnet !== undefined;
+    if (kind === "bacnet-ip") {
+      if (d.instance === undefined) issues.push({ path: `devices[${i}].instance`, message: `a device on bacnet-ip bus ${d.bus} needs its BACnet device instance` });
+      if (d.unit !== NO_UNIT) issues.push({ path: `devices[${i}].unit`, message: "a BACnet device has an instance, not a unit" });
+      if (profiles.has(d.profile) && !bacnetProfile) issues.push({ path: `devices[${i}].profile`, message: `profile ${d.profile} is a Modbus register map; a bacnet-ip device needs a BACnet profile` });
+      return;
+    }
+    if (kind !== undefined && bacnetProfile) issues.push({ path: `devices[${i}].profile`, message: `profile ${d.profile} is a BACnet object map; bus ${d.bus} is ${kind}` });
+    if (kind !== undefined && d.unit === NO_UNIT)
+      issues.push({ path: `devices[${i}].unit`, message: kind === "modbus-tcp" ? "required (0..255)" : "required (1..247)" });
+    if (d.instance !== undefined) issues.push({ path: `devices[${i}].instance`, message: `only devices on a bacnet-ip bus have an instance (bus ${d.bus} is ${kind})` });
     if ((d.host !== undefined || d.port !== undefined) && kind !== undefined && kind !== "modbus-tcp")
       issues.push({ path: `devices[${i}].${d.host !== undefined ? "host" : "port"}`, message: `only devices on a modbus-tcp bus have their own address (bus ${d.bus} is ${kind})` });
+    const unitIssue = d.unit === NO_UNIT ? undefined : serialUnitIssue(d.unit, kind, d.bus);
+    if (unitIssue) issues.push({ path: `devices[${i}].unit`, message: unitIssue });
     if (!busIds.has(d.bus)) issues.push({ path: `devices[${i}].bus`, message: `no bus "${d.bus}" (buses: ${[...busIds].join(", ")})` });
     if (!profiles.has(d.profile))
       issues.push({ path: `devices[${i}].profile`, message: `no profile "${d.profile}" (known: ${[...profiles.keys()].sort().join(", ")})` });
@@ -440,6 +530,7 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   t.sources.forEach((x, i) => {
     checkDevice(x.device, `topology.sources[${i}].device`);
     checkPoint(x.available, `topology.sources[${i}].available`);
+    if (x.fedBy !== undefined && !t.breakers.some((b) => b.id === x.fedBy)) issues.push({ path: `topology.sources[${i}].fedBy`, message: `no breaker "${x.fedBy}"` });
     x.points.forEach((p, j) => checkPoint(p, `topology.sources[${i}].points[${j}]`));
   });
   t.ats.forEach((x, i) => {
@@ -518,7 +609,11 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
-  return { ...result.data, buses, profiles: used };
+  const devices = result.data.devices.map((d) => {
+    const m = profiles.get(d.profile)!.multipliers;
+    return { ...d, ku: d.ku ?? m?.ku ?? 1, ki: d.ki ?? m?.ki ?? 1 };
+  });
+  return { ...result.data, devices, buses, profiles: used };
 }
 
 /**
@@ -527,7 +622,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
  */
 function resolveLines(s: SiteFile, profiles: Map<string, Profile>, issues: ConfigIssue[]): BusConfig[] {
   return s.buses.map((bus, i): BusConfig => {
-    if (bus.kind === "modbus-tcp") return bus;
+    if (bus.kind === "modbus-tcp" || bus.kind === "bacnet-ip") return bus;
     const resolved = { ...bus } as Record<string, unknown>;
     for (const key of ["baud", "parity", "stopBits"] as const) {
       if (bus[key] !== undefined) continue;
@@ -561,6 +656,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const devices = new Map(s.devices.map((d) => [d.id, d]));
   const buses = new Set(s.buses.map((b) => b.id));
+  const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   const units = new Map<number, string>();
   const listed = new Set<string>();
   g.units.forEach((u, i) => {
@@ -574,6 +670,10 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
       listed.add(u.device);
     }
     if (u.bus !== undefined && !buses.has(u.bus)) issues.push({ path: `${path}.bus`, message: `no bus "${u.bus}"` });
+    if (u.bus !== undefined) {
+      const unitIssue = serialUnitIssue(u.targetUnit ?? u.unit, busKinds.get(u.bus), u.bus);
+      if (unitIssue) issues.push({ path: `${path}.${u.targetUnit !== undefined ? "targetUnit" : "unit"}`, message: unitIssue });
+    }
     if (u.bus !== undefined && u.mode === "cached") issues.push({ path: `${path}.mode`, message: "cached mode needs a `device` (Busbar must poll it)" });
     const prev = units.get(u.unit);
     if (prev) issues.push({ path: `${path}.unit`, message: `unit ${u.unit} is already used by ${prev}` });
@@ -589,7 +689,8 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
   });
   if (g.exposeAll) {
     s.devices.forEach((d, i) => {
-      if (!d.enabled || listed.has(d.id)) return;
+      // A BACnet device (an instance, no unit) has no registers for Modbus masters.
+      if (!d.enabled || listed.has(d.id) || d.instance !== undefined) return;
       const prev = units.get(d.unit);
       if (prev)
         issues.push({
@@ -603,6 +704,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
 }
 
 export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site {
+  checkConfigFileSize(path);
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -6,6 +6,7 @@ import { PointTable } from "../points/table.ts";
 import { ComputedPoints, sqliteComputedStore, type ComputedPointDef } from "../points/computed.ts";
 import { buildRegistry, createDrivers } from "../drivers/index.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import { Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
@@ -56,6 +57,8 @@ export interface Busbar {
   supervisor: Supervisor;
   /** The Modbus driver: plans, scanner, gateway forwarding. */
   modbus: ModbusDriver;
+  /** The BACnet driver: Who-Is scans, writes with a priority or a relinquish. */
+  bacnet: BacnetSiteDriver;
   /** The main thread's computed points: `set` their values, `onWrite` to act on operators' writes. */
   computed: ComputedPoints;
   db: BusbarDb;
@@ -69,7 +72,7 @@ export interface Busbar {
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
   /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
-  bacnet: BacnetServer | undefined;
+  bacnetServer: BacnetServer | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
   history: History | undefined;
   url: string;
@@ -92,7 +95,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     historySlotMs: 1000,
   });
   const live = new LiveView(registry, table);
-  const { modbus } = drivers;
+  const { modbus, bacnet } = drivers;
   const computed = new ComputedPoints(registry, table, computedDefs, sqliteComputedStore(db.sqlite));
 
   const lang = site.site.language;
@@ -182,10 +185,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   }
 
   // The BACnet/IP server for the building's BMS (src/bacnet-server).
-  let bacnet: BacnetServer | undefined;
+  let bacnetServer: BacnetServer | undefined;
   if (site.bacnetServer?.enabled) {
     try {
-      bacnet = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
+      bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
     } catch (e) {
       const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
       log(`[error] ${message}`);
@@ -193,7 +196,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, history, bacnet };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, bacnetServer };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -208,7 +211,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       idleTimeout: 30,
     });
   } catch (e) {
-    bacnet?.stop();
+    bacnetServer?.stop();
     clearInterval(purgeTimer);
     alarms.stop();
     live.stop();
@@ -227,6 +230,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     live,
     supervisor,
     modbus,
+    bacnet,
     computed,
     db,
     pageEvents,
@@ -235,13 +239,13 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
-    bacnet,
+    bacnetServer,
     history,
     url,
     port: server.port!,
     async stop() {
       gateway?.stop();
-      bacnet?.stop();
+      bacnetServer?.stop();
       clearInterval(purgeTimer);
       alarms.stop();
       live.stop();

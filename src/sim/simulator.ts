@@ -9,14 +9,16 @@ import { SimDevice, type SimValue } from "./device.ts";
 import { type BusVoltage, DEAD_BUS, type Flow, NO_FLOW, NOMINAL_LL, NOMINAL_LN, totalOf } from "./electrical.ts";
 import { AtsModel } from "./models/ats.ts";
 import { BessModel } from "./models/bess.ts";
-import { BreakerModel } from "./models/breaker.ts";
+import { BreakerModel, type EnergyCounters } from "./models/breaker.ts";
 import type { TickContext } from "./models/context.ts";
 import { GeneratorModel } from "./models/generator.ts";
 import { GenericModel } from "./models/generic.ts";
 import { FeederLoad } from "./models/load.ts";
 import { MeterModel, PulseMeterModel } from "./models/meter.ts";
 import { MicrogridModel } from "./models/microgrid.ts";
-import { hashString, LocalClock, randSigned, smoothNoise } from "./noise.ts";
+import { hashString, LocalClock, rand01, randSigned, smoothNoise } from "./noise.ts";
+import { UpsModel } from "./models/ups.ts";
+import { BacnetSimDevice, type BacnetSimFaults } from "./bacnet-device.ts";
 
 /**
  * The site simulator: serves every device of a site over Modbus TCP, one server per
@@ -43,6 +45,8 @@ export interface SimulatorOptions {
   ports?: Record<string, number>;
   /** Bind every bus on a free port (tests); read them back from `ports` / `servedSite`. */
   anyPort?: boolean;
+  /** BACnet devices: Profile_Name announced (default factor_10), faults to inject (tests). */
+  bacnet?: Record<string, { profileName?: string; modelName?: string; maxApdu?: number; faults?: BacnetSimFaults }>;
   /** Clock (default Date.now). */
   clock?: () => number;
   /** Tick on a timer (default true); false = only when `tick()` is called. */
@@ -76,10 +80,29 @@ export interface Sim {
   /** A tag's current engineering value. */
   getValue(deviceId: string, tagId: string): SimValue | undefined;
   device(deviceId: string): SimDevice | undefined;
+  /** The simulated BACnet/IP device serving a site device. */
+  bacnet(deviceId: string): BacnetSimDevice | undefined;
   /** Runs one tick now (also runs on the timer unless autoTick is false). */
   tick(): void;
   stop(): void;
 }
+
+/** Feeder counters at start: peak × load factor over four years (± 20 % per feeder). */
+const COUNTER_LOAD_FACTOR = 0.55;
+const COUNTER_HOURS = 8760 * 4;
+/** The busbar's own consumption and losses, counted by the main but by no feeder. */
+const UNMETERED_SHARE = 0.015;
+/**
+ * The main counts at least this much above the sum of its feeders' imports. Live, the flows add up
+ * exactly and the BESS's evening discharge (~600 kWh) erodes it: months of demo time at speed 1.
+ */
+const MIN_MAIN_MARGIN = 0.01;
+/** The BESS: half a year in service, about two full-power hours of charge a day, 88 % round trip. */
+const BESS_COUNTER_DAYS = 182;
+const BESS_DAILY_CHARGE_H = 2;
+const BESS_ROUND_TRIP = 0.88;
+/** A meter and the breaker it sits beside (TH40C and 5B1) differ by at most this share (class 0.5 and 1). */
+const METER_DISAGREEMENT = 0.003;
 
 type Node = { kind: "source"; sourceKind: string; id: string } | { kind: "ats"; id: string } | { kind: "busbar"; id: string };
 
@@ -174,9 +197,40 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     depth > 32 ? 0 : breakers.filter((e) => e.topo.from === nodeId).reduce((s, e) => s + peakOf(e, depth + 1), 0);
   const peakOf = (e: BreakerEntry, depth = 0): number =>
     e.load ? e.load.peakKw : e.bess ? e.bess.maxKw * 0.1 : e.topo.to !== undefined && nodes.get(e.topo.to)?.kind !== "source" ? peakUnder(e.topo.to, depth) : 0;
+  // Energy counters a few years old, seeded from the feeders up so they agree as real ones do: a
+  // breaker feeding a busbar has counted its feeders' net energy plus the busbar's unmetered share,
+  // so the feeders never sum above the main (issue 9 item 18). Live, the flows add up exactly.
+  const seeded = new Map<BreakerEntry, EnergyCounters>();
+  const childrenOf = (e: BreakerEntry) =>
+    e.topo.to !== undefined && nodes.get(e.topo.to)?.kind !== "source" ? breakers.filter((c) => c.topo.from === e.topo.to) : [];
+  const countersOf = (e: BreakerEntry, depth = 0): EnergyCounters => {
+    const known = seeded.get(e);
+    if (known) return known;
+    let c: EnergyCounters = { importKwh: 0, exportKwh: 0 };
+    const spread = 0.8 + 0.4 * rand01(seed, hashString(`breaker:${e.topo.id}`), 1);
+    if (e.load) c = { importKwh: Math.round(e.load.peakKw * COUNTER_LOAD_FACTOR * COUNTER_HOURS * spread), exportKwh: 0 };
+    else if (e.bess) {
+      // Newer than the switchgear; charged at night, discharged at the evening peak.
+      const charged = Math.round(e.bess.maxKw * BESS_DAILY_CHARGE_H * BESS_COUNTER_DAYS * spread);
+      c = { importKwh: charged, exportKwh: Math.round(charged * BESS_ROUND_TRIP) };
+    } else if (depth < 32) {
+      let net = 0;
+      let imported = 0;
+      for (const child of childrenOf(e)) {
+        const cc = countersOf(child, depth + 1);
+        net += cc.importKwh - cc.exportKwh;
+        imported += cc.importKwh;
+      }
+      // What the BESS gave back fed the loads, not the main; the unmetered share covers it, so even a
+      // page that adds every feeder's import (BESS charge included) stays at or below the main.
+      const main = Math.max(net * (1 + UNMETERED_SHARE), imported * (1 + MIN_MAIN_MARGIN));
+      c = { importKwh: Math.round(Math.max(0, main)), exportKwh: Math.round(Math.max(0, -net)) };
+    }
+    seeded.set(e, c);
+    return c;
+  };
   for (const e of breakers) {
-    // Counters a few years old: peak × 0.55 load factor × 8760 h × 4 years.
-    e.model = new BreakerModel(e.topo.id, claim(e.topo.device), seed, peakOf(e) * 0.55 * 8760 * 4);
+    e.model = new BreakerModel(e.topo.id, claim(e.topo.device), countersOf(e));
     e.model.changed = changed;
   }
   const breakerById = new Map<string, BreakerEntry>();
@@ -201,10 +255,27 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
       pm.changed = changed;
       pulseMeters.push({ model: pm, at: m.at });
     } else {
+      // A meter beside a breaker has counted the same energy, within the two devices' accuracy.
       const e = breakerById.get(m.at);
-      const peak = e ? peakOf(e) : nodes.has(m.at) ? peakUnder(m.at) : 0;
-      meters.push({ model: new MeterModel(dev.id, dev, seed, peak * 0.55 * 8760 * 4), at: m.at });
+      const under = e ? [countersOf(e)] : breakers.filter((b) => b.topo.from === m.at).map((b) => countersOf(b));
+      const accuracy = 1 + METER_DISAGREEMENT * randSigned(seed, hashString(`meter:${dev.id}`), 1);
+      const counted = {
+        importKwh: Math.round(under.reduce((sum, c) => sum + c.importKwh, 0) * accuracy),
+        exportKwh: Math.round(under.reduce((sum, c) => sum + c.exportKwh, 0) * accuracy),
+      };
+      meters.push({ model: new MeterModel(dev.id, dev, counted), at: m.at });
     }
+  }
+
+  // A UPS on a BACnet device: fed by its feeder breaker, on battery while the feeder is dead.
+  const upsModels: { model: UpsModel; feeder: BreakerEntry | undefined }[] = [];
+  for (const s of topo.sources) {
+    if (s.kind !== "ups" || !s.device) continue;
+    const dev = devices.get(s.device);
+    if (!dev?.profile.bacnet || claimed.has(dev.id)) continue;
+    claimed.add(dev.id);
+    const kva = Number(opts.bacnet?.[dev.id]?.modelName ?? 60);
+    upsModels.push({ model: new UpsModel(dev.id, dev, Number.isFinite(kva) ? kva : 60), feeder: s.fedBy ? breakerById.get(s.fedBy) : undefined });
   }
 
   const microgrids: MicrogridModel[] = [];
@@ -354,6 +425,10 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     }
     for (const { model, at } of pulseMeters) model.integrate(ctx, totalOf(pointFlow(at).flow));
     for (const m of microgrids) m.update(ctx, buildingKw);
+    for (const { model, feeder } of upsModels) {
+      const input = feeder ? (feeder.model.closed ? feeder.model.bus : DEAD_BUS) : (voltages.get(topo.ats[0]?.id ?? "") ?? utilityVoltage());
+      model.update(ctx, input, feeder?.load ? feeder.load.power(ctx) : 20);
+    }
     // Publish into the register images.
     for (const e of breakers) e.model.publish(ctx);
     for (const { topo: a, model } of atsModels) model.publish(ctx, (voltages.get(a.emergency) ?? DEAD_BUS).live);
@@ -363,7 +438,9 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     for (const { model } of pulseMeters) model.publish();
     for (const m of microgrids) m.publish();
     for (const g of generic) g.publish(ctx);
+    for (const b of bacnetSims.values()) b.publish(ctx.now);
   };
+  const bacnetSims = new Map<string, BacnetSimDevice>();
 
   let ticking = false;
   const safeTick = () => {
@@ -437,13 +514,59 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     throw e;
   }
 
+  // ---- BACnet/IP devices --------------------------------------------------------------------------
+  // One UDP port per device on loopback (peers on one host each need their own port, and a port
+  // other than 47808: ../shared/peers/README.md); the served site points the bus's broadcast and each
+  // device's address at them. UDP ports cannot be asked for synchronously: anyPort picks random ones.
+  const randomPort = () => 20_000 + Math.floor(Math.random() * 40_000);
+  const bacnetAddr = new Map<string, string>();
+  const bacnetBuses = new Map<string, { port: number; broadcast: string }>();
+  try {
+    for (const bus of site.buses) {
+      if (bus.kind !== "bacnet-ip") continue;
+      const on = site.devices.filter((d) => d.bus === bus.id && d.enabled && devices.get(d.id)?.profile.bacnet);
+      if (!on.length) continue;
+      const host = opts.host && opts.host !== "0.0.0.0" ? opts.host : "127.0.0.1";
+      let first = 0;
+      on.forEach((d, i) => {
+        const fromAddress = d.address ? Number(d.address.split(":")[1]) : NaN;
+        const port = opts.ports?.[d.id] ?? (opts.anyPort || !Number.isFinite(fromAddress) ? (opts.anyPort ? randomPort() : bus.port + 1 + i) : fromAddress);
+        if (i === 0) first = port;
+        const o = opts.bacnet?.[d.id] ?? {};
+        const sim = new BacnetSimDevice(devices.get(d.id)!, devices.get(d.id)!.profile.bacnet!, {
+          instance: d.instance!,
+          port,
+          host,
+          modelName: o.modelName ?? "60",
+          profileName: o.profileName ?? "factor_10",
+          maxApdu: o.maxApdu,
+          faults: o.faults,
+        });
+        bacnetSims.set(d.id, sim);
+        bacnetAddr.set(d.id, `${host}:${port}`);
+      });
+      const busPort = opts.ports?.[bus.id] ?? (opts.anyPort ? randomPort() : bus.port);
+      bacnetBuses.set(bus.id, { port: busPort, broadcast: `${host === "127.0.0.1" ? "127.255.255.255" : host}:${first}` });
+      ports.set(bus.id, busPort);
+    }
+  } catch (e) {
+    for (const s of servers) s.stop();
+    for (const b of bacnetSims.values()) b.close();
+    throw e;
+  }
+
   const timer = opts.autoTick === false ? null : setInterval(safeTick, tickMs);
 
   const servedSite: Site = {
     ...site,
     buses: site.buses.map((b) =>
-      b.kind === "modbus-tcp" && ports.has(b.id) ? { ...b, host: hosts.get(b.id) === "0.0.0.0" ? "127.0.0.1" : hosts.get(b.id)!, port: ports.get(b.id)! } : b,
+      b.kind === "modbus-tcp" && ports.has(b.id)
+        ? { ...b, host: hosts.get(b.id) === "0.0.0.0" ? "127.0.0.1" : hosts.get(b.id)!, port: ports.get(b.id)! }
+        : b.kind === "bacnet-ip" && bacnetBuses.has(b.id)
+          ? { ...b, interface: undefined, ...bacnetBuses.get(b.id)! }
+          : b,
     ),
+    devices: site.devices.map((d) => (bacnetAddr.has(d.id) ? { ...d, address: bacnetAddr.get(d.id)! } : d)),
   };
 
   const breakerOf = (id: string): BreakerEntry => {
@@ -490,12 +613,14 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
       return devices.get(deviceId)?.get(tagId);
     },
     device: (id) => devices.get(id),
+    bacnet: (id) => bacnetSims.get(id),
     tick: safeTick,
     stop() {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
       for (const s of servers) s.stop();
+      for (const b of bacnetSims.values()) b.close();
     },
   };
 }

@@ -17,7 +17,7 @@ export function registerBacnetRoutes(app: Hono, ctx: AppContext): void {
   const { site } = ctx;
 
   const rows = (): { objects: ObjectRow[]; subs: SubscriptionRow[] } => {
-    const b = ctx.bacnet;
+    const b = ctx.bacnetServer;
     if (!b) return { objects: [], subs: [] };
     const now = Date.now();
     const subsByObject = new Map<string, number>();
@@ -63,7 +63,7 @@ export function registerBacnetRoutes(app: Hono, ctx: AppContext): void {
     const req = pageRequest(c, site.site.language);
     const r = rows();
     if (c.req.query("fragment")) return c.html(<BacnetTables lang={req.lang} objects={r.objects} subs={r.subs} />);
-    const b = ctx.bacnet;
+    const b = ctx.bacnetServer;
     const cfg = site.bacnetServer;
     const facts =
       b && cfg
@@ -83,19 +83,19 @@ export function registerBacnetRoutes(app: Hono, ctx: AppContext): void {
   });
 
   const files = () => {
-    const b = ctx.bacnet!;
+    const b = ctx.bacnetServer!;
     const cfg = site.bacnetServer!;
     return edeFiles({ instance: cfg.instance, name: cfg.name, project: site.site.name }, b.set.objects).files;
   };
 
   app.get("/admin/bacnet/ede.zip", (c) => {
-    if (!ctx.bacnet) return c.text("no BACnet server on this site", 404);
+    if (!ctx.bacnetServer) return c.text("no BACnet server on this site", 404);
     const name = Object.keys(files())[0]!.replace(/_EDE\.csv$/, "");
     return c.body(zip(files()).buffer as ArrayBuffer, 200, { "content-type": "application/zip", "content-disposition": `attachment; filename="${name}_EDE.zip"` });
   });
 
   app.get("/admin/bacnet/ede/:file", (c) => {
-    if (!ctx.bacnet) return c.text("no BACnet server on this site", 404);
+    if (!ctx.bacnetServer) return c.text("no BACnet server on this site", 404);
     const f = files();
     const body = f[c.req.param("file")];
     if (body === undefined) return c.text(`no such file (have: ${Object.keys(f).join(", ")})`, 404);
