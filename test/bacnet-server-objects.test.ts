@@ -398,3 +398,48 @@ describe("System_Status", () => {
     db.close();
   });
 });
+
+describe("a subscriber that is gone", () => {
+  it("notifications to a closed port (ICMP unreachable) never throw; the server keeps answering", async () => {
+    const { BacnetServer } = await import("../src/bacnet-server/server.ts");
+    const { BmsWrites } = await import("../src/bacnet-server/writes.ts");
+    const s = site();
+    const db = openDatabase(":memory:");
+    let v = 0;
+    const live = { read: () => ({ value: v, quality: Quality.GOOD as number, ts: Date.now() }), alarm: () => undefined, subscribe: () => () => {} };
+    const logs: string[] = [];
+    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo" }, registry: buildRegistry(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"), version: "t", port: 0, log: (_l, m) => logs.push(m) });
+    await server.start();
+    const errors: unknown[] = [];
+    const onErr = (e: unknown) => errors.push(e);
+    process.on("uncaughtException", onErr);
+    try {
+      const o = server.set.objects[0]!;
+      // A subscriber on a port nobody listens on any more.
+      const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+      const port = gone.port;
+      gone.close();
+      server.covs.subscribe({ address: "127.0.0.1", port }, undefined, { processId: 1, object: { type: o.type, instance: o.instance }, cancel: false, confirmed: false, lifetime: 60 }, o);
+      for (let i = 0; i < 20; i++) {
+        v = i * 10;
+        server.covs.onObjectChanged(o);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors).toEqual([]);
+      // Still answering.
+      const got: Buffer[] = [];
+      const c = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, m) => void got.push(Buffer.from(m)) } });
+      const dev = s.bacnetServer!.instance;
+      const oid = (8 * 0x400000 + dev) >>> 0;
+      c.send(Buffer.from([0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0c, 0x0c, oid >>> 24, (oid >>> 16) & 0xff, (oid >>> 8) & 0xff, oid & 0xff, 0x19, 0x4d]), server.local.port, "127.0.0.1");
+      await waitUntil(() => got.length > 0, 3000);
+      expect(got[0]![6]).toBe(0x30);
+      c.close();
+    } finally {
+      process.off("uncaughtException", onErr);
+      server.stop();
+      db.close();
+    }
+  });
+});

@@ -173,7 +173,9 @@ export class BacnetServer {
       port: this.local.port,
       socket: {
         data: (_s, msg, port, address) => this.onPacket(msg, { address, port }),
-        error: (_s, e) => this.log("error", `BACnet socket: ${e.message}`),
+        // Bun reports ICMP "port unreachable" (a client gone, a notification to a closed port) here,
+        // sometimes without an Error object: one line a minute, never a throw.
+        error: (_s, e) => this.socketError(e),
       },
     });
     sock.setBroadcast(true);
@@ -207,6 +209,15 @@ export class BacnetServer {
       // already closed
     }
     this.socket = undefined;
+  }
+
+  private socketErrors = { count: 0, loggedAt: 0 };
+  private socketError(e: unknown): void {
+    this.socketErrors.count++;
+    const now = Date.now();
+    if (now - this.socketErrors.loggedAt < 60_000) return;
+    this.socketErrors.loggedAt = now;
+    this.log("warn", `BACnet socket: ${(e as Error | undefined)?.message ?? "send error (a peer's port unreachable?)"} (${this.socketErrors.count} so far)`);
   }
 
   private send(p: Buffer, to: Endpoint): void {
