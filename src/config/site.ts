@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { backupSchema, historianSchema } from "../historian/config.ts";
+import { energySchema, validateEnergy } from "../energy/structure.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import type { Profile } from "./profile.ts";
@@ -420,6 +421,8 @@ export const siteSchema = z
     bacnetServer: bacnetServerSchema.optional(),
     historian: historianSchema.prefault({}),
     backup: backupSchema.optional(),
+    /** Circuits, zones, panels, meters and tariffs (src/energy). */
+    energy: energySchema.prefault({}),
   })
   .strict();
 
@@ -606,6 +609,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   issues.push(...gatewayIssues(result.data));
   issues.push(...bacnetServerIssues(result.data, profiles));
   issues.push(...historianIssues(result.data, profiles));
+  issues.push(...validateEnergy(result.data.energy, siteUnits(result.data, profiles)).errors);
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
@@ -752,4 +756,16 @@ function historianIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIss
     }
   });
   return issues;
+}
+
+/** `DEVICE.tag` → its unit, for validators outside this file (energy meters). */
+export function siteUnits(s: Pick<SiteFile, "devices">, profiles: Map<string, Profile>): (point: string) => { unit: string } | "no-device" | "no-tag" {
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  return (point) => {
+    const dot = point.indexOf(".");
+    const d = devices.get(point.slice(0, dot));
+    if (!d) return "no-device";
+    const tag = profiles.get(d.profile)?.tags.find((t) => t.id === point.slice(dot + 1));
+    return tag ? { unit: tag.unit ?? "" } : "no-tag";
+  };
 }

@@ -17,6 +17,7 @@ import { registerBacnetRoutes } from "./routes/bacnet.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
 import { registerHistoryRoutes } from "./routes/history.tsx";
+import { registerEnergyRoutes } from "./routes/energy.tsx";
 
 export type { AppContext } from "./context.ts";
 
@@ -47,5 +48,6 @@ export function createApp(ctx: AppContext): Hono {
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
+  registerEnergyRoutes(app, ctx);
   return app;
 }

@@ -9,6 +9,7 @@ import type { PageEvents } from "./page-events.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
+import type { Energy } from "../energy/runtime.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -29,4 +30,6 @@ export interface AppContext {
   gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
+  /** Consumption and costs (absent when the site declares no meters). */
+  energy?: Energy;
 }

@@ -23,6 +23,8 @@ import { startBacnetServer } from "../bacnet-server/index.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
+import { energyPointDefs } from "../energy/service.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -74,6 +76,7 @@ export interface Busbar {
   /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
   bacnetServer: BacnetServer | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  energy: Energy | undefined;
   history: History | undefined;
   url: string;
   port: number;
@@ -84,7 +87,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const computedDefs = opts.computed ?? [];
+  applySavedEnergy(site, db.sqlite, db.journal);
+  // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
+  const computedDefs = [...(opts.computed ?? []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
@@ -167,6 +172,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
 
   computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
+  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -196,7 +202,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, bacnetServer };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, bacnetServer };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -216,6 +222,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    energy?.stop();
     history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
@@ -241,6 +248,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     gateway,
     bacnetServer,
     history,
+    energy,
     url,
     port: server.port!,
     async stop() {
@@ -251,6 +259,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      energy?.stop();
       history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();

@@ -65,6 +65,7 @@ function mayOpen(access: Access | undefined, user: LayoutProps["user"]): boolean
 const NAV: { key: NavKey; href: string; label: string; access: Access | undefined }[] = [
   { key: "oneline", href: "/", label: "nav.oneline", access: policyFor("GET", "/")?.access },
   { key: "trends", href: "/trends", label: "nav.trends", access: policyFor("GET", "/trends")?.access },
+  { key: "energy", href: "/energy", label: "nav.energy", access: policyFor("GET", "/energy")?.access },
   { key: "alarms", href: "/alarms", label: "nav.alarms", access: policyFor("GET", "/alarms")?.access },
   { key: "comm", href: "/comm", label: "nav.comm", access: policyFor("GET", "/comm")?.access },
   { key: "points", href: "/points", label: "nav.points", access: policyFor("GET", "/points")?.access },

@@ -58,6 +58,11 @@ export function AdminPage(props: {
             {t("admin.system")}
           </a>
         </li>
+        <li>
+          <a class="btn btn-big" href="/admin/energy">
+            {t("energy.admin.title")}
+          </a>
+        </li>
       </ul>
       <p class="hint">
         {t("admin.kiosk")}: {f.kiosk.length ? f.kiosk.join(", ") : t("admin.kiosk.none")}
