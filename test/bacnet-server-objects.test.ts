@@ -87,6 +87,7 @@ describe("objects from the site point list", () => {
       site((raw) => {
         raw.devices = raw.devices.filter((d: { id: string }) => d.id !== "2B1");
         raw.topology.breakers = raw.topology.breakers.filter((b: { id: string }) => b.id !== "2B1");
+        if (raw.energy) raw.energy.meters = raw.energy.meters.filter((m: { id: string }) => m.id !== "2B1");
         raw.bacnetServer.objects = [
           { point: "TH40C.p_total", description: "Compteur d'entrée" },
           { point: "5B1.v_ab", name: "MAIN.VAB", instance: 99 },
