@@ -15,6 +15,7 @@ import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
+import { registerSimRoutes } from "./routes/sim.tsx";
 import { registerHistoryRoutes } from "./routes/history.tsx";
 import { registerEnergyRoutes } from "./routes/energy.tsx";
 
@@ -45,6 +46,7 @@ export function createApp(ctx: AppContext): Hono {
   registerAdminRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerSimRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerEnergyRoutes(app, ctx);
   return app;

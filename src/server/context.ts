@@ -4,6 +4,7 @@ import type { LiveView } from "../points/live.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
 import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
+import type { Sim } from "../sim/simulator.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -23,6 +24,8 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The simulator behind the demo (and tests): its controls page exists only then. */
+  sim?: Sim;
   /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
   gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */

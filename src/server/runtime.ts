@@ -19,6 +19,7 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import type { Sim } from "../sim/simulator.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
@@ -43,6 +44,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** The simulator serving this site (demo, tests): enables the admin's simulation controls (/sim). */
+  sim?: Sim;
   /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
   restart?: Restart;
 }
@@ -123,7 +126,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
         source: device,
         device,
         message: t(lang, "journal.device.comm", { device, status, error: error ? ` — ${error}` : "" }),
-        data: { status, error },
+        data: { status, error, i18n: { key: "journal.device.comm", params: { device, status, error: error ? ` — ${error}` : "" } } },
       });
       alarms.onDeviceStatus(device, status);
     },
@@ -184,7 +187,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
