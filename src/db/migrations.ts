@@ -119,9 +119,30 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     `,
   },
   {
+    // Issue 10: the BACnet server's stable object instances (BMS programs reference them: an
+    // instance is never renumbered nor reused) and its commandable objects' priority arrays.
+    name: "0006_bacnet_server",
+    sql: `
+      CREATE TABLE bacnet_objects (
+        key TEXT PRIMARY KEY,            -- TYPE:DEVICE.tag
+        type INTEGER NOT NULL,
+        instance INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (type, instance)
+      );
+      CREATE TABLE bacnet_commands (
+        key TEXT PRIMARY KEY,
+        priority_array TEXT NOT NULL,    -- JSON: 16 entries, null = relinquished
+        relinquish_default REAL NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     // Issue 13: notification channels, rules and the durable outbox (src/notify). Channel secrets are
     // AES-256-GCM ciphertext; the key lives outside the database (src/notify/secret-box.ts).
-    name: "0006_notify",
+    name: "0007_notify",
     sql: `
       ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';   -- where rules addressed to the user's role send
       CREATE TABLE notify_channels (
