@@ -23,7 +23,7 @@ import { parseSite } from "../src/config/site.ts";
 import { openDatabase } from "../src/db/database.ts";
 import { Journal } from "../src/journal/journal.ts";
 import { Quality } from "../src/points/quality.ts";
-import { buildRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
 import { PointTable } from "../src/points/table.ts";
 import { report } from "./report.ts";
 

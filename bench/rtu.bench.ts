@@ -91,7 +91,7 @@ async function measureBus(doc: ReturnType<typeof demoSiteDoc>, busId: string): P
   let stopped = false;
   try {
     const devices = site.devices.filter((d) => d.bus === busId);
-    const reads = devices.flatMap((d) => busbar.supervisor.plans.get(d.id) ?? []);
+    const reads = devices.flatMap((d) => busbar.modbus.plans.get(d.id) ?? []);
     const planMs = reads.reduce((s, r) => s + requestMs(r.fc, r.count), 0);
     let optimal = 0;
     for (const d of devices) {

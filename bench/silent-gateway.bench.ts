@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { startBusbar } from "../src/server/runtime.ts";
-import type { BusStats } from "../src/workers/protocol.ts";
+import type { BusStats } from "../src/drivers/protocol.ts";
 import { putFloats, startPyModbus, waitFor } from "../test/helpers/peers.ts";
 import { report } from "./report.ts";
 

@@ -10,9 +10,9 @@ import { loadProfiles } from "./config/profiles.ts";
 import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
 import { parseYaml } from "./config/profile.ts";
 import { DEMO_SITE } from "./generated/embedded.ts";
-import { buildRegistry } from "./points/registry.ts";
+import { buildRegistry } from "./drivers/index.ts";
 import { describeRead } from "./protocols/modbus/planner.ts";
-import { planSite } from "./workers/supervisor.ts";
+import { planSite } from "./drivers/modbus/driver.ts";
 import { describeGateway } from "./gateway/gateway.ts";
 
 const USAGE = `Busbar — runs a building's electrical room.

@@ -15,7 +15,8 @@ import { ConfigError } from "../src/config/validation.ts";
 import { openDatabase, type BusbarDb } from "../src/db/database.ts";
 import { Journal } from "../src/journal/journal.ts";
 import { Quality } from "../src/points/quality.ts";
-import { buildRegistry, type PointRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
+import type { PointRegistry } from "../src/points/registry.ts";
 import { PointTable } from "../src/points/table.ts";
 
 const profiles = loadProfiles();

@@ -4,8 +4,8 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { createLink, TcpLink, type ModbusLink } from "../src/protocols/modbus/link.ts";
 import { SerialPort } from "../src/protocols/serial/tty.ts";
-import { timeSyncSpec, TimeSyncRunner, tzOffsetMs, type TimeSyncBus } from "../src/timesync/timesync.ts";
-import type { BusEvent } from "../src/workers/protocol.ts";
+import { timeSyncSpec, TimeSyncRunner, tzOffsetMs, type TimeSyncBus } from "../src/drivers/modbus/timesync.ts";
+import type { BusEvent } from "../src/drivers/modbus/protocol.ts";
 import { putFloats, startPyModbus, type PyModbusServer } from "./helpers/peers.ts";
 import { startPtyPair, startPyModbusRtu, type PtyPair, type PyModbusRtu } from "./fixtures/rtu-peers.ts";
 

@@ -96,7 +96,7 @@ describe("Content-Security-Policy (item 5)", () => {
     };
     await check("/auth/login");
     await signIn(page);
-    const point = [...demo.busbar.registry.points].find((p) => p.tag.writable && p.tag.kind === "analog")!.id;
+    const point = [...demo.busbar.registry.points].find((p) => p.writable && p.kind === "analog")!.id;
     for (const path of ["/", "/trends?p=5B1.p_total,5B1.frequency", "/alarms", "/alarms/history", "/comm", "/points", "/journal", "/operate", `/operate/${point}`, `/operate/${point}?value=1`, "/admin", "/admin/alarms", "/users", "/account", "/admin/journal/verify", "/auth/pin"])
       await check(path);
     // A detail panel (htmx swap) on the one-line diagram.

@@ -31,8 +31,8 @@ async function staticBusbar(site: Site): Promise<Busbar> {
   const ts = Date.now() + 120_000; // never stale during the test
   for (const id of model.points) {
     const p = busbar.registry.byId.get(id)!;
-    const role = p.tag.role ?? "";
-    const v = role === "breaker.tripped" ? 0 : p.tag.kind === "digital" ? 1 : role === "bess.soc" ? 88.8 : role === "frequency" ? 60.01 : -888.8;
+    const role = p.role ?? "";
+    const v = role === "breaker.tripped" ? 0 : p.kind === "digital" ? 1 : role === "bess.soc" ? 88.8 : role === "frequency" ? 60.01 : -888.8;
     busbar.table.write(p.index, v, ts, Quality.GOOD, 0);
   }
   return busbar;

@@ -48,7 +48,7 @@ const rows = (type: string) => demo.busbar.journal.list({ type }, 1000);
 async function gatewayWith(gateway: Record<string, unknown>): Promise<Gateway> {
   const raw = { ...structuredClone(demoRaw), gateway: { ...demoRaw.gateway, port: await freePort(), ...gateway } };
   const site = parseSite(raw, loadProfiles());
-  const g = startGateway({ site, backend: demo.busbar.supervisor, journal: demo.busbar.journal, lang: "en" });
+  const g = startGateway({ site, backend: demo.busbar.modbus, journal: demo.busbar.journal, lang: "en" });
   extra.push(g);
   return g;
 }

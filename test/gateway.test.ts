@@ -166,7 +166,7 @@ describe("Modbus TCP gateway", () => {
     expect(gateway.stats().forwarded).toBe(fwd);
     await new Promise((r) => setTimeout(r, 700)); // a couple of poll cycles
     // Every frame unit 1 saw meanwhile was one of Busbar's own planned polls, none of the clients' reads.
-    const planned = new Set(busbar.supervisor.plans.get("M1")!.map((r) => `${r.fc}/${r.start}/${r.count}`));
+    const planned = new Set(busbar.modbus.plans.get("M1")!.map((r) => `${r.fc}/${r.start}/${r.count}`));
     const seen = wire.get(1)!.slice(wireBefore);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.filter((x) => !planned.has(x))).toEqual([]);
@@ -226,7 +226,7 @@ describe("Modbus TCP gateway", () => {
     expect(r.ok).toBe(32 * 3 * 3);
     expect(gateway.stats().cacheHits - hits).toBe(32 * 3);
     // Polling went on: both meters were polled during the burst and are still good.
-    const planned = new Set([...busbar.supervisor.plans.get("M1")!, ...busbar.supervisor.plans.get("M2")!].map((r) => `${r.fc}/${r.start}/${r.count}`));
+    const planned = new Set([...busbar.modbus.plans.get("M1")!, ...busbar.modbus.plans.get("M2")!].map((r) => `${r.fc}/${r.start}/${r.count}`));
     expect(wire.get(1)!.slice(m1Wire).filter((x) => planned.has(x)).length).toBeGreaterThan(0);
     expect(wire.get(2)!.slice(m2Wire).filter((x) => planned.has(x)).length).toBeGreaterThan(0);
     expect(point("M1.v_an").quality).toBe("good");

@@ -11,7 +11,7 @@ import { en } from "../src/i18n/en.ts";
 import { fr } from "../src/i18n/fr.ts";
 import { langFromAcceptLanguage, langFromRequest, t } from "../src/i18n/index.ts";
 import { Quality } from "../src/points/quality.ts";
-import { buildRegistry } from "../src/points/registry.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { fortySite, KIOSK, twinSite } from "./helpers/browser.ts";
 

@@ -201,8 +201,8 @@ describe("item 9: write values", () => {
     expect(parseWriteValue(" -12,5 ", sp, "fr")).toEqual({ ok: true, value: -12.5 });
     expect(parseWriteValue("2.5e2", sp, "en")).toEqual({ ok: true, value: 250 });
     expect(parseWriteValue(250.5, sp, "en")).toEqual({ ok: true, value: 250.5 });
-    const cmd = [...busbar.registry.points].find((p) => p.tag.writable && p.tag.states && Object.keys(p.tag.states).length > 1)!;
-    const [k, name] = Object.entries(cmd.tag.states!)[0]!;
+    const cmd = [...busbar.registry.points].find((p) => p.writable && p.states && Object.keys(p.states).length > 1)!;
+    const [k, name] = Object.entries(cmd.states!)[0]!;
     expect(parseWriteValue(String(name).toLowerCase(), cmd, "en")).toEqual({ ok: true, value: Number(k) });
     expect(parseWriteValue(k, cmd, "en")).toEqual({ ok: true, value: Number(k) });
     expect(parseWriteValue("NOT A STATE", cmd, "en").ok).toBe(false);

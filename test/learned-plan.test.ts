@@ -125,7 +125,7 @@ afterAll(async () => {
 
 describe("a TH40C that answers only its documented registers (pymodbus)", () => {
   it("keeps every answered value good and marks only the refused register device-exception", async () => {
-    expect(busbar.supervisor.plans.get("M1")!.map(hex)).toContain("a612×86");
+    expect(busbar.modbus.plans.get("M1")!.map(hex)).toContain("a612×86");
     await waitFor("M1 values", () => point("M1.v_an").quality === "good" && point("M1.s_a").quality === "good" && point("M1.energy_import").quality === "good", 10_000);
     expect(point("M1.v_an").value).toBe(230.5);
     expect(point("M1.v_cn").value).toBe(229.75);
@@ -168,7 +168,7 @@ describe("a TH40C that answers only its documented registers (pymodbus)", () => 
   });
 
   it("does not ask for the refused registers again every cycle", async () => {
-    await waitFor("M2 fully learned", () => busbar.supervisor.plan("M2")!.refused.length === th40c.tags.filter((t) => t.poll).length, 5000);
+    await waitFor("M2 fully learned", () => busbar.modbus.plan("M2")!.refused.length === th40c.tags.filter((t) => t.poll).length, 5000);
     await new Promise((r) => setTimeout(r, 1100)); // a stats report after the last refusal
     const before = busStats().exceptions;
     const requests = busStats().devices.find((d) => d.id === "M1")!.requests;

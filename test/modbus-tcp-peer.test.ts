@@ -93,7 +93,7 @@ describe("Modbus TCP against pymodbus", () => {
     const after = { m1: deviceStats("M1")!.requests, dead: deviceStats("DEAD")!.requests };
     // The live device stays fresh: never older than one period plus one (dead device's) timeout.
     expect(Math.max(...ages)).toBeLessThan(POLL_MS + TIMEOUT_MS + 200);
-    const readsPerCycle = busbar.supervisor.plans.get("M1")!.length;
+    const readsPerCycle = busbar.modbus.plans.get("M1")!.length;
     expect(after.m1 - before.m1).toBeGreaterThanOrEqual(readsPerCycle * (2 * BACKOFF_MS / POLL_MS - 1));
     // At most one probe (one request, no retries) per backoff period.
     expect(after.dead - before.dead).toBeLessThanOrEqual(3);

@@ -10,8 +10,8 @@ import { createLink, LinkError } from "../src/protocols/modbus/link.ts";
 import { breakEvenGap } from "../src/protocols/modbus/rtu-frame.ts";
 import { RtuLink } from "../src/protocols/modbus/rtu-link.ts";
 import { sttyArgs } from "../src/protocols/serial/tty.ts";
-import { buildRegistry } from "../src/points/registry.ts";
-import { planSite } from "../src/workers/supervisor.ts";
+import { buildRegistry } from "../src/drivers/index.ts";
+import { planSite } from "../src/drivers/modbus/driver.ts";
 
 /** RTU bus, gateway and time-sync configuration: defaults, resolution from profiles, every error with its path. */
 

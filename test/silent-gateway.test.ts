@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
-import { LinkSilence } from "../src/workers/link-silence.ts";
-import type { BusStats } from "../src/workers/protocol.ts";
+import { LinkSilence } from "../src/drivers/modbus/link-silence.ts";
+import type { BusStats } from "../src/drivers/protocol.ts";
 import { putFloats, startPyModbus, waitFor, type PyModbusServer } from "./helpers/peers.ts";
 
 /**

@@ -6,7 +6,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { decodeRaw } from "../src/protocols/modbus/codec.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
-import { deviceClock, timeSyncSpec, timeWords, tzOffsetMs } from "../src/timesync/timesync.ts";
+import { deviceClock, timeSyncSpec, timeWords, tzOffsetMs } from "../src/drivers/modbus/timesync.ts";
 import { putFloats, waitFor } from "./helpers/peers.ts";
 import { startPtyPair, startPyModbusRtu, type PtyPair, type PyModbusRtu } from "./fixtures/rtu-peers.ts";
 

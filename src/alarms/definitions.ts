@@ -72,7 +72,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
     const onDelayMs = Math.round(p.onDelaySeconds * 1000);
     const offDelayMs = Math.round(p.offDelaySeconds * 1000);
     if (p.state !== undefined) {
-      const states = info.tag.states ?? {};
+      const states = info.states ?? {};
       let state: number;
       let stateName: string;
       if (typeof p.state === "number") {
@@ -110,7 +110,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
       const setpoint = typeof lim === "number" ? lim : lim.value;
       const priority = (typeof lim === "number" ? undefined : lim.priority) ?? p.priority ?? (name.length === 2 ? "high" : "medium");
       const high = name[0] === "H";
-      const unit = info.tag.unit;
+      const unit = info.unit;
       const cmp = `${high ? ">" : "<"} ${fmtNum(setpoint)}${unit ? " " + unit : ""}`;
       push({
         id: `${base}.${name}`,
@@ -142,9 +142,9 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
   for (const ra of roleAlarms) {
     if (ra.priority === false) continue;
     for (const info of registry.points) {
-      if (info.tag.role !== ra.role || explicit.has(info.id)) continue;
+      if (info.role !== ra.role || explicit.has(info.id)) continue;
       const dev = deviceLabel.get(info.device) ?? info.device;
-      const stateName = info.tag.states?.["1"] ?? "1";
+      const stateName = info.states?.["1"] ?? "1";
       push({
         id: info.id,
         kind: "digital",

@@ -107,4 +107,15 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       CREATE INDEX alarm_activations_open ON alarm_activations(closed_at);
     `,
   },
+  {
+    // Issue 15: writable computed points (setpoints held by Busbar itself) keep their value across restarts.
+    name: "0005_computed_values",
+    sql: `
+      CREATE TABLE computed_values (
+        id TEXT PRIMARY KEY,             -- point id, DEVICE.name
+        value REAL NOT NULL,
+        ts INTEGER NOT NULL              -- ms since 1970 (UTC) of the write
+      );
+    `,
+  },
 ];

@@ -32,7 +32,7 @@ import {
   type ReadResult,
   type WriteResult,
 } from "../protocols/modbus/tcp-server.ts";
-import type { ForwardOp, ForwardResult } from "../workers/protocol.ts";
+import type { ForwardOp, ForwardResult } from "../drivers/modbus/protocol.ts";
 import { AddressList, normalizeIp } from "../auth/addresses.ts";
 import { registerCount } from "../protocols/modbus/codec.ts";
 import type { JournalEntry } from "../journal/journal.ts";

@@ -165,14 +165,14 @@ export class LiveView {
     const s = this.table.read(info.index, { value: NaN, ts: 0, quality: 0 });
     let quality = s.quality;
     if (quality === Quality.GOOD && now - s.ts > info.staleAfterMs) quality = Quality.STALE;
-    const text = info.tag.kind === "text" ? (this.texts.get(info.index) ?? null) : undefined;
+    const text = info.kind === "text" ? (this.texts.get(info.index) ?? null) : undefined;
     return {
       id: info.id,
       device: info.device,
-      tag: info.tag.id,
+      tag: info.name,
       label: info.label,
       value: text !== undefined ? text : Number.isNaN(s.value) ? null : s.value,
-      unit: info.tag.unit,
+      unit: info.unit,
       quality: qualityName(quality),
       ts: s.ts > 0 ? s.ts : null,
     };

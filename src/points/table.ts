@@ -21,6 +21,9 @@ import { Quality } from "./quality.ts";
  * Samples that are not good are stored as NaN, so a trend shows a gap, never a plausible lie.
  */
 
+/** Ring 0 belongs to the main thread (computed points, a dead worker's points); worker i writes ring i + 1. */
+export const MAIN_RING = 0;
+
 export interface PointTableOptions {
   capacity: number;
   /** Number of writer rings (ring 0 is the main thread's). */

@@ -1,7 +1,9 @@
 import type { Site } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
-import type { Supervisor } from "../workers/supervisor.ts";
+import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { ComputedPoints } from "../points/computed.ts";
+import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 
@@ -9,7 +11,11 @@ import type { Gateway } from "../gateway/gateway.ts";
 export interface AppContext {
   site: Site;
   live: LiveView;
+  /** Every worker, whatever its driver; writes to any point go through it. */
   supervisor: Supervisor;
+  /** The Modbus driver: request plans, scanner, gateway forwarding. */
+  modbus: ModbusDriver;
+  computed: ComputedPoints;
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;

@@ -1,9 +1,12 @@
 import type { Site } from "../config/site.ts";
 import { openDatabase, type BusbarDb } from "../db/database.ts";
 import { LiveView } from "../points/live.ts";
-import { buildRegistry, type PointRegistry } from "../points/registry.ts";
+import type { PointRegistry } from "../points/registry.ts";
 import { PointTable } from "../points/table.ts";
-import { planSite, Supervisor } from "../workers/supervisor.ts";
+import { ComputedPoints, sqliteComputedStore, type ComputedPointDef } from "../points/computed.ts";
+import { buildRegistry, createDrivers } from "../drivers/index.ts";
+import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import { Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
 import { AlarmEngine } from "../alarms/engine.ts";
@@ -18,7 +21,7 @@ import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 
 /**
- * One running Busbar: point table, bus workers, live view, database and HTTP server.
+ * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
  * Data flows one way: device → worker → shared table → main thread → page.
  */
 
@@ -34,6 +37,8 @@ export interface BusbarOptions {
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
+  /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
+  computed?: ComputedPointDef[];
 }
 
 export interface Busbar {
@@ -42,6 +47,10 @@ export interface Busbar {
   table: PointTable;
   live: LiveView;
   supervisor: Supervisor;
+  /** The Modbus driver: plans, scanner, gateway forwarding. */
+  modbus: ModbusDriver;
+  /** The main thread's computed points: `set` their values, `onWrite` to act on operators' writes. */
+  computed: ComputedPoints;
   db: BusbarDb;
   pageEvents: PageEvents;
   /** The event journal (append-only, hash-chained). */
@@ -61,15 +70,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const registry = buildRegistry(site);
+  const computedDefs = opts.computed ?? [];
+  // Every source's points are numbered before the table exists: the table is sized from them.
+  const registry = buildRegistry(site, computedDefs);
+  const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
   const table = PointTable.create({
     capacity: registry.points.length,
-    rings: Supervisor.ringsFor(site),
+    rings: Supervisor.ringsFor(drivers.workers.length),
     historySlots: opts.historySeconds ?? 600,
     historySlotMs: 1000,
   });
   const live = new LiveView(registry, table);
-  const plans = planSite(site, registry);
+  const { modbus } = drivers;
+  const computed = new ComputedPoints(registry, table, computedDefs, sqliteComputedStore(db.sqlite));
 
   const lang = site.site.language;
   const journal = db.journal;
@@ -87,7 +100,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   });
   const auth = new AuthService(db, journal, site.security, opts.kiosk ?? [], lang);
 
-  const supervisor = new Supervisor(site, registry, table, plans, {
+  const supervisor = new Supervisor(registry, table, drivers.workers, {
     log: (level, msg) => {
       log(`[${level}] ${msg}`);
     },
@@ -109,6 +122,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     },
     text: (point, value) => live.setText(point, value),
   });
+  supervisor.addOwner(computed);
 
   journal.append({
     type: "system.start",
@@ -135,8 +149,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const lastSync = db.sqlite
     .query("SELECT device, MAX(ts) AS at FROM events WHERE type = 'device.timesync.set' GROUP BY device")
     .all() as { device: string; at: number }[];
-  supervisor.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
+  modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
+  computed.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -145,7 +160,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let gateway: Gateway | undefined;
   if (site.gateway) {
     try {
-      gateway = startGateway({ site, backend: supervisor, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
+      gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
       const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
@@ -154,7 +169,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, db, pageEvents, gateway };
+  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -185,6 +200,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     table,
     live,
     supervisor,
+    modbus,
+    computed,
     db,
     pageEvents,
     journal,

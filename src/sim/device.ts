@@ -2,7 +2,7 @@ import type { Profile, Tag } from "../config/profile.ts";
 import type { DeviceConfig } from "../config/site.ts";
 import { decodeRaw, encodeRaw, registerCount } from "../protocols/modbus/codec.ts";
 import { Exceptions, type ModbusException } from "../protocols/modbus/tcp-server.ts";
-import { multiplierOf, toRaw } from "../points/scaling.ts";
+import { multiplierOf, toRaw } from "../drivers/modbus/scaling.ts";
 
 /**
  * One simulated device: the register image built from its profile, and its tags' engineering

@@ -3,7 +3,7 @@ import { fmtNumber } from "../hmi/format.ts";
 import { translator, type Lang, type T } from "../i18n/index.ts";
 import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
 import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
-import type { BusStats, DeviceStats } from "../workers/protocol.ts";
+import type { BusStats, DeviceStats } from "../drivers/protocol.ts";
 import { Layout } from "./layout.tsx";
 
 /**

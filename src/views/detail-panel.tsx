@@ -27,14 +27,14 @@ export interface DetailProps {
 export function PointRow(props: { p: PointInfo; v: PointValue; lang: Lang; t: T; timeZone?: string; showDevice?: boolean }) {
   const { p, v, lang, t } = props;
   const bad = v.quality !== "good";
-  const states = p.tag.states;
+  const states = p.states;
   return (
     <tr data-prow={p.id} class={bad ? "q-bad" : "q-good"}>
       {props.showDevice ? <td>{p.device}</td> : null}
       <td class="pt-label">
         <span class="pt-name">{lang === "fr" ? p.labelFr : p.label}</span>
         <span class="pt-id">{p.id}</span>
-        {p.tag.writable ? (
+        {p.writable ? (
           <span class="badge-write" title={t("detail.writableNote")}>
             ✎ {t("detail.writable")}
           </span>
@@ -44,7 +44,7 @@ export function PointRow(props: { p: PointInfo; v: PointValue; lang: Lang; t: T;
         <span class={bad ? "v vb" : "v"} data-p={p.id} data-s={states ? JSON.stringify(states) : undefined}>
           {fmtValue(v, lang, states) + (bad ? " ?" : "")}
         </span>
-        {p.tag.unit ? <span class="unit"> {p.tag.unit}</span> : null}
+        {p.unit ? <span class="unit"> {p.unit}</span> : null}
       </td>
       <td>
         <span class="qb" data-pq={p.id}>
@@ -61,12 +61,12 @@ export function PointRow(props: { p: PointInfo; v: PointValue; lang: Lang; t: T;
 export function DetailPanel(props: DetailProps) {
   const { node, t, lang, registry, site } = props;
   const tz = site.site.timezone;
-  const lists = props.devices.map((d) => ({ device: site.devices.find((x) => x.id === d)!, points: (registry.byDevice.get(d) ?? []).filter((p) => p.tag.poll) }));
-  const writeOnly = props.devices.flatMap((d) => (registry.byDevice.get(d) ?? []).filter((p) => !p.tag.poll));
+  const lists = props.devices.map((d) => ({ device: site.devices.find((x) => x.id === d)!, points: (registry.byDevice.get(d) ?? []).filter((p) => p.readable) }));
+  const writeOnly = props.devices.flatMap((d) => (registry.byDevice.get(d) ?? []).filter((p) => !p.readable));
   const lease = [...new Set([...lists.flatMap((l) => l.points.map((p) => p.id)), ...node.points])];
   const main = node.main ? registry.byId.get(node.main) : undefined;
   const mainLabel = main ? (lang === "fr" ? main.labelFr : main.label) : "";
-  const anyWritable = lists.some((l) => l.points.some((p) => p.tag.writable)) || writeOnly.length > 0;
+  const anyWritable = lists.some((l) => l.points.some((p) => p.writable)) || writeOnly.length > 0;
   return (
     <div class="detail-inner" data-node={node.id} data-lease={lease.join(",")}>
       <header class="detail-head">
@@ -85,7 +85,7 @@ export function DetailPanel(props: DetailProps) {
       {main ? (
         <section class="detail-trend">
           <h3>{t("detail.trend", { label: mainLabel })}</h3>
-          <div class="mini-trend" data-trend={main.id} data-unit={main.tag.unit} data-label={mainLabel}></div>
+          <div class="mini-trend" data-trend={main.id} data-unit={main.unit} data-label={mainLabel}></div>
           <a class="btn" href={`/trends?p=${encodeURIComponent(main.id)}`}>
             {t("detail.openTrends")}
           </a>

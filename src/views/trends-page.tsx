@@ -11,7 +11,7 @@ import { Layout } from "./layout.tsx";
  */
 
 export function trendable(p: PointInfo): boolean {
-  return p.tag.poll && (p.tag.kind === "analog" || p.tag.kind === "digital");
+  return p.readable && (p.kind === "analog" || p.kind === "digital");
 }
 
 export function TrendsPage(props: {
@@ -26,7 +26,7 @@ export function TrendsPage(props: {
   const { site, registry, lang } = props;
   const t = translator(lang);
   const catalog: Record<string, { l: string; u: string; d: string; s?: Record<string, string> }> = {};
-  for (const p of registry.points) if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.tag.unit, d: p.device, s: p.tag.states };
+  for (const p of registry.points) if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, s: p.states };
   const devices = site.devices.filter((d) => registry.byDevice.has(d.id));
   return (
     <Layout
@@ -82,7 +82,7 @@ export function TrendsPage(props: {
                   {(registry.byDevice.get(d.id) ?? []).filter(trendable).map((p) => (
                     <button type="button" class="pick" data-id={p.id} aria-pressed={props.selected.includes(p.id) ? "true" : "false"}>
                       {lang === "fr" ? p.labelFr : p.label}
-                      {p.tag.unit ? <span class="unit"> ({p.tag.unit})</span> : null}
+                      {p.unit ? <span class="unit"> ({p.unit})</span> : null}
                     </button>
                   ))}
                 </div>

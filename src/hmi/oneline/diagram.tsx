@@ -38,7 +38,7 @@ function Value(props: { id: string; d: DiagramProps }) {
   const { d, id } = props;
   const v = d.values.get(id);
   const info = d.registry.byId.get(id);
-  const states = info?.tag.states;
+  const states = info?.states;
   const bad = !v || v.quality !== "good";
   const text = v ? fmtValue(v, d.lang, states) + (bad ? " ?" : "") : "—";
   return (

@@ -80,7 +80,7 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
   const t = site.topology;
   const exists = (p: string | undefined) => (p && registry.byId.has(p) ? p : undefined);
   const role = (device: string | undefined, r: string) => exists(pointForRole(site, device, r));
-  const unitOf = (p: string) => registry.byId.get(p)?.tag.unit ?? "";
+  const unitOf = (p: string) => registry.byId.get(p)?.unit ?? "";
   const nodes = new Map<string, NodeModel>();
 
   /** Measurement lines a device offers through its profile's roles, in the order an operator reads them. */
@@ -97,7 +97,7 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
     return lines;
   };
   const extraLines = (points: string[]): ValueLine[] =>
-    points.filter((p) => exists(p)).map((p) => ({ label: `=${registry.byId.get(p)!.tag.id}`, points: [p], unit: unitOf(p) }));
+    points.filter((p) => exists(p)).map((p) => ({ label: `=${registry.byId.get(p)!.name}`, points: [p], unit: unitOf(p) }));
 
   const metersAt = (at: string): MeterModel[] =>
     t.meters

@@ -1,52 +1,23 @@
 import ModbusRTU from "modbus-serial";
-import type { BusConfig } from "../../config/site.ts";
-import { RtuLink } from "./rtu-link.ts";
+import { exceptionError, LinkError, type ModbusLink } from "./link-error.ts";
+import { RtuLink, type RtuLinkOptions } from "./rtu-link.ts";
 import { writeBitsPdu, writeRegistersPdu } from "./rtu-frame.ts";
 
-/**
- * A link is one bus's master side: one request at a time, in the worker's order.
- * Errors are classified so a worker can tell a dead device from a confused one.
- */
+// The link contract lives in link-error.ts, so the RTU link and master need not import this file
+// (which imports them): no import cycle.
+export { exceptionError, LinkError, MODBUS_EXCEPTIONS, type LinkErrorKind, type ModbusLink } from "./link-error.ts";
 
-export type LinkErrorKind = "timeout" | "exception" | "bad-reply" | "disconnected";
-
-export class LinkError extends Error {
-  constructor(
-    readonly kind: LinkErrorKind,
-    message: string,
-    readonly exceptionCode?: number,
-  ) {
-    super(message);
-  }
+/** What a Modbus TCP link needs (a site's modbus-tcp bus has these fields). */
+export interface TcpLinkOptions {
+  kind: "modbus-tcp";
+  host: string;
+  port: number;
+  timeoutMs: number;
 }
 
-export interface ModbusLink {
-  readonly isOpen: boolean;
-  connect(): Promise<void>;
-  close(): Promise<void>;
-  /** Register bytes (FC3/4, big-endian per register) or packed bits (FC1/2, LSB first). */
-  read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array>;
-  writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void>;
-  writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void>;
-  /** RTU links: line counters (CRC errors, short frames, echoes...), for the bus statistics. */
-  counters?(): Record<string, number>;
-}
+/** Options of any Modbus link: TCP, or RTU on a serial port or over TCP. */
+export type LinkOptions = TcpLinkOptions | RtuLinkOptions;
 
-/** Modbus exception codes, as every link reports them. */
-export const MODBUS_EXCEPTIONS: Record<number, string> = {
-  1: "illegal function",
-  2: "illegal data address",
-  3: "illegal data value",
-  4: "server device failure",
-  5: "acknowledge",
-  6: "server device busy",
-  10: "gateway path unavailable",
-  11: "gateway target device failed to respond",
-};
-
-export function exceptionError(code: number): LinkError {
-  return new LinkError("exception", `exception ${code} (${MODBUS_EXCEPTIONS[code] ?? "unknown"})`, code);
-}
 
 export function classify(e: unknown): LinkError {
   if (e instanceof LinkError) return e;
@@ -72,7 +43,7 @@ export class TcpLink implements ModbusLink {
   private client = new ModbusRTU();
   private opening: Promise<void> | undefined;
 
-  constructor(private readonly bus: Extract<BusConfig, { kind: "modbus-tcp" }>) {}
+  constructor(private readonly bus: TcpLinkOptions) {}
 
   get isOpen(): boolean {
     return this.client.isOpen;
@@ -175,7 +146,7 @@ export class TcpLink implements ModbusLink {
   }
 }
 
-export function createLink(bus: BusConfig): ModbusLink {
+export function createLink(bus: LinkOptions): ModbusLink {
   if (bus.kind === "modbus-tcp") return new TcpLink(bus);
   // RTU on a serial port, or RTU frames over TCP to a serial device server (rtu-link.ts).
   return new RtuLink(bus);

@@ -1,7 +1,6 @@
 import { Socket } from "node:net";
-import type { SerialBusConfig } from "../../config/site.ts";
 import { SerialPort, type ByteTransport } from "../serial/tty.ts";
-import { exceptionError, LinkError, type ModbusLink } from "./link.ts";
+import { exceptionError, LinkError, type ModbusLink } from "./link-error.ts";
 import { charMs, readPdu, t35Ms, writeBitsPdu, writeRegistersPdu, type LineSettings } from "./rtu-frame.ts";
 import { RtuMaster, type RtuCounters, type RtuTiming } from "./rtu-master.ts";
 
@@ -10,9 +9,23 @@ import { RtuMaster, type RtuCounters, type RtuTiming } from "./rtu-master.ts";
  * device server (`modbus-rtu-tcp`). Same master, same framing; only the byte pipe differs.
  */
 
+/** Serial line settings and timing every RTU link has (a site's serial bus carries these fields). */
+interface RtuLine {
+  baud: number;
+  parity: "none" | "even" | "odd";
+  stopBits: 1 | 2;
+  timeoutMs: number;
+  /** Quiet time after a broadcast (unit 0) before the next request. */
+  broadcastDelayMs: number;
+}
+
+/** What an RTU link needs: a local serial port, or a serial device server's TCP address. */
+export type RtuLinkOptions =
+  | (RtuLine & { kind: "modbus-rtu"; port: string; interFrameMs?: number; echo: boolean })
+  | (RtuLine & { kind: "modbus-rtu-tcp"; host: string; port: number });
 
 /** Line timing for a bus: t3.5 (or the bus's own inter-frame silence), short-frame silence. */
-export function rtuTiming(bus: SerialBusConfig): RtuTiming {
+export function rtuTiming(bus: RtuLinkOptions): RtuTiming {
   const line: LineSettings = { baud: bus.baud, parity: bus.parity, stopBits: bus.stopBits };
   const c = charMs(line);
   const t35 = bus.kind === "modbus-rtu" && bus.interFrameMs !== undefined ? bus.interFrameMs : t35Ms(line);
@@ -85,7 +98,7 @@ export class RtuLink implements ModbusLink {
   /** Totals over every connection of this link. */
   private readonly totals: RtuCounters;
 
-  constructor(readonly bus: SerialBusConfig) {
+  constructor(readonly bus: RtuLinkOptions) {
     this.timing = rtuTiming(bus);
     this.totals = { requests: 0, replies: 0, timeouts: 0, crcErrors: 0, shortFrames: 0, echoes: 0, garbageBytes: 0, broadcasts: 0 };
   }

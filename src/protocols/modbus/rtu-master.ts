@@ -1,6 +1,6 @@
 import type { ByteTransport } from "../serial/tty.ts";
 import { buildFrame, crcOk, expectedReplyBytes, replyLength, waitUntil } from "./rtu-frame.ts";
-import { LinkError } from "./link.ts";
+import { LinkError } from "./link-error.ts";
 
 /**
  * The master side of a Modbus RTU line: one request at a time over a byte transport (a serial

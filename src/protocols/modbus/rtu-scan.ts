@@ -10,7 +10,7 @@
  */
 import type { Profile, Tag } from "../../config/profile.ts";
 import { decodeBit, decodeRaw } from "./codec.ts";
-import { LinkError, type ModbusLink } from "./link.ts";
+import { LinkError, type ModbusLink } from "./link-error.ts";
 import { planReads } from "./planner.ts";
 
 export interface ScanProbe {

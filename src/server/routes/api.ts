@@ -5,7 +5,7 @@ import type { AppContext } from "../context.ts";
 
 /** JSON API: points, their live history, buses' statistics and request plans. */
 export function registerApiRoutes(app: Hono, ctx: AppContext): void {
-  const { live, supervisor } = ctx;
+  const { live, supervisor, modbus } = ctx;
   const registry = live.registry;
 
   app.get("/api/points", (c) => {
@@ -32,7 +32,7 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
     const h = live.table.history(p.index, from, to);
     return c.json({
       id: p.id,
-      unit: p.tag.unit,
+      unit: p.unit,
       source: "live-ring",
       slotMs: live.table.historySlotMs,
       t: h.t,
@@ -48,9 +48,9 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
    */
   app.get("/api/plan", (c) => {
     const out: Record<string, LearnedPlanView & { configured: { fc: number; start: number; count: number; slow: boolean; tags: string[]; text: string }[] }> = {};
-    for (const [device, reads] of supervisor.plans)
+    for (const [device, reads] of modbus.plans)
       out[device] = {
-        ...supervisor.plan(device)!,
+        ...modbus.plan(device)!,
         configured: reads.map((r) => ({ fc: r.fc, start: r.start, count: r.count, slow: r.slow, tags: r.items.map((i) => i.tag.id), text: describeRead(r) })),
       };
     return c.json(out);

@@ -7,12 +7,12 @@ import { can } from "../middleware/security.ts";
 
 /** Communication page and the per-bus fragment its htmx poll swaps in. */
 export function registerCommRoutes(app: Hono, ctx: AppContext): void {
-  const { supervisor, site } = ctx;
+  const { supervisor, modbus, site } = ctx;
   app.get("/comm", (c) => {
     const req = pageRequest(c, site.site.language);
     const gateway = ctx.gateway ? <GatewayCard gateway={ctx.gateway} lang={req.lang} showWriters={can(c, "admin")} /> : undefined;
     return c.html(
-      <CommPage site={site} stats={supervisor.stats()} plans={supervisor.plans} learned={(id) => supervisor.plan(id)} now={Date.now()} gateway={gateway} {...req} />,
+      <CommPage site={site} stats={supervisor.stats()} plans={modbus.plans} learned={(id) => modbus.plan(id)} now={Date.now()} gateway={gateway} {...req} />,
     );
   });
   /** The gateway's routes, write rule and counters (refused/evicted connections, writes). */

@@ -14,9 +14,9 @@ import { servicesOf } from "../middleware/services.ts";
  * row is committed before the result is shown.
  */
 
-/** Points a person may operate: writable, numeric (analog or digital). */
+/** Points a person may operate: writable, numeric (analog, digital or multi-state). */
 export function operable(p: PointInfo): boolean {
-  return p.tag.writable && (p.tag.kind === "analog" || p.tag.kind === "digital");
+  return p.writable && (p.kind === "analog" || p.kind === "digital" || p.kind === "multi-state");
 }
 
 /** Longest value text accepted (and journaled): a number or state name is never longer. */
@@ -37,7 +37,7 @@ export function parseWriteValue(raw: unknown, p: PointInfo, lang: Lang): { ok: t
     const v = Number(s.replace(",", "."));
     return Number.isFinite(v) ? { ok: true, value: v } : bad;
   }
-  const states = p.tag.states;
+  const states = p.states;
   if (states && s) {
     const key = Object.keys(states).find((k) => String(states[k]).toLowerCase() === s.toLowerCase());
     if (key !== undefined) return { ok: true, value: Number(key) };
@@ -55,9 +55,9 @@ export function boundedText(raw: unknown): string {
 /** Why a value cannot be written to this point, or null. */
 export function valueProblem(p: PointInfo, v: number, lang: Lang): string | null {
   if (!Number.isFinite(v)) return t(lang, "operate.err.number");
-  const states = p.tag.states;
+  const states = p.states;
   if (states) return Object.prototype.hasOwnProperty.call(states, String(v)) ? null : t(lang, "operate.err.state", { states: Object.values(states).join(", ") });
-  const r = p.tag.range;
+  const r = p.range;
   if (r?.min !== undefined && v < r.min) return t(lang, "operate.err.range", { min: r.min, max: r.max ?? "+∞" });
   if (r?.max !== undefined && v > r.max) return t(lang, "operate.err.range", { min: r.min ?? "−∞", max: r.max });
   return null;
@@ -124,12 +124,12 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const exact = (x: number | string | null): string => {
       if (x === null) return "—";
       if (typeof x === "string") return x;
-      const state = info.tag.states?.[String(x)];
+      const state = info.states?.[String(x)];
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
-    const oldText = info.tag.poll ? exact(before.value) : "—";
+    const oldText = info.readable ? exact(before.value) : "—";
     const newText = Number.isFinite(v) ? exact(v) : boundedText(rawValue);
-    const unit = info.tag.unit && !info.tag.states ? ` ${info.tag.unit}` : "";
+    const unit = info.unit && !info.states ? ` ${info.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
     else result = await supervisor.write(info.index, v);
@@ -142,7 +142,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       message: t(siteLang, result.ok ? "journal.write.ok" : "journal.write.failed", {
         user: a.user!.name,
         point: info.id,
-        old: oldText + (info.tag.poll ? unit : ""),
+        old: oldText + (info.readable ? unit : ""),
         new: newText + unit,
         error: result.error ?? "",
         ms: Math.round(result.ms),
@@ -151,7 +151,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
     return c.html(
-      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.tag.poll ? unit : "")} newText={newText + unit} result={result} />,
+      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.readable ? unit : "")} newText={newText + unit} result={result} />,
       problem ? 400 : 200,
     );
   });

@@ -91,7 +91,7 @@ export function registerScanRoutes(app: Hono, ctx: AppContext): void {
     };
     const htmx = c.req.header("hx-request") === "true";
     const tx = TEXT[ctx.site.site.language === "en" ? "en" : "fr"];
-    const sup = ctx.supervisor;
+    const sup = ctx.modbus;
 
     let id: number;
     if (params.scan !== undefined) {

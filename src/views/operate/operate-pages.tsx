@@ -60,8 +60,8 @@ export function OperateListPage(props: { req: PageRequest; siteName: string; gro
                   <a class="btn btn-big" href={`/operate/${encodeURIComponent(info.id)}`}>
                     <span>{label(info, lang)}</span>{" "}
                     <span class="cur">
-                      {info.tag.poll ? fmtValue(value, lang, info.tag.states) : "—"}
-                      {info.tag.unit && typeof value.value === "number" && !info.tag.states ? ` ${info.tag.unit}` : ""}
+                      {info.readable ? fmtValue(value, lang, info.states) : "—"}
+                      {info.unit && typeof value.value === "number" && !info.states ? ` ${info.unit}` : ""}
                     </span>
                   </a>
                 </li>
@@ -79,8 +79,8 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
-  const states = info.tag.states;
-  const range = info.tag.range;
+  const states = info.states;
+  const range = info.range;
   const href = `/operate/${encodeURIComponent(info.id)}`;
   return (
     <Layout title={t("operate.title")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
@@ -99,8 +99,8 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
         ) : null}
         <p class="operate-current">
           {t("operate.current")}{" "}
-          <b data-p={info.tag.poll ? info.id : undefined}>{info.tag.poll ? fmtValue(value, lang, states) : t("operate.writeOnly")}</b>
-          {info.tag.unit && !states ? ` ${info.tag.unit}` : ""}
+          <b data-p={info.readable ? info.id : undefined}>{info.readable ? fmtValue(value, lang, states) : t("operate.writeOnly")}</b>
+          {info.unit && !states ? ` ${info.unit}` : ""}
         </p>
         <h2>{t("operate.step1")}</h2>
         {states ? (
@@ -116,7 +116,7 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
             <Keypad t={t} name="value" decimal value={typeof value.value === "number" ? String(value.value) : ""} />
             <p class="hint">
               {range?.min !== undefined || range?.max !== undefined
-                ? t("operate.range", { min: range?.min ?? "−∞", max: range?.max ?? "+∞", unit: info.tag.unit })
+                ? t("operate.range", { min: range?.min ?? "−∞", max: range?.max ?? "+∞", unit: info.unit })
                 : ""}
             </p>
             <button class="btn btn-primary btn-big" type="submit">
@@ -134,9 +134,9 @@ export function OperateConfirmPage(props: { req: PageRequest; siteName: string; 
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
-  const states = info.tag.states;
+  const states = info.states;
   const href = `/operate/${encodeURIComponent(info.id)}`;
-  const unit = info.tag.unit && !states ? ` ${info.tag.unit}` : "";
+  const unit = info.unit && !states ? ` ${info.unit}` : "";
   return (
     <Layout title={t("operate.confirm")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
       <section class="operate-page">
@@ -149,8 +149,8 @@ export function OperateConfirmPage(props: { req: PageRequest; siteName: string; 
           <div class="old">
             <span class="k">{t("operate.old")}</span>
             <span class="v">
-              {info.tag.poll ? fmtValue(value, lang, states) : t("operate.writeOnly")}
-              {info.tag.poll ? unit : ""}
+              {info.readable ? fmtValue(value, lang, states) : t("operate.writeOnly")}
+              {info.readable ? unit : ""}
             </span>
           </div>
           <div class="arrow" aria-hidden="true">
@@ -195,7 +195,7 @@ export function OperateResultPage(props: {
   const { info, result } = props;
   return (
     <Layout title={t("operate.result")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="operate" styles={["/assets/alarms.css"]}>
-      <section class="operate-page" data-stream={info.tag.poll ? `/api/stream?points=${encodeURIComponent(info.id)}&fmt=c` : undefined}>
+      <section class="operate-page" data-stream={info.readable ? `/api/stream?points=${encodeURIComponent(info.id)}&fmt=c` : undefined}>
         <h1>
           {label(info, lang)} <small>{info.id}</small>
         </h1>
@@ -205,7 +205,7 @@ export function OperateResultPage(props: {
         <p>
           {props.oldText} → {props.newText}
         </p>
-        {info.tag.poll ? (
+        {info.readable ? (
           <p class="operate-current">
             {t("operate.readBack")} <b data-p={info.id}>…</b>
           </p>

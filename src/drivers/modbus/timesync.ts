@@ -11,9 +11,9 @@
  * The runner is driven by the bus poller between two poll requests, through `TimeSyncBus`, so the
  * wire stays strictly serialized.
  */
-import type { Profile, Tag } from "../config/profile.ts";
-import { decodeRaw, encodeRaw, registerCount } from "../protocols/modbus/codec.ts";
-import type { BusEvent } from "../workers/protocol.ts";
+import type { Profile, Tag } from "../../config/profile.ts";
+import { decodeRaw, encodeRaw, registerCount } from "../../protocols/modbus/codec.ts";
+import type { DriverEvent as BusEvent } from "../protocol.ts";
 
 const FIELDS = ["year", "month", "day", "hour", "minute", "second"] as const;
 type Field = (typeof FIELDS)[number];

@@ -1,5 +1,5 @@
-import type { Tag } from "../config/profile.ts";
-import { Quality } from "./quality.ts";
+import type { Tag } from "../../config/profile.ts";
+import { Quality } from "../../points/quality.ts";
 
 /** Device-level multipliers (EnLogic KU/KI: voltage and current transformer ratios). */
 export interface Multipliers {

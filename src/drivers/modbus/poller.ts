@@ -1,16 +1,16 @@
-import type { BusConfig } from "../config/site.ts";
-import { decodeBit, decodeRaw, encodeRaw } from "../protocols/modbus/codec.ts";
-import { LinkError, type ModbusLink } from "../protocols/modbus/link.ts";
-import type { PlannedRead } from "../protocols/modbus/planner.ts";
-import { isRangeRefusal, LearnedPlan, REPROBE_MS, type LearnedRead } from "../protocols/modbus/learned-plan.ts";
-import { Quality } from "../points/quality.ts";
-import { multiplierOf, toEngineering, toRaw } from "../points/scaling.ts";
-import type { PointTable } from "../points/table.ts";
+import type { BusConfig } from "../../config/site.ts";
+import { decodeBit, decodeRaw, encodeRaw } from "../../protocols/modbus/codec.ts";
+import { LinkError, type ModbusLink } from "../../protocols/modbus/link.ts";
+import type { PlannedRead } from "../../protocols/modbus/planner.ts";
+import { isRangeRefusal, LearnedPlan, REPROBE_MS, type LearnedRead } from "../../protocols/modbus/learned-plan.ts";
+import { Quality } from "../../points/quality.ts";
+import { multiplierOf, toEngineering, toRaw } from "./scaling.ts";
+import type { PointTable } from "../../points/table.ts";
 import type { BusStats, DeviceStats, DeviceStatus, ForwardOp, ForwardResult, FromWorker, WorkerDevice } from "./protocol.ts";
-import type { ReplyCache } from "../gateway/reply-cache.ts";
-import { scanBus, type ScanRequest } from "../protocols/modbus/rtu-scan.ts";
-import { charMs } from "../protocols/modbus/rtu-frame.ts";
-import { TimeSyncRunner, type TimeSyncBus } from "../timesync/timesync.ts";
+import type { ReplyCache } from "../../gateway/reply-cache.ts";
+import { scanBus, type ScanRequest } from "../../protocols/modbus/rtu-scan.ts";
+import { charMs } from "../../protocols/modbus/rtu-frame.ts";
+import { TimeSyncRunner, type TimeSyncBus } from "./timesync.ts";
 import { LinkSilence } from "./link-silence.ts";
 
 /**
