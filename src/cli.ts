@@ -110,7 +110,9 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
     throw e;
   }
   const { startSimulator } = await import("./sim/simulator.ts");
-  await startSimulator(site, {});
+  const sim = await startSimulator(site, {});
+  // The demo's BESS is left in remote-setpoint control, the permissive Busbar's dispatch needs.
+  if (site.microgrid?.bess?.control) sim.setValue(site.microgrid.bess.device, "p_control_mode", 1);
   // One account per role, fresh secrets at every start; this machine is the demo's kiosk (issue 4).
   const { resetDemoUsers } = await import("./cli/demo-users.ts");
   const { openDatabase } = await import("./db/database.ts");

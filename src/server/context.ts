@@ -6,6 +6,7 @@ import type { ComputedPoints } from "../points/computed.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
+import type { MicrogridController } from "../microgrid/controller.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -21,4 +22,6 @@ export interface AppContext {
   pageEvents: PageEvents;
   /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
   gateway?: Gateway;
+  /** The microgrid controller, when the site file has `microgrid:` (page /microgrid). */
+  microgrid?: MicrogridController;
 }

@@ -19,6 +19,8 @@ import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
+import { MicrogridController } from "../microgrid/controller.ts";
+import { microgridPoints } from "../microgrid/points.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -61,6 +63,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** Load shedding, demand, GDP events, battery dispatch (site file `microgrid:`). */
+  microgrid: MicrogridController | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -70,7 +74,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const computedDefs = opts.computed ?? [];
+  const computedDefs = [...(opts.computed ?? []), ...(site.microgrid ? microgridPoints(site.microgrid) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
@@ -155,6 +159,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
+  const microgrid = site.microgrid
+    ? new MicrogridController({ site, cfg: site.microgrid, registry, table, live, computed, writer: supervisor, journal, lang, log })
+    : undefined;
+  microgrid?.start();
 
   // The Modbus TCP gateway other masters (BMS, SCADA) use instead of loading the RS-485 buses.
   let gateway: Gateway | undefined;
@@ -169,7 +177,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway };
+  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -185,6 +193,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     });
   } catch (e) {
     clearInterval(purgeTimer);
+    microgrid?.stop();
     alarms.stop();
     live.stop();
     await supervisor.stop();
@@ -209,9 +218,11 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    microgrid,
     url,
     port: server.port!,
     async stop() {
+      microgrid?.stop();
       gateway?.stop();
       clearInterval(purgeTimer);
       alarms.stop();

@@ -82,6 +82,8 @@ export interface Sim {
    * one byte less follows (a malformed frame on the wire), so the master sees bad replies, not silence.
    */
   setGarbage(deviceId: string, garbage: boolean): void;
+  /** A BESS fault: its power drops to zero, AC group FAULT, fault bit set (microgrid interlocks). */
+  setBessFault(deviceId: string, fault: boolean): void;
   /** Drives a feeder's load by a profile from now on (its breaker id or device id); `null` = its daily shape again. */
   setLoad(breakerOrDeviceId: string, profile: LoadProfile | null): void;
   /** What the simulation controls page shows: breakers, loads, ATS, utility, devices offline/garbage. */
@@ -533,6 +535,12 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     },
     getValue(deviceId, tagId) {
       return devices.get(deviceId)?.get(tagId);
+    },
+    setBessFault(id, on) {
+      const b = [...bessBySource.values()].find((m) => m.id === id);
+      if (!b) throw new Error(`simulator: no BESS "${id}"`);
+      b.fault = on;
+      safeTick();
     },
     setGarbage(id, on) {
       deviceOf(id);
