@@ -1,3 +1,4 @@
+import { registerMicrogridRoutes } from "./routes/microgrid.tsx";
 import { Hono } from "hono";
 import type { AppContext } from "./context.ts";
 import { registerApiRoutes } from "./routes/api.ts";
@@ -43,5 +44,6 @@ export function createApp(ctx: AppContext): Hono {
   registerAdminRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerMicrogridRoutes(app, ctx);
   return app;
 }
