@@ -91,11 +91,12 @@ export class BessModel {
     const maxDis = Math.min(this.maxKw, (this.num("max_discharge_current", 300) * vdc) / 1000);
     const maxChg = Math.min(this.maxKw, (this.num("max_charge_current", 300) * vdc) / 1000);
     target = Math.max(-maxChg, Math.min(maxDis, target));
-    if ((target > 0 && this.soc <= 5) || (target < 0 && this.soc >= 95)) target = 0;
-    // The PCS ramps toward its target; a trip (no connection, fault, contactor) is immediate.
+    const atLimit = (target > 0 && this.soc <= 5) || (target < 0 && this.soc >= 95);
+    if (atLimit) target = 0;
+    // The PCS ramps toward its target; a trip (no connection, fault, contactor, SOC limit) is immediate.
+    const trip = atLimit || !connected || this.fault || this.num("contactor", 1) !== 1;
     const step = this.rampKwPerS * (ctx.dtMs / 1000);
-    if (target !== 0 || (connected && !this.fault && this.num("contactor", 1) === 1))
-      target = this.power + Math.max(-step, Math.min(step, target - this.power));
+    if (!trip) target = this.power + Math.max(-step, Math.min(step, target - this.power));
     // Charging stores 95 % of what it draws.
     const dE = target > 0 ? target * ctx.dtH : target * ctx.dtH * 0.95;
     this.soc = Math.max(5, Math.min(95, this.soc - (dE / this.capacityKwh) * 100));
