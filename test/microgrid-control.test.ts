@@ -18,6 +18,23 @@ const val = (id: string) => busbar.live.value(info(id)).value as number;
 const q = (id: string) => busbar.live.value(info(id)).quality;
 const write = (id: string, v: number) => busbar.supervisor.write(info(id).index, v);
 const rows = (type: string) => busbar.journal.list({ type }, 1000);
+const IP = "10.1.1.9";
+
+function session(role: "operator" | "maintenance", name: string) {
+  const id = (busbar.db.sqlite.query("INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?, ?, 'x', 0, 0) RETURNING id").get(name, role) as { id: number }).id;
+  const { token, session } = busbar.auth.sessions.create(id, "password", role, IP, 600_000, 3_600_000);
+  return { cookie: `busbar_session=${token}`, csrf: session.csrf };
+}
+
+async function call(method: string, path: string, s?: { cookie: string; csrf: string }, json?: unknown) {
+  const headers: Record<string, string> = { host: "busbar.test", accept: "application/json" };
+  if (s) headers.cookie = s.cookie;
+  if (s && method !== "GET") headers["x-csrf-token"] = s.csrf;
+  if (json) headers["content-type"] = "application/json";
+  return busbar.app.fetch(new Request(`http://busbar.test${path}`, { method, headers, body: json ? JSON.stringify(json) : undefined }), {
+    requestIP: () => ({ address: IP, family: "IPv4", port: 1 }),
+  });
+}
 
 beforeAll(async () => {
   const raw = parseYaml(DEMO_SITE, "demo") as Record<string, any>;
@@ -72,18 +89,58 @@ describe("microgrid control on the demo", () => {
       ["fault", () => sim.setBessFault("BESS", true), () => sim.setBessFault("BESS", false), 3],
       ["comm", () => sim.setOffline("BESS", true), () => sim.setOffline("BESS", false), 1],
     ] as const) {
+      const t0 = Date.now();
       on();
       await waitFor(`${name} interlock`, () => val("MICROGRID.bess_interlock") === code, 6000);
+      // Seen by the next poll of the BESS (1 s) and acted on in the same tick; comm loss needs the timeouts first.
+      if (name !== "comm") expect(Date.now() - t0, name).toBeLessThan(2000);
       const writes = busbar.microgrid!.writes;
       expect(val("MICROGRID.bess_command"), name).toBe(0);
       await waitFor(`${name} alarm`, () => alarmActive(), 3000);
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, 1500));
       expect(busbar.microgrid!.writes, `${name}: no write while interlocked`).toBe(writes);
       off();
       await waitFor(`${name} cleared`, () => val("MICROGRID.bess_interlock") === 0, 8000);
     }
     expect(rows("microgrid.interlock").length).toBeGreaterThanOrEqual(6);
   }, 60_000);
+
+  it("GDP through the API: the maintenance role's request changes the mode within 1 s; an operator is refused; the schedule starts and ends an event", async () => {
+    const m = session("maintenance", "marie");
+    const o = session("operator", "omar");
+    await write("MICROGRID.gdp_request", 0);
+    await waitFor("no GDP event", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect((await call("POST", "/operate/MICROGRID.gdp_request", o, { value: 1 })).status).toBe(403);
+    const t0 = Date.now();
+    const r = await call("POST", "/operate/MICROGRID.gdp_request", m, { value: 1 });
+    expect(((await r.json()) as { ok: boolean }).ok).toBe(true);
+    await waitFor("GDP by request", () => val("MICROGRID.gdp_active") === 1, 1000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const w = rows("point.write").find((x) => x.source === "MICROGRID.gdp_request");
+    expect(w?.actor).toBe("marie");
+    // The page, the banner and the why panel say it.
+    const banner = await (await call("GET", "/microgrid/banner", o)).text();
+    expect(banner).toMatch(/ÉVÉNEMENT GDP|GDP EVENT/);
+    const page = await (await call("GET", "/microgrid", m)).text();
+    expect(page).toMatch(/data-gdp="1"/);
+    expect(page).toMatch(/charge permise|permitted load/);
+    await call("POST", "/operate/MICROGRID.gdp_request", m, { value: 0 });
+    await waitFor("GDP off", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect(await (await call("GET", "/microgrid/banner", o)).text()).toBe("");
+    // A schedule set ahead: starts at its start, ends at its end, both journaled.
+    const start = new Date(Date.now() + 1500).toISOString();
+    const end = new Date(Date.now() + 4000).toISOString();
+    expect((await call("POST", "/microgrid/gdp-schedule", o, { start, end })).status).toBe(403);
+    expect((await call("POST", "/microgrid/gdp-schedule", m, { start: "soon", end })).status).toBe(400);
+    expect((await call("POST", "/microgrid/gdp-schedule", m, { start, end })).status).toBe(200);
+    expect(val("MICROGRID.gdp_active")).toBe(0);
+    await waitFor("scheduled event on", () => val("MICROGRID.gdp_active") === 2, 3000);
+    await waitFor("scheduled event over", () => val("MICROGRID.gdp_active") === 0, 4000);
+    const gdp = rows("microgrid.gdp").map((x) => x.message);
+    expect(gdp.some((x) => /planifié|scheduled/.test(x))).toBe(true);
+    expect(gdp.filter((x) => /planification/.test(x) && /commencé/.test(x)).length).toBe(1);
+    expect(gdp.filter((x) => /planification/.test(x) && /terminé/.test(x)).length).toBe(1);
+  }, 20_000);
 
   it("manual: Busbar never writes", async () => {
     expect((await write("MICROGRID.bess_mode", 0)).ok).toBe(true);
