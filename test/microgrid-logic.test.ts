@@ -168,6 +168,8 @@ describe("15-minute demand (src/microgrid/demand.ts)", () => {
       expect(open.runningKw).toBeCloseTo(batch.runningKw, 6);
       expect(open.projectedKw).toBeCloseTo(batch.projectedKw, 6);
       const rest = open.end - now;
+      // Over the known part of the block: here the whole block was measured, so / 15 min.
+      expect(open.coveredMs + rest).toBe(900_000);
       expect(open.projectedKw).toBeCloseTo((open.kwh + (samples.at(-1)!.kw * rest) / 3_600_000) / 0.25, 6);
     });
 
@@ -177,6 +179,16 @@ describe("15-minute demand (src/microgrid/demand.ts)", () => {
     const d = blockDemand(samples, start + 600_000);
     expect(d.runningKw).toBeCloseTo((450 * 220 + 150 * 310) / 600, 6);
     expect(d.projectedKw).toBeCloseTo((450 * 220 + 450 * 310) / 900, 6);
+  });
+
+  it("a block seen only in part (Busbar started mid-block) is projected over what is known, not as zero", () => {
+    const start = Date.UTC(2026, 0, 15, 13, 0, 0);
+    const samples = Array.from({ length: 300 }, (_, i) => ({ ts: start + 300_000 + i * 1000, kw: 200 }));
+    const d = blockDemand(samples, start + 600_000);
+    expect(d.coveredMs).toBe(300_000);
+    expect(d.runningKw).toBeCloseTo(200, 6);
+    expect(d.projectedKw).toBeCloseTo(200, 6);
+    expect(d.billedKw).toBeCloseTo(200 / 3, 6); // billed so far: energy / 15 min
   });
 
   it("rolling 15-minute mean", () => {

@@ -262,6 +262,12 @@ export class MicrogridController {
       permissive: this.num(`${d}.ac_group_startup`) === 2 && this.num(`${d}.p_control_mode`) === 1,
     };
     const manual = this.num(`${MG}.bess_mode`) === 0;
+    // Never heard yet (start-up): not a communication loss — nothing is written and nothing alarmed.
+    if (ids.some((id) => this.deps.table.qualityOf(this.pt(id).index) === Quality.INIT)) {
+      this.deps.computed.set(`${MG}.bess_interlock`, 0, Quality.GOOD, now);
+      this.deps.computed.set(`${MG}.bess_command`, this.commandKw ?? NaN, Quality.INIT, now);
+      return { setpointKw: null, interlock: null, reason: { key: "mg.reason.waiting" }, manual, enabled: b.control, soc: inputs.soc, powerKw: inputs.powerKw, commandKw: this.commandKw, device: d };
+    }
     const decision = decideDispatch({ enabled: b.control, manual, gdpActive, buildingKw, eventSetpointKw: eventSp, bess: inputs, cfg: b });
     const { journal, lang, computed } = this.deps;
 

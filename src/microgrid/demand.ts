@@ -31,7 +31,7 @@ export interface BlockDemand {
   coveredMs: number;
   /** Mean kW over the covered part of the block so far (NaN before any sample). */
   runningKw: number;
-  /** The block's demand if the present kW holds until its end: (kWh so far + kW now × rest) / 15 min. */
+  /** The block's demand if the present kW holds until its end: (kWh so far + kW now × rest) / 15 min (over the known part of a partly measured block). */
   projectedKw: number;
   /** The block's demand as billed once it is over: kWh / 15 min (so far, for an open block). */
   billedKw: number;
@@ -70,9 +70,20 @@ export function blockDemand(samples: readonly KwSample[], now: number, opts: { b
     kwh,
     coveredMs: covered,
     runningKw: covered > 0 ? (kwh * 3_600_000) / covered : NaN,
-    projectedKw: Number.isFinite(lastKw) ? (kwh + (lastKw * rest) / 3_600_000) / hours : NaN,
+    projectedKw: projection(kwh, covered, lastKw, rest),
     billedKw: kwh / hours,
   };
+}
+
+/**
+ * The block's demand at its end if the present kW holds: (kWh so far + kW × rest) over the time
+ * known by then. With the whole block measured that is (kWh + kW × rest) / 15 min; a block Busbar
+ * saw only part of (a start, a gap) is not taken as zero where it was not measured.
+ */
+function projection(kwh: number, coveredMs: number, kw: number, restMs: number): number {
+  if (!Number.isFinite(kw)) return NaN;
+  const known = coveredMs + restMs;
+  return known > 0 ? ((kwh + (kw * restMs) / 3_600_000) * 3_600_000) / known : kw;
 }
 
 /**
@@ -121,7 +132,7 @@ export class BlockDemandMeter {
       kwh,
       coveredMs: covered,
       runningKw: covered > 0 ? (kwh * 3_600_000) / covered : NaN,
-      projectedKw: Number.isFinite(lastKw) ? (kwh + (lastKw * Math.max(0, end - now)) / 3_600_000) / hours : NaN,
+      projectedKw: projection(kwh, covered, lastKw, Math.max(0, end - now)),
       billedKw: kwh / hours,
     };
   }

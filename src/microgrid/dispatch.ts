@@ -40,8 +40,8 @@ export interface DispatchDecision {
   /** Setpoint to send (kW, ≥ 0), or null: do not write. */
   setpointKw: number | null;
   interlock: Interlock | null;
-  /** Why, for the page: "event: need 42 kW, limited by current (238 kW)". */
-  reason: string;
+  /** Why, for the page: an i18n key (`mg.reason.*`) and its parameters. */
+  reason: { key: string; params?: Record<string, string | number> };
 }
 
 export function interlockOf(b: BessInputs): Interlock | null {
@@ -61,19 +61,19 @@ export function decideDispatch(opts: {
   cfg: DispatchConfig;
 }): DispatchDecision {
   const { bess, cfg } = opts;
-  if (!opts.enabled) return { setpointKw: null, interlock: null, reason: "control not enabled in the site file" };
+  if (!opts.enabled) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.disabled" } };
   const interlock = interlockOf(bess);
-  if (interlock) return { setpointKw: null, interlock, reason: `interlock: ${interlock}` };
-  if (opts.manual) return { setpointKw: null, interlock: null, reason: "manual: Busbar does not write" };
-  if (!bess.permissive) return { setpointKw: 0, interlock: null, reason: "BESS not in remote setpoint / not running" };
-  if (!opts.gdpActive) return { setpointKw: 0, interlock: null, reason: "no GDP event" };
-  if (!Number.isFinite(opts.buildingKw)) return { setpointKw: null, interlock: null, reason: "building kW unknown: command held" };
-  if (!(bess.soc > cfg.socReserve)) return { setpointKw: 0, interlock: null, reason: `SOC ${bess.soc.toFixed(1)} % ≤ reserve ${cfg.socReserve} %` };
+  if (interlock) return { setpointKw: null, interlock, reason: { key: `mg.reason.${interlock}` } };
+  if (opts.manual) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.manual" } };
+  if (!bess.permissive) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.permissive" } };
+  if (!opts.gdpActive) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.noEvent" } };
+  if (!Number.isFinite(opts.buildingKw)) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.noKw" } };
+  if (!(bess.soc > cfg.socReserve)) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.reserve", params: { soc: bess.soc.toFixed(1), reserve: cfg.socReserve } } };
   const withoutBattery = opts.buildingKw + Math.max(0, bess.powerKw);
   const need = Math.max(0, withoutBattery - (opts.eventSetpointKw - cfg.marginKw));
   const currentKw = bess.voltageV > 0 && bess.maxDischargeA > 0 ? (bess.voltageV * bess.maxDischargeA) / 1000 : cfg.maxKw;
   const limit = Math.min(cfg.maxKw, currentKw);
   const sp = Math.min(need, limit);
-  const by = need > limit ? (limit === cfg.maxKw ? ` limited by rating (${cfg.maxKw} kW)` : ` limited by current (${Math.round(currentKw)} kW)`) : "";
-  return { setpointKw: Math.round(sp * 10) / 10, interlock: null, reason: `event: need ${need.toFixed(1)} kW${by}` };
+  const key = need <= limit ? "mg.reason.event" : limit === cfg.maxKw ? "mg.reason.eventRating" : "mg.reason.eventCurrent";
+  return { setpointKw: Math.round(sp * 10) / 10, interlock: null, reason: { key, params: { need: need.toFixed(1), limit: Math.round(limit) } } };
 }

@@ -155,7 +155,7 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
               <tr>
                 <th>{t("mg.bess.reason")}</th>
                 <td data-k="bess-reason" class={b.interlock ? "q-bad" : undefined}>
-                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : b.reason}
+                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : t(b.reason.key, b.reason.params)}
                 </td>
               </tr>
             </tbody>
