@@ -6,6 +6,9 @@ import { DEMO_SITE } from "../src/generated/embedded.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { waitFor } from "./helpers/peers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /**
  * The microgrid control on the running demo: the simulator's building and BESS over Modbus TCP,
@@ -13,6 +16,8 @@ import { waitFor } from "./helpers/peers.ts";
  */
 let sim: Sim;
 let busbar: Busbar;
+const dir = mkdtempSync(join(tmpdir(), "busbar-mg-"));
+const dbPath = join(dir, "busbar.db");
 const info = (id: string) => busbar.registry.byId.get(id)!;
 const val = (id: string) => busbar.live.value(info(id)).value as number;
 const q = (id: string) => busbar.live.value(info(id)).quality;
@@ -44,13 +49,14 @@ beforeAll(async () => {
   const site = parseSite(raw, loadProfiles(), "demo");
   sim = startSimulator(site, { anyPort: true });
   sim.setValue("BESS", "p_control_mode", 1);
-  busbar = await startBusbar({ site: sim.servedSite, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
   await waitFor("microgrid kW", () => q("MICROGRID.kw_instant") === "good" && q("BESS.soc") === "good", 10_000);
 }, 20_000);
 
 afterAll(async () => {
   await busbar?.stop();
   sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("microgrid control on the demo", () => {
@@ -151,5 +157,16 @@ describe("microgrid control on the demo", () => {
     expect((await write("MICROGRID.bess_mode", 1)).ok).toBe(true);
     expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
     await waitFor("GDP ended", () => val("MICROGRID.gdp_active") === 0, 1000);
+  }, 15_000);
+
+  it("the setpoint and the GDP request survive a restart", async () => {
+    expect((await write("MICROGRID.shed_setpoint", 275)).ok).toBe(true);
+    expect((await write("MICROGRID.gdp_request", 1)).ok).toBe(true);
+    await busbar.stop();
+    busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+    expect(val("MICROGRID.shed_setpoint")).toBe(275);
+    expect(val("MICROGRID.gdp_request")).toBe(1);
+    expect(val("MICROGRID.gdp_active")).toBe(1); // the event resumes at the first tick
+    expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
   }, 15_000);
 });
