@@ -83,6 +83,14 @@ describe("microgrid control on the demo", () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(rows("microgrid.gdp").at(0)?.message).toMatch(/Événement GDP commencé/);
     await waitFor("BESS discharging, building under 200 kW", () => val("BESS.power") > 30 && val("5B1.p_total") < 200, 10_000);
+    // And it stays there (the dispatch aims at setpoint − 5 kW margin; the sim's load has a little noise).
+    const seen: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      seen.push(val("5B1.p_total"));
+    }
+    expect(Math.max(...seen)).toBeLessThan(200);
+    expect(val("BESS.soc")).toBeGreaterThan(20);
     const w = rows("point.write").filter((r) => r.actor === "control");
     expect(w.length).toBeGreaterThan(0);
     expect(w[0]!.source).toBe("BESS.p_setpoint");
