@@ -6,6 +6,7 @@ import { parseProfile } from "../src/config/profile.ts";
 import { loadSiteFile, parseSite, type Site } from "../src/config/site.ts";
 import { type Sim, startSimulator } from "../src/sim/simulator.ts";
 import { scaleValue } from "../src/sim/scale-load.ts";
+import { waitFor } from "./helpers/peers.ts";
 
 /**
  * The simulator serving the demo site, read and written over Modbus TCP by independent masters
@@ -241,8 +242,9 @@ describe("simulator: the demo site over Modbus TCP", () => {
     expect(num("2B8", "p_total")).toBeCloseTo(-200, 3); // the BESS feeds the busbar
     // Charge.
     r = await pymodbus(enPort, [["wrs", u, 32, floatWords(-200)]]);
-    await sleep(600);
-    expect(num("BESS", "soc")).toBeGreaterThan(soc1 + 0.5);
+    // The PCS ramps from +200 to −200 kW (1000 kW/s), then the SOC rises.
+    const socAtCharge = num("BESS", "soc");
+    await waitFor("charging", () => num("BESS", "soc") > socAtCharge + 0.5, 5000);
     await pymodbus(enPort, [["wr", u, 25, 0]]); // back to LOCAL
     // An invalid mode is refused.
     r = await pymodbus(enPort, [["wr", u, 25, 9]]);
