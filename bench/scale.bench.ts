@@ -9,12 +9,28 @@
  * Layouts (env BENCH_LAYOUTS, default "gateways,ethernet"):
  *   gateways — 4 Modbus TCP gateways (4 buses, 4 workers) of 10 units each;
  *   ethernet — 40 devices each at its own TCP address, on one modbus-tcp bus (one worker, 40 connections).
+ * Then (issue 16) the gateways layout with 10 % of the points changing each second, historian off and
+ * on: the historian's added CPU and the RSS with it. BENCH_HISTORIAN=0 skips that pair, =only runs it alone.
  * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpuMs, rssMB } from "./proc.ts";
+
+function threadCpu(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(t), { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {}
+  }
+  return out;
+}
 import { report } from "./report.ts";
 import { freePort } from "../src/server/ports.ts";
 
@@ -51,10 +67,19 @@ async function lines(stream: ReadableStream<Uint8Array>, until: (line: string) =
 }
 
 
-async function run(layout: "gateways" | "ethernet"): Promise<void> {
+interface RunResult {
+  cpuPct: number;
+  rssMax: number;
+}
+
+/**
+ * One run. `historian`: off (issue 2's figures: history is not what they measure) or on (issue 16:
+ * the historian's added cost, with `changing` of the points moving past its deadband each second).
+ */
+async function run(layout: "gateways" | "ethernet", o: { historian: boolean; changing: number; label?: string } = { historian: false, changing: 1 }): Promise<RunResult> {
   const perPort = layout === "gateways" ? 10 : 1;
   const dir = mkdtempSync(join(tmpdir(), "busbar-scale-"));
-  const load = Bun.spawn([bun, join(root, "src/sim/scale-load.ts"), "--devices", String(DEVICES), "--floats", String(FLOATS), "--port", "0", "--ports-per", String(perPort)], {
+  const load = Bun.spawn([bun, join(root, "src/sim/scale-load.ts"), "--devices", String(DEVICES), "--floats", String(FLOATS), "--port", "0", "--ports-per", String(perPort), "--changing", String(o.changing)], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -81,7 +106,9 @@ async function run(layout: "gateways" | "ethernet"): Promise<void> {
     });
     const siteFile = join(dir, "site.yaml");
     // Loopback is a kiosk here, so the bench reads /api without logging in.
-    writeFileSync(siteFile, `site: { name: scale }\nsecurity: { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] }\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
+    // Historian on: an absolute deadband of 0.1 stores every 1/8 step of the moving points.
+    const historian = o.historian ? "historian: { deadband: 0.1 }" : "historian: { enabled: false }";
+    writeFileSync(siteFile, `site: { name: scale }\nsecurity: { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] }\n${historian}\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
     const http = await freePort();
     busbar = Bun.spawn([bun, join(root, "src/cli.ts"), "run", "--site", siteFile, "--profiles", profilesDir, "--db", join(dir, "b.db"), "--http", String(http)], {
       stdout: "pipe",
@@ -96,12 +123,19 @@ async function run(layout: "gateways" | "ethernet"): Promise<void> {
     const r0 = await reqCount();
     const t0 = performance.now();
     const c0 = cpuMs(pid);
+    const threads0 = threadCpu(pid);
     let rssMax = rssMB(pid);
     const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, rssMB(pid))), 1000);
     await Bun.sleep(MEASURE_S * 1000);
     clearInterval(rssTimer);
     const elapsedS = (performance.now() - t0) / 1000;
     const cpuPct = ((cpuMs(pid) - c0) / 1000 / elapsedS) * 100;
+    if (process.env.BENCH_THREADS) {
+      // Where the CPU went, per thread (main thread = the process's own pid).
+      const t1 = threadCpu(pid);
+      const rows = [...t1].map(([tid, v]) => [tid === pid ? "main" : v.name, ((v.ms - (threads0.get(tid)?.ms ?? 0)) / 1000 / elapsedS) * 100] as const);
+      console.log(rows.filter((r) => r[1] > 0.05).map(([n, c]) => `${n} ${c.toFixed(2)} %`).join(", "));
+    }
     const reqs = ((await reqCount()) - r0) / elapsedS;
     rssMax = Math.max(rssMax, rssMB(pid));
 
@@ -121,13 +155,20 @@ async function run(layout: "gateways" | "ethernet"): Promise<void> {
       }
       await Bun.sleep(700);
     }
-    const label = `[${layout}]`;
+    const label = o.label ?? `[${layout}]`;
+    if (o.label) {
+      report(`${label} Busbar CPU, all threads (% of one core)`, cpuPct, "%");
+      report(`${label} Busbar RSS`, rssMax, "MB", { max: 200 });
+      report(`${label} points good`, good, "points", { min: DEVICES * FLOATS });
+      return { cpuPct, rssMax };
+    }
     report(`${label} Busbar CPU, all threads (% of one core)`, cpuPct, "%", { max: 4, note: "FUXA: 8.2 %" });
     report(`${label} Busbar RSS incl. live history ring`, rssMax, "MB", { max: 200, note: "FUXA: 239 MB" });
     report(`${label} age of the oldest value`, oldest / 1000, "s", { max: 1.5 });
     report(`${label} points good`, good, "points", { min: DEVICES * FLOATS });
     report(`${label} values decoded wrong`, wrong, "values", { max: 0 });
     report(`${label} requests/s on the wire`, reqs, "req/s", { note: "no pause between requests" });
+    return { cpuPct, rssMax };
   } finally {
     busbar?.kill("SIGTERM");
     load.kill("SIGKILL");
@@ -135,5 +176,13 @@ async function run(layout: "gateways" | "ethernet"): Promise<void> {
   }
 }
 
-for (const layout of LAYOUTS) await run(layout);
+if (process.env.BENCH_HISTORIAN !== "only") for (const layout of LAYOUTS) await run(layout);
+
+// Issue 16: the same site with 10 % of the 20,000 points changing each second, historian off then on.
+if (process.env.BENCH_HISTORIAN !== "0") {
+  const off = await run("gateways", { historian: false, changing: 0.1, label: "[10 % changing, historian off]" });
+  const on = await run("gateways", { historian: true, changing: 0.1, label: "[10 % changing, historian on]" });
+  report("historian's added CPU (2,000 samples/s stored)", on.cpuPct - off.cpuPct, "% core", { max: 1 });
+  report("RSS with the historian on", on.rssMax, "MB", { max: 200 });
+}
 process.exit(0);

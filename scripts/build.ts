@@ -23,7 +23,7 @@ const noNativeSerialport: BunPlugin = {
   },
 };
 
-export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts"];
+export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/historian/backup-worker.ts"];
 
 export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
   rmSync(outfile, { force: true });

@@ -27,6 +27,8 @@ Usage:
   busbar user add|list|passwd|pin|role|disable|enable|remove …
                                                accounts (the first admin: busbar user add NAME --role admin)
   busbar journal verify|export [--db FILE] …   check the event journal's hash chain; export it as CSV
+  busbar backup [--db FILE] [--out FILE]       online backup: configuration, journal, alarms, history
+  busbar restore FILE [--db FILE]              check a backup, then put it in place (Busbar stopped)
   busbar help
 
 Options:
@@ -75,16 +77,18 @@ function checkSite(file: string, profilesDir?: string): void {
 }
 
 async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
-  const { startBusbar } = await import("./server/runtime.ts");
-  let busbar;
+  const { hostBusbar } = await import("./server/host.ts");
+  let host;
   try {
-    busbar = await startBusbar({ site, dbPath, httpPort, ...extra });
+    // Hosted: a restore from the browser restarts it in place on the restored databases.
+    host = await hostBusbar({ site, dbPath, httpPort, ...extra });
   } catch (e) {
     fail(`Cannot start: ${(e as Error).message}`, 1);
   }
+  const busbar = host.current;
   console.log([...banner, `Busbar is running: ${busbar.url}  (${busbar.registry.points.length} points, database ${dbPath})`].join("\n"));
   const shutdown = async () => {
-    await busbar.stop();
+    await host.stop();
     process.exit(0);
   };
   process.on("SIGINT", shutdown);
@@ -132,6 +136,7 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === "scan") process.exit(await (await import("./cli/scan.ts")).main(argv.slice(1)));
   if (argv[0] === "user") process.exit(await (await import("./cli/user.ts")).main(argv.slice(1)));
   if (argv[0] === "journal") process.exit(await (await import("./cli/journal.ts")).main(argv.slice(1)));
+  if (argv[0] === "backup" || argv[0] === "restore") process.exit(await (await import("./cli/backup.ts")).main(argv));
   const { values, positionals } = (() => {
     try {
       return parseArgs({

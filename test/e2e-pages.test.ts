@@ -28,11 +28,20 @@ describe("trends", () => {
     await page.goto(`${demo.busbar.url}trends?p=5B1.p_total,2B1.p_total,5B1.frequency`);
     await waitLive(page);
     await page.waitForSelector("#trend-chart canvas", { timeout: 10_000 });
-    // Three pens in the legend, two y axes (kW, Hz).
-    const legend = await page.$$eval(".u-legend .u-series", (els) => els.map((e) => e.textContent));
-    expect(legend.filter((t) => /5B1\.p_total|2B1\.p_total|5B1\.frequency/.test(t ?? ""))).toHaveLength(3);
+    // Three pens in the legend by name, never by id (issue 14 item 14); their bands are not listed.
+    const legend = await page.$$eval(".u-legend .u-series:not(.tr-band-series)", (els) => els.map((e) => e.textContent ?? ""));
+    expect(legend).toHaveLength(4); // time + 3 pens
+    expect(legend.filter((t) => /5B1\.p_total|2B1\.p_total|5B1\.frequency/.test(t))).toHaveLength(0);
+    expect(legend.filter((t) => /5B1[^·]* · Puissance active totale \(kW\)|2B1 PP-4 · Puissance active totale|5B1[^·]* · Fréquence/.test(t))).toHaveLength(3);
     const axes = await page.$$eval(".u-axis", (els) => els.length);
     expect(axes).toBe(3); // time + kW + Hz
+    // Units are written level above their axis (a rotated "V" read as "<"), and ticks follow the language.
+    const units = await page.$$eval(".u-axis .tr-unit", (els) => els.map((e) => ({ text: e.textContent, transform: getComputedStyle(e).transform })));
+    expect(units.map((u) => u.text).sort()).toEqual(["Hz", "kW"]);
+    expect(units.every((u) => u.transform === "none")).toBe(true);
+    // The mode badge is a state, not something that looks tappable: no border, no fill, not a button.
+    const badge = await page.$eval(".tr-mode", (el) => ({ tag: el.tagName, role: el.getAttribute("role"), border: getComputedStyle(el).borderTopWidth, bg: getComputedStyle(el).backgroundColor }));
+    expect(badge).toEqual({ tag: "SPAN", role: "status", border: "0px", bg: "rgba(0, 0, 0, 0)" });
     // The pens are chosen in the picker too.
     expect(await page.$$eval('.pick[aria-pressed="true"]', (els) => els.map((e) => e.getAttribute("data-id")).sort())).toEqual(["2B1.p_total", "5B1.frequency", "5B1.p_total"]);
     // Data: history from the ring, then live points every second.
@@ -112,12 +121,25 @@ describe("trends", () => {
     await context.close();
   });
 
-  it("serves the history API from the live ring", async () => {
-    const res = await fetch(`${demo.busbar.url}api/points/5B1.p_total/history?from=${Date.now() - 60_000}`);
-    const h = (await res.json()) as { id: string; unit: string; source: string; t: number[]; v: (number | null)[] };
-    expect(h).toMatchObject({ id: "5B1.p_total", unit: "kW", source: "live-ring" });
+  it("serves the history API from the historian, merged with the live ring, saying the tier", async () => {
+    type H = { id: string; unit: string; tier: string; intervalMs: number | null; live: number; t: number[]; v: (number | null)[] };
+    const h = await until("a few samples", async () => {
+      const r = (await (await fetch(`${demo.busbar.url}api/points/5B1.p_total/history?from=${Date.now() - 60_000}`)).json()) as H;
+      return r.t.length > 2 ? r : undefined;
+    });
+    expect(h).toMatchObject({ id: "5B1.p_total", unit: "kW", tier: "raw", intervalMs: null });
     expect(h.t.length).toBeGreaterThan(2);
     expect(h.v.filter((x) => typeof x === "number").length).toBeGreaterThan(2);
+    // 40 days at 100 points (beyond raw retention): daily means with their band, computed up to now
+    // from the finer tiers (nothing is rolled up yet), several pens in one call on one time base.
+    const day = await fetch(`${demo.busbar.url}api/history?points=5B1.p_total,5B1.frequency&from=${Date.now() - 40 * 86_400_000}&max=100`);
+    const d = (await day.json()) as { tier: string; series: { tier: string; t: number[]; v: (number | null)[]; min: (number | null)[]; max: (number | null)[] }[] };
+    expect(d.tier).toBe("1d");
+    expect(d.series).toHaveLength(2);
+    expect(d.series[0]!.t).toEqual(d.series[1]!.t);
+    const k = d.series[0]!.v.findIndex((x) => x !== null);
+    expect(d.series[0]!.min[k]!).toBeLessThanOrEqual(d.series[0]!.v[k]!);
+    expect(d.series[0]!.max[k]!).toBeGreaterThanOrEqual(d.series[0]!.v[k]!);
   });
 });
 

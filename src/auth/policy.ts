@@ -36,6 +36,8 @@ export interface RoutePolicy {
 
 /** A login, an acknowledgement, a setpoint: a few hundred bytes; 64 KiB is generous. */
 export const FORM_BODY_LIMIT = 64 * 1024;
+/** A restore uploads a whole backup (configuration, journal and years of history). */
+export const RESTORE_BODY_LIMIT = 64 * 1024 ** 3;
 
 export const POLICIES: readonly RoutePolicy[] = [
   // --- Pages, API and live stream of the other areas: read-only, for users and kiosks.
@@ -44,6 +46,7 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/api/points", access: "viewer" },
   { method: "GET", path: "/api/points/:id", access: "viewer" },
   { method: "GET", path: "/api/points/:id/history", access: "viewer" },
+  { method: "GET", path: "/api/history", access: "viewer" },
   { method: "GET", path: "/api/buses", access: "viewer" },
   { method: "GET", path: "/api/plan", access: "viewer" },
   { method: "GET", path: "/api/stream", access: "viewer" },
@@ -111,6 +114,15 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/admin/journal/verify", access: "admin" },
   { method: "GET", path: "/api/auth/throttle", access: "admin", note: "addresses the login throttle refuses" },
   { method: "POST", path: "/admin/throttle/clear", access: "admin" },
+  { method: "GET", path: "/admin/system", access: "admin", note: "database sizes per history tier, backups" },
+  { method: "GET", path: "/admin/system/backup", access: "admin", note: "downloads configuration, history, alarms and journal" },
+  {
+    method: "POST",
+    path: "/admin/system/restore",
+    access: "admin",
+    bodyLimit: RESTORE_BODY_LIMIT,
+    note: "replaces every database after checking the upload (streamed to disk by the route)",
+  },
   { method: "GET", path: "/users", access: "admin" },
   { method: "POST", path: "/users", access: "admin" },
   { method: "POST", path: "/users/:id/role", access: "admin" },

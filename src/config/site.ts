@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { backupSchema, historianSchema } from "../historian/config.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import { parseYaml, type Profile } from "./profile.ts";
@@ -355,6 +356,8 @@ export const siteSchema = z
     gateway: gatewaySchema.optional(),
     /** Load shedding, 15-minute demand, GDP events, battery dispatch (src/microgrid). */
     microgrid: microgridSchema.optional(),
+    historian: historianSchema.prefault({}),
+    backup: backupSchema.optional(),
   })
   .strict();
 
@@ -514,6 +517,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   const issues = crossCheck(result.data, profiles);
   const buses = resolveLines(result.data, profiles, issues);
   issues.push(...gatewayIssues(result.data));
+  issues.push(...historianIssues(result.data, profiles));
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
@@ -609,4 +613,22 @@ export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site
     throw new ConfigError(path, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
   }
   return parseSite(parseYaml(text, path), profiles, path);
+}
+
+/** Historian overrides name devices and points that exist. */
+function historianIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  s.historian.points.forEach((o, i) => {
+    if (o.device !== undefined && !devices.has(o.device)) issues.push({ path: `historian.points[${i}].device`, message: `no device "${o.device}"` });
+    if (o.point !== undefined) {
+      const dot = o.point.indexOf(".");
+      const d = devices.get(o.point.slice(0, dot));
+      const tag = o.point.slice(dot + 1);
+      if (!d) issues.push({ path: `historian.points[${i}].point`, message: `no device "${o.point.slice(0, dot)}"` });
+      else if (!profiles.get(d.profile)?.tags.some((t) => t.id === tag))
+        issues.push({ path: `historian.points[${i}].point`, message: `device ${d.id} (${d.profile}) has no tag "${tag}"` });
+    }
+  });
+  return issues;
 }

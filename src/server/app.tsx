@@ -16,6 +16,7 @@ import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
+import { registerHistoryRoutes } from "./routes/history.tsx";
 
 export type { AppContext } from "./context.ts";
 
@@ -45,5 +46,6 @@ export function createApp(ctx: AppContext): Hono {
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerMicrogridRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
   return app;
 }

@@ -7,6 +7,7 @@ import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { MicrogridController } from "../microgrid/controller.ts";
+import type { History } from "../historian/runtime.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -24,4 +25,6 @@ export interface AppContext {
   gateway?: Gateway;
   /** The microgrid controller, when the site file has `microgrid:` (page /microgrid). */
   microgrid?: MicrogridController;
+  /** The historian and backups (absent when the site turns history off, or in route tests). */
+  history?: History;
 }

@@ -21,6 +21,7 @@ import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { MicrogridController } from "../microgrid/controller.ts";
 import { microgridPoints } from "../microgrid/points.ts";
+import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -41,6 +42,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
+  restart?: Restart;
 }
 
 export interface Busbar {
@@ -65,6 +68,8 @@ export interface Busbar {
   gateway: Gateway | undefined;
   /** Load shedding, demand, GDP events, battery dispatch (site file `microgrid:`). */
   microgrid: MicrogridController | undefined;
+  /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  history: History | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -156,6 +161,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   modbus.setLastTimeSync(Object.fromEntries(lastSync.map((r) => [r.device, r.at])));
 
   computed.start();
+  const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -177,7 +183,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, history, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -197,6 +203,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
   }
@@ -219,6 +226,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     microgrid,
+    history,
     url,
     port: server.port!,
     async stop() {
@@ -229,6 +237,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();
     },

@@ -5,6 +5,7 @@
  *
  *   bun src/sim/scale-load.ts --devices 40 --floats 500 --port 15500 [--ports-per 1] [--host 127.0.0.1]
  *
+ * `--changing F`: only the first fraction F of each device's floats change each second (default 1).
  * `--ports-per K`: K devices (units 1..K) per port, on ports port, port+1, ... (default: every
  * device on one port, at most 247). `--port 0` picks free ports. Prints one `listening <port>
  * units 1..K` line per port, then `ready <first port>` once everything listens.
@@ -23,6 +24,8 @@ export interface ScaleLoadOptions {
   port: number;
   /** Devices per port (default: all on one port). */
   perPort?: number;
+  /** Fraction of each device's floats that change every second (default 1); the others hold `u*1000 + i`. */
+  changing?: number;
   host?: string;
 }
 
@@ -88,10 +91,11 @@ export function startScaleLoad(o: ScaleLoadOptions): ScaleLoad {
     if (second === lastSecond) return;
     lastSecond = second;
     const frac = (second % 8) / 8;
+    const moving = Math.round(floats * (o.changing ?? 1));
     for (const im of images) {
       const v = im.view;
-      const base = im.unit * 1000 + frac;
-      for (let i = 0; i < floats; i++) v.setFloat32(i * 4, base + i);
+      const base = im.unit * 1000;
+      for (let i = 0; i < floats; i++) v.setFloat32(i * 4, base + i + (i < moving ? frac : 0));
     }
   };
   refresh();
@@ -137,6 +141,12 @@ function parseArgs(argv: string[]): ScaleLoadOptions & { nice: boolean } {
       case "--devices":
         out.devices = int();
         break;
+      case "--changing": {
+        const f = Number(next());
+        if (!(f >= 0 && f <= 1)) throw new Error("--changing needs a fraction 0..1");
+        out.changing = f;
+        break;
+      }
       case "--floats":
         out.floats = int();
         break;

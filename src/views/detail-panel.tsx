@@ -86,6 +86,14 @@ export function DetailPanel(props: DetailProps) {
         <section class="detail-trend">
           <h3>{t("detail.trend", { label: mainLabel })}</h3>
           <div class="mini-trend" data-trend={main.id} data-unit={main.unit} data-label={mainLabel}></div>
+          {/* Back in time from the historian (public/trend.js wires these). */}
+          <div class="tr-mini-ranges" role="toolbar">
+            {(["live", "hour", "day", "week", "month"] as const).map((r) => (
+              <button type="button" class="btn" data-trend-range={r} aria-pressed={r === "live" ? "true" : "false"}>
+                {t(`trends.range.${r}`)}
+              </button>
+            ))}
+          </div>
           <a class="btn" href={`/trends?p=${encodeURIComponent(main.id)}`}>
             {t("detail.openTrends")}
           </a>

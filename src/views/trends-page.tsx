@@ -5,8 +5,9 @@ import type { PointInfo, PointRegistry } from "../points/registry.ts";
 import { Layout } from "./layout.tsx";
 
 /**
- * Trends: several pens (one axis per unit), the live window from the shared history ring, zoom and
- * pan by touch and mouse, pause/resume, values under the cursor. The chart is public/trend.js
+ * Trends: several pens (one axis per unit), ranges from the live window to years (the historian
+ * picks the tier), a custom from/to, min–max bands, gaps, CSV of the view, zoom and pan by touch and
+ * mouse, pause/resume, values under the cursor. The chart is public/trend.js
  * (uPlot); the pens chosen are in the URL (?p=A.x,B.y) so a view can be bookmarked on a kiosk.
  */
 
@@ -25,8 +26,10 @@ export function TrendsPage(props: {
 }) {
   const { site, registry, lang } = props;
   const t = translator(lang);
-  const catalog: Record<string, { l: string; u: string; d: string; s?: Record<string, string> }> = {};
-  for (const p of registry.points) if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, s: p.states };
+  const catalog: Record<string, { l: string; u: string; d: string; dl: string; s?: Record<string, string> }> = {};
+  const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? ""]));
+  for (const p of registry.points)
+    if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, dl: deviceLabel.get(p.device) ?? "", s: p.states };
   const devices = site.devices.filter((d) => registry.byDevice.has(d.id));
   return (
     <Layout
@@ -43,6 +46,27 @@ export function TrendsPage(props: {
     >
       <div class="trends" data-window-min={props.windowMinutes}>
         <section class="tr-main">
+          <div class="tr-toolbar tr-ranges" role="toolbar" aria-label={t("trends.window")}>
+            {(["live", "hour", "day", "week", "month", "year"] as const).map((r) => (
+              <button type="button" class="btn tr-range" data-range={r} aria-pressed={r === "live" ? "true" : "false"}>
+                {t(`trends.range.${r}`)}
+              </button>
+            ))}
+            <button type="button" class="btn tr-range" data-range="custom" aria-pressed="false" aria-expanded="false">
+              {t("trends.range.custom")}
+            </button>
+          </div>
+          <form class="tr-custom" hidden>
+            <label>
+              {t("trends.from")} <input type="datetime-local" name="from" required />
+            </label>
+            <label>
+              {t("trends.to")} <input type="datetime-local" name="to" required />
+            </label>
+            <button type="submit" class="btn">
+              {t("trends.show")}
+            </button>
+          </form>
           <div class="tr-toolbar" role="toolbar">
             <button type="button" class="btn tr-live" data-act="toggle" aria-pressed="false">
               {t("trends.pause")}
@@ -59,9 +83,14 @@ export function TrendsPage(props: {
             <button type="button" class="btn" data-act="panRight">
               {t("trends.panRight")}
             </button>
-            <span class="tr-mode" data-mode="live">
+            <button type="button" class="btn" data-act="csv">
+              ↓ {t("trends.csv")}
+            </button>
+            {/* A state, not a control: plain text (the Pause/Live button is the control). */}
+            <span class="tr-mode" data-mode="live" role="status" aria-live="polite">
               {t("trends.live")}
             </span>
+            <span class="tr-tier" aria-live="polite"></span>
           </div>
           <div id="trend-chart" class="trend-chart"></div>
           <p class="hint">{t("trends.hint")}</p>

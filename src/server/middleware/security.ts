@@ -242,6 +242,10 @@ async function limitBody(c: Context, limit: number): Promise<Response | null> {
   const length = req.headers.get("content-length");
   if (length !== null && !req.headers.has("transfer-encoding")) return Number(length) > limit ? tooBig() : null;
   if (!req.body) return null;
+  // A chunked body is buffered to be measured: fine for forms, not for a multi-GB upload route
+  // (restore), which must say its length (browsers do for a file) and streams it to disk itself.
+  const upload = limit > 16 * 1024 * 1024;
+  if (upload) limit = FORM_BODY_LIMIT;
   // Chunked: read at most limit + 1 bytes, then hand the routes the buffered body.
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -252,7 +256,7 @@ async function limitBody(c: Context, limit: number): Promise<Response | null> {
     size += value.length;
     if (size > limit) {
       void reader.cancel().catch(() => {});
-      return tooBig();
+      return upload ? c.json({ error: "an upload must send Content-Length", status: 411 }, 411) : tooBig();
     }
     chunks.push(value);
   }

@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { describeRead } from "../../protocols/modbus/planner.ts";
 import type { LearnedPlanView } from "../../protocols/modbus/learned-plan.ts";
 import type { AppContext } from "../context.ts";
+import { parseRange } from "./history.tsx";
 
 /** JSON API: points, their live history, buses' statistics and request plans. */
 export function registerApiRoutes(app: Hono, ctx: AppContext): void {
@@ -21,10 +22,18 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
     return c.json(live.value(p));
   });
 
-  /** History between `from` and `to` (ms since 1970). Served from the live ring today; the historian plugs in here. */
+  /**
+   * History between `from` and `to` (ms since 1970), at most `max` points: from the historian (its
+   * finest tier that fits, says which), or the live ring alone when the site turns history off.
+   */
   app.get("/api/points/:id/history", (c) => {
     const p = registry.byId.get(c.req.param("id"));
     if (!p) return c.json({ error: `no point ${c.req.param("id")}` }, 404);
+    if (ctx.history) {
+      const r = parseRange(c);
+      if (typeof r === "string") return c.json({ error: r }, 400);
+      return c.json(ctx.history.query([p.id], r.from, r.to, r.max)[0]);
+    }
     const num = (s: string | undefined, fallback: number) => (s === undefined || s === "" ? fallback : Number(s));
     const from = num(c.req.query("from"), -Infinity);
     const to = num(c.req.query("to"), Infinity);
@@ -33,8 +42,8 @@ export function registerApiRoutes(app: Hono, ctx: AppContext): void {
     return c.json({
       id: p.id,
       unit: p.unit,
-      source: "live-ring",
-      slotMs: live.table.historySlotMs,
+      tier: "live-ring",
+      intervalMs: live.table.historySlotMs,
       t: h.t,
       v: h.v.map((x) => (Number.isNaN(x) ? null : x)),
     });

@@ -48,6 +48,11 @@ export function AdminPage(props: {
             {t("journal.verify")}
           </a>
         </li>
+        <li>
+          <a class="btn btn-big" href="/admin/system">
+            {t("admin.system")}
+          </a>
+        </li>
       </ul>
       <p class="hint">
         {t("admin.kiosk")}: {f.kiosk.length ? f.kiosk.join(", ") : t("admin.kiosk.none")}

@@ -1,0 +1,480 @@
+import type { Database } from "bun:sqlite";
+import { Quality } from "../points/quality.ts";
+import { aggregate, emptySamples, type Samples } from "./aggregate.ts";
+import { retentionMs, type HistorianConfig } from "./config.ts";
+import type { HistPoint } from "./points.ts";
+import { HistoryStore, openHistoryDb } from "./store.ts";
+import { Calendar, TIERS } from "./tiers.ts";
+
+/** Stored when Busbar was not running (clean stop, or found at start after a crash): a gap. */
+export const OFFLINE = -1;
+/** Commits at least this often (the issue's bound is 1 s; half leaves room for a slow commit). */
+export const FLUSH_MS = 500;
+const EMPTY: Samples = emptySamples();
+/** A minute is closed this long after it ends: samples of its last poll are drained and committed by then. */
+const CLOSE_GRACE_MS = 2_000;
+
+export interface HistorianOptions {
+  path: string;
+  points: HistPoint[];
+  config: HistorianConfig;
+  timeZone: string;
+  /** Journals a notable event (queue overflow). */
+  event?: (type: string, message: string, data: Record<string, unknown>) => void;
+  now?: () => number;
+  /** Commit period (default FLUSH_MS). */
+  flushMs?: number;
+  /** Called after each commit with the number of samples it wrote. */
+  onCommit?: (samples: number) => void;
+}
+
+export interface HistorianStats {
+  queued: number;
+  dropped: number;
+  stored: number;
+  commits: number;
+  lastCommitMs: number;
+  maxCommitMs: number;
+}
+
+/**
+ * Change-based samples in, one batched writer out. `offer` is the hot path (called for every change
+ * the live view drains): it decides in O(1) whether the change is worth storing and, if so, puts it
+ * on a bounded in-memory queue. Every FLUSH_MS the queue is written in one transaction, together with
+ * the 1-minute rollups of minutes that closed, the coarser tiers they complete, and the repair of
+ * intervals a late sample touched.
+ */
+export class Historian {
+  readonly db: Database;
+  readonly store: HistoryStore;
+  readonly calendar: Calendar;
+  readonly points: HistPoint[];
+  /** Stable database id per point index. */
+  readonly pid: number[];
+  readonly holdMs: Float64Array;
+  private readonly now: () => number;
+
+  // Sampler: the last stored sample per point.
+  private readonly lastV: (number | string | null)[];
+  private readonly lastT: Float64Array;
+  private readonly lastQ: Int32Array;
+
+  // Bounded queue (ring) of samples waiting for the next commit.
+  private readonly cap: number;
+  private readonly qPoint: Int32Array;
+  private readonly qTs: Float64Array;
+  private readonly qVal: Float64Array;
+  private readonly qQual: Int32Array;
+  /** Text values and nulls (rare) by queue slot; numbers live in qVal. */
+  private readonly qText = new Map<number, string | null>();
+  private qHead = 0;
+  private qLen = 0;
+  private droppedUnreported = 0;
+  private lastDropReport = 0;
+
+  // Rollups: the last sample before the open minute, and the open minute's samples, per point.
+  private readonly carry: ({ ts: number; v: number | string | null; q: number } | undefined)[];
+  /**
+   * Committed samples of minutes not closed yet, per point (allocated when a point has some). They
+   * are in h_recent, an append-only table, until their minute closes and they move to h_raw: rows
+   * keyed (point, ts) written twice a second would dirty one page per point per commit (MBs of WAL a
+   * second at 20,000 points); moved once a minute, a point's page is written once a minute.
+   */
+  readonly buf: (Samples | undefined)[];
+  /** End of the last closed interval, per tier. */
+  readonly closed: number[];
+  private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
+
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Reads a point's current value for heartbeats (set by the live feed); without it only changes are stored. */
+  current: ((index: number) => { v: number | string | null; q: number }) | undefined;
+  readonly stats: HistorianStats = { queued: 0, dropped: 0, stored: 0, commits: 0, lastCommitMs: 0, maxCommitMs: 0 };
+
+  constructor(readonly opts: HistorianOptions) {
+    this.now = opts.now ?? Date.now;
+    this.db = openHistoryDb(opts.path);
+    this.store = new HistoryStore(this.db);
+    this.calendar = new Calendar(opts.timeZone);
+    this.points = opts.points;
+    const n = opts.points.length;
+    this.pid = this.store.pointIds(opts.points.map((p) => ({ name: p.name, kind: p.kind, unit: p.unit })));
+    this.holdMs = Float64Array.from(opts.points, (p) => 2 * p.heartbeatMs);
+    this.lastV = new Array(n).fill(null);
+    this.lastT = new Float64Array(n);
+    this.lastQ = new Int32Array(n).fill(OFFLINE);
+    this.cap = opts.config.queueMax;
+    this.qPoint = new Int32Array(this.cap);
+    this.qTs = new Float64Array(this.cap);
+    this.qVal = new Float64Array(this.cap);
+    this.qQual = new Int32Array(this.cap);
+    this.carry = new Array(n).fill(undefined);
+    this.buf = new Array(n).fill(undefined);
+    this.closed = TIERS.map(() => 0);
+    this.recover();
+    // Start-up reads are per point (20,000 at scale): collect their garbage now, not at the RSS peak.
+    Bun.gc(true);
+  }
+
+  // ---- ingest -------------------------------------------------------------------------------------
+
+  /** A change seen live: stored if it passes the point's deadband, or its quality changed. */
+  offer(i: number, ts: number, v: number | string | null, q: number): boolean {
+    const p = this.points[i]!;
+    if (!p.store) return false;
+    const lq = this.lastQ[i]!;
+    if (q === lq) {
+      if (q !== Quality.GOOD) return false; // still bad: nothing new to say until it recovers
+      const lv = this.lastV[i];
+      if (p.kind === "analog" && typeof v === "number" && typeof lv === "number") {
+        const db = p.deadband || p.relDeadband * Math.abs(lv);
+        if (!(Math.abs(v - lv) > db) && ts - this.lastT[i]! < p.heartbeatMs) return false;
+      } else if (v === lv && ts - this.lastT[i]! < p.heartbeatMs) return false;
+    }
+    this.accept(i, ts, v, q);
+    return true;
+  }
+
+  /** Stores a sample unconditionally (heartbeats, backfill, benches); keeps each point's time monotonic. */
+  private accept(i: number, ts: number, v: number | string | null, q: number): void {
+    if (ts <= this.lastT[i]!) ts = this.lastT[i]! + 1;
+    this.lastV[i] = v;
+    this.lastT[i] = ts;
+    this.lastQ[i] = q;
+    this.enqueue(i, ts, v, q);
+  }
+
+  /** Puts a sample on the queue as it is (late or out-of-order samples repair their intervals). */
+  enqueue(i: number, ts: number, v: number | string | null, q: number): void {
+    let slot: number;
+    if (this.qLen === this.cap) {
+      // Full: the oldest sample goes, counted; the hot path never waits for the disk.
+      slot = this.qHead;
+      this.qHead = (this.qHead + 1) % this.cap;
+      this.stats.dropped++;
+      this.droppedUnreported++;
+    } else {
+      slot = (this.qHead + this.qLen) % this.cap;
+      this.qLen++;
+    }
+    this.qPoint[slot] = i;
+    this.qTs[slot] = ts;
+    if (typeof v === "number") {
+      this.qVal[slot] = v;
+      if (this.qText.size) this.qText.delete(slot);
+    } else {
+      this.qText.set(slot, v);
+      this.qVal[slot] = NaN;
+    }
+    this.qQual[slot] = q;
+    this.stats.queued++;
+  }
+
+  /** Heartbeats: a point whose last stored sample is older than its heartbeat gets one now. */
+  sweepHeartbeats(now = this.now()): void {
+    const cur = this.current;
+    if (!cur) return;
+    for (let i = 0; i < this.points.length; i++) {
+      const p = this.points[i]!;
+      if (!p.store || now - this.lastT[i]! < p.heartbeatMs) continue;
+      const c = cur(i);
+      if (c.q === Quality.INIT) continue;
+      this.accept(i, now, c.v, c.q);
+    }
+  }
+
+  /** Samples not yet committed for one point, from `from` on (the query merges them). */
+  pending(i: number, from: number): Samples {
+    const s = emptySamples();
+    for (let k = 0; k < this.qLen; k++) {
+      const slot = (this.qHead + k) % this.cap;
+      if (this.qPoint[slot] !== i || this.qTs[slot]! < from) continue;
+      s.ts.push(this.qTs[slot]!);
+      s.v.push(this.valueAt(slot));
+      s.q.push(this.qQual[slot]!);
+    }
+    return s;
+  }
+
+  private valueAt(slot: number): number | string | null {
+    const v = this.qVal[slot]!;
+    if (v === v) return v;
+    return this.qText.get(slot) ?? null;
+  }
+
+  get queueLength(): number {
+    return this.qLen;
+  }
+
+  // ---- the writer ---------------------------------------------------------------------------------
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.flushMs ?? FLUSH_MS);
+  }
+
+  /** One writer step: heartbeats, commit, and a drop report at most once a minute. */
+  tick(): void {
+    try {
+      const now = this.now();
+      this.sweepHeartbeats(now);
+      this.flush(now);
+      if (this.droppedUnreported && now - this.lastDropReport > 60_000) {
+        this.lastDropReport = now;
+        const n = this.droppedUnreported;
+        this.droppedUnreported = 0;
+        this.opts.event?.("historian.overflow", `History queue full: ${n} oldest samples dropped (queue of ${this.cap})`, { dropped: n, total: this.stats.dropped });
+      }
+    } catch (e) {
+      console.error("historian commit failed:", e);
+    }
+  }
+
+  /** Commits everything queued, then closes the minutes (and coarser intervals) that ended. */
+  flush(now = this.now()): number {
+    const t0 = performance.now();
+    const n = this.qLen;
+    const closedBefore = this.closed[0]!;
+    this.db.transaction(() => {
+      for (let k = 0; k < n; k++) {
+        const slot = (this.qHead + k) % this.cap;
+        this.put(this.qPoint[slot]!, this.qTs[slot]!, this.valueAt(slot), this.qQual[slot]!);
+      }
+      this.qHead = (this.qHead + n) % this.cap;
+      this.qLen = 0;
+      this.qText.clear();
+      this.repairDirty();
+      this.closeMinutes(this.calendar.start(0, now - CLOSE_GRACE_MS));
+      this.closeCoarser();
+      this.store.putMeta("last_commit", now);
+    })();
+    // A minute's close dirties a page per point: hand SQLite's transient memory back afterwards.
+    if (this.closed[0]! !== closedBefore) this.db.exec("PRAGMA shrink_memory");
+    this.stats.stored += n;
+    this.stats.commits++;
+    this.opts.onCommit?.(n);
+    const ms = performance.now() - t0;
+    this.stats.lastCommitMs = ms;
+    if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
+    return n;
+  }
+
+  /**
+   * Writes one sample (inside the writer's transaction): into h_recent and the open minute's buffer,
+   * or, late for a closed minute, straight into h_raw with a repair of the intervals it touches.
+   */
+  private put(i: number, ts: number, v: number | string | null, q: number): void {
+    if (ts < this.closed[0]!) {
+      this.store.insertRaw.run(this.pid[i]!, ts, v, q);
+      const d = this.dirty.get(i);
+      if (d === undefined) this.dirty.set(i, [ts, ts]);
+      else {
+        if (ts < d[0]) d[0] = ts;
+        if (ts > d[1]) d[1] = ts;
+      }
+      const c = this.carry[i];
+      if (!c || ts > c.ts) this.carry[i] = { ts, v, q };
+      return;
+    }
+    this.store.insertRecent.run(this.pid[i]!, ts, v, q);
+    const b = (this.buf[i] ??= emptySamples());
+    let k = b.ts.length;
+    while (k > 0 && b.ts[k - 1]! > ts) k--;
+    if (k > 0 && b.ts[k - 1] === ts) {
+      b.v[k - 1] = v;
+      b.q[k - 1] = q;
+    } else if (k === b.ts.length) {
+      b.ts.push(ts);
+      b.v.push(v);
+      b.q.push(q);
+    } else {
+      b.ts.splice(k, 0, ts);
+      b.v.splice(k, 0, v);
+      b.q.splice(k, 0, q);
+    }
+  }
+
+  /** Closes every minute that ended before `until` from the in-memory buffers. */
+  private closeMinutes(until: number): void {
+    const up = this.store.upsertRow[0]!;
+    const raw = this.store.insertRaw;
+    const start = this.closed[0]!;
+    while (this.closed[0]! < until) {
+      const a = this.closed[0]!;
+      const b = a + 60_000;
+      for (let i = 0; i < this.points.length; i++) {
+        const s = this.buf[i];
+        const c = this.carry[i];
+        if (!c && !s) continue;
+        let hi = 0;
+        if (s) while (hi < s.ts.length && s.ts[hi]! < b) hi++;
+        if (this.points[i]!.kind !== "text") {
+          const r = aggregate(c, s ?? EMPTY, 0, hi, a, b, this.holdMs[i]!);
+          if (r) up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+        }
+        if (hi > 0) {
+          const pid = this.pid[i]!;
+          for (let k = 0; k < hi; k++) raw.run(pid, s!.ts[k]!, s!.v[k]!, s!.q[k]!);
+          this.carry[i] = { ts: s!.ts[hi - 1]!, v: s!.v[hi - 1]!, q: s!.q[hi - 1]! };
+          if (hi === s!.ts.length) this.buf[i] = undefined;
+          else {
+            s!.ts.splice(0, hi);
+            s!.v.splice(0, hi);
+            s!.q.splice(0, hi);
+          }
+        } else if (c && c.ts + this.holdMs[i]! <= b) this.carry[i] = undefined;
+      }
+      this.closed[0] = b;
+    }
+    if (this.closed[0]! > start) {
+      this.store.dropRecent.run(this.closed[0]!);
+      this.store.putMeta("closed.1m", this.closed[0]!);
+    }
+  }
+
+  /** Coarser tiers whose interval the finer tier has now closed, for every point. */
+  private closeCoarser(): void {
+    for (let k = 1; k < TIERS.length; k++) {
+      let moved = false;
+      for (;;) {
+        const a = this.closed[k]!;
+        const b = this.calendar.next(k, a);
+        if (b > this.closed[k - 1]!) break;
+        const st = this.store.rollFrom[k]!;
+        for (let i = 0; i < this.points.length; i++) if (this.points[i]!.kind !== "text") st.run(this.pid[i]!, a, b);
+        this.closed[k] = b;
+        moved = true;
+      }
+      if (moved) this.store.putMeta(`closed.${TIERS[k]!.id}`, this.closed[k]!);
+    }
+  }
+
+  /** Late samples: recompute the minutes they touch from the database, then the coarser tiers above. */
+  private repairDirty(): void {
+    if (!this.dirty.size) return;
+    for (const [i, [from, latest]] of this.dirty) {
+      const pid = this.pid[i]!;
+      const next = this.db.query("SELECT ts FROM h_raw WHERE point = ? AND ts > ? ORDER BY ts LIMIT 1").get(pid, latest) as { ts: number } | null;
+      // The latest late value holds until the next sample (or its hold ends): those minutes change too.
+      const until = Math.min(this.closed[0]!, this.calendar.start(0, Math.min(next?.ts ?? Infinity, latest + this.holdMs[i]!)) + 60_000);
+      this.recompute(i, this.calendar.start(0, from), until);
+    }
+    this.dirty.clear();
+  }
+
+  /** Recomputes one point's closed 1-minute rows in [from, to) from raw, and the coarser rows above them. */
+  recompute(i: number, from: number, to: number): void {
+    if (to <= from || this.points[i]!.kind === "text") return;
+    const pid = this.pid[i]!;
+    const hold = this.holdMs[i]!;
+    const before = this.store.rawBefore.get(pid, from) as { ts: number; v: number | string | null; q: number } | null;
+    const rows = this.store.rawRange.all(pid, from, to) as { ts: number; v: number | string | null; q: number }[];
+    const s: Samples = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
+    let carry = before ?? undefined;
+    let k = 0;
+    const up = this.store.upsertRow[0]!;
+    const del = this.db.prepare(`DELETE FROM h_1m WHERE point = ? AND ts = ?`);
+    for (let a = from; a < to; a += 60_000) {
+      const b = a + 60_000;
+      let hi = k;
+      while (hi < s.ts.length && s.ts[hi]! < b) hi++;
+      if (!carry && hi === k) continue;
+      const sub: Samples = { ts: s.ts.slice(k, hi), v: s.v.slice(k, hi), q: s.q.slice(k, hi) };
+      const r = aggregate(carry, sub, 0, sub.ts.length, a, b, hold);
+      if (r) up.run(pid, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+      else del.run(pid, a);
+      if (hi > k) carry = { ts: s.ts[hi - 1]!, v: s.v[hi - 1]!, q: s.q[hi - 1]! };
+      else if (carry && carry.ts + hold <= b) carry = undefined;
+      k = hi;
+    }
+    // Coarser intervals overlapping [from, to) that are already closed, finest first.
+    for (let t = 1; t < TIERS.length; t++) {
+      for (let a = this.calendar.start(t, from); a < to; ) {
+        const b = this.calendar.next(t, a);
+        if (b > this.closed[t]!) break;
+        this.store.rollFrom[t]!.run(pid, a, b);
+        a = b;
+      }
+    }
+  }
+
+  // ---- start and stop -----------------------------------------------------------------------------
+
+  /**
+   * After a stop or a crash: the time Busbar was not running becomes a recorded gap (an OFFLINE
+   * sample at the last commit), minutes not rolled up yet are computed from raw, and the open
+   * minute's samples are reloaded.
+   */
+  private recover(): void {
+    const now = this.now();
+    const lastCommit = Number(this.store.meta("last_commit") ?? NaN);
+    const closed1m = Number(this.store.meta("closed.1m") ?? NaN);
+    const open = this.calendar.start(0, now);
+    this.db.transaction(() => {
+      for (let k = 0; k < TIERS.length; k++) {
+        const v = Number(this.store.meta(`closed.${TIERS[k]!.id}`) ?? NaN);
+        this.closed[k] = Number.isFinite(v) ? v : this.calendar.start(k, now);
+      }
+      // Samples of minutes that ended while Busbar was down go to h_raw now; the open minute's stay.
+      this.db.query("INSERT OR REPLACE INTO h_raw (point, ts, value, quality) SELECT point, ts, value, quality FROM h_recent WHERE ts < ?").run(open);
+      this.store.dropRecent.run(open);
+      const byPid = new Map(this.pid.map((p, i) => [p, i]));
+      for (const r of this.db.query("SELECT point, ts, value AS v, quality AS q FROM h_recent ORDER BY point, ts").all() as { point: number; ts: number; v: number | string | null; q: number }[]) {
+        const i = byPid.get(r.point);
+        if (i === undefined) continue;
+        const b = (this.buf[i] ??= emptySamples());
+        b.ts.push(r.ts);
+        b.v.push(r.v);
+        b.q.push(r.q);
+      }
+      const lastOf = (i: number) => {
+        const b = this.buf[i];
+        if (b?.ts.length) return { ts: b.ts[b.ts.length - 1]!, v: b.v[b.v.length - 1]!, q: b.q[b.q.length - 1]! };
+        return (this.store.rawBefore.get(this.pid[i]!, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number } | null) ?? undefined;
+      };
+      const catchUp = Number.isFinite(closed1m) && closed1m < open;
+      if (catchUp) this.closed[0] = closed1m;
+      for (let i = 0; i < this.points.length; i++) {
+        const last = lastOf(i);
+        if (!last) continue;
+        this.lastT[i] = last.ts;
+        this.lastV[i] = last.v;
+        this.lastQ[i] = last.q;
+        if (last.q !== OFFLINE && Number.isFinite(lastCommit)) {
+          // The time Busbar was not running is a recorded gap, from its last commit on.
+          const ts = Math.max(last.ts + 1, lastCommit + 1);
+          if (ts < open) this.store.insertRaw.run(this.pid[i]!, ts, null, OFFLINE);
+          else this.put(i, ts, null, OFFLINE);
+          this.lastT[i] = ts;
+          this.lastV[i] = null;
+          this.lastQ[i] = OFFLINE;
+        }
+      }
+      if (catchUp) {
+        for (let i = 0; i < this.points.length; i++) this.recompute(i, closed1m, open);
+        this.closed[0] = open;
+        this.closeCoarser();
+      }
+      this.store.putMeta("closed.1m", this.closed[0]!);
+      for (let i = 0; i < this.points.length; i++) {
+        const c = this.store.rawBefore.get(this.pid[i]!, this.closed[0]!) as { ts: number; v: number | string | null; q: number } | null;
+        this.carry[i] = c && c.ts + this.holdMs[i]! > this.closed[0]! ? c : undefined;
+      }
+    })();
+  }
+
+  /** Commits what is queued and records the stop as a gap from now on. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const now = this.now();
+    for (let i = 0; i < this.points.length; i++) if (this.lastQ[i] !== OFFLINE && this.lastT[i]! > 0) this.accept(i, now, null, OFFLINE);
+    this.flush(now);
+    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.db.close();
+  }
+
+  /** Retention cut-off per tier ("raw" first) at `now`: rows older are pruned. */
+  cutoffs(now = this.now()): number[] {
+    const r = this.opts.config.retention;
+    return [r.rawDays, r.minuteDays, r.quarterDays, r.hourDays, r.dayDays, r.monthDays].map((d) => now - retentionMs(d));
+  }
+}

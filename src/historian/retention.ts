@@ -1,0 +1,90 @@
+import type { Historian } from "./historian.ts";
+import { TIERS } from "./tiers.ts";
+
+/**
+ * Retention in small steps: each step deletes at most STEP_ROWS rows of one point in one table, in
+ * its own short transaction, so the writer and queries never wait behind a long delete. Freed pages
+ * go back to the file system with incremental vacuum, a few hundred pages per step: the file stops
+ * growing once retention is reached, and nobody ever presses "Optimize".
+ */
+const STEP_ROWS = 5_000;
+/** (table, point) pairs looked at per step: a 20,000-point site is a long pass of cheap steps. */
+const STEP_PROBES = 300;
+const VACUUM_PAGES = 500;
+export const TABLES = ["h_raw", ...TIERS.map((t) => t.table)];
+
+export class Retention {
+  private table = 0;
+  private point = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  pruned = 0;
+
+  constructor(private readonly h: Historian) {}
+
+  /** Rows deleted since the current pass over every (table, point) began. */
+  private passDeleted = 0;
+
+  /**
+   * One step: up to STEP_PROBES (table, point) pairs, until one has rows to delete. Returns whether
+   * to keep stepping (false once a whole pass found nothing: look again later).
+   */
+  step(now = Date.now()): boolean {
+    const h = this.h;
+    const cut = h.cutoffs(now);
+    let deleted = 0;
+    let passEnded = false;
+    for (let tried = 0; tried < STEP_PROBES && deleted === 0; tried++) {
+      const t = this.table;
+      const i = this.point;
+      if (++this.point >= h.points.length) {
+        this.point = 0;
+        this.table = (this.table + 1) % TABLES.length;
+        if (this.table === 0) passEnded = true;
+      }
+      if (!Number.isFinite(cut[t]!)) continue;
+      const table = TABLES[t]!;
+      deleted = h.db
+        .query(`DELETE FROM ${table} WHERE point = ?1 AND ts IN (SELECT ts FROM ${table} WHERE point = ?1 AND ts < ?2 ORDER BY ts LIMIT ${STEP_ROWS})`)
+        .run(h.pid[i]!, cut[t]!).changes;
+    }
+    this.pruned += deleted;
+    this.passDeleted += deleted;
+    const free = (h.db.query("PRAGMA freelist_count").get() as { freelist_count: number }).freelist_count;
+    if (free > 0) h.db.exec(`PRAGMA incremental_vacuum(${VACUUM_PAGES})`);
+    if (passEnded) {
+      const any = this.passDeleted > 0;
+      this.passDeleted = 0;
+      return any || free > VACUUM_PAGES;
+    }
+    return true;
+  }
+
+  /** A step every 2 s through a pass; after a pass with nothing to prune, the next in 10 minutes. */
+  start(): void {
+    const run = () => {
+      let more = false;
+      try {
+        more = this.step();
+      } catch (e) {
+        console.error("history pruning failed:", e);
+      }
+      this.timer = setTimeout(run, more ? 2_000 : 600_000);
+    };
+    this.timer = setTimeout(run, 30_000);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** Bytes per table (raw and each tier, indexes included), from SQLite's dbstat; cached a few minutes. */
+export function sizes(h: Historian): { table: string; bytes: number; rows: number }[] {
+  const bytes = new Map<string, number>();
+  for (const r of h.db.query("SELECT name, SUM(pgsize) AS b FROM dbstat GROUP BY name").all() as { name: string; b: number }[]) bytes.set(r.name, r.b);
+  return TABLES.map((table) => ({
+    table,
+    bytes: bytes.get(table) ?? 0,
+    rows: (h.db.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n,
+  }));
+}

@@ -1,0 +1,139 @@
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { TIERS } from "./tiers.ts";
+
+/**
+ * The history database: its own SQLite file beside the main one (busbar.db → busbar.history.db).
+ *
+ * Why a separate file: the journal commits with synchronous=FULL (one fsync per event, power-loss
+ * safe) while history commits a batch a second with synchronous=NORMAL (WAL: no fsync per commit,
+ * still never corrupt after a crash, at most the last batch lost on power loss). Separate files
+ * keep history's heavy WAL, checkpoints, pruning and incremental vacuum away from the journal's
+ * commits, keep the main file (configuration, users, alarms, journal) small, and let each be checked
+ * and restored on its own. Both go into one backup file (backup.ts).
+ *
+ * Tables are WITHOUT ROWID keyed (point, ts): one point's day or year is one contiguous range.
+ */
+
+export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
+  {
+    name: "h0001_history",
+    sql: `
+      CREATE TABLE h_points (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, unit TEXT NOT NULL DEFAULT '');
+      -- value: REAL for numbers, TEXT for text points, NULL when not good; quality: src/points/quality.ts (-1: historian not running)
+      CREATE TABLE h_raw (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL, PRIMARY KEY (point, ts)) WITHOUT ROWID;
+      ${TIERS.map(
+        (t) =>
+          `CREATE TABLE ${t.table} (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, good_ms INTEGER NOT NULL, mean REAL, min REAL, max REAL, first REAL, last REAL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
+      ).join("\n")}
+      CREATE TABLE h_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: buf).
+      CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
+    `,
+  },
+];
+
+/** The history file that goes with a main database path. */
+export function historyPathFor(mainPath: string): string {
+  if (mainPath === ":memory:") return ":memory:";
+  return mainPath.endsWith(".db") ? mainPath.slice(0, -3) + ".history.db" : mainPath + ".history";
+}
+
+export function openHistoryDb(path: string): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  // Must precede the first table: lets pruning hand pages back with incremental_vacuum.
+  db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("PRAGMA cache_size = -2000"); // 2 MB: long reads lean on the OS page cache; the RSS budget is tight
+  migrateHistory(db);
+  return db;
+}
+
+export function migrateHistory(db: Database): number {
+  const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (current > HISTORY_MIGRATIONS.length)
+    throw new Error(`history database schema version ${current} is newer than this Busbar (${HISTORY_MIGRATIONS.length}); refusing to run`);
+  for (let v = current; v < HISTORY_MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(HISTORY_MIGRATIONS[v]!.sql);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    })();
+  }
+  return HISTORY_MIGRATIONS.length - current;
+}
+
+/** Prepared statements over one history database. */
+export class HistoryStore {
+  readonly insertRaw: Statement;
+  readonly insertRecent: Statement;
+  readonly dropRecent: Statement;
+  readonly upsertRow: Statement[];
+  /** Recomputes one point's coarser row from its finer rows: (point, a, b, point, a, b, point, a, b). */
+  readonly rollFrom: Statement[];
+  readonly rawRange: Statement;
+  readonly rawBefore: Statement;
+  readonly rawCount: Statement;
+  readonly tierRange: Statement[];
+  /** What a trend draws, as arrays (ts, good_ms, mean, min, max): the long-range read path. */
+  readonly tierView: Statement[];
+  private readonly getMeta: Statement;
+  private readonly setMeta: Statement;
+
+  constructor(readonly db: Database) {
+    this.insertRaw = db.prepare("INSERT OR REPLACE INTO h_raw (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.insertRecent = db.prepare("INSERT INTO h_recent (point, ts, value, quality) VALUES (?, ?, ?, ?)");
+    this.dropRecent = db.prepare("DELETE FROM h_recent WHERE ts < ?");
+    this.upsertRow = TIERS.map((t) =>
+      db.prepare(`INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    );
+    this.rollFrom = TIERS.map((t, i) => {
+      if (i === 0) return db.prepare("SELECT 1");
+      const f = TIERS[i - 1]!.table;
+      // Bare first/last columns come from the row min(ts)/max(ts) picks among good children (SQLite rule).
+      return db.prepare(`
+        INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last)
+        SELECT ?1, ?2, SUM(n), SUM(good_ms), MIN(MAX(SUM(mean * good_ms) / NULLIF(SUM(CASE WHEN mean IS NOT NULL THEN good_ms END), 0), MIN(min)), MAX(max)), MIN(min), MAX(max),
+          (SELECT first FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 AND good_ms > 0 AND mean IS NOT NULL ORDER BY ts LIMIT 1),
+          (SELECT last FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 AND good_ms > 0 AND mean IS NOT NULL ORDER BY ts DESC LIMIT 1)
+        FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 HAVING COUNT(*) > 0`);
+    });
+    this.rawRange = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts");
+    this.rawBefore = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts < ? ORDER BY ts DESC LIMIT 1");
+    this.rawCount = db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? LIMIT ?)");
+    this.tierRange = TIERS.map((t) =>
+      db.prepare(`SELECT ts, n, good_ms AS goodMs, mean, min, max, first, last FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`),
+    );
+    this.tierView = TIERS.map((t) => db.prepare(`SELECT ts, good_ms, mean, min, max FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`));
+    this.getMeta = db.prepare("SELECT value FROM h_meta WHERE key = ?");
+    this.setMeta = db.prepare("INSERT INTO h_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  }
+
+  meta(key: string): string | undefined {
+    return (this.getMeta.get(key) as { value: string } | null)?.value;
+  }
+
+  putMeta(key: string, value: string | number): void {
+    this.setMeta.run(key, String(value));
+  }
+
+  /** Stable ids for point names (history survives reordering or removing devices in the site file). */
+  pointIds(points: readonly { name: string; kind: string; unit: string }[]): number[] {
+    const known = () => new Map((this.db.query("SELECT name, id FROM h_points").values() as [string, number][]).map(([n, id]) => [n, id]));
+    let ids = known();
+    const missing = points.filter((p) => !ids.has(p.name));
+    if (missing.length) {
+      const add = this.db.prepare("INSERT INTO h_points (name, kind, unit) VALUES (?, ?, ?)");
+      // In chunks: one huge first-start transaction would hold its pages (RSS) for nothing.
+      for (let i = 0; i < missing.length; i += 2000)
+        this.db.transaction(() => {
+          for (const p of missing.slice(i, i + 2000)) add.run(p.name, p.kind, p.unit);
+        })();
+      ids = known();
+    }
+    return points.map((p) => ids.get(p.name)!);
+  }
+}
