@@ -40,7 +40,7 @@ async function demoSite() {
   const { loadProfiles } = await import("../src/config/profiles.ts");
   const { parseSite } = await import("../src/config/site.ts");
   const { parseYaml } = await import("../src/config/profile.ts");
-  const { DEMO_SITE } = await import("../src/generated/embedded.ts");
+  const { DEMO_SITE } = await import("../src/embedded.ts");
   const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { host?: string; port?: number }[] };
   return { raw, profiles: loadProfiles(), parseSite };
 }

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { startSimulator } from "../src/sim/simulator.ts";
 import { startBusbar } from "../src/server/runtime.ts";
 import { report } from "./report.ts";

@@ -14,7 +14,7 @@
 import { parseYaml, type Tag } from "../src/config/profile.ts";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { registerCount } from "../src/protocols/modbus/codec.ts";
 import { charMs, t35Ms, type LineSettings } from "../src/protocols/modbus/rtu-frame.ts";
 import { startBusbar } from "../src/server/runtime.ts";

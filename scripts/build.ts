@@ -8,6 +8,7 @@ import type { BunPlugin } from "bun";
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { renderEmbedded } from "../src/embedded-files.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -23,6 +24,14 @@ const noNativeSerialport: BunPlugin = {
   },
 };
 
+/** src/embedded.ts reads data/ and public/ at run time from source; the binary carries them rendered in instead. */
+const embedFiles: BunPlugin = {
+  name: "embed-files",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({ contents: renderEmbedded(root), loader: "ts" }));
+  },
+};
+
 export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/historian/backup-worker.ts"];
 
 export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
@@ -32,7 +41,7 @@ export async function build(outfile = join(root, "dist/busbar")): Promise<string
     compile: { outfile },
     minify: true,
     sourcemap: "linked",
-    plugins: [noNativeSerialport],
+    plugins: [noNativeSerialport, embedFiles],
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);

@@ -9,7 +9,7 @@ import { ConfigError } from "./config/validation.ts";
 import { loadProfiles } from "./config/profiles.ts";
 import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
 import { parseYaml } from "./config/profile.ts";
-import { DEMO_SITE } from "./generated/embedded.ts";
+import { DEMO_SITE } from "./embedded.ts";
 import { buildRegistry } from "./drivers/index.ts";
 import { describeRead } from "./protocols/modbus/planner.ts";
 import { planSite } from "./drivers/modbus/driver.ts";

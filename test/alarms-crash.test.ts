@@ -24,7 +24,7 @@ writeFileSync(
 import { loadProfiles } from ${JSON.stringify(join(ROOT, "src/config/profiles.ts"))};
 import { parseSite } from ${JSON.stringify(join(ROOT, "src/config/site.ts"))};
 import { parseYaml } from ${JSON.stringify(join(ROOT, "src/config/profile.ts"))};
-import { DEMO_SITE } from ${JSON.stringify(join(ROOT, "src/generated/embedded.ts"))};
+import { DEMO_SITE } from ${JSON.stringify(join(ROOT, "src/embedded.ts"))};
 import { startSimulator } from ${JSON.stringify(join(ROOT, "src/sim/simulator.ts"))};
 import { startBusbar } from ${JSON.stringify(join(ROOT, "src/server/runtime.ts"))};
 const raw = parseYaml(DEMO_SITE, "demo-site.yaml");

@@ -3,7 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { buildOneLineModel } from "../src/hmi/oneline/model.ts";
 import { Quality } from "../src/points/quality.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";

@@ -109,14 +109,15 @@ describe("EnLogic import: the seed's mb-SATEC.io fragment", () => {
     expect(p.tags.map((t) => t.id)).toEqual(["DT", "wDT", "P", "Pa", "Pb", "Pc"]);
   });
 
-  it("applies the TagProperties defaults: DataType 21 … and endian 2 for every tag", () => {
+  it("applies the TagProperties defaults: DataType 21 … and endian 2 for every numeric tag", () => {
     const P = p.tags.find((t) => t.id === "P")!;
     expect(P).toMatchObject({ address: 0x3800, function: 3, type: "int32", order: "CDAB", scale: 0.001, multiplier: "KU*KI", unit: "kW", role: "power.total" });
     // 123456 (0x0001E240) low word first → 123.456 kW at KU = KI = 1.
     expect(decodeRaw(wire(be(123456n, 4), 2), 0, P)).toBe(123456);
     const DT = p.tags.find((t) => t.id === "DT")!;
-    expect(DT).toMatchObject({ type: "dt96", order: "CDAB", kind: "datetime", writable: false });
-    expect(decodeRaw(wire([0x28, 0x0a, 0x0f, 0x05, 0x07, 0x14], 2), 0, DT)).toBe(T);
+    // Date-time types keep their own byte sequence: the default word swap is for the numbers (issue 9 item 17).
+    expect(DT).toMatchObject({ type: "dt96", order: "ABCD", kind: "datetime", writable: false });
+    expect(decodeRaw(wire([0x28, 0x0a, 0x0f, 0x05, 0x07, 0x14]), 0, DT)).toBe(T);
     expect(p.tags.find((t) => t.id === "wDT")).toMatchObject({ type: "dt96", write: 16, writable: true });
   });
 

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { layoutOneLine, type OneLineLayout } from "../src/hmi/oneline/layout.ts";
 import { buildOneLineModel, type OneLineModel } from "../src/hmi/oneline/model.ts";
 import { atsPosition, breakerState, energize, sourceState } from "../src/hmi/oneline/state.ts";

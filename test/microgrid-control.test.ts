@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { waitFor } from "./helpers/peers.ts";

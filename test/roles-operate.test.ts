@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { waitFor } from "./helpers/peers.ts";

@@ -184,7 +184,12 @@ describe("profile time sync", () => {
       { path: "timeSync.clockParts.month", message: 'no tag "nope"' },
       { path: "timeSync", message: "give `clock` or `clockParts`, not both" },
     ]);
-    const ok = parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true } });
-    expect(ok.timeSync).toEqual({ tag: "time_set", periodMin: 1440, broadcast: true, minIntervalMin: 0, clockZone: "local" });
+    // A clock is read before it is set (issue 9 item 17): a time sync without one is refused.
+    expect(issues(() => parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true } }))).toEqual([
+      { path: "timeSync", message: "needs `clock` or `clockParts`: Busbar reads a device's clock before setting it" },
+    ]);
+    const parts = { year: "clock_year", month: "clock_month", day: "clock_day", hour: "clock_hour", minute: "clock_minute", second: "clock_second" };
+    const ok = parseProfile({ ...th40c(), timeSync: { tag: "time_set", broadcast: true, clockParts: parts } });
+    expect(ok.timeSync).toEqual({ tag: "time_set", periodMin: 1440, broadcast: true, minIntervalMin: 0, clockZone: "local", clockParts: parts });
   });
 });

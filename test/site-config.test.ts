@@ -7,7 +7,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { ConfigError } from "../src/config/validation.ts";
-import { DEMO_SITE } from "../src/generated/embedded.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 
 const profiles = loadProfiles();
 const root = join(import.meta.dirname, "..");
@@ -49,9 +49,11 @@ describe("site file validation", () => {
     expect(issues.length).toBeGreaterThanOrEqual(3);
   });
 
-  it("says unit 0 and 248 must be 1..247", () => {
-    expect(issuesOf({ site: { name: "x" }, buses: [bus], devices: [{ id: "A", bus: "gw", unit: 248, profile: "th40c" }] })).toEqual([
-      "devices[0].unit: must be 1..247",
+  it("says unit 0 and 248 must be 1..247 on a serial bus", () => {
+    const rtu = { id: "rs", kind: "modbus-rtu", port: "/dev/ttyUSB0" };
+    expect(issuesOf({ site: { name: "x" }, buses: [rtu], devices: [{ id: "A", bus: "rs", unit: 248, profile: "th40c" }, { id: "B", bus: "rs", unit: 0, profile: "th40c" }] })).toEqual([
+      "devices[0].unit: must be 1..247 on a serial bus (bus rs is modbus-rtu; 0..255 only on modbus-tcp)",
+      "devices[1].unit: must be 1..247 on a serial bus (bus rs is modbus-rtu; 0..255 only on modbus-tcp)",
     ]);
   });
 
@@ -110,11 +112,12 @@ describe("busbar check-site (CLI)", () => {
         "site: { name: bad }",
         "buses:",
         "  - { id: gw, kind: modbus-tcp, host: 127.0.0.1, port: 502 }",
+        "  - { id: rs, kind: modbus-rtu, port: /dev/ttyUSB0 }",
         "devices:",
         "  - { id: A, bus: gw, unit: 1, profile: th40c }",
         "  - { id: B, bus: gw, unit: 2, profile: th40c }",
         "  - { id: C, bus: gw, unit: 3, profile: th40c }",
-        "  - { id: D, bus: gw, unit: 0, profile: th40c }",
+        "  - { id: D, bus: rs, unit: 0, profile: th40c }",
         "  - { id: E, bus: gx, unit: 5, profile: th40c }",
       ].join("\n"),
     );

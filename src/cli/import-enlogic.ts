@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     writeFileSync(path, m.yaml);
-    process.stderr.write(`${path}: profile "${m.profile.profile}" with ${m.profile.tags.length} tag(s)\n`);
+    process.stderr.write(`${path}: profile "${m.profile.profile}" with ${m.profile.tags.length} tag(s); in the site file: ${m.siteStub}\n`);
   }
   const errors = result.issues.filter((i) => i.level === "error").length;
   const warnings = result.issues.filter((i) => i.level === "warning").length;

@@ -16,8 +16,8 @@ const USAGE = `Usage:
   busbar scan --host HOST --tcp-port N [--rtu-over-tcp] [options]
 
 Options:
-  --from N        first unit id (default 1)
-  --to N          last unit id (default 247)
+  --from N        first unit id (default 1; 0..255 on modbus-tcp)
+  --to N          last unit id (default 247; up to 255 on modbus-tcp, e.g. a Schneider IFE at 255)
   --timeout MS    answer timeout per unit (default 100; a present device answers at once)
   --profiles DIR  extra profiles to identify devices with
   --json          print the result as JSON
@@ -67,8 +67,15 @@ export async function main(argv: string[]): Promise<number> {
   let from: number, to: number, timeoutMs: number;
   try {
     profiles = loadProfiles(v.profiles);
-    from = int(v.from, 1, 1, 247, "from");
-    to = int(v.to, 247, from, 247, "to");
+    // Unit ids: 1..247 on a serial line, a full byte on Modbus TCP (checked once the bus is known).
+    const unitRange = (s: string | undefined, dflt: number, what: string): number => {
+      const n = s === undefined ? dflt : Number(s);
+      if (!Number.isInteger(n) || n < 0 || n > 255) throw new Error(`--${what}: must be 1..247 (0..255 on a modbus-tcp bus), not "${s}"`);
+      return n;
+    };
+    from = unitRange(v.from, 1, "from");
+    to = unitRange(v.to, 247, "to");
+    if (to < from) throw new Error(`--to: must be at least --from (${from}), not "${v.to}"`);
     timeoutMs = int(v.timeout, 100, 20, 10_000, "timeout");
     if (v.site) {
       if (!v.bus) throw new Error("--site needs --bus ID");
@@ -78,10 +85,11 @@ export async function main(argv: string[]): Promise<number> {
       bus = b;
       for (const d of site.devices) if (d.bus === b.id) configured[d.unit] = { device: d.id, profile: d.profile };
     } else {
-      const common = { id: "scan", timeoutMs, retries: 0, backoffMs: 1000, broadcastDelayMs: 100 };
+      const common = { id: "scan", timeoutMs, retries: 0, backoffMs: 1000 };
       const raw = v.port
         ? {
             ...common,
+            broadcastDelayMs: 100,
             kind: "modbus-rtu",
             port: v.port,
             baud: int(v.baud, SERIAL_DEFAULTS.baud, 1200, 115200, "baud"),
@@ -89,12 +97,15 @@ export async function main(argv: string[]): Promise<number> {
             stopBits: int(v["stop-bits"], SERIAL_DEFAULTS.stopBits, 1, 2, "stop-bits"),
           }
         : v.host
-          ? { ...common, kind: v["rtu-over-tcp"] ? "modbus-rtu-tcp" : "modbus-tcp", host: v.host, port: int(v["tcp-port"], 502, 1, 65535, "tcp-port") }
+          ? v["rtu-over-tcp"]
+            ? { ...common, broadcastDelayMs: 100, kind: "modbus-rtu-tcp", host: v.host, port: int(v["tcp-port"], 502, 1, 65535, "tcp-port") }
+            : { ...common, kind: "modbus-tcp", host: v.host, port: int(v["tcp-port"], 502, 1, 65535, "tcp-port") }
           : undefined;
       if (!raw) throw new Error("say which bus: --site FILE --bus ID, --port DEVICE or --host HOST");
       bus = parseSite({ site: { name: "scan" }, buses: [raw] }, profiles, "command line").buses[0]!;
       configured = undefined;
     }
+    if (bus.kind !== "modbus-tcp" && (from < 1 || to > 247)) throw new Error(`--from/--to: units ${from}..${to}: a serial bus (${bus.kind}) has units 1..247`);
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? `Invalid configuration — ${e.message}` : (e as Error).message}\n\n${USAGE}`);
     return 2;

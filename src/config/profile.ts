@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { parseDocument } from "yaml";
+import { parseYaml } from "./yaml.ts";
 import { DATA_TYPES, READ_FUNCTIONS, TAG_KINDS, WORD_ORDERS, WRITE_FUNCTIONS } from "../protocols/modbus/types.ts";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 
@@ -102,6 +102,11 @@ export const profileSchema = z
       .strict()
       .optional(),
     timeSync: timeSyncSchema.optional(),
+    /**
+     * Transformer multipliers (EnLogic KU / KI) the register map was written for: what a device of
+     * this profile uses when the site file gives it no `ku` / `ki` of its own.
+     */
+    multipliers: z.object({ ku: z.number().positive().default(1), ki: z.number().positive().default(1) }).strict().optional(),
     defaults: z
       .object({
         function: literalUnion(READ_FUNCTIONS, "function").optional(),
@@ -195,8 +200,9 @@ function timeSyncIssues(p: ParsedProfile): ConfigIssue[] {
       else if (c.poll === false) issues.push({ path: `timeSync.clockParts.${k}`, message: `tag ${id} is not readable (poll: false)` });
     }
   if (ts.clock !== undefined && ts.clockParts) issues.push({ path: "timeSync", message: "give `clock` or `clockParts`, not both" });
-  if (ts.maxDriftS !== undefined && ts.clock === undefined && !ts.clockParts)
-    issues.push({ path: "timeSync.maxDriftS", message: "needs `clock` or `clockParts` to read the device's time" });
+  // A clock is never set blind: without a drift check a wrong setting (or a wrong zone) goes unnoticed.
+  if (ts.clock === undefined && !ts.clockParts)
+    issues.push({ path: "timeSync", message: "needs `clock` or `clockParts`: Busbar reads a device's clock before setting it" });
   return issues;
 }
 
@@ -209,20 +215,7 @@ export function parseProfile(data: unknown, file = "profile"): Profile {
   return { ...p, tags: p.tags.map((t) => resolveTag(t, p)) };
 }
 
-/** Parses YAML text; YAML syntax errors are reported with line and column. */
-export function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : "(yaml)",
-        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-      })),
-    );
-  }
-  return doc.toJS();
-}
+export { parseYaml } from "./yaml.ts";
 
 export function parseProfileYaml(text: string, file: string): Profile {
   return parseProfile(parseYaml(text, file), file);

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PROFILES } from "../generated/embedded.ts";
+import { PROFILES } from "../embedded.ts";
 import { parseProfileYaml, type Profile } from "./profile.ts";
 import { ConfigError, type ConfigIssue } from "./validation.ts";
+import { checkConfigFileSize } from "./yaml.ts";
 
 /**
  * Device profiles: the built-in ones embedded in the binary, plus any `*.yaml` in an extra folder
@@ -10,14 +11,27 @@ import { ConfigError, type ConfigIssue } from "./validation.ts";
  * All profiles are checked; every error of every file is reported together.
  */
 export function loadProfiles(extraDir?: string): Map<string, Profile> {
-  const sources: [file: string, text: string][] = Object.entries(PROFILES).map(([id, text]) => [`profiles/${id}.yaml`, text]);
-  if (extraDir) {
-    for (const f of readdirSync(extraDir).sort()) {
-      if (f.endsWith(".yaml") || f.endsWith(".yml")) sources.push([join(extraDir, f), readFileSync(join(extraDir, f), "utf8")]);
-    }
-  }
   const profiles = new Map<string, Profile>();
   const issues: ConfigIssue[] = [];
+  const sources: [file: string, text: string][] = Object.entries(PROFILES).map(([id, text]) => [`profiles/${id}.yaml`, text]);
+  if (extraDir) {
+    let names: string[];
+    try {
+      names = readdirSync(extraDir).sort();
+    } catch (e) {
+      throw new ConfigError(extraDir, [{ path: "(folder)", message: `cannot read the profiles folder: ${(e as Error).message}` }]);
+    }
+    for (const f of names) {
+      if (!(f.endsWith(".yaml") || f.endsWith(".yml"))) continue;
+      try {
+        checkConfigFileSize(join(extraDir, f));
+        sources.push([join(extraDir, f), readFileSync(join(extraDir, f), "utf8")]);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        issues.push(...e.issues.map((i) => ({ path: `${join(extraDir, f)}: ${i.path}`, message: i.message })));
+      }
+    }
+  }
   for (const [file, text] of sources) {
     try {
       const p = parseProfileYaml(text, file);

@@ -2,7 +2,8 @@ import * as z from "zod";
 import { backupSchema, historianSchema } from "../historian/config.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
-import { parseYaml, type Profile } from "./profile.ts";
+import type { Profile } from "./profile.ts";
+import { checkConfigFileSize, parseYaml } from "./yaml.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
 import { microgridSchema } from "../microgrid/config.ts";
 import { microgridPoints } from "../microgrid/points.ts";
@@ -15,6 +16,22 @@ import { microgridPoints } from "../microgrid/points.ts";
 const int = (min: number, max: number) =>
   z.number({ error: "must be a number" }).int("must be a whole number").min(min, `must be ${min}..${max}`).max(max, `must be ${min}..${max}`);
 const id = z.string({ error: "must be a text id" }).regex(/^[A-Za-z0-9][A-Za-z0-9_.\-]*$/, "must be letters, digits, _ . -");
+
+/** A zone the runtime can format times in (the pages would otherwise fail on the first timestamp). */
+export function isTimeZone(zone: string): boolean {
+  let known = zoneChecks.get(zone);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: zone });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (zoneChecks.size < 1000) zoneChecks.set(zone, known);
+  }
+  return known;
+}
+const zoneChecks = new Map<string, boolean>();
 
 /** Per-bus link supervision, shared by every bus kind. */
 const linkTiming = {
@@ -94,7 +111,8 @@ const deviceSchema = z
   .object({
     id,
     bus: id,
-    unit: int(0, 255).refine((n) => n >= 1 && n <= 247, "must be 1..247"),
+    /** 1..247 on a serial line; 0..255 on a `modbus-tcp` bus (Schneider IFE/EIFE and many Ethernet devices answer 255 or 0). */
+    unit: int(0, 255),
     profile: z.string().min(1),
     label: z.string().optional(),
     /** Poll period of the device's fast tags. */
@@ -103,9 +121,9 @@ const deviceSchema = z
     slowPollMs: int(50, 86_400_000).default(10_000),
     maxRegistersPerRead: int(1, 125).optional(),
     maxGap: int(0, 125).optional(),
-    /** EnLogic-style KU / KI transformer multipliers. */
-    ku: z.number().positive().default(1),
-    ki: z.number().positive().default(1),
+    /** EnLogic-style KU / KI transformer multipliers; default: the profile's `multipliers`, else 1. */
+    ku: z.number().positive().optional(),
+    ki: z.number().positive().optional(),
     enabled: z.boolean().default(true),
     /**
      * A Modbus TCP device with its own address (an Ethernet meter) on a `modbus-tcp` bus: the bus's
@@ -268,13 +286,14 @@ export type SecurityConfig = z.output<typeof securitySchema>;
  */
 const gatewayUnitSchema = z
   .object({
-    /** Unit id the TCP clients address. */
-    unit: int(1, 247),
+    /** Unit id the TCP clients address (a TCP unit id: 0..255). */
+    unit: int(0, 255),
     /** A site device (its bus and unit). */
     device: id.optional(),
     /** Or a bus and a unit on it that Busbar does not poll itself. */
     bus: id.optional(),
-    targetUnit: int(1, 247).optional(),
+    /** 1..247 on a serial bus, 0..255 on a `modbus-tcp` bus. */
+    targetUnit: int(0, 255).optional(),
     mode: z.enum(["pass", "cached"]).optional(),
     /** Cached mode: oldest poll reply that may answer a read; default twice the read's poll period. */
     maxAgeMs: int(0, 86_400_000).optional(),
@@ -344,7 +363,8 @@ export const siteSchema = z
     site: z
       .object({
         name: z.string().min(1),
-        timezone: z.string().default("UTC"),
+        /** IANA time zone of the building: local times on the pages, journal exports and device clocks. */
+        timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as America/Toronto or Europe/Paris").default("UTC"),
         language: z.enum(["fr", "en"]).default("fr"),
       })
       .strict(),
@@ -370,11 +390,13 @@ export type BusConfig = ParsedBus extends infer B
     : B
   : never;
 export type SerialBusConfig = Extract<BusConfig, { kind: "modbus-rtu" | "modbus-rtu-tcp" }>;
-export type DeviceConfig = SiteFile["devices"][number];
+/** A device with its multipliers resolved (its own, else its profile's, else 1). */
+export type DeviceConfig = Omit<SiteFile["devices"][number], "ku" | "ki"> & { ku: number; ki: number };
 export type Topology = SiteFile["topology"];
 
-export interface Site extends Omit<SiteFile, "buses"> {
+export interface Site extends Omit<SiteFile, "buses" | "devices"> {
   buses: BusConfig[];
+  devices: DeviceConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
 }
@@ -385,6 +407,15 @@ export function pointForRole(site: Site, deviceId: string | undefined, role: str
   const dev = site.devices.find((d) => d.id === deviceId);
   const tag = dev && site.profiles.get(dev.profile)?.tags.find((t) => t.role === role);
   return tag ? `${deviceId}.${tag.id}` : undefined;
+}
+
+/**
+ * Serial Modbus addresses slaves 1..247 (0 is the broadcast, 248..255 reserved); a Modbus TCP unit id
+ * is a full byte, and Ethernet devices and TCP gateways commonly expect 255 or 0.
+ */
+function serialUnitIssue(unit: number, kind: string | undefined, bus: string): string | undefined {
+  if (kind === undefined || kind === "modbus-tcp" || (unit >= 1 && unit <= 247)) return undefined;
+  return `must be 1..247 on a serial bus (bus ${bus} is ${kind}; 0..255 only on modbus-tcp)`;
 }
 
 function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
@@ -410,6 +441,8 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
     const kind = busKinds.get(d.bus);
     if ((d.host !== undefined || d.port !== undefined) && kind !== undefined && kind !== "modbus-tcp")
       issues.push({ path: `devices[${i}].${d.host !== undefined ? "host" : "port"}`, message: `only devices on a modbus-tcp bus have their own address (bus ${d.bus} is ${kind})` });
+    const unitIssue = serialUnitIssue(d.unit, kind, d.bus);
+    if (unitIssue) issues.push({ path: `devices[${i}].unit`, message: unitIssue });
     if (!busIds.has(d.bus)) issues.push({ path: `devices[${i}].bus`, message: `no bus "${d.bus}" (buses: ${[...busIds].join(", ")})` });
     if (!profiles.has(d.profile))
       issues.push({ path: `devices[${i}].profile`, message: `no profile "${d.profile}" (known: ${[...profiles.keys()].sort().join(", ")})` });
@@ -521,7 +554,11 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
-  return { ...result.data, buses, profiles: used };
+  const devices = result.data.devices.map((d) => {
+    const m = profiles.get(d.profile)!.multipliers;
+    return { ...d, ku: d.ku ?? m?.ku ?? 1, ki: d.ki ?? m?.ki ?? 1 };
+  });
+  return { ...result.data, devices, buses, profiles: used };
 }
 
 /**
@@ -564,6 +601,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const devices = new Map(s.devices.map((d) => [d.id, d]));
   const buses = new Set(s.buses.map((b) => b.id));
+  const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   const units = new Map<number, string>();
   const listed = new Set<string>();
   g.units.forEach((u, i) => {
@@ -577,6 +615,10 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
       listed.add(u.device);
     }
     if (u.bus !== undefined && !buses.has(u.bus)) issues.push({ path: `${path}.bus`, message: `no bus "${u.bus}"` });
+    if (u.bus !== undefined) {
+      const unitIssue = serialUnitIssue(u.targetUnit ?? u.unit, busKinds.get(u.bus), u.bus);
+      if (unitIssue) issues.push({ path: `${path}.${u.targetUnit !== undefined ? "targetUnit" : "unit"}`, message: unitIssue });
+    }
     if (u.bus !== undefined && u.mode === "cached") issues.push({ path: `${path}.mode`, message: "cached mode needs a `device` (Busbar must poll it)" });
     const prev = units.get(u.unit);
     if (prev) issues.push({ path: `${path}.unit`, message: `unit ${u.unit} is already used by ${prev}` });
@@ -606,6 +648,7 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
 }
 
 export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site {
+  checkConfigFileSize(path);
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -38,7 +38,9 @@ export interface ImportedModule {
   profile: ProfileInput;
   /** Service tags mapped onto Busbar's own device status. */
   status: StatusMapping[];
-  /** The profile as YAML, with a header naming its origin and the status mapping. */
+  /** The module's device as a site file `devices:` entry (its unit, KU and KI), bus left to fill in. */
+  siteStub: string;
+  /** The profile as YAML, with a header naming its origin, the status mapping and the site stub. */
   yaml: string;
 }
 
@@ -181,6 +183,7 @@ export function importEnlogic(bytes: Uint8Array, fileName = "file.io"): ImportRe
     const n = seen.get(m.profile.profile) ?? 0;
     seen.set(m.profile.profile, n + 1);
     if (n) {
+      m.siteStub = m.siteStub.replace(`profile: ${m.profile.profile}`, `profile: ${m.profile.profile}-${n + 1}`);
       m.profile.profile = `${m.profile.profile}-${n + 1}`;
       m.yaml = renderYaml(m, fileName);
     }
@@ -238,6 +241,9 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
   let addressBase: 0 | 1 = 0;
   let endianBit = false;
   let syncMin = 0;
+  let unitAddr: number | undefined;
+  const multipliers = { ku: 1, ki: 1 };
+  const multiplierLines: Partial<Record<"ku" | "ki", number>> = {};
   for (const p of props?.children ?? []) {
     if (p.name !== "Prop") {
       ctx.report(p.line, "warning", `<${p.name}> in <Properties> is not a <Prop>; ignored`);
@@ -249,7 +255,8 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
     const pname = p.attrs.get("Name") ?? "";
     switch (id) {
       case 1:
-        ctx.report(p.line, "info", `module address (unit) ${init || "1"}: set each device's unit in the site file`);
+        unitAddr = Number.isInteger(v) && v >= 0 && v <= 255 ? v : undefined;
+        ctx.report(p.line, "info", `module address (unit) ${init || "1"}: set each device's unit in the site file (see the site stub in the profile's header)`);
         break;
       case 2:
         if (v === 1) ctx.report(p.line, "error", "ASCII transmission mode: Busbar speaks Modbus RTU and TCP only");
@@ -267,9 +274,14 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
         syncMin = Number.isFinite(v) ? v : 0;
         break;
       case 7:
-      case 8:
-        if (Number.isFinite(v) && v !== 1) ctx.report(p.line, "info", `${id === 7 ? "KU" : "KI"} = ${init}: set \`${id === 7 ? "ku" : "ki"}\` on each device in the site file`);
+      case 8: {
+        const key = id === 7 ? "ku" : "ki";
+        if (Number.isFinite(v) && v > 0) {
+          multipliers[key] = v;
+          multiplierLines[key] = p.line;
+        } else if (init) ctx.report(p.line, "warning", `${key.toUpperCase()} = "${init}" is not a positive number; 1 used`);
         break;
+      }
       case 9:
       case 254:
         ctx.report(p.line, "info", `${pname || `property ${id}`}: a per-device value, not part of a profile`);
@@ -308,7 +320,9 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
   const tags: Record<string, unknown>[] = [];
   const status: StatusMapping[] = [];
   const ids = new Map<string, number>();
-  let writeDt: { id: string; line: number; type: DataType } | undefined;
+  let writeDt: { id: string; line: number; type: DataType; address: number } | undefined;
+  /** Readable date-time tags: the device clock a time sync reads before it writes. */
+  const clocks: { id: string; line: number; type: DataType; address: number }[] = [];
   let syncCandidates = 0;
 
   const walk = (el: XmlElement, path: string[]) => {
@@ -408,11 +422,20 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
       else ctx.report(line, "warning", `${label}: mask 0x${msk.toString(16)} does not apply to ${ENLOGIC_TYPE_NAMES[dtCode]}; ignored`);
     }
     // Byte order: the type's own (RT_TXT, RT_F32, RT_UINT16_LE) composed with the tag's endian.
+    // Table 6 spells out the byte sequence of the text and date-time types themselves ("direct
+    // sequence", "6 bytes: sec, min, hour, …"), and says nothing of endian for them: so the
+    // TagProperties default (SATEC's word swap, meant for its 32-bit numbers) is not inherited; only
+    // an endian written on the tag itself changes them. Otherwise they are read as stored.
     let order: WordOrder = dt.order ?? "ABCD";
+    const explicitEndian = [...tag.attrs.keys()].some((a) => attrMap.get(a) === "endian");
+    const ownSequence = type === "text" || type.startsWith("dt");
     if (Number.isInteger(endian) && endian >= 0 && endian <= 3) {
-      if (endian !== 0 && !endianBit && !tag.attrs.has("endian") && defaults.endian === values.endian)
-        ctx.report(line, "info", `${label}: endian ${endian} from the TagProperties default`);
-      order = compose(order, ORDERS[endian]!);
+      if (endian !== 0 && ownSequence && !explicitEndian)
+        ctx.report(line, "info", `${label}: the TagProperties default endian ${endian} is not applied to ${ENLOGIC_TYPE_NAMES[dtCode]}: its byte sequence is the type's own (read as stored)`);
+      else {
+        if (endian !== 0 && !endianBit && !explicitEndian) ctx.report(line, "info", `${label}: endian ${endian} from the TagProperties default`);
+        order = compose(order, ORDERS[endian]!);
+      }
     } else ctx.report(line, "warning", `${label}: endian="${values.endian}" is not 0..3; 0 used`);
     // Scale: K applies to numbers. For RT_DT32, K=2 means UTC, otherwise local time.
     const isDt = type.startsWith("dt");
@@ -451,17 +474,18 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
     out.kind = kind;
     const tuid = num("tuid");
     if (tuid && TUID_ROLES[tuid]) out.role = TUID_ROLES[tuid];
-    if (isDt && (ttype === "DTO" || writeFc)) {
-      syncCandidates++;
-      writeDt ??= { id: "", line, type };
-    }
+
     // The tag's id: transliterated name, unique in the profile.
     let id = identifier(name || `tag_${adr.toString(16)}`);
     const n = ids.get(id.toLowerCase()) ?? 0;
     ids.set(id.toLowerCase(), n + 1);
     if (n) id = `${id}_${n + 1}`;
     out.id = id;
-    if (writeDt && writeDt.line === line) writeDt.id = id;
+    // Time sync candidates, by the id just given (several tags may share a line).
+    if (isDt && (ttype === "DTO" || writeFc)) {
+      syncCandidates++;
+      writeDt ??= { id, line, type, address: adr };
+    } else if (isDt) clocks.push({ id, line, type, address: adr });
     const descr = tag.attrs.get("Descr");
     const origin = `EnLogic ${ttype} Adr=0x${adr.toString(16).toUpperCase()} Func=${func} DataType=${dtCode} (${ENLOGIC_TYPE_NAMES[dtCode]})${Number.isInteger(endian) && endian ? ` endian=${endian}` : ""}`;
     out.description = [descr, path.filter(Boolean).length ? `group: ${path.filter(Boolean).join(" / ")}` : "", origin, ...note].filter(Boolean).join(". ");
@@ -486,27 +510,68 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
   };
   if (group || descr) profile.model = [descr, group].filter(Boolean).join(" — ");
   if (syncMin > 0) {
-    if (writeDt && syncCandidates === 1) profile.timeSync = { tag: writeDt.id, periodMin: syncMin };
-    else if (writeDt) {
-      profile.timeSync = { tag: writeDt.id, periodMin: syncMin };
-      ctx.report(writeDt.line, "warning", `synchronisation period ${syncMin} min: several date-time outputs; the first (${writeDt.id}) is written`);
-    } else ctx.report(props!.line, "warning", `synchronisation period ${syncMin} min but no date-time output tag (DTO) to write: no time sync`);
-  }
-  // Validate against Busbar's own profile rules; report what they reject.
-  try {
-    parseProfile(profile, profileId);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const i of e.issues) {
-      const m = /^tags\[(\d+)\]/.exec(i.path);
-      const bad = m ? tags[Number(m[1])] : undefined;
-      ctx.report(bad ? lineOf(tree, String(bad.label)) : mod.line, "error", `${bad ? `${bad.label}: ` : ""}${i.path}: ${i.message}; not imported`);
+    if (!writeDt) ctx.report(props!.line, "warning", `synchronisation period ${syncMin} min but no date-time output tag (DTO) to write: no time sync`);
+    else {
+      if (syncCandidates > 1) ctx.report(writeDt.line, "warning", `synchronisation period ${syncMin} min: several date-time outputs; the first (${writeDt.id}) is written`);
+      // The clock to read first: the date-time input at the output's address (SATEC: DT and wDT at
+      // 0x1100), else one of the output's type, else the only one. EnLogic writes blind; Busbar never does.
+      const clock =
+        clocks.find((c) => c.address === writeDt!.address && c.type === writeDt!.type) ??
+        (clocks.filter((c) => c.type === writeDt!.type).length === 1 ? clocks.find((c) => c.type === writeDt!.type) : undefined) ??
+        (clocks.length === 1 ? clocks[0] : undefined);
+      if (clock) {
+        profile.timeSync = { tag: writeDt.id, periodMin: syncMin, clock: clock.id };
+        ctx.report(writeDt.line, "info", `time sync every ${syncMin} min through ${writeDt.id}, reading the device clock ${clock.id} first (drift reported with each setting)`);
+      } else
+        ctx.report(
+          writeDt.line,
+          "warning",
+          `synchronisation period ${syncMin} min, but ${clocks.length ? `${clocks.length} date-time inputs and none is clearly the device clock` : "no readable date-time input (DTI) holds the device clock"}: no time sync — Busbar never sets a clock it cannot read first; add \`timeSync: { tag: ${writeDt.id}, periodMin: ${syncMin}, clock: … }\` by hand`,
+        );
     }
-    const badIdx = new Set(e.issues.map((i) => /^tags\[(\d+)\]/.exec(i.path)?.[1]).filter((x) => x !== undefined).map(Number));
-    profile.tags = tags.filter((_, i) => !badIdx.has(i)) as ProfileInput["tags"];
-    if (!profile.tags.length) return undefined;
   }
-  const result: ImportedModule = { moduleId, name: profile.name, profile, status, yaml: "" };
+  // KU / KI: the profile's default multipliers, so a device the site file leaves without ku/ki does
+  // not read 100× low; loud, since they belong to one installation's transformers.
+  const multiplied = tags.filter((t) => t.multiplier !== undefined && t.multiplier !== "none");
+  if (multipliers.ku !== 1 || multipliers.ki !== 1) {
+    profile.multipliers = { ku: multipliers.ku, ki: multipliers.ki };
+    for (const key of ["ku", "ki"] as const)
+      if (multipliers[key] !== 1)
+        ctx.report(
+          multiplierLines[key] ?? props?.line ?? mod.line,
+          "warning",
+          `${key.toUpperCase()} = ${multipliers[key]} (${multiplied.filter((t) => String(t.multiplier).includes(key.toUpperCase())).length} tag(s) use it): written as the profile's default \`multipliers.${key}\`; set \`${key}\` on each device in the site file if its transformers differ`,
+        );
+  } else if (multiplied.length)
+    ctx.report(props?.line ?? mod.line, "warning", `${multiplied.length} tag(s) use KU/KI (mn) but the map gives KU = KI = 1: set \`ku\` / \`ki\` on each device in the site file to its transformer ratios`);
+  // Validate against Busbar's own profile rules; report what they reject and leave it out (a tag,
+  // the time sync), until what is left is a valid profile: nothing invalid is ever written.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      parseProfile(profile, profileId);
+      break;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const current = profile.tags as Record<string, unknown>[];
+      for (const i of e.issues) {
+        const m = /^tags\[(\d+)\]/.exec(i.path);
+        const bad = m ? current[Number(m[1])] : undefined;
+        const what = bad ? "not imported" : i.path.startsWith("timeSync") ? "no time sync" : "not imported";
+        ctx.report(bad ? lineOf(tree, String(bad.label)) : mod.line, "error", `${bad ? `${bad.label}: ` : ""}${i.path}: ${i.message}; ${what}`);
+      }
+      const badIdx = new Set(e.issues.map((i) => /^tags\[(\d+)\]/.exec(i.path)?.[1]).filter((x) => x !== undefined).map(Number));
+      profile.tags = current.filter((_, i) => !badIdx.has(i)) as ProfileInput["tags"];
+      const syncIssue = e.issues.some((i) => i.path.startsWith("timeSync"));
+      if (syncIssue || (profile.timeSync && !profile.tags.some((t) => t.id === profile.timeSync!.tag))) delete profile.timeSync;
+      if (!profile.tags.length || attempt >= 3 || (!badIdx.size && !syncIssue)) {
+        if (profile.tags.length) ctx.report(mod.line, "error", `module ${moduleId || name}: the profile is still invalid; not imported`);
+        return undefined;
+      }
+    }
+  }
+  const ratios = [profile.multipliers ? `ku: ${profile.multipliers.ku}, ki: ${profile.multipliers.ki}` : "", multiplied.length && !profile.multipliers ? "ku: 1, ki: 1" : ""].filter(Boolean).join("");
+  const siteStub = `- { id: ${identifier(name || cfgName || profileId)}, bus: BUS, unit: ${unitAddr ?? 1}, profile: ${profileId}${ratios ? `, ${ratios}` : ""} }`;
+  const result: ImportedModule = { moduleId, name: profile.name, profile, status, siteStub, yaml: "" };
   result.yaml = renderYaml(result, fileName);
   return result;
 }
@@ -538,10 +603,13 @@ function renderYaml(m: ImportedModule, fileName: string): string {
     `# ${p.name}: imported from the EnLogic device map ${fileName.split("/").pop()}${m.moduleId ? ` (module Id ${m.moduleId})` : ""} by busbar import-enlogic.`,
     "# Check it against the maker's register map before use; the import report lists every caveat by line.",
   ];
+  lines.push("# This module's device in the site file (devices:), with the map's unit, KU and KI:", `#   ${m.siteStub}`);
   if (m.status.length) {
     lines.push("# EnLogic service tags (Func=0) — Busbar keeps these for every device by itself:");
-    for (const s of m.status) lines.push(`#   "${s.tag}" (Adr ${s.adr}) → ${s.busbar}`);
+    for (const s of m.status) lines.push(`#   ${JSON.stringify(s.tag)} (Adr ${s.adr}) → ${s.busbar}`);
   }
+  // A name from the map must not end a comment line early (the rest would be read as YAML).
+  for (let i = 0; i < lines.length; i++) lines[i] = lines[i]!.replace(/[\r\n\u0085\u2028\u2029]+/g, " ");
   const { tags, defaults: _d, ...head } = p;
   lines.push(stringify(head, { lineWidth: 0 }).trimEnd());
   lines.push("tags:");

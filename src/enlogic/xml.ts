@@ -28,7 +28,12 @@ const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"'
 
 function decodeEntities(s: string, line: number): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);/g, (m, e: string) => {
-    if (e[0] === "#") return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    if (e[0] === "#") {
+      const code = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      // XML's Char production: no NUL, no surrogate halves, nothing above U+10FFFF.
+      if (!(code >= 1 && code <= 0x10ffff) || (code >= 0xd800 && code <= 0xdfff)) throw new XmlError(line, `character reference ${m} is not a character`);
+      return String.fromCodePoint(code);
+    }
     const v = ENTITIES[e];
     if (v === undefined) throw new XmlError(line, `unknown entity ${m}`);
     return v;

@@ -10,14 +10,14 @@ import { SimDevice, type SimValue } from "./device.ts";
 import { type BusVoltage, DEAD_BUS, type Flow, NO_FLOW, NOMINAL_LL, NOMINAL_LN, totalOf } from "./electrical.ts";
 import { AtsModel } from "./models/ats.ts";
 import { BessModel } from "./models/bess.ts";
-import { BreakerModel } from "./models/breaker.ts";
+import { BreakerModel, type EnergyCounters } from "./models/breaker.ts";
 import type { TickContext } from "./models/context.ts";
 import { GeneratorModel } from "./models/generator.ts";
 import { GenericModel } from "./models/generic.ts";
 import { FeederLoad } from "./models/load.ts";
 import { MeterModel, PulseMeterModel } from "./models/meter.ts";
 import { MicrogridModel } from "./models/microgrid.ts";
-import { hashString, LocalClock, randSigned, smoothNoise } from "./noise.ts";
+import { hashString, LocalClock, rand01, randSigned, smoothNoise } from "./noise.ts";
 import { profileKw, type LoadProfile } from "./load-profiles.ts";
 
 /**
@@ -102,6 +102,23 @@ export interface SimStatus {
   buildingKw: number;
   shedSetpointKw: number | null;
 }
+
+/** Feeder counters at start: peak × load factor over four years (± 20 % per feeder). */
+const COUNTER_LOAD_FACTOR = 0.55;
+const COUNTER_HOURS = 8760 * 4;
+/** The busbar's own consumption and losses, counted by the main but by no feeder. */
+const UNMETERED_SHARE = 0.015;
+/**
+ * The main counts at least this much above the sum of its feeders' imports. Live, the flows add up
+ * exactly and the BESS's evening discharge (~600 kWh) erodes it: months of demo time at speed 1.
+ */
+const MIN_MAIN_MARGIN = 0.01;
+/** The BESS: half a year in service, about two full-power hours of charge a day, 88 % round trip. */
+const BESS_COUNTER_DAYS = 182;
+const BESS_DAILY_CHARGE_H = 2;
+const BESS_ROUND_TRIP = 0.88;
+/** A meter and the breaker it sits beside (TH40C and 5B1) differ by at most this share (class 0.5 and 1). */
+const METER_DISAGREEMENT = 0.003;
 
 type Node = { kind: "source"; sourceKind: string; id: string } | { kind: "ats"; id: string } | { kind: "busbar"; id: string };
 
@@ -199,9 +216,40 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     depth > 32 ? 0 : breakers.filter((e) => e.topo.from === nodeId).reduce((s, e) => s + peakOf(e, depth + 1), 0);
   const peakOf = (e: BreakerEntry, depth = 0): number =>
     e.load ? e.load.peakKw : e.bess ? e.bess.maxKw * 0.1 : e.topo.to !== undefined && nodes.get(e.topo.to)?.kind !== "source" ? peakUnder(e.topo.to, depth) : 0;
+  // Energy counters a few years old, seeded from the feeders up so they agree as real ones do: a
+  // breaker feeding a busbar has counted its feeders' net energy plus the busbar's unmetered share,
+  // so the feeders never sum above the main (issue 9 item 18). Live, the flows add up exactly.
+  const seeded = new Map<BreakerEntry, EnergyCounters>();
+  const childrenOf = (e: BreakerEntry) =>
+    e.topo.to !== undefined && nodes.get(e.topo.to)?.kind !== "source" ? breakers.filter((c) => c.topo.from === e.topo.to) : [];
+  const countersOf = (e: BreakerEntry, depth = 0): EnergyCounters => {
+    const known = seeded.get(e);
+    if (known) return known;
+    let c: EnergyCounters = { importKwh: 0, exportKwh: 0 };
+    const spread = 0.8 + 0.4 * rand01(seed, hashString(`breaker:${e.topo.id}`), 1);
+    if (e.load) c = { importKwh: Math.round(e.load.peakKw * COUNTER_LOAD_FACTOR * COUNTER_HOURS * spread), exportKwh: 0 };
+    else if (e.bess) {
+      // Newer than the switchgear; charged at night, discharged at the evening peak.
+      const charged = Math.round(e.bess.maxKw * BESS_DAILY_CHARGE_H * BESS_COUNTER_DAYS * spread);
+      c = { importKwh: charged, exportKwh: Math.round(charged * BESS_ROUND_TRIP) };
+    } else if (depth < 32) {
+      let net = 0;
+      let imported = 0;
+      for (const child of childrenOf(e)) {
+        const cc = countersOf(child, depth + 1);
+        net += cc.importKwh - cc.exportKwh;
+        imported += cc.importKwh;
+      }
+      // What the BESS gave back fed the loads, not the main; the unmetered share covers it, so even a
+      // page that adds every feeder's import (BESS charge included) stays at or below the main.
+      const main = Math.max(net * (1 + UNMETERED_SHARE), imported * (1 + MIN_MAIN_MARGIN));
+      c = { importKwh: Math.round(Math.max(0, main)), exportKwh: Math.round(Math.max(0, -net)) };
+    }
+    seeded.set(e, c);
+    return c;
+  };
   for (const e of breakers) {
-    // Counters a few years old: peak × 0.55 load factor × 8760 h × 4 years.
-    e.model = new BreakerModel(e.topo.id, claim(e.topo.device), seed, peakOf(e) * 0.55 * 8760 * 4);
+    e.model = new BreakerModel(e.topo.id, claim(e.topo.device), countersOf(e));
     e.model.changed = changed;
   }
   const breakerById = new Map<string, BreakerEntry>();
@@ -226,9 +274,15 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
       pm.changed = changed;
       pulseMeters.push({ model: pm, at: m.at });
     } else {
+      // A meter beside a breaker has counted the same energy, within the two devices' accuracy.
       const e = breakerById.get(m.at);
-      const peak = e ? peakOf(e) : nodes.has(m.at) ? peakUnder(m.at) : 0;
-      meters.push({ model: new MeterModel(dev.id, dev, seed, peak * 0.55 * 8760 * 4), at: m.at });
+      const under = e ? [countersOf(e)] : breakers.filter((b) => b.topo.from === m.at).map((b) => countersOf(b));
+      const accuracy = 1 + METER_DISAGREEMENT * randSigned(seed, hashString(`meter:${dev.id}`), 1);
+      const counted = {
+        importKwh: Math.round(under.reduce((sum, c) => sum + c.importKwh, 0) * accuracy),
+        exportKwh: Math.round(under.reduce((sum, c) => sum + c.exportKwh, 0) * accuracy),
+      };
+      meters.push({ model: new MeterModel(dev.id, dev, counted), at: m.at });
     }
   }
 

@@ -4,7 +4,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { loadProfiles } from "../../src/config/profiles.ts";
 import { parseSite, type Site } from "../../src/config/site.ts";
 import { parseYaml } from "../../src/config/profile.ts";
-import { DEMO_SITE } from "../../src/generated/embedded.ts";
+import { DEMO_SITE } from "../../src/embedded.ts";
 import { startBusbar, type Busbar } from "../../src/server/runtime.ts";
 import { startSimulator, type Sim } from "../../src/sim/simulator.ts";
 

@@ -209,16 +209,17 @@ export class TimeSyncRunner {
       g.nextAt = retryAt();
       return;
     }
-    // Drift check where the clock can be read.
+    // Never set a clock that cannot be read first (profiles require a clock; this guards old ones).
     const read = clockRead(spec);
+    if (!read) {
+      for (const m of alive) bus.event({ kind: "timesync.no-clock", source: m.device, message: `${m.device}: its profile names no clock to read: the clock is not set without a drift check` });
+      g.nextAt = Infinity;
+      return;
+    }
     const ok: SyncMember[] = [];
     const drifts: Record<string, number> = {};
     let refused = false;
     for (const m of alive) {
-      if (!read) {
-        ok.push(m);
-        continue;
-      }
       try {
         const t0 = Date.now();
         const bytes = await bus.read(m.unit, read.fc, read.start, read.count);

@@ -112,7 +112,8 @@ export class TcpLink implements ModbusLink {
               ? await c.readCoils(start, count)
               : await c.readDiscreteInputs(start, count);
       const expected = fc >= 3 ? count * 2 : Math.ceil(count / 8);
-      if (res.buffer.length < expected) throw new LinkError("bad-reply", `malformed reply: ${res.buffer.length} data bytes, expected ${expected}`);
+      // More bytes than asked for is as malformed as fewer: which of them would be ours?
+      if (res.buffer.length !== expected) throw new LinkError("bad-reply", `malformed reply: ${res.buffer.length} data bytes, expected ${expected}`);
       return res.buffer;
     });
   }

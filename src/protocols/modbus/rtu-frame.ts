@@ -116,9 +116,12 @@ export function requestLength(buf: Uint8Array, off: number, avail: number): numb
     case 6:
       return 8;
     case 15:
-    case 16:
+    case 16: {
       if (avail < 7) return undefined;
-      return 9 + buf[off + 6]!;
+      // At most 246 data bytes (123 registers, 1968 coils): an RTU frame is 256 bytes at most.
+      const n = buf[off + 6]!;
+      return n <= 246 ? 9 + n : null;
+    }
     default:
       return null;
   }

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { ASSETS } from "../../generated/embedded.ts";
+import { ASSETS } from "../../embedded.ts";
 
 /** Browser assets embedded in the binary (public/ and the pinned htmx and uPlot builds). */
 export function registerAssetRoutes(app: Hono): void {

@@ -1,8 +1,14 @@
 import type { Tag } from "../../config/profile.ts";
 import type { SimDevice, SimValue } from "../device.ts";
 import { type BusVoltage, DEAD_BUS, type Flow, NO_FLOW, reactiveOf, totalOf, writeElectrical } from "../electrical.ts";
-import { hashString, rand01, randSigned } from "../noise.ts";
+import { hashString, randSigned } from "../noise.ts";
 import type { TickContext } from "./context.ts";
+
+/** Energy counters (kWh) of a breaker or meter. */
+export interface EnergyCounters {
+  importKwh: number;
+  exportKwh: number;
+}
 
 /**
  * A breaker with its trip unit: open / closed / tripped state, the flow through it, energy
@@ -25,13 +31,12 @@ export class BreakerModel {
   constructor(
     readonly id: string,
     readonly dev: SimDevice | undefined,
-    seed: number,
-    /** A plausible age of the counter: kWh already on it at start. */
-    initialKwh: number,
+    /** What the counters hold at start (seeded by the simulator, consistent across the topology). */
+    initial: EnergyCounters,
   ) {
     this.key = hashString(`breaker:${id}`);
-    this.energyIn = Math.round(initialKwh * (0.8 + 0.4 * rand01(seed, this.key, 1)));
-    this.energyOut = 0;
+    this.energyIn = initial.importKwh;
+    this.energyOut = initial.exportKwh;
     if (dev) {
       dev.onWrite((tag, value) => this.onWrite(tag, value));
       dev.set("status_validity", 0x003f);

@@ -2,6 +2,7 @@ import type { Tag } from "../../config/profile.ts";
 import type { SimDevice, SimValue } from "../device.ts";
 import { type BusVoltage, DEAD_BUS, type Flow, NO_FLOW, reactiveOf, totalOf, writeElectrical } from "../electrical.ts";
 import { hashString, rand01, randSigned } from "../noise.ts";
+import type { EnergyCounters } from "./breaker.ts";
 import type { TickContext } from "./context.ts";
 
 /**
@@ -53,7 +54,7 @@ export class MeterModel {
   bus: BusVoltage = DEAD_BUS;
   flow: Flow = NO_FLOW;
   importKwh: number;
-  exportKwh = 0;
+  exportKwh: number;
   importKvarh: number;
   exportKvarh = 0;
   /** Meter clock minus wall clock, ms. */
@@ -63,11 +64,12 @@ export class MeterModel {
   constructor(
     readonly id: string,
     readonly dev: SimDevice,
-    seed: number,
-    initialKwh: number,
+    /** What the counters hold at start: those of the breaker or node the meter sits at. */
+    initial: EnergyCounters,
   ) {
     this.key = hashString(`meter:${id}`);
-    this.importKwh = Math.round(initialKwh * (0.8 + 0.4 * rand01(seed, this.key, 1)));
+    this.importKwh = initial.importKwh;
+    this.exportKwh = initial.exportKwh;
     this.importKvarh = Math.round(this.importKwh * 0.35);
     dev.onWrite((tag, value) => {
       if (tag.kind === "datetime" && typeof value === "number" && Number.isFinite(value)) {
