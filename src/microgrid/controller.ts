@@ -26,6 +26,8 @@ export interface DeviceWriter {
 
 const INTERLOCK_CODE: Record<Interlock | "write-failed", number> = { "comm-loss": 1, "contactor-open": 2, fault: 3, "write-failed": 4 };
 const TICK_MS = 1000;
+/** A BESS answer to a new setpoint is taken as settled this long after the write. */
+const SETTLE_MS = 500;
 
 export interface MicrogridStatus {
   now: number;
@@ -53,6 +55,8 @@ export class MicrogridController {
   private readonly power: PointInfo[];
   private readonly inputs: Set<number>;
   private lastSampleTs = 0;
+  /** Timestamp of the building kW sample used by the present tick. */
+  private sampleTs = 0;
   private sourceIndex = -2;
   private gdpActive: 0 | 1 | 2 = 0;
   private gdpSetpointSeen = NaN;
@@ -161,6 +165,7 @@ export class MicrogridController {
         });
       this.sourceIndex = idx;
     }
+    this.sampleTs = idx >= 0 ? ts : 0;
     const fresh = idx >= 0 && ts > this.lastSampleTs;
     if (fresh) {
       this.lastSampleTs = ts;
@@ -290,7 +295,15 @@ export class MicrogridController {
     }
     if (b.control) computed.set(`${MG}.bess_interlock`, this.interlock ? INTERLOCK_CODE[this.interlock] : 0, Quality.GOOD, now);
     else computed.set(`${MG}.bess_interlock`, 0, Quality.GOOD, now);
-    if (!this.interlock && decision.setpointKw !== null) {
+    // After a new setpoint, wait until both the 5B1 and the BESS have been read since the battery
+    // settled (its ramp is well under 0.5 s): the two buses are polled apart, and a 5B1 value with
+    // the new discharge beside a BESS power from before it would make the loop hunt.
+    const settledAt = this.lastWriteAt + SETTLE_MS;
+    const settled = this.sampleTs > settledAt && this.deps.table.tsOf(this.pt(`${d}.power`).index) > settledAt;
+    // A zero from a state (event over, reserve reached, no permissive) goes at once; the loop's own
+    // numbers wait for settled readings.
+    const fromLoop = decision.reason.key.startsWith("mg.reason.event");
+    if (!this.interlock && decision.setpointKw !== null && (settled || !fromLoop)) {
       const sp = decision.setpointKw;
       const moved = this.commandKw === null || Math.abs(sp - this.commandKw) >= b.deadbandKw || (sp === 0 && this.commandKw !== 0);
       if (moved || now - this.lastWriteAt >= b.keepaliveS * 1000) void this.send(sp, false);
