@@ -65,17 +65,28 @@ async function runSim() {
       process.exit(0);
     }
   });
-  process.send!({ ports: Object.fromEntries(sim.ports) });
+  // BACnet/IP: the UPS listens on a port of its own; Busbar's bus broadcasts to it and knows its address.
+  const bacnet = {
+    buses: sim.servedSite.buses.filter((b) => b.kind === "bacnet-ip"),
+    addresses: Object.fromEntries(sim.servedSite.devices.filter((d) => d.instance !== undefined).map((d) => [d.id, d.address])),
+  };
+  process.send!({ ports: Object.fromEntries(sim.ports), bacnet });
 }
 
 // ---- child: Busbar --------------------------------------------------------------------------------
 async function runBusbar() {
   const { raw, profiles, parseSite } = await demoSite();
   const ports = JSON.parse(process.env.SIM_PORTS!) as Record<string, number>;
-  for (const b of raw.buses as { id: string; host?: string; port?: number }[]) {
-    b.host = "127.0.0.1";
-    b.port = ports[b.id];
+  const bacnet = JSON.parse(process.env.SIM_BACNET ?? '{"buses":[],"addresses":{}}') as { buses: { id: string; port: number; broadcast: string }[]; addresses: Record<string, string> };
+  for (const b of raw.buses as { id: string; kind: string; host?: string; port?: number; broadcast?: string }[]) {
+    const served = bacnet.buses.find((x) => x.id === b.id);
+    if (b.kind === "bacnet-ip") Object.assign(b, served ? { port: served.port, broadcast: served.broadcast } : {});
+    else {
+      b.host = "127.0.0.1";
+      b.port = ports[b.id];
+    }
   }
+  for (const d of (raw as unknown as { devices: { id: string; address?: string }[] }).devices) if (bacnet.addresses[d.id]) d.address = bacnet.addresses[d.id];
   const { startBusbar } = await import("../src/server/runtime.ts");
   const busbar = await startBusbar({
     site: parseSite(raw, profiles, "demo-site.yaml"),
@@ -273,8 +284,8 @@ async function launch(layout: LayoutName): Promise<Browser> {
 
 async function main() {
   const sim = spawnChild("sim");
-  const { ports } = (await sim.first) as { ports: Record<string, number> };
-  const server = spawnChild("busbar", { SIM_PORTS: JSON.stringify(ports) });
+  const { ports, bacnet } = (await sim.first) as { ports: Record<string, number>; bacnet: unknown };
+  const server = spawnChild("busbar", { SIM_PORTS: JSON.stringify(ports), SIM_BACNET: JSON.stringify(bacnet) });
   const { url } = (await server.first) as { url: string };
   const floor = startFloorServer();
   try {

@@ -32,7 +32,7 @@ const embedFiles: BunPlugin = {
   },
 };
 
-export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/historian/backup-worker.ts"];
+export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/drivers/bacnet/worker.ts", "src/historian/backup-worker.ts"];
 
 export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
   rmSync(outfile, { force: true });

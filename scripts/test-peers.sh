@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Installs the independent peers Busbar's tests talk to, from Debian's packages:
 # socat (virtual serial pairs), python3-pymodbus (Modbus server/client), mbpoll (Modbus master),
-# chromium (pages in a real browser). Does nothing when they are all present.
+# chromium (pages in a real browser), tshark (decodes every BACnet frame the tests send); then builds
+# bacnet-stack's BACnet tools (bacserv, bacrp...: Debian has no BACnet peer) from ../shared/peers
+# into the gitignored .cache/bacnet-stack. Does nothing when they are all present.
 set -euo pipefail
-packages=(socat python3-pymodbus mbpoll chromium)
+shared=${BUSBAR_SHARED:-../shared}
+build_bacnet() {
+  if [ -f "$shared/peers/bacnet-stack/build.sh" ]; then
+    bash "$shared/peers/bacnet-stack/build.sh" .cache/bacnet-stack
+  elif [ ! -x .cache/bacnet-stack/bin/bacserv ]; then
+    echo "bacnet-stack peer not found ($shared/peers/bacnet-stack): the BACnet peer tests will be skipped" >&2
+  fi
+}
+trap build_bacnet EXIT
+packages=(socat python3-pymodbus mbpoll chromium tshark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

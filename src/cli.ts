@@ -66,6 +66,15 @@ function checkSite(file: string, profilesDir?: string): void {
   console.log(`${file}: OK — ${site.buses.length} bus(es), ${site.devices.length} device(s), ${registry.points.length} point(s)`);
   for (const bus of site.buses) {
     console.log(`\nbus ${bus.id} (${bus.kind}${"host" in bus ? ` ${bus.host}:${bus.port}` : ` ${bus.port}`})`);
+    if (bus.kind === "bacnet-ip") {
+      // No register plan: the objects each device is read for (RPM sized at bind, from its I-Am).
+      for (const d of site.devices.filter((x) => x.bus === bus.id)) {
+        const points = registry.byDevice.get(d.id) ?? [];
+        const objects = new Set(site.profiles.get(d.profile)?.bacnet?.points.filter((p) => points.some((i) => i.name === p.id)).map((p) => `${p.objectTypeName}:${p.instance}`));
+        console.log(`  ${d.id} instance ${d.instance} profile ${d.profile}: ${points.length} point(s) from ${objects.size} object(s), ${d.cov === "off" ? `polled every ${d.pollMs} ms` : `COV (${d.cov}, ${d.covLifetimeS} s)`}`);
+      }
+      continue;
+    }
     for (const d of site.devices.filter((x) => x.bus === bus.id)) {
       const reads = plans.get(d.id) ?? [];
       console.log(`  ${d.id} unit ${d.unit} profile ${d.profile}: ${reads.length} read(s) per cycle`);

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProfiles } from "../src/config/profiles.ts";
-import { parseSite } from "../src/config/site.ts";
+import { parseSite, type ModbusBusConfig } from "../src/config/site.ts";
 import { createLink, TcpLink, type ModbusLink } from "../src/protocols/modbus/link.ts";
 import { SerialPort } from "../src/protocols/serial/tty.ts";
 import { timeSyncSpec, TimeSyncRunner, tzOffsetMs, type TimeSyncBus } from "../src/drivers/modbus/timesync.ts";
@@ -142,7 +142,7 @@ describe("broadcast over RTU-over-TCP (serial RTU: timesync.test.ts)", () => {
       { site: { name: "bcast" }, buses: [{ id: "dsrv", kind: "modbus-rtu-tcp", host: "127.0.0.1", port: (bridge.address() as { port: number }).port, ...LINE, timeoutMs: TIMEOUT_MS }], devices: [] },
       loadProfiles(),
     );
-    const link = createLink(site.buses[0]!);
+    const link = createLink(site.buses[0]! as ModbusBusConfig);
     links.push(link);
     await link.connect();
     const t0 = performance.now();

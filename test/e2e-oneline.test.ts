@@ -55,11 +55,16 @@ describe("one-line diagram", () => {
     for (const name of ["PP-4", "CDS-11", "PE-2/PE-3", "BAT TX", "PRA-1", "ISO", "Hydro-Québec", "Génératrice", "Stockage BESS", "ASI Socomec"]) expect(texts).toContain(name);
     const main = await page.$eval('.ol-wide .nd[data-id="5B1"]', (el) => el.textContent!);
     for (const unit of [" V", " A", " kW", " Hz"]) expect(main).toContain(unit);
-    // The UPS has no device: "no data", never a number.
+    // The UPS over BACnet/IP: its load status as text, load, battery, autonomy and kW live and good.
+    await page.waitForFunction(() => {
+      const vs = [...document.querySelectorAll('.ol-wide .nd[data-id="ups"] [data-p]')];
+      return vs.length === 5 && vs.every((v) => !v.classList.contains("vb"));
+    }, undefined, { timeout: 10_000 });
     const ups = await page.$eval('.ol-wide .nd[data-id="ups"]', (el) => ({ text: el.textContent!, cls: el.getAttribute("class")! }));
-    expect(ups.text).toContain("AUCUNE DONNÉE");
-    expect(ups.text).not.toMatch(/\d/);
-    expect(ups.cls).toContain("q-bad");
+    expect(ups.text).toContain("NORMAL MODE");
+    expect(ups.text).not.toContain("AUCUNE DONNÉE");
+    expect(ups.text).toMatch(/Util\.\s*\d+/);
+    expect(ups.cls).not.toContain("q-bad");
     // BESS: SOC and kW as numbers with good quality.
     const bess = await page.$$eval('.ol-wide .nd[data-id="bess"] [data-p]', (els) => els.map((e) => ({ p: e.getAttribute("data-p"), text: e.textContent, bad: e.classList.contains("vb") })));
     expect(bess.map((b) => b.p).sort()).toEqual(["BESS.power", "BESS.soc"]);

@@ -69,8 +69,15 @@ describe("one-line model and layout from the site file", () => {
     expect(m.nodes.get("ats")).toMatchObject({ onNormal: "ATS.on_normal", onEmergency: "ATS.on_emergency", normal: "utility", emergency: "gen" });
     expect(m.nodes.get("bess")!.lines.flatMap((l) => l.points)).toEqual(["BESS.soc", "BESS.power"]);
     expect(m.nodes.get("gen")).toMatchObject({ running: "GEN.running", available: "ATS.emergency_available" });
-    // The UPS has no device yet: no point at all, flagged "no data".
-    expect(m.nodes.get("ups")).toMatchObject({ noData: true, points: [], lines: [] });
+    // The UPS over BACnet/IP: load status, load rate, battery charge and autonomy, output power.
+    expect(m.nodes.get("ups")).toMatchObject({ noData: false, device: "UPS" });
+    expect(m.nodes.get("ups")!.lines.map((l) => [l.label, ...l.points])).toEqual([
+      ["q.mode", "UPS.ups_load_status"],
+      ["q.load", "UPS.ups_output_lr"],
+      ["q.batt", "UPS.battery_pct"],
+      ["q.auton", "UPS.battery_min"],
+      ["q.p", "UPS.ups_output_kw"],
+    ]);
     expect(m.points).not.toContain(undefined);
   });
 
@@ -143,7 +150,8 @@ describe("states", () => {
     expect(atsPosition(ats, vals({ "ATS.on_normal": [1, "comm-fail"], "ATS.on_emergency": [0, "comm-fail"] }))).toBe("unknown");
     expect(sourceState(m.nodes.get("gen")!, vals({ "GEN.running": [1, "good"] }))).toBe("running");
     expect(sourceState(m.nodes.get("utility")!, vals({ "ATS.normal_available": [0, "good"] }))).toBe("lost");
-    expect(sourceState(m.nodes.get("ups")!, vals({}))).toBe("nodata");
+    // Read through its values only (its load status is a line of its own).
+    expect(sourceState(m.nodes.get("ups")!, vals({}))).toBe("none");
   });
 
   it("energization follows the ATS position and the breakers, and is unknown behind an UNKNOWN breaker", () => {
@@ -199,7 +207,9 @@ describe("pages and the leased stream", () => {
     // A bus nobody answers, with a long backoff: after the first failure the worker stays quiet,
     // so the test can write values itself (main ring) as if they were polled.
     const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: Record<string, unknown>[] };
-    for (const b of raw.buses) Object.assign(b, { host: "127.0.0.1", port: 1, timeoutMs: 50, retries: 0, backoffMs: 600_000 });
+    for (const b of raw.buses)
+      if (b.kind === "bacnet-ip") Object.assign(b, { port: 20_000 + Math.floor(Math.random() * 40_000), timeoutMs: 50, retries: 0, backoffMs: 600_000 });
+      else Object.assign(b, { host: "127.0.0.1", port: 1, timeoutMs: 50, retries: 0, backoffMs: 600_000 });
     const site = parseSite(raw, profiles, "demo-site.yaml");
     busbar = await startBusbar({ site, dbPath: ":memory:", httpPort: 0, httpHost: "127.0.0.1", kiosk: KIOSK, log: () => {} });
     const p = busbar.registry.byId.get("2B1.p_total")!;

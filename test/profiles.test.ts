@@ -13,7 +13,8 @@ const DIR = join(import.meta.dirname, "..", "data", "profiles");
 const files = readdirSync(DIR)
   .filter((f) => f.endsWith(".yaml"))
   .sort();
-const texts = new Map(files.map((f) => [f.replace(/\.yaml$/, ""), readFileSync(join(DIR, f), "utf8")]));
+// BACnet object maps (`protocol: bacnet`) share the folder; test/bacnet-profile.test.ts covers them.
+const texts = new Map(files.map((f) => [f.replace(/\.yaml$/, ""), readFileSync(join(DIR, f), "utf8")] as const).filter(([, t]) => !/^protocol: bacnet$/m.test(t)));
 const profiles = new Map<string, Profile>();
 for (const [id, text] of texts) profiles.set(id, parseProfileYaml(text, `${id}.yaml`));
 

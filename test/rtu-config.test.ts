@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseProfile, parseYaml } from "../src/config/profile.ts";
 import { loadProfiles } from "../src/config/profiles.ts";
-import { parseSite } from "../src/config/site.ts";
+import { parseSite, type ModbusBusConfig } from "../src/config/site.ts";
 import { ConfigError } from "../src/config/validation.ts";
 import { gatewayRoutes } from "../src/gateway/gateway.ts";
 import { createLink, LinkError } from "../src/protocols/modbus/link.ts";
@@ -76,8 +76,8 @@ describe("RTU bus settings", () => {
 
   it("creates RTU links for both serial bus kinds, and reports a missing port as a link error", async () => {
     const s = site({ buses: [{ id: "b", kind: "modbus-rtu", port: "/dev/ttyBUSBAR-none" }, { id: "t", kind: "modbus-rtu-tcp", host: "127.0.0.1", port: 1 }] });
-    const rtu = createLink(s.buses[0]!);
-    const tcp = createLink(s.buses[1]!);
+    const rtu = createLink(s.buses[0]! as ModbusBusConfig);
+    const tcp = createLink(s.buses[1]! as ModbusBusConfig);
     expect(rtu).toBeInstanceOf(RtuLink);
     expect(tcp).toBeInstanceOf(RtuLink);
     const e = await rtu.connect().catch((x) => x);

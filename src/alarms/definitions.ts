@@ -138,6 +138,8 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
   const roleAlarms: { role: string; priority: AlarmPriority | false }[] = [
     { role: "breaker.tripped", priority: config.fromRoles.breakerTripped },
     { role: "ats.emergency", priority: config.fromRoles.atsEmergency },
+    { role: "ups.alarm", priority: config.fromRoles.upsAlarm },
+    { role: "ups.alarm.critical", priority: config.fromRoles.upsAlarmCritical },
   ];
   for (const ra of roleAlarms) {
     if (ra.priority === false) continue;
@@ -159,6 +161,36 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         offDelayMs: 0,
         unit: "",
         message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${stateName}`, en: `${dev} (${info.device}) — ${info.label}: ${stateName}` },
+      });
+    }
+  }
+
+  // A UPS's load status: one alarm per abnormal state that feeds (or no longer feeds) its load.
+  const upsStates: { name: string; suffix: string; priority: AlarmPriority | false }[] = [
+    { name: "ON BATTERY", suffix: "on_battery", priority: config.fromRoles.upsOnBattery },
+    { name: "ON BYPASS", suffix: "on_bypass", priority: config.fromRoles.upsOnBypass },
+    { name: "LOAD OFF", suffix: "load_off", priority: config.fromRoles.upsLoadOff },
+  ];
+  for (const info of registry.points) {
+    if (info.role !== "ups.load-status" || explicit.has(info.id)) continue;
+    const dev = deviceLabel.get(info.device) ?? info.device;
+    for (const st of upsStates) {
+      const entry = Object.entries(info.states ?? {}).find(([, n]) => n === st.name);
+      if (st.priority === false || !entry) continue;
+      push({
+        id: `${info.id}.${st.suffix}`,
+        kind: "digital",
+        priority: st.priority,
+        point: info.id,
+        pointIndex: info.index,
+        device: info.device,
+        deadband: 0,
+        state: Number(entry[0]),
+        stateName: st.name,
+        onDelayMs: 0,
+        offDelayMs: 0,
+        unit: "",
+        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${st.name}`, en: `${dev} (${info.device}) — ${info.label}: ${st.name}` },
       });
     }
   }

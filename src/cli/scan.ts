@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadProfiles } from "../config/profiles.ts";
-import { loadSiteFile, parseSite, SERIAL_DEFAULTS, type BusConfig } from "../config/site.ts";
+import { loadSiteFile, parseSite, SERIAL_DEFAULTS, type ModbusBusConfig } from "../config/site.ts";
 import { ConfigError } from "../config/validation.ts";
 import { createLink } from "../protocols/modbus/link.ts";
 import { DEFAULT_PROBE, describeScan, scanBus, scanCandidate, type ScanCandidate, type ScanRequest } from "../protocols/modbus/rtu-scan.ts";
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     return n;
   };
   let profiles;
-  let bus: BusConfig;
+  let bus: ModbusBusConfig;
   let configured: ScanRequest["configured"] = {};
   let from: number, to: number, timeoutMs: number;
   try {
@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       const site = loadSiteFile(v.site, profiles);
       const b = site.buses.find((x) => x.id === v.bus);
       if (!b) throw new Error(`no bus "${v.bus}" in ${v.site} (buses: ${site.buses.map((x) => x.id).join(", ")})`);
+      if (b.kind === "bacnet-ip") throw new Error(`bus "${v.bus}" is BACnet/IP: its devices are found with Who-Is from the communication page`);
       bus = b;
       for (const d of site.devices) if (d.bus === b.id) configured[d.unit] = { device: d.id, profile: d.profile };
     } else {
@@ -102,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
             : { ...common, kind: "modbus-tcp", host: v.host, port: int(v["tcp-port"], 502, 1, 65535, "tcp-port") }
           : undefined;
       if (!raw) throw new Error("say which bus: --site FILE --bus ID, --port DEVICE or --host HOST");
-      bus = parseSite({ site: { name: "scan" }, buses: [raw] }, profiles, "command line").buses[0]!;
+      bus = parseSite({ site: { name: "scan" }, buses: [raw] }, profiles, "command line").buses[0]! as ModbusBusConfig;
       configured = undefined;
     }
     if (bus.kind !== "modbus-tcp" && (from < 1 || to > 247)) throw new Error(`--from/--to: units ${from}..${to}: a serial bus (${bus.kind}) has units 1..247`);

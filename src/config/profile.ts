@@ -134,6 +134,8 @@ export interface Tag extends Omit<ParsedTag, "function" | "type" | "order" | "ki
 
 export interface Profile extends Omit<ParsedProfile, "tags"> {
   tags: Tag[];
+  /** A BACnet profile (`protocol: bacnet`), presented with tags by config/bacnet-profile.ts. */
+  bacnet?: import("../protocols/bacnet/profile.ts").BacnetProfile;
 }
 
 function resolveTag(t: ParsedTag, p: ParsedProfile): Tag {

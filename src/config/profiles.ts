@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROFILES } from "../embedded.ts";
-import { parseProfileYaml, type Profile } from "./profile.ts";
+import { parseProfile, parseYaml, type Profile } from "./profile.ts";
+import { isBacnetProfileData, parseBacnetProfile } from "../protocols/bacnet/profile.ts";
+import { bacnetAsProfile } from "./bacnet-profile.ts";
 import { ConfigError, type ConfigIssue } from "./validation.ts";
 import { checkConfigFileSize } from "./yaml.ts";
 
@@ -34,7 +36,9 @@ export function loadProfiles(extraDir?: string): Map<string, Profile> {
   }
   for (const [file, text] of sources) {
     try {
-      const p = parseProfileYaml(text, file);
+      // One folder, one namespace of profile ids: a `protocol: bacnet` file is a BACnet object map.
+      const data = parseYaml(text, file);
+      const p = isBacnetProfileData(data) ? bacnetAsProfile(parseBacnetProfile(data, file)) : parseProfile(data, file);
       profiles.set(p.profile, p);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;

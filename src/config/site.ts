@@ -103,16 +103,48 @@ const rtuOverTcpBus = z
   })
   .strict();
 
-const busSchema = z.discriminatedUnion("kind", [tcpBus, rtuBus, rtuOverTcpBus], {
-  error: "kind must be modbus-tcp, modbus-rtu or modbus-rtu-tcp",
+/**
+ * A BACnet/IP port: one worker binds this UDP port and talks to every BACnet device of the bus.
+ * `broadcast` may carry a port (`127.255.255.255:47809`) for peers on loopback, which each need a port
+ * of their own; `bbmd` registers Busbar as a foreign device when the devices sit on another subnet.
+ */
+const bacnetBus = z
+  .object({
+    id,
+    kind: z.literal("bacnet-ip"),
+    /** Local address to bind (an interface's address); default all. */
+    interface: z.string().min(1).optional(),
+    port: int(1, 65535).default(47808),
+    broadcast: z.string().min(1).default("255.255.255.255"),
+    bbmd: z.object({ address: z.string().min(1), ttlS: int(30, 65535).default(300) }).strict().optional(),
+    ...linkTiming,
+    timeoutMs: int(20, 60_000).default(2000),
+  })
+  .strict();
+
+const busSchema = z.discriminatedUnion("kind", [tcpBus, rtuBus, rtuOverTcpBus, bacnetBus], {
+  error: "kind must be modbus-tcp, modbus-rtu, modbus-rtu-tcp or bacnet-ip",
 });
+
+/** The `unit` of a device that has none (a BACnet device): never a Modbus unit id. */
+export const NO_UNIT = -1;
 
 const deviceSchema = z
   .object({
     id,
     bus: id,
-    /** 1..247 on a serial line; 0..255 on a `modbus-tcp` bus (Schneider IFE/EIFE and many Ethernet devices answer 255 or 0). */
-    unit: int(0, 255),
+    /** Modbus unit id, not on a bacnet-ip bus: 1..247 on a serial line; 0..255 on a `modbus-tcp` bus (Schneider IFE/EIFE and many Ethernet devices answer 255 or 0). */
+    unit: int(0, 255).optional(),
+    /** BACnet device instance (bacnet-ip buses). */
+    instance: int(0, 4_194_302).optional(),
+    /** BACnet: known `ip[:port]`, used before the first I-Am (the device is still re-bound by I-Am). */
+    address: z.string().min(1).optional(),
+    /** BACnet: subscribe COV (confirmed or unconfirmed notifications), else poll at pollMs. */
+    cov: z.enum(["off", "confirmed", "unconfirmed"]).default("off"),
+    /** BACnet: subscription lifetime; renewed at half-life. */
+    covLifetimeS: int(10, 86_400).default(300),
+    /** BACnet UPS of a parallel system in "multi-units" mode: does this device carry the system-level objects? */
+    systemLevel: z.boolean().default(true),
     profile: z.string().min(1),
     label: z.string().optional(),
     /** Poll period of the device's fast tags. */
@@ -132,7 +164,9 @@ const deviceSchema = z
     host: z.string().min(1).optional(),
     port: int(1, 65535).optional(),
   })
-  .strict();
+  .strict()
+  // Protocol code reads `unit` as a number; a BACnet device has none. 0 is a real unit on modbus-tcp, so "none" is NO_UNIT.
+  .transform((d) => ({ ...d, unit: d.unit ?? NO_UNIT }));
 
 /** `DEVICE.tag` */
 const pointRef = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_\-]*\.[A-Za-z][A-Za-z0-9_]*$/, "must be DEVICE.tag");
@@ -151,6 +185,8 @@ const sourceSchema = z
     available: pointRef.optional(),
     /** Points shown beside the source (e.g. generator running, BESS SOC). */
     points: z.array(pointRef).default([]),
+    /** A UPS's input: the feeder breaker it hangs from (its load follows that feeder; it runs on battery while the feeder is dead). */
+    fedBy: id.optional(),
   })
   .strict();
 
@@ -252,6 +288,13 @@ export const alarmsSchema = z
       .object({
         breakerTripped: z.union([alarmPriority, z.literal(false)]).default("critical"),
         atsEmergency: z.union([alarmPriority, z.literal(false)]).default("high"),
+        /** Every UPS alarm bit (role ups.alarm), and the imminent-stop bits (ups.alarm.critical). */
+        upsAlarm: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsAlarmCritical: z.union([alarmPriority, z.literal(false)]).default("critical"),
+        /** A UPS load status (role ups.load-status) on battery, on (automatic) bypass, load off. */
+        upsOnBattery: z.union([alarmPriority, z.literal(false)]).default("high"),
+        upsOnBypass: z.union([alarmPriority, z.literal(false)]).default("medium"),
+        upsLoadOff: z.union([alarmPriority, z.literal(false)]).default("critical"),
       })
       .strict()
       .prefault({}),
@@ -390,6 +433,9 @@ export type BusConfig = ParsedBus extends infer B
     : B
   : never;
 export type SerialBusConfig = Extract<BusConfig, { kind: "modbus-rtu" | "modbus-rtu-tcp" }>;
+export type BacnetBusConfig = Extract<BusConfig, { kind: "bacnet-ip" }>;
+/** A bus a Modbus worker polls (every kind but bacnet-ip). */
+export type ModbusBusConfig = Exclude<BusConfig, { kind: "bacnet-ip" }>;
 /** A device with its multipliers resolved (its own, else its profile's, else 1). */
 export type DeviceConfig = Omit<SiteFile["devices"][number], "ku" | "ki"> & { ku: number; ki: number };
 export type Topology = SiteFile["topology"];
@@ -439,9 +485,20 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   const busKinds = new Map(s.buses.map((b) => [b.id, b.kind]));
   s.devices.forEach((d, i) => {
     const kind = busKinds.get(d.bus);
+    const bacnetProfile = profiles.get(d.profile)?.bacnet !== undefined;
+    if (kind === "bacnet-ip") {
+      if (d.instance === undefined) issues.push({ path: `devices[${i}].instance`, message: `a device on bacnet-ip bus ${d.bus} needs its BACnet device instance` });
+      if (d.unit !== NO_UNIT) issues.push({ path: `devices[${i}].unit`, message: "a BACnet device has an instance, not a unit" });
+      if (profiles.has(d.profile) && !bacnetProfile) issues.push({ path: `devices[${i}].profile`, message: `profile ${d.profile} is a Modbus register map; a bacnet-ip device needs a BACnet profile` });
+      return;
+    }
+    if (kind !== undefined && bacnetProfile) issues.push({ path: `devices[${i}].profile`, message: `profile ${d.profile} is a BACnet object map; bus ${d.bus} is ${kind}` });
+    if (kind !== undefined && d.unit === NO_UNIT)
+      issues.push({ path: `devices[${i}].unit`, message: kind === "modbus-tcp" ? "required (0..255)" : "required (1..247)" });
+    if (d.instance !== undefined) issues.push({ path: `devices[${i}].instance`, message: `only devices on a bacnet-ip bus have an instance (bus ${d.bus} is ${kind})` });
     if ((d.host !== undefined || d.port !== undefined) && kind !== undefined && kind !== "modbus-tcp")
       issues.push({ path: `devices[${i}].${d.host !== undefined ? "host" : "port"}`, message: `only devices on a modbus-tcp bus have their own address (bus ${d.bus} is ${kind})` });
-    const unitIssue = serialUnitIssue(d.unit, kind, d.bus);
+    const unitIssue = d.unit === NO_UNIT ? undefined : serialUnitIssue(d.unit, kind, d.bus);
     if (unitIssue) issues.push({ path: `devices[${i}].unit`, message: unitIssue });
     if (!busIds.has(d.bus)) issues.push({ path: `devices[${i}].bus`, message: `no bus "${d.bus}" (buses: ${[...busIds].join(", ")})` });
     if (!profiles.has(d.profile))
@@ -474,6 +531,7 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
   t.sources.forEach((x, i) => {
     checkDevice(x.device, `topology.sources[${i}].device`);
     checkPoint(x.available, `topology.sources[${i}].available`);
+    if (x.fedBy !== undefined && !t.breakers.some((b) => b.id === x.fedBy)) issues.push({ path: `topology.sources[${i}].fedBy`, message: `no breaker "${x.fedBy}"` });
     x.points.forEach((p, j) => checkPoint(p, `topology.sources[${i}].points[${j}]`));
   });
   t.ats.forEach((x, i) => {
@@ -567,7 +625,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
  */
 function resolveLines(s: SiteFile, profiles: Map<string, Profile>, issues: ConfigIssue[]): BusConfig[] {
   return s.buses.map((bus, i): BusConfig => {
-    if (bus.kind === "modbus-tcp") return bus;
+    if (bus.kind === "modbus-tcp" || bus.kind === "bacnet-ip") return bus;
     const resolved = { ...bus } as Record<string, unknown>;
     for (const key of ["baud", "parity", "stopBits"] as const) {
       if (bus[key] !== undefined) continue;
@@ -634,7 +692,8 @@ function gatewayIssues(s: SiteFile): ConfigIssue[] {
   });
   if (g.exposeAll) {
     s.devices.forEach((d, i) => {
-      if (!d.enabled || listed.has(d.id)) return;
+      // A BACnet device (an instance, no unit) has no registers for Modbus masters.
+      if (!d.enabled || listed.has(d.id) || d.instance !== undefined) return;
       const prev = units.get(d.unit);
       if (prev)
         issues.push({

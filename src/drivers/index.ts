@@ -4,6 +4,8 @@ import { createRegistry, type PointRegistry, type PointSource } from "../points/
 import { ModbusDriver } from "./modbus/driver.ts";
 import { modbusPointSource } from "./modbus/points.ts";
 import type { WorkerSpec } from "./supervisor.ts";
+import { BacnetSiteDriver } from "./bacnet/site-driver.ts";
+import { bacnetPointSource } from "./bacnet/points.ts";
 
 /**
  * The drivers a site runs, and the registry built from all point sources. This is where a driver
@@ -14,7 +16,7 @@ import type { WorkerSpec } from "./supervisor.ts";
 
 /** Every source of points, in numbering order: Modbus devices, BACnet devices, computed points. */
 export function pointSources(site: Site, computed: readonly ComputedPointDef[] = []): PointSource[] {
-  return [modbusPointSource(site), computedPointSource(computed)];
+  return [modbusPointSource(site), bacnetPointSource(site), computedPointSource(computed)];
 }
 
 /** Numbers every point of the site (and the computed points); stable for a given site file. */
@@ -24,6 +26,7 @@ export function buildRegistry(site: Site, computed: readonly ComputedPointDef[] 
 
 export interface SiteDrivers {
   modbus: ModbusDriver;
+  bacnet: BacnetSiteDriver;
   /** Every driver's workers, for the supervisor (their order fixes the table rings). */
   workers: WorkerSpec[];
 }
@@ -34,5 +37,6 @@ export interface DriverOptions {
 
 export function createDrivers(site: Site, registry: PointRegistry, opts: DriverOptions = {}): SiteDrivers {
   const modbus = new ModbusDriver(site, registry, { log: opts.log });
-  return { modbus, workers: [...modbus.workers()] };
+  const bacnet = new BacnetSiteDriver(site, registry);
+  return { modbus, bacnet, workers: [...modbus.workers(), ...bacnet.workers()] };
 }

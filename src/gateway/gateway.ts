@@ -107,7 +107,7 @@ export function gatewayRoutes(site: Pick<Site, "devices" | "gateway">): Map<numb
   }
   if (g.exposeAll)
     for (const d of site.devices)
-      if (d.enabled && !listed.has(d.id) && !routes.has(d.unit))
+      if (d.enabled && !listed.has(d.id) && d.instance === undefined && !routes.has(d.unit))
         routes.set(d.unit, { unit: d.unit, bus: d.bus, target: d.unit, device: d.id, mode: g.mode, maxAgeMs: g.maxAgeMs });
   return routes;
 }

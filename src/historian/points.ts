@@ -60,7 +60,7 @@ export function histPoints(points: readonly PointInfo[], config: HistorianConfig
       deadband: kind === "analog" ? deadband : 0,
       relDeadband: kind === "analog" ? relDeadband : 0,
       heartbeatMs: (o.heartbeatS ?? config.heartbeatS) * 1000,
-      store: o.store ?? p.readable !== false,
+      store: o.store ?? p.readable,
     };
   });
 }

@@ -2,6 +2,7 @@ import type { Site } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
 import type { LiveView } from "../points/live.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
@@ -17,6 +18,7 @@ export interface AppContext {
   supervisor: Supervisor;
   /** The Modbus driver: request plans, scanner, gateway forwarding. */
   modbus: ModbusDriver;
+  bacnet: BacnetSiteDriver;
   computed: ComputedPoints;
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */

@@ -6,6 +6,7 @@ import { PointTable } from "../points/table.ts";
 import { ComputedPoints, sqliteComputedStore, type ComputedPointDef } from "../points/computed.ts";
 import { buildRegistry, createDrivers } from "../drivers/index.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
+import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import { Supervisor } from "../drivers/supervisor.ts";
 import { createApp } from "./app.tsx";
 import { PageEvents } from "./page-events.ts";
@@ -54,6 +55,8 @@ export interface Busbar {
   supervisor: Supervisor;
   /** The Modbus driver: plans, scanner, gateway forwarding. */
   modbus: ModbusDriver;
+  /** The BACnet driver: Who-Is scans, writes with a priority or a relinquish. */
+  bacnet: BacnetSiteDriver;
   /** The main thread's computed points: `set` their values, `onWrite` to act on operators' writes. */
   computed: ComputedPoints;
   db: BusbarDb;
@@ -90,7 +93,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     historySlotMs: 1000,
   });
   const live = new LiveView(registry, table);
-  const { modbus } = drivers;
+  const { modbus, bacnet } = drivers;
   const computed = new ComputedPoints(registry, table, computedDefs, sqliteComputedStore(db.sqlite));
 
   const lang = site.site.language;
@@ -183,7 +186,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, computed, db, pageEvents, gateway, history, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -217,6 +220,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     live,
     supervisor,
     modbus,
+    bacnet,
     computed,
     db,
     pageEvents,

@@ -19,6 +19,8 @@ import { MeterModel, PulseMeterModel } from "./models/meter.ts";
 import { MicrogridModel } from "./models/microgrid.ts";
 import { hashString, LocalClock, rand01, randSigned, smoothNoise } from "./noise.ts";
 import { profileKw, type LoadProfile } from "./load-profiles.ts";
+import { UpsModel } from "./models/ups.ts";
+import { BacnetSimDevice, type BacnetSimFaults } from "./bacnet-device.ts";
 
 /**
  * The site simulator: serves every device of a site over Modbus TCP, one server per
@@ -45,6 +47,8 @@ export interface SimulatorOptions {
   ports?: Record<string, number>;
   /** Bind every bus on a free port (tests); read them back from `ports` / `servedSite`. */
   anyPort?: boolean;
+  /** BACnet devices: Profile_Name announced (default factor_10), faults to inject (tests). */
+  bacnet?: Record<string, { profileName?: string; modelName?: string; maxApdu?: number; faults?: BacnetSimFaults }>;
   /** Clock (default Date.now). */
   clock?: () => number;
   /** Tick on a timer (default true); false = only when `tick()` is called. */
@@ -89,6 +93,8 @@ export interface Sim {
   /** What the simulation controls page shows: breakers, loads, ATS, utility, devices offline/garbage. */
   status(): SimStatus;
   device(deviceId: string): SimDevice | undefined;
+  /** The simulated BACnet/IP device serving a site device. */
+  bacnet(deviceId: string): BacnetSimDevice | undefined;
   /** Runs one tick now (also runs on the timer unless autoTick is false). */
   tick(): void;
   stop(): void;
@@ -286,6 +292,17 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     }
   }
 
+  // A UPS on a BACnet device: fed by its feeder breaker, on battery while the feeder is dead.
+  const upsModels: { model: UpsModel; feeder: BreakerEntry | undefined }[] = [];
+  for (const s of topo.sources) {
+    if (s.kind !== "ups" || !s.device) continue;
+    const dev = devices.get(s.device);
+    if (!dev?.profile.bacnet || claimed.has(dev.id)) continue;
+    claimed.add(dev.id);
+    const kva = Number(opts.bacnet?.[dev.id]?.modelName ?? 60);
+    upsModels.push({ model: new UpsModel(dev.id, dev, Number.isFinite(kva) ? kva : 60), feeder: s.fedBy ? breakerById.get(s.fedBy) : undefined });
+  }
+
   const microgrids: MicrogridModel[] = [];
   const generic: GenericModel[] = [];
   for (const dev of devices.values()) {
@@ -441,6 +458,10 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     }
     for (const { model, at } of pulseMeters) model.integrate(ctx, totalOf(pointFlow(at).flow));
     for (const m of microgrids) m.update(ctx, buildingKw);
+    for (const { model, feeder } of upsModels) {
+      const input = feeder ? (feeder.model.closed ? feeder.model.bus : DEAD_BUS) : (voltages.get(topo.ats[0]?.id ?? "") ?? utilityVoltage());
+      model.update(ctx, input, feeder?.load ? feeder.load.power(ctx) : 20);
+    }
     // Publish into the register images.
     for (const e of breakers) e.model.publish(ctx);
     for (const { topo: a, model } of atsModels) model.publish(ctx, (voltages.get(a.emergency) ?? DEAD_BUS).live);
@@ -450,7 +471,9 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     for (const { model } of pulseMeters) model.publish();
     for (const m of microgrids) m.publish();
     for (const g of generic) g.publish(ctx);
+    for (const b of bacnetSims.values()) b.publish(ctx.now);
   };
+  const bacnetSims = new Map<string, BacnetSimDevice>();
 
   let ticking = false;
   const safeTick = () => {
@@ -538,13 +561,59 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     throw e;
   }
 
+  // ---- BACnet/IP devices --------------------------------------------------------------------------
+  // One UDP port per device on loopback (peers on one host each need their own port, and a port
+  // other than 47808: ../shared/peers/README.md); the served site points the bus's broadcast and each
+  // device's address at them. UDP ports cannot be asked for synchronously: anyPort picks random ones.
+  const randomPort = () => 20_000 + Math.floor(Math.random() * 40_000);
+  const bacnetAddr = new Map<string, string>();
+  const bacnetBuses = new Map<string, { port: number; broadcast: string }>();
+  try {
+    for (const bus of site.buses) {
+      if (bus.kind !== "bacnet-ip") continue;
+      const on = site.devices.filter((d) => d.bus === bus.id && d.enabled && devices.get(d.id)?.profile.bacnet);
+      if (!on.length) continue;
+      const host = opts.host && opts.host !== "0.0.0.0" ? opts.host : "127.0.0.1";
+      let first = 0;
+      on.forEach((d, i) => {
+        const fromAddress = d.address ? Number(d.address.split(":")[1]) : NaN;
+        const port = opts.ports?.[d.id] ?? (opts.anyPort || !Number.isFinite(fromAddress) ? (opts.anyPort ? randomPort() : bus.port + 1 + i) : fromAddress);
+        if (i === 0) first = port;
+        const o = opts.bacnet?.[d.id] ?? {};
+        const sim = new BacnetSimDevice(devices.get(d.id)!, devices.get(d.id)!.profile.bacnet!, {
+          instance: d.instance!,
+          port,
+          host,
+          modelName: o.modelName ?? "60",
+          profileName: o.profileName ?? "factor_10",
+          maxApdu: o.maxApdu,
+          faults: o.faults,
+        });
+        bacnetSims.set(d.id, sim);
+        bacnetAddr.set(d.id, `${host}:${port}`);
+      });
+      const busPort = opts.ports?.[bus.id] ?? (opts.anyPort ? randomPort() : bus.port);
+      bacnetBuses.set(bus.id, { port: busPort, broadcast: `${host === "127.0.0.1" ? "127.255.255.255" : host}:${first}` });
+      ports.set(bus.id, busPort);
+    }
+  } catch (e) {
+    for (const s of servers) s.stop();
+    for (const b of bacnetSims.values()) b.close();
+    throw e;
+  }
+
   const timer = opts.autoTick === false ? null : setInterval(safeTick, tickMs);
 
   const servedSite: Site = {
     ...site,
     buses: site.buses.map((b) =>
-      b.kind === "modbus-tcp" && ports.has(b.id) ? { ...b, host: hosts.get(b.id) === "0.0.0.0" ? "127.0.0.1" : hosts.get(b.id)!, port: ports.get(b.id)! } : b,
+      b.kind === "modbus-tcp" && ports.has(b.id)
+        ? { ...b, host: hosts.get(b.id) === "0.0.0.0" ? "127.0.0.1" : hosts.get(b.id)!, port: ports.get(b.id)! }
+        : b.kind === "bacnet-ip" && bacnetBuses.has(b.id)
+          ? { ...b, interface: undefined, ...bacnetBuses.get(b.id)! }
+          : b,
     ),
+    devices: site.devices.map((d) => (bacnetAddr.has(d.id) ? { ...d, address: bacnetAddr.get(d.id)! } : d)),
   };
 
   const breakerOf = (id: string): BreakerEntry => {
@@ -627,12 +696,14 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
       };
     },
     device: (id) => devices.get(id),
+    bacnet: (id) => bacnetSims.get(id),
     tick: safeTick,
     stop() {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
       for (const s of servers) s.stop();
+      for (const b of bacnetSims.values()) b.close();
     },
   };
 }

@@ -5,6 +5,54 @@ import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
 import type { LearnedPlanView } from "../protocols/modbus/learned-plan.ts";
 import type { BusStats, DeviceStats } from "../drivers/protocol.ts";
 import { Layout } from "./layout.tsx";
+import type { BacnetStats } from "../drivers/bacnet/messages.ts";
+import { SEGMENTATION } from "../protocols/bacnet/objects.ts";
+
+/** A BACnet/IP port's devices as discovered (I-Am data) and as the driver runs them (RPM size, COV). */
+function BacnetDiscovery(props: { stats: BacnetStats; t: T; now: number }) {
+  const { stats, t, now } = props;
+  const run = new Map(stats.bacnet.devices.map((d) => [d.id, d]));
+  return (
+    <div class="table-scroll bacnet-discovery">
+      <table class="comm-devices">
+        <thead>
+          <tr>
+            <th>{t("comm.bacnet.instance")}</th>
+            <th>{t("comm.bacnet.address")}</th>
+            <th class="num">{t("comm.bacnet.vendor")}</th>
+            <th class="num">{t("comm.bacnet.maxApdu")}</th>
+            <th>{t("comm.bacnet.segmentation")}</th>
+            <th>{t("comm.device")}</th>
+            <th>{t("comm.bacnet.reading")}</th>
+            <th>{t("comm.bacnet.cov")}</th>
+            <th>{t("comm.bacnet.seen")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {stats.bacnet.discovered.map((h) => {
+            const d = h.device ? run.get(h.device) : undefined;
+            return (
+              <tr data-instance={h.instance}>
+                <td class="num">{h.instance}</td>
+                <td>{h.address}</td>
+                <td class="num">{h.vendorId}</td>
+                <td class="num">{h.maxApdu}</td>
+                <td>{SEGMENTATION[h.segmentation] ?? h.segmentation}</td>
+                <td>{h.device ?? "—"}</td>
+                <td>
+                  {d ? (d.rpmSize ? t("comm.bacnet.rpm", { n: d.rpmSize }) : t("comm.bacnet.rp")) : "—"}
+                  {d?.missing.length ? <span class="err"> {t("comm.bacnet.missing", { list: d.missing.map((m) => `${m.object} (${m.error})`).join(", ") })}</span> : null}
+                </td>
+                <td>{d ? `${t(`comm.bacnet.cov.${d.cov}`)}${d.covReason && d.cov !== "active" ? ` — ${d.covReason}` : ""}` : "—"}</td>
+                <td>{ago(t, h.lastSeen, now)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
 
 /**
  * Communication page: per bus and device, status, request plan, requests/s, errors, timeouts,
@@ -19,6 +67,7 @@ export type StatsEntry = BusStatsView | { bus: string; kind: string; connected: 
 const isFull = (s: StatsEntry | undefined): s is BusStatsView => !!s && !("restarting" in s);
 
 export function busAddress(b: BusConfig): string {
+  if (b.kind === "bacnet-ip") return `BACnet/IP ${b.interface ?? "*"}:${b.port} → ${b.broadcast}`;
   return "host" in b ? `${b.host}:${b.port}` : `${b.port} ${b.baud} ${b.parity}`;
 }
 
@@ -120,7 +169,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
                     <b>{d.id}</b>
                     {d.label ? <span class="dev-label">{d.label}</span> : null}
                   </td>
-                  <td class="num">{d.unit}</td>
+                  <td class="num">{d.instance ?? d.unit}</td>
                   <td>
                     <span class={`dev-status ds-${st}`}>{t(`comm.dev.${st}`)}</span>
                   </td>
@@ -139,6 +188,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
           </tbody>
         </table>
       </div>
+      {full && "bacnet" in full ? <BacnetDiscovery stats={full as BacnetStats} t={t} now={now} /> : null}
     </div>
   );
 }
@@ -228,7 +278,7 @@ export function CommPage(props: {
                     hx-headers={JSON.stringify({ "x-csrf-token": props.csrf ?? "" })}
                     title={t("comm.scanNote")}
                   >
-                    {t("comm.scan")}
+                    {bus.kind === "bacnet-ip" ? t("comm.whois") : t("comm.scan")}
                   </button>
                 </span>
               ) : null}

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseProfile, parseProfileYaml } from "../../src/config/profile.ts";
 import { loadProfiles } from "../../src/config/profiles.ts";
-import { parseSite } from "../../src/config/site.ts";
+import { NO_UNIT, parseSite } from "../../src/config/site.ts";
 import { ConfigError } from "../../src/config/validation.ts";
 import { parseYaml } from "../../src/config/yaml.ts";
 import { importEnlogic } from "../../src/enlogic/import.ts";
@@ -693,7 +693,12 @@ export function fuzzSiteLoader(n: number, seed = 1): FuzzResult {
         zonesSeen.add(site.site.timezone);
       }
       const kinds = new Map(site.buses.map((b) => [b.id, b.kind]));
-      for (const d of site.devices) if (kinds.get(d.bus) !== "modbus-tcp" && !(d.unit >= 1 && d.unit <= 247)) throw new Error(`unit ${d.unit} accepted on ${kinds.get(d.bus)}`);
+      for (const d of site.devices) {
+        const kind = kinds.get(d.bus);
+        // A BACnet device has an instance, never a Modbus unit; serial buses take 1..247, modbus-tcp 0..255.
+        const unitOk = kind === "bacnet-ip" ? d.unit === NO_UNIT && d.instance !== undefined : kind === "modbus-tcp" ? d.unit >= 0 && d.unit <= 255 : d.unit >= 1 && d.unit <= 247;
+        if (!unitOk) throw new Error(`unit ${d.unit} accepted on ${kind}`);
+      }
       t.count("site loaded");
     } catch (e) {
       accept(e);

@@ -1,5 +1,5 @@
 import type { Tag } from "../../config/profile.ts";
-import type { BusConfig, Site } from "../../config/site.ts";
+import type { BusConfig, ModbusBusConfig, Site } from "../../config/site.ts";
 import { ReplyCache } from "../../gateway/reply-cache.ts";
 import type { PointRegistry } from "../../points/registry.ts";
 import { planReads, type PlannedRead } from "../../protocols/modbus/planner.ts";
@@ -56,7 +56,7 @@ export function planSite(site: Site, registry: PointRegistry): Map<string, Plann
 }
 
 interface ModbusBus {
-  bus: BusConfig;
+  bus: ModbusBusConfig;
   devices: WorkerDevice[];
   worker: Worker | undefined;
   /** Gateway requests waiting for this bus's worker. */
@@ -85,7 +85,7 @@ export class ModbusDriver {
     this.workerUrl = opts.workerUrl ?? modbusWorkerUrl();
     this.log = opts.log ?? (() => {});
     this.plans = planSite(site, registry);
-    this.buses = site.buses.filter(isModbusBus).map((bus) => {
+    this.buses = site.buses.filter((b): b is ModbusBusConfig => isModbusBus(b)).map((bus) => {
       const devices: WorkerDevice[] = site.devices
         .filter((d) => d.bus === bus.id && d.enabled)
         .map((d) => {

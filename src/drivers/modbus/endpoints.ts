@@ -1,4 +1,4 @@
-import type { BusConfig } from "../../config/site.ts";
+import type { ModbusBusConfig as BusConfig } from "../../config/site.ts";
 import type { BusStats, WorkerDevice } from "./protocol.ts";
 
 /**

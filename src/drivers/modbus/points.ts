@@ -9,7 +9,7 @@ import type { PointDef, PointRegistry, PointSource } from "../../points/registry
 
 export const MODBUS_BUS_KINDS = ["modbus-tcp", "modbus-rtu", "modbus-rtu-tcp"] as const;
 
-export function isModbusBus(bus: { kind: string }): boolean {
+export function isModbusBus<B extends { kind: string }>(bus: B): bus is Exclude<B, { kind: "bacnet-ip" }> {
   return (MODBUS_BUS_KINDS as readonly string[]).includes(bus.kind);
 }
 

@@ -1,4 +1,4 @@
-import type { BusConfig } from "../../config/site.ts";
+import type { ModbusBusConfig as BusConfig } from "../../config/site.ts";
 import { decodeBit, decodeRaw, encodeRaw } from "../../protocols/modbus/codec.ts";
 import { LinkError, type ModbusLink } from "../../protocols/modbus/link.ts";
 import type { PlannedRead } from "../../protocols/modbus/planner.ts";

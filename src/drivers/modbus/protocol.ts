@@ -1,4 +1,4 @@
-import type { BusConfig } from "../../config/site.ts";
+import type { ModbusBusConfig as BusConfig } from "../../config/site.ts";
 import type { PlannedRead } from "../../protocols/modbus/planner.ts";
 import type { ReplyCacheBuffers } from "../../gateway/reply-cache.ts";
 import type { ScanRequest, ScanResult } from "../../protocols/modbus/rtu-scan.ts";

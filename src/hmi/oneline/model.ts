@@ -111,6 +111,15 @@ export function buildOneLineModel(site: Site, registry: PointRegistry): OneLineM
     const lines: ValueLine[] = [];
     const soc = role(s.device, "bess.soc");
     if (soc) lines.push({ label: "q.soc", points: [soc], unit: unitOf(soc) });
+    // A UPS: what feeds its load (normal, battery, bypass, off), how loaded it is, how much battery is left.
+    const upsMode = role(s.device, "ups.load-status");
+    if (upsMode) lines.push({ label: "q.mode", points: [upsMode], unit: "" });
+    const upsLoad = role(s.device, "ups.load");
+    if (upsLoad) lines.push({ label: "q.load", points: [upsLoad], unit: unitOf(upsLoad) });
+    const upsBattery = role(s.device, "ups.battery");
+    if (upsBattery) lines.push({ label: "q.batt", points: [upsBattery], unit: unitOf(upsBattery) });
+    const upsAutonomy = role(s.device, "ups.autonomy");
+    if (upsAutonomy) lines.push({ label: "q.auton", points: [upsAutonomy], unit: unitOf(upsAutonomy) });
     const bp = role(s.device, "bess.power");
     const p = bp ?? role(s.device, "power.total");
     if (p) lines.push({ label: "q.p", points: [p], unit: unitOf(p) });

@@ -89,6 +89,8 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
     const value = live.value(info);
+    if (c.req.query("relinquish") === "1" && info.owner.driver === "bacnet")
+      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={NaN} relinquish csrf={authOf(c).csrf} rights={rights(c)} />);
     const raw = c.req.query("value");
     if (raw !== undefined) {
       const parsed = parseWriteValue(raw, info, req.lang);
@@ -108,17 +110,37 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     if (!info || !operable(info)) return json ? c.json({ ok: false, error: "not writable" }, 404) : c.text(t(req.lang, "operate.err.notWritable"), 404);
     let rawValue: unknown;
     let bodyProblem: string | null = null;
+    // BACnet points also take a command priority (1–16, default the profile's) and may relinquish it.
+    let rawPriority: unknown;
+    let relinquish = false;
     if ((c.req.header("content-type") ?? "").includes("json")) {
       const b = (await c.req.json().catch(() => undefined)) as unknown;
       if (!b || typeof b !== "object" || Array.isArray(b)) bodyProblem = t(req.lang, "operate.err.body");
-      else rawValue = (b as { value?: unknown }).value;
+      else {
+        const o = b as { value?: unknown; priority?: unknown; relinquish?: unknown };
+        rawValue = o.value;
+        rawPriority = o.priority ?? undefined;
+        relinquish = o.relinquish === true || o.relinquish === "1" || o.relinquish === "true";
+      }
     } else {
       const b = await c.req.parseBody();
       rawValue = typeof b.value === "string" ? b.value : undefined;
+      rawPriority = typeof b.priority === "string" && b.priority !== "" ? b.priority : undefined;
+      relinquish = b.relinquish === "1" || b.relinquish === "true";
     }
-    const parsed = bodyProblem ? { ok: false as const, error: bodyProblem } : parseWriteValue(rawValue, info, req.lang);
+    const bacnetPoint = info.owner.driver === "bacnet";
+    const priority = rawPriority === undefined ? undefined : Number(rawPriority);
+    const parsed = bodyProblem ? { ok: false as const, error: bodyProblem } : relinquish ? { ok: true as const, value: NaN } : parseWriteValue(rawValue, info, req.lang);
     const v = parsed.ok ? parsed.value : NaN;
-    const problem = parsed.ok ? valueProblem(info, v, req.lang) : parsed.error;
+    const problem = !parsed.ok
+      ? parsed.error
+      : (rawPriority !== undefined || relinquish) && !bacnetPoint
+        ? t(req.lang, "operate.err.priority")
+        : priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 16)
+          ? t(req.lang, "operate.err.priority")
+          : relinquish
+            ? null
+            : valueProblem(info, v, req.lang);
     const before = live.value(info);
     // The journal keeps the exact numbers (the screen rounds for reading).
     const exact = (x: number | string | null): string => {
@@ -128,10 +150,11 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       return state ?? x.toLocaleString(siteLang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 6, useGrouping: false });
     };
     const oldText = info.readable ? exact(before.value) : "—";
-    const newText = Number.isFinite(v) ? exact(v) : boundedText(rawValue);
+    const newText = (relinquish ? t(siteLang, "operate.relinquished") : Number.isFinite(v) ? exact(v) : boundedText(rawValue)) + (priority !== undefined ? ` (${t(siteLang, "operate.priority", { p: boundedText(String(rawPriority)) })})` : "");
     const unit = info.unit && !info.states ? ` ${info.unit}` : "";
     let result: { ok: boolean; error?: string; ms: number };
     if (problem) result = { ok: false, error: problem, ms: 0 };
+    else if (bacnetPoint && (relinquish || priority !== undefined)) result = await ctx.bacnet.write(info.index, relinquish ? null : v, priority);
     else result = await supervisor.write(info.index, v);
     // The attempt is on disk before anyone is told how it went.
     journal.append({
@@ -147,9 +170,9 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
         error: result.error ?? "",
         ms: Math.round(result.ms),
       }),
-      data: { old: before.value, oldQuality: before.quality, new: Number.isFinite(v) ? v : boundedText(rawValue), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
+      data: { old: before.value, oldQuality: before.quality, new: relinquish ? null : Number.isFinite(v) ? v : boundedText(rawValue), ...(bacnetPoint ? { priority: priority ?? null, relinquish } : {}), ok: result.ok, error: result.error ?? null, ms: result.ms, ip: a.ip, session: a.user!.kind },
     });
-    if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: v }, problem ? 400 : 200);
+    if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: relinquish ? null : v }, problem ? 400 : 200);
     return c.html(
       <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.readable ? unit : "")} newText={newText + unit} result={result} />,
       problem ? 400 : 200,

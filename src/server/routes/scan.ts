@@ -2,6 +2,8 @@ import type { Context, Hono } from "hono";
 import { loadProfiles } from "../../config/profiles.ts";
 import { DEFAULT_PROBE, scanCandidate, type ScanCandidate, type ScanResult } from "../../protocols/modbus/rtu-scan.ts";
 import type { AppContext } from "../context.ts";
+import type { IAmInfo } from "../../drivers/bacnet/messages.ts";
+import { SEGMENTATION } from "../../protocols/bacnet/objects.ts";
 
 /**
  * Bus scanner for commissioning (admin only: a scan loads the bus), from the communication page.
@@ -70,6 +72,20 @@ function renderResult(r: ScanResult, tx: (typeof TEXT)["en"]): string {
   return `<div class="scan-done" data-scan-done="1"><p>${esc(head)}</p>${table}${missing}</div>`;
 }
 
+const WHOIS_TEXT = {
+  fr: { none: "Aucun appareil BACnet n'a répondu au Who-Is.", done: (n: number) => `${n} appareil(s) BACnet ont répondu (I-Am).`, cols: ["Instance", "Adresse", "Fabricant", "APDU max", "Segmentation", "Configuré"] },
+  en: { none: "No BACnet device answered the Who-Is.", done: (n: number) => `${n} BACnet device(s) answered (I-Am).`, cols: ["Instance", "Address", "Vendor", "Max APDU", "Segmentation", "Configured"] },
+};
+
+export function renderWhoIs(heard: IAmInfo[], lang: "fr" | "en"): string {
+  const tx = WHOIS_TEXT[lang];
+  const rows = heard
+    .map((h) => `<tr><td>${h.instance}</td><td>${esc(h.address)}</td><td>${h.vendorId}</td><td>${h.maxApdu}</td><td>${esc(SEGMENTATION[h.segmentation] ?? h.segmentation)}</td><td>${esc(h.device ?? "")}</td></tr>`)
+    .join("");
+  const table = heard.length ? `<table class="scan-table"><thead><tr>${tx.cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${rows}</tbody></table>` : "";
+  return `<div class="scan-done" data-scan-done="1"><p>${esc(heard.length ? tx.done(heard.length) : tx.none)}</p>${table}</div>`;
+}
+
 export function registerScanRoutes(app: Hono, ctx: AppContext): void {
   app.post("/api/buses/:id/scan", async (c: Context) => {
     const busId = c.req.param("id")!;
@@ -91,6 +107,18 @@ export function registerScanRoutes(app: Hono, ctx: AppContext): void {
     };
     const htmx = c.req.header("hx-request") === "true";
     const tx = TEXT[ctx.site.site.language === "en" ? "en" : "fr"];
+    if (bus.kind === "bacnet-ip") {
+      // BACnet/IP: a Who-Is (optionally for an instance range), and the I-Ams heard within waitMs.
+      const low = num("low", -1, 0, 4_194_303);
+      const high = num("high", -1, 0, 4_194_303);
+      const waitMs = num("waitMs", 3000, 200, 30_000);
+      for (const v of [low, high, waitMs]) if (typeof v === "string") return c.json({ error: v }, 400);
+      const range = (low as number) >= 0 ? { low: low as number, high: (high as number) >= 0 ? (high as number) : (low as number) } : undefined;
+      const heard = await ctx.bacnet.whoIs(busId, range?.low, range?.high, waitMs as number);
+      if ("error" in heard) return c.json({ error: heard.error }, 409);
+      if (!htmx) return c.json({ bus: busId, heard });
+      return c.html(renderWhoIs(heard, ctx.site.site.language === "en" ? "en" : "fr"));
+    }
     const sup = ctx.modbus;
 
     let id: number;

@@ -76,6 +76,8 @@ export function OperateListPage(props: { req: PageRequest; siteName: string; gro
 
 /** Step 1: choose the new value. */
 export function OperateSelectPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; rights: OperateRights; error?: string }) {
+  // A BACnet point's command can also be released (WriteProperty NULL at its priority).
+  const relinquishable = props.info.owner.driver === "bacnet";
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
@@ -124,13 +126,20 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
             </button>
           </form>
         )}
+        {relinquishable ? (
+          <p class="operate-relinquish">
+            <a class="btn btn-big" href={`${href}?relinquish=1`}>
+              {t("operate.relinquish")}
+            </a>
+          </p>
+        ) : null}
       </section>
     </Layout>
   );
 }
 
 /** Step 2: confirm old → new; step 3 is the POST. */
-export function OperateConfirmPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; newValue: number; csrf: string; rights: OperateRights }) {
+export function OperateConfirmPage(props: { req: PageRequest; siteName: string; info: PointInfo; value: PointValue; newValue: number; csrf: string; rights: OperateRights; relinquish?: boolean }) {
   const lang = props.req.lang;
   const t = translator(lang);
   const { info, value } = props;
@@ -143,7 +152,7 @@ export function OperateConfirmPage(props: { req: PageRequest; siteName: string; 
         <h1>
           {label(info, lang)} <small>{info.id}</small>
         </h1>
-        <Locked t={t} rights={props.rights} back={`${href}?value=${encodeURIComponent(String(props.newValue))}`} />
+        <Locked t={t} rights={props.rights} back={props.relinquish ? `${href}?relinquish=1` : `${href}?value=${encodeURIComponent(String(props.newValue))}`} />
         <h2>{t("operate.step2")}</h2>
         <div class="operate-change">
           <div class="old">
@@ -159,15 +168,15 @@ export function OperateConfirmPage(props: { req: PageRequest; siteName: string; 
           <div class="new">
             <span class="k">{t("operate.new")}</span>
             <span class="v">
-              {fmtValue({ value: props.newValue }, lang, states)}
-              {unit}
+              {props.relinquish ? t("operate.relinquished") : fmtValue({ value: props.newValue }, lang, states)}
+              {props.relinquish ? "" : unit}
             </span>
           </div>
         </div>
         {props.rights.canOperate ? (
           <form method="post" action={href} class="operate-exec">
             <CsrfField token={props.csrf} />
-            <input type="hidden" name="value" value={String(props.newValue)} />
+            {props.relinquish ? <input type="hidden" name="relinquish" value="1" /> : <input type="hidden" name="value" value={String(props.newValue)} />}
             <input type="hidden" name="old" value={value.value === null ? "" : String(value.value)} />
             <button class="btn btn-primary btn-big" type="submit">
               {t("operate.execute")}
