@@ -212,7 +212,7 @@ describe("battery dispatch (src/microgrid/dispatch.ts)", () => {
     expect(decideDispatch({ ...base, buildingKw: 600 }).setpointKw).toBe(240); // 300 A × 800 V
     expect(decideDispatch({ ...base, bess: { ...bess, soc: 20 } }).setpointKw).toBe(0);
     expect(decideDispatch({ ...base, gdpActive: false }).setpointKw).toBe(0);
-    expect(decideDispatch({ ...base, bess: { ...bess, permissive: false } }).setpointKw).toBe(0);
+    expect(decideDispatch({ ...base, bess: { ...bess, permissive: false } }).setpointKw).toBeNull(); // its own control: not written
   });
   it("interlocks, manual and disabled control never write", () => {
     expect(decideDispatch({ ...base, bess: { ...bess, commOk: false } })).toMatchObject({ setpointKw: null, interlock: "comm-loss" });

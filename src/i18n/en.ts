@@ -546,7 +546,7 @@ export const en: Record<string, string> = {
   "mg.reason.contactor-open": "INTERLOCK: BESS contactor open — command zero, no writes",
   "mg.reason.fault": "INTERLOCK: BESS fault — command zero, no writes",
   "mg.reason.manual": "Manual: Busbar does not write",
-  "mg.reason.permissive": "BESS not running in remote-setpoint control: asked 0 kW",
+  "mg.reason.permissive": "BESS not running in remote-setpoint control: Busbar does not write",
   "mg.reason.noEvent": "No GDP event: asked 0 kW",
   "mg.reason.noKw": "Building kW unknown: command held",
   "mg.reason.reserve": "SOC {soc} % at or below the reserve {reserve} %: asked 0 kW",

@@ -546,7 +546,7 @@ export const fr: Record<string, string> = {
   "mg.reason.contactor-open": "VERROUILLAGE : contacteur BESS ouvert — commande à zéro, aucune écriture",
   "mg.reason.fault": "VERROUILLAGE : défaut BESS — commande à zéro, aucune écriture",
   "mg.reason.manual": "Manuel : Busbar n'écrit pas",
-  "mg.reason.permissive": "BESS pas en marche en contrôle par consigne à distance : 0 kW demandé",
+  "mg.reason.permissive": "BESS pas en marche en contrôle par consigne à distance : Busbar n'écrit pas",
   "mg.reason.noEvent": "Aucun événement GDP : 0 kW demandé",
   "mg.reason.noKw": "kW du bâtiment inconnus : commande maintenue",
   "mg.reason.reserve": "SOC {soc} % au plus à la réserve {reserve} % : 0 kW demandé",

@@ -7,7 +7,8 @@
  * present discharge) minus the event setpoint (less a margin), within
  *   - the SOC reserve (at or below it: nothing; the reserve is kept for an outage),
  *   - the BESS's power rating and its discharge current limit × DC voltage,
- *   - its permissive states: contactor closed, AC group running, remote setpoint control.
+ *   - its permissive states: contactor closed, AC group running, remote setpoint control (else
+ *     Busbar does not write at all: the BESS is under its own control).
  * Interlocks — communication lost, contactor open, a fault — zero the command, stop every write
  * and raise an alarm until they clear. An operator may put dispatch in MANUAL: Busbar then never
  * writes (the BESS keeps whatever it was last told, by Busbar or by its own panel).
@@ -65,7 +66,7 @@ export function decideDispatch(opts: {
   const interlock = interlockOf(bess);
   if (interlock) return { setpointKw: null, interlock, reason: { key: `mg.reason.${interlock}` } };
   if (opts.manual) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.manual" } };
-  if (!bess.permissive) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.permissive" } };
+  if (!bess.permissive) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.permissive" } };
   if (!opts.gdpActive) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.noEvent" } };
   if (!Number.isFinite(opts.buildingKw)) return { setpointKw: null, interlock: null, reason: { key: "mg.reason.noKw" } };
   if (!(bess.soc > cfg.socReserve)) return { setpointKw: 0, interlock: null, reason: { key: "mg.reason.reserve", params: { soc: bess.soc.toFixed(1), reserve: cfg.socReserve } } };
