@@ -9,7 +9,9 @@
  *    measured rate of ~13 samples/s, 1 minute for 90 days, 15 minutes, hour, day and month for the
  *    year) plus 2,000 points × a year at the hour tier. Then the trend queries through the same
  *    code the API runs, and the database size per point-year.
- * Env: BENCH_HIST_SCALE (default 1: a fraction shrinks the synthetic year's raw and 1-minute days).
+ * 3. (1b) The longest main-thread stall while a minute and a quarter hour close at 20,000 points.
+ * Env: BENCH_HIST_SCALE (default 1: a fraction shrinks the synthetic year's raw and 1-minute days),
+ * BENCH_HIST_PARTS (default "ingest,stall,year": which parts run).
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +27,7 @@ import { Quality } from "../src/points/quality.ts";
 import { report } from "./report.ts";
 
 const SCALE = Number(process.env.BENCH_HIST_SCALE ?? 1);
+const PARTS = (process.env.BENCH_HIST_PARTS ?? "ingest,stall,year").split(",");
 const dir = mkdtempSync(join(tmpdir(), "busbar-hist-bench-"));
 const config = historianSchema.parse({});
 const point = (i: number, name: string, kind: HistPoint["kind"] = "analog"): HistPoint => ({
@@ -40,7 +43,7 @@ const point = (i: number, name: string, kind: HistPoint["kind"] = "analog"): His
 });
 
 // ---- 1. ingest ------------------------------------------------------------------------------------
-{
+if (PARTS.includes("ingest")) {
   const N = 2000;
   const points = Array.from({ length: N }, (_, i) => point(i, `I${Math.floor(i / 100)}.p${i % 100}`));
   const clock = { t: Date.UTC(2026, 0, 5, 10, 0, 0) };
@@ -67,6 +70,69 @@ const point = (i: number, name: string, kind: HistPoint["kind"] = "analog"): His
   h.stop();
 }
 
+// ---- 1b. the main thread during a close at 20,000 points -----------------------------------------
+if (PARTS.includes("stall")) {
+// 10 % of 20,000 points changing each second for a minute, committed by the writer's tick as live;
+// then the minute ending at a quarter hour closes (1-minute rows, the move to h_raw, the 15-minute
+// rows). The figure is the longest event-loop stall seen by a 1 ms timer meanwhile; a close done in
+// one go (flush, as before slicing) is measured the same way beside it.
+  const N = 20_000;
+  const points = Array.from({ length: N }, (_, i) => point(i, `S${Math.floor(i / 500)}.p${i % 500}`));
+  const stall = async (mode: "tick" | "flush") => {
+    const clock = { t: Date.UTC(2026, 0, 5, 10, 14, 0) };
+    const h = new Historian({ path: join(dir, `stall-${mode}.db`), points, config, timeZone: "UTC", now: () => clock.t });
+    const value = new Float64Array(N);
+    for (let s = 0; s < 60; s++) {
+      for (let half = 0; half < 2; half++) {
+        clock.t += 500;
+        if (half === 0) for (let i = (s % 10) * 2000; i < (s % 10) * 2000 + 2000; i++) h.offer(i, clock.t, (value[i] = value[i]! + 1), Quality.GOOD);
+        h.tick();
+      }
+    }
+    await Bun.sleep(50);
+    let maxGap = 0;
+    let last = performance.now();
+    const probe = setInterval(() => {
+      const t = performance.now();
+      if (t - last > maxGap) maxGap = t - last;
+      last = t;
+    }, 1);
+    // Baseline: the same timer with nothing to close (what the loaded machine itself adds).
+    await Bun.sleep(300);
+    const baseline = maxGap;
+    maxGap = 0;
+    clock.t = Date.UTC(2026, 0, 5, 10, 15, 2, 500);
+    // CPU per slice (process CPU: the bench's other threads are idle), apart from the wall time a
+    // loaded machine adds by running other processes meanwhile.
+    let maxSliceCpu = 0;
+    const timed = (f: () => void) => () => {
+      const c = process.cpuUsage();
+      f();
+      const u = process.cpuUsage(c);
+      maxSliceCpu = Math.max(maxSliceCpu, (u.user + u.system) / 1000);
+    };
+    const hh = h as unknown as { nextSlice: () => void };
+    hh.nextSlice = timed(hh.nextSlice.bind(h));
+    const t0 = performance.now();
+    last = t0;
+    timed(() => (mode === "tick" ? h.tick() : h.flush()))();
+    while (h.closing) await Bun.sleep(1);
+    const closeMs = performance.now() - t0;
+    await Bun.sleep(20);
+    clearInterval(probe);
+    if (h.closed[1] !== Date.UTC(2026, 0, 5, 10, 15)) throw new Error("quarter hour not closed");
+    h.stop();
+    return { maxGap, baseline, closeMs, maxSliceCpu };
+  };
+  const one = await stall("flush");
+  report("main-thread stall, minute + quarter-hour close, 20,000 points, in one go (before)", one.maxGap, "ms", { note: `CPU ${one.maxSliceCpu.toFixed(0)} ms; idle timer gap ${one.baseline.toFixed(1)} ms` });
+  const sliced = await stall("tick");
+  report("main-thread stall, same close sliced (writer tick), event-loop lag", sliced.maxGap, "ms", {
+    note: `wall, incl. the machine's own scheduling: idle timer gap ${sliced.baseline.toFixed(1)} ms; close spread over ${sliced.closeMs.toFixed(0)} ms`,
+  });
+  report("main-thread stall, same close sliced, longest slice's CPU", sliced.maxSliceCpu, "ms", { max: 20, note: "what the historian holds the thread for" });
+}
+
 // ---- 2. a synthetic year --------------------------------------------------------------------------
 const DAY = 86_400_000;
 const end = Math.floor(Date.now() / DAY) * DAY; // midnight UTC today: retention and tier choice use the real clock
@@ -74,7 +140,7 @@ const yearStart = end - 365 * DAY;
 const DEMO = 240;
 const EXTRA = 2000;
 const path = join(dir, "year.db");
-{
+if (PARTS.includes("year")) {
   const db = openHistoryDb(path);
   // Building the file is not what is measured: no journal while it is written.
   db.exec("PRAGMA journal_mode = OFF");
@@ -149,7 +215,7 @@ const path = join(dir, "year.db");
   console.log(`synthetic year: ${rows.toLocaleString("en")} rows written in ${((performance.now() - t0) / 1000).toFixed(0)} s (raw ${rawDays} d, 1 min ${tierDays[0]} d)`);
 }
 
-{
+if (PARTS.includes("year")) {
   const points = [
     ...Array.from({ length: DEMO }, (_, i) => point(i, `DEMO${i + 1}.v`, (i + 1) % 10 < 5 ? "analog" : (i + 1) % 10 < 9 ? "discrete" : "counter")),
     ...Array.from({ length: EXTRA }, (_, i) => point(DEMO + i, `X${i + 1}.v`)),

@@ -85,7 +85,7 @@ function checkSite(file: string, profilesDir?: string): void {
   if (gateway.length) console.log(`\n${gateway.join("\n")}`);
 }
 
-async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
+async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[]; sim?: import("./sim/simulator.ts").Sim } = {}): Promise<void> {
   const { hostBusbar } = await import("./server/host.ts");
   let host;
   try {
@@ -123,7 +123,7 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
     throw e;
   }
   const { startSimulator } = await import("./sim/simulator.ts");
-  const sim = await startSimulator(site, {});
+  const sim = startSimulator(site, {});
   // The demo's BESS is left in remote-setpoint control, the permissive Busbar's dispatch needs.
   if (site.microgrid?.bess?.control) sim.setValue(site.microgrid.bess.device, "p_control_mode", 1);
   // One account per role, fresh secrets at every start; this machine is the demo's kiosk (issue 4).
@@ -136,7 +136,7 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
     ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}, ${site.gateway.writes.enabled ? `writes from ${site.gateway.writes.clients.join(", ")}` : "read-only"}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
     ...accounts,
-  ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] });
+  ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"], sim });
 }
 
 export async function main(argv: string[]): Promise<void> {

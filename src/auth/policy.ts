@@ -67,6 +67,14 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/microgrid/banner", access: "viewer" },
   { method: "GET", path: "/api/microgrid", access: "viewer" },
   { method: "POST", path: "/microgrid/gdp-schedule", access: "maintenance" },
+  { method: "GET", path: "/energy", access: "viewer" },
+  { method: "GET", path: "/api/energy/view", access: "viewer" },
+  { method: "GET", path: "/api/energy/view.csv", access: "viewer" },
+  { method: "POST", path: "/api/energy/costs", access: "admin", note: "validates tariffs; saves when confirmed; reprices from a chosen date (journaled)" },
+  { method: "POST", path: "/api/energy/correct", access: "admin", note: "accepts or sets a held bad-data interval (journaled)" },
+  { method: "GET", path: "/admin/energy", access: "admin", note: "energy structure and tariffs as YAML, held bad data" },
+  { method: "POST", path: "/admin/energy", access: "admin", note: "checks the energy YAML like the site file; saves when confirmed (journaled)" },
+  { method: "POST", path: "/api/energy/replacement", access: "admin", note: "records a meter swap: old final and new first reading (journaled)" },
   { method: "GET", path: "/comm", access: "viewer" },
   { method: "GET", path: "/comm/bus/:id", access: "viewer" },
   { method: "GET", path: "/api/gateway", access: "viewer", note: "the Modbus gateway's counters and write rule" },
@@ -91,7 +99,8 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/alarms/history", access: "viewer" },
   { method: "GET", path: "/api/alarms", access: "viewer" },
   { method: "GET", path: "/api/alarms/summary", access: "viewer" },
-  { method: "POST", path: "/alarms/silence", access: "operator" },
+  { method: "POST", path: "/alarms/silence", access: "viewer", note: "silencing is not acknowledging: the route applies the site's alarms.silence (default: anyone at a kiosk)" },
+  { method: "POST", path: "/alarms/ack", access: "maintenance", note: "acknowledge several alarms with one comment" },
   { method: "POST", path: "/alarms/:id/ack", access: "maintenance" },
   { method: "POST", path: "/alarms/:id/shelve", access: "maintenance" },
   { method: "POST", path: "/alarms/:id/unshelve", access: "maintenance" },
@@ -102,6 +111,8 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/operate", access: "viewer" },
   { method: "GET", path: "/operate/:point", access: "viewer", note: "select and confirm screens; executing needs maintenance" },
   { method: "POST", path: "/operate/:point", access: "maintenance" },
+  { method: "POST", path: "/operate/:point/select", access: "maintenance", note: "select-before-operate: locks the breaker for this session" },
+  { method: "POST", path: "/operate/:point/cancel", access: "maintenance" },
 
   // --- Journal (routes/journal.tsx)
   { method: "GET", path: "/journal", access: "signed-in", note: "names who did what: not for an anonymous kiosk" },
@@ -131,6 +142,10 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "POST", path: "/users/:id/disable", access: "admin" },
   { method: "POST", path: "/users/:id/enable", access: "admin" },
   { method: "POST", path: "/users/:id/delete", access: "admin" },
+
+  // --- Simulation controls (routes/sim.tsx): only where a simulator runs (demo, tests)
+  { method: "GET", path: "/sim", access: "admin" },
+  { method: "POST", path: "/sim", access: "admin", note: "acts on the simulated building only; journaled" },
 ];
 
 const byKey = new Map(POLICIES.map((p) => [`${p.method} ${p.path}`, p]));

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { backupSchema, historianSchema } from "../historian/config.ts";
+import { energySchema, validateEnergy } from "../energy/structure.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import type { Profile } from "./profile.ts";
@@ -147,6 +148,9 @@ const deviceSchema = z
     systemLevel: z.boolean().default(true),
     profile: z.string().min(1),
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     /** Poll period of the device's fast tags. */
     pollMs: int(50, 3_600_000).default(1000),
     /** Poll period of tags marked `slow` (energy counters, clocks). */
@@ -176,6 +180,9 @@ const sourceSchema = z
     id,
     kind: z.enum(["utility", "generator", "ups", "bess", "pv"]),
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     device: id.optional(),
     /**
      * A point that is 1 while the source has voltage (e.g. the ATS's "normal source available").
@@ -194,6 +201,9 @@ const atsSchema = z
   .object({
     id,
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     device: id.optional(),
     normal: id,
     emergency: id,
@@ -203,12 +213,15 @@ const atsSchema = z
   })
   .strict();
 
-const busbarSchema = z.object({ id, label: z.string().optional() }).strict();
+const busbarSchema = z.object({ id, label: z.string().optional(), labelFr: z.string().optional(), labelEn: z.string().optional() }).strict();
 
 const breakerSchema = z
   .object({
     id,
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     /** Upstream node (source, ATS, busbar). */
     from: id,
     /** Downstream node; absent for a feeder to a load named by `load`. */
@@ -229,7 +242,7 @@ const topologySchema = z
     busbars: z.array(busbarSchema).default([]),
     breakers: z.array(breakerSchema).default([]),
     /** Meters shown beside a breaker or node. */
-    meters: z.array(z.object({ id, device: id, at: id, label: z.string().optional() }).strict()).default([]),
+    meters: z.array(z.object({ id, device: id, at: id, label: z.string().optional(), labelFr: z.string().optional(), labelEn: z.string().optional() }).strict()).default([]),
   })
   .strict();
 
@@ -278,6 +291,10 @@ export const alarmsSchema = z
     hornPriorities: z.array(alarmPriority).default(["critical", "high"]),
     /** Longest a maintenance user may shelve an alarm. */
     maxShelveMinutes: int(1, 10_080).default(480),
+    /** Priorities whose acknowledgement needs a note (a preset or free text): site policy, enforced by the server. */
+    notesRequired: z.array(alarmPriority).default([]),
+    /** Who may silence the horn: anyone at the screen (a kiosk without PIN too), or signed-in operators and above. */
+    silence: z.enum(["anyone", "operator"]).default("anyone"),
     /** Communication loss, one alarm per enabled device (automatic). */
     commLoss: z
       .object({ enabled: z.boolean().default(true), priority: alarmPriority.default("high"), onDelaySeconds: seconds.default(5) })
@@ -317,6 +334,8 @@ export const securitySchema = z
     /** Failed logins (per user) before a lockout, and its length. */
     loginMaxFailures: int(1, 100).default(5),
     lockoutMinutes: int(1, 1440).default(15),
+    /** Select-before-operate: how long a selected breaker stays locked for its user before execute. */
+    selectTimeoutSeconds: int(5, 300).default(30),
   })
   .strict();
 export type SecurityConfig = z.output<typeof securitySchema>;
@@ -421,6 +440,8 @@ export const siteSchema = z
     microgrid: microgridSchema.optional(),
     historian: historianSchema.prefault({}),
     backup: backupSchema.optional(),
+    /** Circuits, zones, panels, meters and tariffs (src/energy). */
+    energy: energySchema.prefault({}),
   })
   .strict();
 
@@ -445,6 +466,29 @@ export interface Site extends Omit<SiteFile, "buses" | "devices"> {
   devices: DeviceConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
+}
+
+/** A site label in the reader's language: `labelFr` / `labelEn` when given, else `label`. */
+export function labelIn(x: { label?: string; labelFr?: string; labelEn?: string } | undefined, lang: "fr" | "en"): string | undefined {
+  if (!x) return undefined;
+  return (lang === "fr" ? x.labelFr : x.labelEn) ?? x.label;
+}
+
+/**
+ * The site with every device and topology label in one language (the one-line model and alarm
+ * messages are built from labels): a shallow copy, the original is untouched.
+ */
+export function siteIn(site: Site, lang: "fr" | "en"): Site {
+  const tr = <T extends { label?: string; labelFr?: string; labelEn?: string }>(x: T): T => {
+    const l = labelIn(x, lang);
+    return l === x.label ? x : { ...x, label: l };
+  };
+  const t = site.topology;
+  return {
+    ...site,
+    devices: site.devices.map(tr),
+    topology: { ...t, sources: t.sources.map(tr), ats: t.ats.map(tr), busbars: t.busbars.map(tr), breakers: t.breakers.map(tr), meters: t.meters.map(tr) },
+  };
 }
 
 /** Resolves a topology point: explicit reference, else the device's tag with that role. */
@@ -609,6 +653,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   const buses = resolveLines(result.data, profiles, issues);
   issues.push(...gatewayIssues(result.data));
   issues.push(...historianIssues(result.data, profiles));
+  issues.push(...validateEnergy(result.data.energy, siteUnits(result.data, profiles)).errors);
   if (issues.length) throw new ConfigError(file, issues);
   const used = new Map<string, Profile>();
   for (const d of result.data.devices) used.set(d.profile, profiles.get(d.profile)!);
@@ -733,4 +778,16 @@ function historianIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIss
     }
   });
   return issues;
+}
+
+/** `DEVICE.tag` → its unit, for validators outside this file (energy meters). */
+export function siteUnits(s: Pick<SiteFile, "devices">, profiles: Map<string, Profile>): (point: string) => { unit: string } | "no-device" | "no-tag" {
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  return (point) => {
+    const dot = point.indexOf(".");
+    const d = devices.get(point.slice(0, dot));
+    if (!d) return "no-device";
+    const tag = profiles.get(d.profile)?.tags.find((t) => t.id === point.slice(dot + 1));
+    return tag ? { unit: tag.unit ?? "" } : "no-tag";
+  };
 }

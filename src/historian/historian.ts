@@ -13,6 +13,9 @@ export const FLUSH_MS = 500;
 const EMPTY: Samples = emptySamples();
 /** A minute is closed this long after it ends: samples of its last poll are drained and committed by then. */
 const CLOSE_GRACE_MS = 2_000;
+/** Longest a tick's close slice keeps the main thread (ms), and points between clock checks. */
+export const SLICE_MS = 8;
+const CLOSE_STEP = 8;
 
 export interface HistorianOptions {
   path: string;
@@ -24,6 +27,8 @@ export interface HistorianOptions {
   now?: () => number;
   /** Commit period (default FLUSH_MS). */
   flushMs?: number;
+  /** Longest a close slice may run in a tick (default SLICE_MS; 0: one step per slice, for tests). */
+  sliceMs?: number;
   /** Called after each commit with the number of samples it wrote. */
   onCommit?: (samples: number) => void;
 }
@@ -86,6 +91,11 @@ export class Historian {
   private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
 
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** A close in progress (closeSteps), its next slice, the minute end it is closing to and the point it is at. */
+  private closer: Generator<void, void, void> | undefined;
+  private sliceTimer: ReturnType<typeof setTimeout> | undefined;
+  private closingTo = 0;
+  private cursor = 0;
   /** Reads a point's current value for heartbeats (set by the live feed); without it only changes are stored. */
   current: ((index: number) => { v: number | string | null; q: number }) | undefined;
   readonly stats: HistorianStats = { queued: 0, dropped: 0, stored: 0, commits: 0, lastCommitMs: 0, maxCommitMs: 0 };
@@ -211,12 +221,12 @@ export class Historian {
     this.timer = setInterval(() => this.tick(), this.opts.flushMs ?? FLUSH_MS);
   }
 
-  /** One writer step: heartbeats, commit, and a drop report at most once a minute. */
+  /** One writer step: heartbeats, commit (closes in bounded slices), and a drop report at most once a minute. */
   tick(): void {
     try {
       const now = this.now();
       this.sweepHeartbeats(now);
-      this.flush(now);
+      this.commit(now, this.opts.sliceMs ?? SLICE_MS);
       if (this.droppedUnreported && now - this.lastDropReport > 60_000) {
         this.lastDropReport = now;
         const n = this.droppedUnreported;
@@ -228,33 +238,95 @@ export class Historian {
     }
   }
 
-  /** Commits everything queued, then closes the minutes (and coarser intervals) that ended. */
+  /** Commits everything queued, then closes the minutes (and coarser intervals) that ended, all at once. */
   flush(now = this.now()): number {
+    return this.commit(now, Infinity);
+  }
+
+  /** True while a close is spread over slices (tick); flush finishes it. */
+  get closing(): boolean {
+    return this.closer !== undefined;
+  }
+
+  /**
+   * One transaction: the queue, then closing work for at most `budgetMs`. At 20,000 points a
+   * minute's close (and more so a quarter hour's) takes 0.1–1 s; run in one go on the main thread it
+   * would stall page streams, alarms and the table drain. The tick gives it slices of SLICE_MS with
+   * the event loop running between them; each slice is its own transaction, so a crash mid-close
+   * leaves closed.* unchanged and the restart recomputes the interval (idempotent writes).
+   */
+  private commit(now: number, budgetMs: number): number {
     const t0 = performance.now();
     const n = this.qLen;
     const closedBefore = this.closed[0]!;
+    let done = true;
     this.db.transaction(() => {
       for (let k = 0; k < n; k++) {
         const slot = (this.qHead + k) % this.cap;
         this.put(this.qPoint[slot]!, this.qTs[slot]!, this.valueAt(slot), this.qQual[slot]!);
       }
-      this.qHead = (this.qHead + n) % this.cap;
+      this.store.recentBatch.end();
+      // Empty: start again at slot 0, so the ring's pages in use are the backlog's, not all of it (RSS).
+      this.qHead = 0;
       this.qLen = 0;
       this.qText.clear();
-      this.repairDirty();
-      this.closeMinutes(this.calendar.start(0, now - CLOSE_GRACE_MS));
-      this.closeCoarser();
+      done = this.advanceClose(now, t0 + budgetMs);
       this.store.putMeta("last_commit", now);
     })();
     // A minute's close dirties a page per point: hand SQLite's transient memory back afterwards.
-    if (this.closed[0]! !== closedBefore) this.db.exec("PRAGMA shrink_memory");
+    if (done && this.closed[0]! !== closedBefore) this.db.exec("PRAGMA shrink_memory");
     this.stats.stored += n;
     this.stats.commits++;
     this.opts.onCommit?.(n);
     const ms = performance.now() - t0;
     this.stats.lastCommitMs = ms;
     if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
+    if (!done && !this.sliceTimer) this.sliceTimer = setTimeout(() => this.nextSlice(), 0);
     return n;
+  }
+
+  /** The next slice of a close in progress (the event loop ran in between). */
+  private nextSlice(): void {
+    this.sliceTimer = undefined;
+    if (!this.closer) return;
+    try {
+      const t0 = performance.now();
+      let done = true;
+      this.db.transaction(() => {
+        done = this.advanceClose(this.now(), t0 + (this.opts.sliceMs ?? SLICE_MS));
+      })();
+      if (done) {
+        this.db.exec("PRAGMA shrink_memory");
+        // A close leaves ~100,000 short-lived values at 20,000 points: collect them now (concurrently)
+        // rather than let the heap grow to the GC's own threshold (RSS).
+        Bun.gc(false);
+      } else this.sliceTimer = setTimeout(() => this.nextSlice(), 0);
+      const ms = performance.now() - t0;
+      if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
+    } catch (e) {
+      console.error("historian close failed:", e);
+    }
+  }
+
+  /**
+   * Repairs late samples, then runs the close until `deadline` (performance.now()); true when
+   * nothing is left to close. Repairs wait while a close is in progress: an interval half closed is
+   * not one a repair can reason about.
+   */
+  private advanceClose(now: number, deadline: number): boolean {
+    if (!this.closer) {
+      this.repairDirty();
+      this.closer = this.closeSteps(this.calendar.start(0, now - CLOSE_GRACE_MS));
+    }
+    try {
+      while (!this.closer.next().done) if (performance.now() >= deadline) return false;
+    } finally {
+      // A slice ends inside its transaction: rows still buffered go with it.
+      this.store.rawBatch.end();
+    }
+    this.closer = undefined;
+    this.repairDirty();
+    return true;
   }
 
   /**
@@ -262,7 +334,7 @@ export class Historian {
    * or, late for a closed minute, straight into h_raw with a repair of the intervals it touches.
    */
   private put(i: number, ts: number, v: number | string | null, q: number): void {
-    if (ts < this.closed[0]!) {
+    if (ts < this.closedAt(i)) {
       this.store.insertRaw.run(this.pid[i]!, ts, v, q);
       const d = this.dirty.get(i);
       if (d === undefined) this.dirty.set(i, [ts, ts]);
@@ -274,7 +346,7 @@ export class Historian {
       if (!c || ts > c.ts) this.carry[i] = { ts, v, q };
       return;
     }
-    this.store.insertRecent.run(this.pid[i]!, ts, v, q);
+    this.store.recentBatch.add4(this.pid[i]!, ts, v, q);
     const b = (this.buf[i] ??= emptySamples());
     let k = b.ts.length;
     while (k > 0 && b.ts[k - 1]! > ts) k--;
@@ -292,15 +364,22 @@ export class Historian {
     }
   }
 
-  /** Closes every minute that ended before `until` from the in-memory buffers. */
-  private closeMinutes(until: number): void {
+  /**
+   * Closes every minute that ended before `until` from the in-memory buffers, then the coarser
+   * intervals they complete; yields every CLOSE_STEP points (advanceClose decides when to pause).
+   * While minute [a, b) is half closed, points below `cursor` count as closed up to b (put, closedAt).
+   */
+  private *closeSteps(until: number): Generator<void, void, void> {
     const up = this.store.upsertRow[0]!;
-    const raw = this.store.insertRaw;
+    const raw = this.store.rawBatch;
     const start = this.closed[0]!;
     while (this.closed[0]! < until) {
       const a = this.closed[0]!;
       const b = a + 60_000;
+      this.closingTo = b;
       for (let i = 0; i < this.points.length; i++) {
+        this.cursor = i;
+        if (i % CLOSE_STEP === 0) yield;
         const s = this.buf[i];
         const c = this.carry[i];
         if (!c && !s) continue;
@@ -312,7 +391,7 @@ export class Historian {
         }
         if (hi > 0) {
           const pid = this.pid[i]!;
-          for (let k = 0; k < hi; k++) raw.run(pid, s!.ts[k]!, s!.v[k]!, s!.q[k]!);
+          for (let k = 0; k < hi; k++) raw.add4(pid, s!.ts[k]!, s!.v[k]!, s!.q[k]!);
           this.carry[i] = { ts: s!.ts[hi - 1]!, v: s!.v[hi - 1]!, q: s!.q[hi - 1]! };
           if (hi === s!.ts.length) this.buf[i] = undefined;
           else {
@@ -323,27 +402,37 @@ export class Historian {
         } else if (c && c.ts + this.holdMs[i]! <= b) this.carry[i] = undefined;
       }
       this.closed[0] = b;
+      this.closingTo = 0;
+      this.cursor = 0;
+      this.store.putMeta("closed.1m", b);
     }
     if (this.closed[0]! > start) {
-      this.store.dropRecent.run(this.closed[0]!);
-      this.store.putMeta("closed.1m", this.closed[0]!);
+      // The moved samples leave h_recent in bounded steps (120,000 rows a minute at 20,000 points).
+      while ((this.store.dropRecentSome.run(this.closed[0]!, 4 * CLOSE_STEP * 8).changes as number) > 0) yield;
     }
+    yield* this.closeCoarser();
+  }
+
+  /** End of the closed minutes for point i (further for points a close in progress has passed). */
+  private closedAt(i: number): number {
+    return this.closingTo && i < this.cursor ? this.closingTo : this.closed[0]!;
   }
 
   /** Coarser tiers whose interval the finer tier has now closed, for every point. */
-  private closeCoarser(): void {
+  private *closeCoarser(): Generator<void, void, void> {
     for (let k = 1; k < TIERS.length; k++) {
-      let moved = false;
       for (;;) {
         const a = this.closed[k]!;
         const b = this.calendar.next(k, a);
         if (b > this.closed[k - 1]!) break;
         const st = this.store.rollFrom[k]!;
-        for (let i = 0; i < this.points.length; i++) if (this.points[i]!.kind !== "text") st.run(this.pid[i]!, a, b);
+        for (let i = 0; i < this.points.length; i++) {
+          if (i % CLOSE_STEP === 0) yield;
+          if (this.points[i]!.kind !== "text") st.run(this.pid[i]!, a, b);
+        }
         this.closed[k] = b;
-        moved = true;
+        this.store.putMeta(`closed.${TIERS[k]!.id}`, b);
       }
-      if (moved) this.store.putMeta(`closed.${TIERS[k]!.id}`, this.closed[k]!);
     }
   }
 
@@ -448,10 +537,11 @@ export class Historian {
           this.lastQ[i] = OFFLINE;
         }
       }
+      this.store.recentBatch.end();
       if (catchUp) {
         for (let i = 0; i < this.points.length; i++) this.recompute(i, closed1m, open);
         this.closed[0] = open;
-        this.closeCoarser();
+        for (const _ of this.closeCoarser());
       }
       this.store.putMeta("closed.1m", this.closed[0]!);
       for (let i = 0; i < this.points.length; i++) {
@@ -465,6 +555,8 @@ export class Historian {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.sliceTimer);
+    this.sliceTimer = undefined;
     const now = this.now();
     for (let i = 0; i < this.points.length; i++) if (this.lastQ[i] !== OFFLINE && this.lastT[i]! > 0) this.accept(i, now, null, OFFLINE);
     this.flush(now);

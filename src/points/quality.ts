@@ -20,6 +20,8 @@ export const Quality = {
   MANUAL: 7,
   /** Answer could not be decoded (wrong byte count, NaN where a number was expected). */
   BAD_DATA: 8,
+  /** Computed from data that is partly estimated (an energy total across a communication gap). */
+  ESTIMATED: 9,
 } as const;
 
 export type QualityCode = (typeof Quality)[keyof typeof Quality];
@@ -34,6 +36,7 @@ export const QUALITY_NAMES: Record<number, string> = {
   [Quality.OUT_OF_RANGE]: "out-of-range",
   [Quality.MANUAL]: "manual",
   [Quality.BAD_DATA]: "bad-data",
+  [Quality.ESTIMATED]: "estimated",
 };
 
 export function qualityName(q: number): string {

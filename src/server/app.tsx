@@ -16,7 +16,9 @@ import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
+import { registerSimRoutes } from "./routes/sim.tsx";
 import { registerHistoryRoutes } from "./routes/history.tsx";
+import { registerEnergyRoutes } from "./routes/energy.tsx";
 
 export type { AppContext } from "./context.ts";
 
@@ -46,6 +48,8 @@ export function createApp(ctx: AppContext): Hono {
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerMicrogridRoutes(app, ctx);
+  registerSimRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
+  registerEnergyRoutes(app, ctx);
   return app;
 }

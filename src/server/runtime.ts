@@ -19,10 +19,13 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import type { Sim } from "../sim/simulator.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { MicrogridController } from "../microgrid/controller.ts";
 import { microgridPoints } from "../microgrid/points.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
+import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
+import { energyPointDefs } from "../energy/service.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -43,6 +46,8 @@ export interface BusbarOptions {
   log?: (line: string) => void;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** The simulator serving this site (demo, tests): enables the admin's simulation controls (/sim). */
+  sim?: Sim;
   /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
   restart?: Restart;
 }
@@ -72,6 +77,7 @@ export interface Busbar {
   /** Load shedding, demand, GDP events, battery dispatch (site file `microgrid:`). */
   microgrid: MicrogridController | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
+  energy: Energy | undefined;
   history: History | undefined;
   url: string;
   port: number;
@@ -82,7 +88,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
-  const computedDefs = [...(opts.computed ?? []), ...(site.microgrid ? microgridPoints(site.microgrid) : [])];
+  applySavedEnergy(site, db.sqlite, db.journal);
+  // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
+  const computedDefs = [...(opts.computed ?? []), ...(site.microgrid ? microgridPoints(site.microgrid) : []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
@@ -122,7 +130,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
         source: device,
         device,
         message: t(lang, "journal.device.comm", { device, status, error: error ? ` — ${error}` : "" }),
-        data: { status, error },
+        data: { status, error, i18n: { key: "journal.device.comm", params: { device, status, error: error ? ` — ${error}` : "" } } },
       });
       alarms.onDeviceStatus(device, status);
     },
@@ -165,6 +173,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
 
   computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
+  const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -186,7 +195,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -206,6 +215,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    energy?.stop();
     history?.stop();
     db.close();
     throw new Error(`cannot listen on HTTP port ${opts.httpPort}: ${(e as Error).message} (choose another with --http PORT)`);
@@ -231,6 +241,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     gateway,
     microgrid,
     history,
+    energy,
     url,
     port: server.port!,
     async stop() {
@@ -241,6 +252,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      energy?.stop();
       history?.stop();
       journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
       db.close();

@@ -97,3 +97,17 @@ export function describeLoadProfile(p: LoadProfile): string {
       return `oscillation ${n(p.meanKw)} ± ${n(p.amplitudeKw)} kW, period ${n(p.periodS)} s`;
   }
 }
+
+/** The same in a person's language: `t` is a translator with sim.profile.* keys, `num` formats numbers. */
+export function describeLoadProfileWith(p: LoadProfile, t: (key: string, params: Record<string, string | number>) => string, num: (n: number) => string): string {
+  switch (p.kind) {
+    case "constant":
+      return t("sim.profile.constant", { kw: num(p.kw) });
+    case "ramp":
+      return t("sim.profile.ramp", { from: num(p.fromKw), to: num(p.toKw), s: num(p.durationS) });
+    case "step":
+      return t("sim.profile.step", { from: num(p.fromKw), to: num(p.toKw), s: num(p.atS) });
+    case "oscillation":
+      return t("sim.profile.oscillation", { mean: num(p.meanKw), amp: num(p.amplitudeKw), s: num(p.periodS) });
+  }
+}

@@ -2,7 +2,7 @@ import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import { policyFor, type Access } from "../auth/policy.ts";
 import { atLeast, isRole } from "../auth/roles.ts";
-import { DICTS, translator, type Lang, type T } from "../i18n/index.ts";
+import { DICTS, getSiteLanguage, translator, type Lang, type T } from "../i18n/index.ts";
 
 /**
  * The page shell every screen shares: grey ISA-101 background, no colour unless something is
@@ -65,6 +65,7 @@ function mayOpen(access: Access | undefined, user: LayoutProps["user"]): boolean
 const NAV: { key: NavKey; href: string; label: string; access: Access | undefined }[] = [
   { key: "oneline", href: "/", label: "nav.oneline", access: policyFor("GET", "/")?.access },
   { key: "trends", href: "/trends", label: "nav.trends", access: policyFor("GET", "/trends")?.access },
+  { key: "energy", href: "/energy", label: "nav.energy", access: policyFor("GET", "/energy")?.access },
   { key: "alarms", href: "/alarms", label: "nav.alarms", access: policyFor("GET", "/alarms")?.access },
   { key: "comm", href: "/comm", label: "nav.comm", access: policyFor("GET", "/comm")?.access },
   { key: "microgrid", href: "/microgrid", label: "nav.microgrid", access: policyFor("GET", "/microgrid")?.access },
@@ -147,7 +148,8 @@ export function Layout(props: LayoutProps) {
               <img class="brand-ico" src="/assets/favicon.svg" alt="" width="28" height="28" />
               <span class="brand-name">{t("app.name")}</span>
             </a>
-            <span class="site" title={props.siteName}>
+            {/* The site's name is in the site's language, whatever the interface's (screen readers). */}
+            <span class="site" title={props.siteName} lang={getSiteLanguage() !== lang ? getSiteLanguage() : undefined}>
               {props.siteName}
             </span>
             <nav class="nav" aria-label={t("nav.label")}>

@@ -1,0 +1,76 @@
+import type { Database } from "bun:sqlite";
+import { siteUnits, type Site } from "../config/site.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { LiveView } from "../points/live.ts";
+import type { ComputedPoints } from "../points/computed.ts";
+import { Quality } from "../points/quality.ts";
+import { EnergyService } from "./service.ts";
+import { EnergyStore } from "./store.ts";
+import { energySchema, validateEnergy } from "./structure.ts";
+import { costSchema } from "./tariffs.ts";
+import * as z from "zod";
+
+/** The running energy part: its service (live feed, computed values) and store (the pages' data). */
+export interface Energy {
+  service: EnergyService;
+  store: EnergyStore;
+  stop(): void;
+}
+
+/**
+ * Starts consumption tracking for the site's meters. The tables live beside the history (same
+ * file, same backups) when the historian runs, else in the main database. A site without meters
+ * gets no energy part.
+ */
+export function startEnergy(o: { site: Site; db: Database; settings: Database; live: LiveView; journal: Journal; computed?: ComputedPoints }): Energy | undefined {
+  const e = o.site.energy;
+  if (!e.meters.length) return undefined;
+  // The site loader already refused errors; this resolves units and sub-meter exclusions.
+  const { meters, warnings } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  // Warnings never stop a start (the site file was accepted), but someone must read them.
+  for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
+  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
+  const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
+  for (const m of meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
+  const store = new EnergyStore(o.db, o.site.site.timezone);
+  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
+  // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them
+  // like any point. A value that cannot be known (no tariff) is not-available, never 0.
+  const publish = () => {
+    for (const [name, v] of service.pointValues())
+      o.computed?.set(`ENERGY.${name}`, v.value ?? NaN, v.value === null || Number.isNaN(v.value) ? Quality.NOT_AVAILABLE : v.quality);
+  };
+  service.onCompute = publish;
+  const detach = service.attach(o.live);
+  service.flush();
+  return { service, store, stop: detach };
+}
+
+/**
+ * The energy section an admin saved (`/admin/energy`) replaces the site file's at start, before the
+ * point registry is built (its circuits name computed points) — if it still validates against this
+ * site; else the site file's stays and the journal says why.
+ */
+export function applySavedEnergy(site: Site, settings: Database, journal?: Journal): void {
+  const row = (key: string) => (settings.query("SELECT value FROM settings WHERE key = ?").get(key) as { value: string } | null)?.value;
+  const structure = row("energy.structure");
+  const costs = row("energy.costs");
+  let candidate = site.energy;
+  try {
+    if (structure) candidate = energySchema.parse(JSON.parse(structure));
+    if (costs) candidate = { ...candidate, costs: z.array(costSchema).parse(JSON.parse(costs)) };
+  } catch {
+    journal?.append({ type: "energy.config", message: "saved energy configuration unreadable: the site file's is in force" });
+    return;
+  }
+  if (candidate === site.energy) return;
+  const r = validateEnergy(candidate, siteUnits(site, site.profiles));
+  if (r.errors.length) {
+    journal?.append({ type: "energy.config", message: `saved energy configuration no longer valid for this site (${r.errors[0]!.path}: ${r.errors[0]!.message}): the site file's is in force` });
+    return;
+  }
+  site.energy = candidate;
+}
