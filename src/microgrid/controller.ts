@@ -28,6 +28,8 @@ const INTERLOCK_CODE: Record<Interlock | "write-failed", number> = { "comm-loss"
 const TICK_MS = 1000;
 /** A BESS answer to a new setpoint is taken as settled this long after the write. */
 const SETTLE_MS = 500;
+/** A BESS reading older than this is a communication loss even before the driver says comm-fail. */
+const COMM_LOSS_MS = 10_000;
 
 export interface MicrogridStatus {
   now: number;
@@ -133,9 +135,6 @@ export class MicrogridController {
   }
   private num(id: string): number {
     return this.deps.table.read(this.pt(id).index).value;
-  }
-  private good(id: string, now: number): boolean {
-    return this.deps.live.effectiveQuality(this.pt(id).index, now) === Quality.GOOD;
   }
 
   tick(now = Date.now()): void {
@@ -254,7 +253,13 @@ export class MicrogridController {
     const b = this.deps.cfg.bess!;
     const d = b.device;
     const ids = ["soc", "power", "voltage", "contactor", "ac_group_startup", "p_control_mode", "max_discharge_current"].map((n) => `${d}.${n}`);
-    const commOk = ids.every((id) => this.good(id, now));
+    // Communication loss is the driver's verdict (comm-fail, exception…) or a reading older than
+    // COMM_LOSS_MS; a poll a little overdue on a busy bus (stale) is not one.
+    const commOk = ids.every((id) => {
+      const i = this.pt(id).index;
+      const q = this.deps.table.qualityOf(i);
+      return (q === Quality.GOOD || q === Quality.STALE) && now - this.deps.table.tsOf(i) <= COMM_LOSS_MS;
+    });
     const fault = this.num(`${d}.ac_group_startup`) === 3 || this.num(`${d}.ambient_temp_fault`) === 1 || this.num(`${d}.ambient_humidity_fault`) === 1;
     const inputs = {
       commOk,
