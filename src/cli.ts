@@ -4,7 +4,7 @@
  * never a stack trace.
  */
 import { parseArgs } from "node:util";
-import { freePort, portIsFree } from "./server/ports.ts";
+import { freePort, freeUdpPort, portIsFree, udpPortIsFree } from "./server/ports.ts";
 import { ConfigError } from "./config/validation.ts";
 import { loadProfiles } from "./config/profiles.ts";
 import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
@@ -106,7 +106,7 @@ async function runSite(site: Site, dbPath: string, httpPort: number, banner: str
 
 async function demo(dbPath: string, httpPort: number): Promise<void> {
   const profiles = loadProfiles();
-  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { kind: string; host?: string; port?: number | string }[]; gateway?: { port: number } };
+  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { kind: string; host?: string; port?: number | string }[]; gateway?: { port: number }; bacnetServer?: { port?: number } };
   // The demo's RS-485/IP gateways are simulated on loopback; pick free ports so a busy port never stops a newcomer.
   for (const bus of raw.buses) {
     if (bus.kind !== "modbus-tcp") continue;
@@ -115,6 +115,8 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   }
   // Busbar's own Modbus TCP gateway for the BMS: its usual demo port, or a free one when that is taken.
   if (raw.gateway && !(await portIsFree(raw.gateway.port))) raw.gateway.port = await freePort();
+  // The BACnet/IP device for the BMS: UDP 47808, or a free port when another BACnet program has it.
+  if (raw.bacnetServer && !(await udpPortIsFree(raw.bacnetServer.port ?? 47808))) raw.bacnetServer.port = await freeUdpPort();
   let site: Site;
   try {
     site = parseSite(raw, profiles, "demo-site.yaml");
@@ -135,6 +137,9 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   await runSite(site, dbPath, httpPort, [
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
     ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}, ${site.gateway.writes.enabled ? `writes from ${site.gateway.writes.clients.join(", ")}` : "read-only"}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
+    ...(site.bacnetServer
+      ? [`BACnet/IP device ${site.bacnetServer.instance} "${site.bacnetServer.name}" for the BMS on UDP ${site.bacnetServer.port} (objects, COV subscriptions and the EDE export: /bacnet)`]
+      : []),
     ...accounts,
   ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"], sim });
 }

@@ -120,6 +120,9 @@ export const POLICIES: readonly RoutePolicy[] = [
 
   // --- Administration (routes/admin.tsx, routes/users.tsx)
   { method: "GET", path: "/admin", access: "admin" },
+  { method: "GET", path: "/bacnet", access: "signed-in", note: "names the BMS's addresses (COV subscribers)" },
+  { method: "GET", path: "/admin/bacnet/ede.zip", access: "admin" },
+  { method: "GET", path: "/admin/bacnet/ede/:file", access: "admin" },
   { method: "GET", path: "/admin/alarms", access: "admin" },
   { method: "POST", path: "/admin/alarms", access: "admin", bodyLimit: 1024 * 1024, note: "the alarm configuration's YAML" },
   { method: "GET", path: "/admin/journal/verify", access: "admin" },

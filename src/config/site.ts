@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import type { Profile } from "./profile.ts";
 import { checkConfigFileSize, parseYaml } from "./yaml.ts";
+import { bacnetServerSchema } from "../bacnet-server/config.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
 import { microgridSchema } from "../microgrid/config.ts";
 import { microgridPoints } from "../microgrid/points.ts";
@@ -438,6 +439,8 @@ export const siteSchema = z
     gateway: gatewaySchema.optional(),
     /** Load shedding, 15-minute demand, GDP events, battery dispatch (src/microgrid). */
     microgrid: microgridSchema.optional(),
+    /** Busbar as a BACnet/IP device for the BMS (src/bacnet-server). */
+    bacnetServer: bacnetServerSchema.optional(),
     historian: historianSchema.prefault({}),
     backup: backupSchema.optional(),
     /** Circuits, zones, panels, meters and tariffs (src/energy). */
@@ -652,6 +655,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   const issues = crossCheck(result.data, profiles);
   const buses = resolveLines(result.data, profiles, issues);
   issues.push(...gatewayIssues(result.data));
+  issues.push(...bacnetServerIssues(result.data, profiles));
   issues.push(...historianIssues(result.data, profiles));
   issues.push(...validateEnergy(result.data.energy, siteUnits(result.data, profiles)).errors);
   if (issues.length) throw new ConfigError(file, issues);
@@ -760,6 +764,28 @@ export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site
     throw new ConfigError(path, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
   }
   return parseSite(parseYaml(text, path), profiles, path);
+}
+
+/** bacnetServer.objects: each names a tag of a site device, once. */
+function bacnetServerIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
+  const b = s.bacnetServer;
+  if (!b) return [];
+  const issues: ConfigIssue[] = [];
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  const seen = new Map<string, number>();
+  b.objects.forEach((o, i) => {
+    const path = `bacnetServer.objects[${i}].point`;
+    const dot = o.point.indexOf(".");
+    const d = devices.get(o.point.slice(0, dot));
+    if (!d) issues.push({ path, message: `no device "${o.point.slice(0, dot)}"` });
+    else if (!profiles.get(d.profile)?.tags.some((t) => t.id === o.point.slice(dot + 1)))
+      issues.push({ path, message: `profile ${d.profile} has no tag "${o.point.slice(dot + 1)}"` });
+    const prev = seen.get(o.point);
+    if (prev !== undefined) issues.push({ path, message: `${o.point} is already listed at bacnetServer.objects[${prev}]` });
+    else seen.set(o.point, i);
+    if (o.min !== undefined && o.max !== undefined && o.min > o.max) issues.push({ path: `bacnetServer.objects[${i}].min`, message: `must not be above max (${o.max})` });
+  });
+  return issues;
 }
 
 /** Historian overrides name devices and points that exist. */

@@ -14,6 +14,7 @@ import { registerAlarmRoutes } from "./routes/alarms.tsx";
 import { registerJournalRoutes } from "./routes/journal.tsx";
 import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
+import { registerBacnetRoutes } from "./routes/bacnet.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
 import { registerSimRoutes } from "./routes/sim.tsx";
@@ -45,6 +46,7 @@ export function createApp(ctx: AppContext): Hono {
   registerJournalRoutes(app, ctx);
   registerOperateRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerBacnetRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
   registerMicrogridRoutes(app, ctx);

@@ -7,6 +7,7 @@ import type { ComputedPoints } from "../points/computed.ts";
 import type { Sim } from "../sim/simulator.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { BacnetServer } from "../bacnet-server/server.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { MicrogridController } from "../microgrid/controller.ts";
 import type { History } from "../historian/runtime.ts";
@@ -27,6 +28,8 @@ export interface AppContext {
   pageEvents: PageEvents;
   /** The simulator behind the demo (and tests): its controls page exists only then. */
   sim?: Sim;
+  /** The BACnet/IP server, when the site has one. */
+  bacnetServer?: BacnetServer;
   /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
   gateway?: Gateway;
   /** The microgrid controller, when the site file has `microgrid:` (page /microgrid). */

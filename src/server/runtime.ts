@@ -20,6 +20,8 @@ import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import type { Sim } from "../sim/simulator.ts";
+import { startBacnetServer } from "../bacnet-server/index.ts";
+import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { MicrogridController } from "../microgrid/controller.ts";
 import { microgridPoints } from "../microgrid/points.ts";
@@ -41,6 +43,8 @@ export interface BusbarOptions {
   kiosk?: string[];
   /** Overrides the site file's gateway port (the demo picks a free one when 1502 is taken). */
   gatewayPort?: number;
+  /** Overrides the site file's BACnet server UDP port (0: a free one). */
+  bacnetPort?: number;
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
@@ -76,6 +80,8 @@ export interface Busbar {
   gateway: Gateway | undefined;
   /** Load shedding, demand, GDP events, battery dispatch (site file `microgrid:`). */
   microgrid: MicrogridController | undefined;
+  /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
+  bacnetServer: BacnetServer | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
   energy: Energy | undefined;
   history: History | undefined;
@@ -195,7 +201,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, microgrid };
+  // The BACnet/IP server for the building's BMS (src/bacnet-server).
+  let bacnetServer: BacnetServer | undefined;
+  if (site.bacnetServer?.enabled) {
+    try {
+      bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
+    } catch (e) {
+      const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
+      log(`[error] ${message}`);
+      journal.append({ type: "system.bacnet", source: site.site.name, message });
+    }
+  }
+
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -210,6 +228,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       idleTimeout: 30,
     });
   } catch (e) {
+    bacnetServer?.stop();
     clearInterval(purgeTimer);
     microgrid?.stop();
     alarms.stop();
@@ -240,6 +259,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     app,
     gateway,
     microgrid,
+    bacnetServer,
     history,
     energy,
     url,
@@ -247,6 +267,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     async stop() {
       microgrid?.stop();
       gateway?.stop();
+      bacnetServer?.stop();
       clearInterval(purgeTimer);
       alarms.stop();
       live.stop();

@@ -56,6 +56,11 @@ export function AdminPage(props: {
           </a>
         </li>
         <li>
+          <a class="btn btn-big" href="/bacnet">
+            {t("admin.bacnet")}
+          </a>
+        </li>
+        <li>
           <a class="btn btn-big" href="/admin/system">
             {t("admin.system")}
           </a>
