@@ -130,6 +130,8 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   }
   const { startSimulator } = await import("./sim/simulator.ts");
   const sim = startSimulator(site, {});
+  // The demo's BESS is left in remote-setpoint control, the permissive Busbar's dispatch needs.
+  if (site.microgrid?.bess?.control) sim.setValue(site.microgrid.bess.device, "p_control_mode", 1);
   // One account per role, fresh secrets at every start; this machine is the demo's kiosk (issue 4).
   const { resetDemoUsers } = await import("./cli/demo-users.ts");
   const { openDatabase } = await import("./db/database.ts");

@@ -39,7 +39,7 @@ describe("a fresh clone", () => {
     const r = spawnSync(bun, ["src/cli.ts", "check-site", "data/demo-site.yaml"], { cwd: dir, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/data\/demo-site\.yaml: OK — \d+ bus\(es\), 24 device\(s\)/);
+    expect(r.stdout).toMatch(/data\/demo-site\.yaml: OK — \d+ bus\(es\), 23 device\(s\)/);
   });
 
   it("runs `bun src/cli.ts demo`: good values and the page assets", async () => {

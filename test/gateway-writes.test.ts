@@ -146,7 +146,7 @@ describe("gateway writes (issue 9 item 1)", () => {
 
   it("check-site says who may write what", () => {
     const ro = describeGateway(parseSite(demoRaw, loadProfiles()));
-    expect(ro.join("\n")).toMatch(/^gateway 127\.0\.0\.1:\d+, 23 unit\(s\).*\n  read-only/);
+    expect(ro.join("\n")).toMatch(/^gateway 127\.0\.0\.1:\d+, 22 unit\(s\).*\n  read-only/);
     const rw = describeGateway(parseSite({ ...demoRaw, gateway: { ...demoRaw.gateway, writes: { enabled: true, clients: ["10.20.0.15"] } } }, loadProfiles()));
     expect(rw).toContain("  writes from 10.20.0.15 to:");
     expect(rw).toContain("    unit 1 holding 65280  5B1.cmd_open_close");

@@ -28,7 +28,7 @@ const bus = { id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: 502 };
 describe("site file validation", () => {
   it("accepts the demo site", () => {
     const site = parseSite(parseYaml(DEMO_SITE, "demo"), profiles, "demo");
-    expect(site.devices).toHaveLength(24);
+    expect(site.devices).toHaveLength(23);
     expect(site.devices.find((d) => d.id === "UPS")).toMatchObject({ bus: "bacnet", instance: 1338, profile: "socomec-ups", cov: "confirmed" });
     expect(site.topology.breakers.map((b) => b.id)).toContain("2B13");
   });

@@ -46,10 +46,10 @@ describe("writes through the bus worker", () => {
   });
 
   it("writes a float setpoint with its scaling", async () => {
-    const id = busbar.registry.points.find((p) => p.device === "MICROGRID" && p.writable && p.kind === "analog")!;
+    const id = busbar.registry.byId.get("BESS.max_charge_current")!;
     const r = await busbar.supervisor.write(id.index, 275);
     expect(r.ok).toBe(true);
     if (id.readable) await waitFor("setpoint read back", () => point(id.id).value === 275, 3000);
-    expect(sim.getValue("MICROGRID", id.name)).toBe(275);
+    expect(sim.getValue("BESS", id.name)).toBe(275);
   });
 });

@@ -33,7 +33,7 @@ export function parseAlarmsYaml(text: string, site: Site): ParsedAlarms {
     return { ok: false, issues: [{ path: "(yaml)", message: "must be a mapping (points:, maxShelveMinutes:, …), as the site file's alarms: section" }] };
   const r = alarmsSchema.safeParse(data);
   if (!r.success) return { ok: false, issues: zodIssues(r.error, ["alarms"]) };
-  const issues = alarmIssues({ devices: site.devices, alarms: r.data }, site.profiles);
+  const issues = alarmIssues({ devices: site.devices, alarms: r.data, microgrid: site.microgrid }, site.profiles);
   if (issues.length) return { ok: false, issues };
   return { ok: true, config: r.data };
 }

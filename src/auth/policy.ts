@@ -61,6 +61,12 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/lang/:lang", access: "public", note: "language toggle (sets a cookie): the login page has it too" },
   { method: "GET", path: "/hmi/detail/:id", access: "viewer" },
   { method: "GET", path: "/trends", access: "viewer" },
+  // --- Microgrid control (routes/microgrid.tsx); the GDP request and setpoints go through /operate
+  { method: "GET", path: "/microgrid", access: "viewer" },
+  { method: "GET", path: "/microgrid/why", access: "viewer" },
+  { method: "GET", path: "/microgrid/banner", access: "viewer" },
+  { method: "GET", path: "/api/microgrid", access: "viewer" },
+  { method: "POST", path: "/microgrid/gdp-schedule", access: "maintenance" },
   { method: "GET", path: "/energy", access: "viewer" },
   { method: "GET", path: "/api/energy/view", access: "viewer" },
   { method: "GET", path: "/api/energy/view.csv", access: "viewer" },

@@ -68,6 +68,16 @@ export function defaultObjects(site: Site, registry: PointRegistry): DefaultObje
       }
     }
   }
+  // The microgrid block computed by Busbar itself (src/microgrid, site file `microgrid:`): the
+  // same list under the MICROGRID computed points, the GDP request writable like the generator's.
+  if (site.microgrid) {
+    const list = POINT_LIST.microgrid!;
+    for (const tag of [...list.tags, "gdp_request"]) {
+      if (!registry.byId.has(`MICROGRID.${tag}`)) continue;
+      const w = tag === "gdp_request" ? { relinquishDefault: 0 } : list.writable?.[tag];
+      out.push({ point: `MICROGRID.${tag}`, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
+    }
+  }
   // The UPS from its points in the registry, whichever driver polls it (a BACnet device need not
   // be among the Modbus `devices`).
   const listed = new Set(out.map((o) => o.point));

@@ -7,6 +7,8 @@ import type { Profile } from "./profile.ts";
 import { checkConfigFileSize, parseYaml } from "./yaml.ts";
 import { bacnetServerSchema } from "../bacnet-server/config.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
+import { microgridSchema } from "../microgrid/config.ts";
+import { microgridPoints } from "../microgrid/points.ts";
 
 /**
  * The site file (YAML): buses, devices, the one-line topology.
@@ -435,6 +437,8 @@ export const siteSchema = z
     alarms: alarmsSchema.prefault({}),
     security: securitySchema.prefault({}),
     gateway: gatewaySchema.optional(),
+    /** Load shedding, 15-minute demand, GDP events, battery dispatch (src/microgrid). */
+    microgrid: microgridSchema.optional(),
     /** Busbar as a BACnet/IP device for the BMS (src/bacnet-server). */
     bacnetServer: bacnetServerSchema.optional(),
     historian: historianSchema.prefault({}),
@@ -603,15 +607,18 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
 }
 
 /** Alarm definitions: points exist, digital states name a state of the tag, limits are ordered. */
-export function alarmIssues(s: Pick<SiteFile, "devices" | "alarms">, profiles: Map<string, Profile>, prefix = "alarms"): ConfigIssue[] {
+export function alarmIssues(s: Pick<SiteFile, "devices" | "alarms"> & { microgrid?: SiteFile["microgrid"] }, profiles: Map<string, Profile>, prefix = "alarms"): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const devices = new Map(s.devices.map((d) => [d.id, d]));
+  // The microgrid's computed points may be alarmed like a device's tags.
+  const computed = s.microgrid ? microgridPoints(s.microgrid).map((p) => ({ id: p.name, device: p.device, states: p.states })) : [];
   const ids = new Map<string, string>();
   s.alarms.points.forEach((a, i) => {
     const path = `${prefix}.points[${i}]`;
     const dot = a.point.indexOf(".");
-    const d = devices.get(a.point.slice(0, dot));
-    const tag = d && profiles.get(d.profile)?.tags.find((t) => t.id === a.point.slice(dot + 1));
+    const own = computed.find((c) => c.device === a.point.slice(0, dot) && c.id === a.point.slice(dot + 1));
+    const d = own ? { id: own.device, profile: "" } : devices.get(a.point.slice(0, dot));
+    const tag = own ?? (d && profiles.get(d.profile)?.tags.find((t) => t.id === a.point.slice(dot + 1)));
     if (!d) issues.push({ path: `${path}.point`, message: `no device "${a.point.slice(0, dot)}"` });
     else if (!tag) issues.push({ path: `${path}.point`, message: `profile ${d.profile} has no tag "${a.point.slice(dot + 1)}"` });
     const limits = (["hh", "h", "l", "ll"] as const).filter((k) => a[k] !== undefined);

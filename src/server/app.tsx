@@ -1,3 +1,4 @@
+import { registerMicrogridRoutes } from "./routes/microgrid.tsx";
 import { Hono } from "hono";
 import type { AppContext } from "./context.ts";
 import { registerApiRoutes } from "./routes/api.ts";
@@ -50,6 +51,7 @@ export function createApp(ctx: AppContext): Hono {
   registerBacnetRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerMicrogridRoutes(app, ctx);
   registerSimRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerEnergyRoutes(app, ctx);

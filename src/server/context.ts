@@ -9,6 +9,7 @@ import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import type { Gateway } from "../gateway/gateway.ts";
+import type { MicrogridController } from "../microgrid/controller.ts";
 import type { History } from "../historian/runtime.ts";
 import type { Energy } from "../energy/runtime.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -32,6 +33,8 @@ export interface AppContext {
   bacnetServer?: BacnetServer;
   /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
   gateway?: Gateway;
+  /** The microgrid controller, when the site file has `microgrid:` (page /microgrid). */
+  microgrid?: MicrogridController;
   /** The historian and backups (absent when the site turns history off, or in route tests). */
   history?: History;
   /** Consumption and costs (absent when the site declares no meters). */

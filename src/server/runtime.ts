@@ -23,6 +23,8 @@ import type { Sim } from "../sim/simulator.ts";
 import { startBacnetServer } from "../bacnet-server/index.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
+import { MicrogridController } from "../microgrid/controller.ts";
+import { microgridPoints } from "../microgrid/points.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
@@ -80,6 +82,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** Load shedding, demand, GDP events, battery dispatch (site file `microgrid:`). */
+  microgrid: MicrogridController | undefined;
   /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
   bacnetServer: BacnetServer | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
@@ -98,7 +102,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const db = openDatabase(opts.dbPath);
   applySavedEnergy(site, db.sqlite, db.journal);
   // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
-  const computedDefs = [...(opts.computed ?? []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
+  const computedDefs = [...(opts.computed ?? []), ...(site.microgrid ? microgridPoints(site.microgrid) : []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
@@ -198,6 +202,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
+  const microgrid = site.microgrid
+    ? new MicrogridController({ site, cfg: site.microgrid, registry, table, live, computed, writer: supervisor, journal, lang, log })
+    : undefined;
+  microgrid?.start();
 
   // The Modbus TCP gateway other masters (BMS, SCADA) use instead of loading the RS-485 buses.
   let gateway: Gateway | undefined;
@@ -224,7 +232,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -241,6 +249,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   } catch (e) {
     bacnetServer?.stop();
     clearInterval(purgeTimer);
+    microgrid?.stop();
     alarms.stop();
     live.stop();
     await supervisor.stop();
@@ -269,6 +278,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    microgrid,
     bacnetServer,
     history,
     energy,
@@ -276,6 +286,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     url,
     port: server.port!,
     async stop() {
+      microgrid?.stop();
       gateway?.stop();
       bacnetServer?.stop();
       clearInterval(purgeTimer);

@@ -18,9 +18,9 @@ import { FeederLoad } from "./models/load.ts";
 import { MeterModel, PulseMeterModel } from "./models/meter.ts";
 import { MicrogridModel } from "./models/microgrid.ts";
 import { hashString, LocalClock, rand01, randSigned, smoothNoise } from "./noise.ts";
+import { profileKw, type LoadProfile } from "./load-profiles.ts";
 import { UpsModel } from "./models/ups.ts";
 import { BacnetSimDevice, type BacnetSimFaults } from "./bacnet-device.ts";
-import { profileKw, type LoadProfile } from "./load-profiles.ts";
 
 /**
  * The site simulator: serves every device of a site over Modbus TCP, one server per
@@ -86,6 +86,8 @@ export interface Sim {
    * one byte less follows (a malformed frame on the wire), so the master sees bad replies, not silence.
    */
   setGarbage(deviceId: string, garbage: boolean): void;
+  /** A BESS fault: its power drops to zero, AC group FAULT, fault bit set (microgrid interlocks). */
+  setBessFault(deviceId: string, fault: boolean): void;
   /** Drives a feeder's load by a profile from now on (its breaker id or device id); `null` = its daily shape again. */
   setLoad(breakerOrDeviceId: string, profile: LoadProfile | null): void;
   /** What the simulation controls page shows: breakers, loads, ATS, utility, devices offline/garbage. */
@@ -96,6 +98,15 @@ export interface Sim {
   /** Runs one tick now (also runs on the timer unless autoTick is false). */
   tick(): void;
   stop(): void;
+}
+
+export interface SimStatus {
+  utilityAvailable: boolean;
+  atsToEmergency: boolean | null;
+  breakers: { id: string; device: string | null; closed: boolean; tripped: boolean; kw: number; feeder: boolean; profile: LoadProfile | null; profileSince: number | null }[];
+  devices: { id: string; offline: boolean; garbage: boolean }[];
+  buildingKw: number;
+  shedSetpointKw: number | null;
 }
 
 /** Feeder counters at start: peak × load factor over four years (± 20 % per feeder). */
@@ -656,6 +667,12 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     },
     getValue(deviceId, tagId) {
       return devices.get(deviceId)?.get(tagId);
+    },
+    setBessFault(id, on) {
+      const b = [...bessBySource.values()].find((m) => m.id === id);
+      if (!b) throw new Error(`simulator: no BESS "${id}"`);
+      b.fault = on;
+      safeTick();
     },
     setGarbage(id, on) {
       deviceOf(id);

@@ -68,6 +68,7 @@ const NAV: { key: NavKey; href: string; label: string; access: Access | undefine
   { key: "energy", href: "/energy", label: "nav.energy", access: policyFor("GET", "/energy")?.access },
   { key: "alarms", href: "/alarms", label: "nav.alarms", access: policyFor("GET", "/alarms")?.access },
   { key: "comm", href: "/comm", label: "nav.comm", access: policyFor("GET", "/comm")?.access },
+  { key: "microgrid", href: "/microgrid", label: "nav.microgrid", access: policyFor("GET", "/microgrid")?.access },
   { key: "points", href: "/points", label: "nav.points", access: policyFor("GET", "/points")?.access },
   { key: "journal", href: "/journal", label: "nav.journal", access: policyFor("GET", "/journal")?.access },
   { key: "operate", href: "/operate", label: "nav.operate", access: policyFor("POST", "/operate/:point")?.access },
@@ -172,6 +173,8 @@ export function Layout(props: LayoutProps) {
             </a>
           </div>
           <div id="alarm-banner" class="alarm-banner"></div>
+          {/* A GDP event in progress (src/microgrid), polled: empty when there is none. */}
+          <div id="gdp-banner" class="gdp-banner" hx-get="/microgrid/banner" hx-trigger="load, every 5s" hx-swap="innerHTML"></div>
         </header>
         <div id="link-banner" class="link-banner" role="alert" hidden>
           {t("link.lostBanner")}

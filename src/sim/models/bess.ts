@@ -9,6 +9,8 @@ const P_CONTROL = { LOCAL: 0, REMOTE_SETPOINT: 1 } as const;
 export interface BessOptions {
   capacityKwh?: number;
   maxKw?: number;
+  /** How fast the power follows its target (the PCS's ramp), kW per real second. */
+  rampKwPerS?: number;
 }
 
 /**
@@ -25,6 +27,9 @@ export class BessModel {
   power = 0;
   readonly capacityKwh: number;
   readonly maxKw: number;
+  readonly rampKwPerS: number;
+  /** A BESS fault (tests, simulation controls): no power, FAULT state and the fault bit. */
+  fault = false;
   private readonly key: number;
 
   constructor(
@@ -36,6 +41,7 @@ export class BessModel {
     this.key = hashString(`bess:${id}`);
     this.capacityKwh = opts.capacityKwh ?? 500;
     this.maxKw = opts.maxKw ?? 250;
+    this.rampKwPerS = opts.rampKwPerS ?? 1000;
     this.soc = 55 + 25 * rand01(seed, this.key, 1);
     this.soh = 96 + 3 * rand01(seed, this.key, 2);
     // Writable registers start at plausible values (a master may change them).
@@ -79,9 +85,18 @@ export class BessModel {
     } else {
       target = this.soc < 94 ? -0.2 * this.maxKw : 0; // BACKUP: keep it full
     }
-    if (!connected || this.num("contactor", 1) !== 1) target = 0;
-    target = Math.max(-this.maxKw, Math.min(this.maxKw, target));
-    if ((target > 0 && this.soc <= 5) || (target < 0 && this.soc >= 95)) target = 0;
+    if (!connected || this.fault || this.num("contactor", 1) !== 1) target = 0;
+    // Power limits: the rating, and the current limits at the present DC voltage.
+    const vdc = 700 + 1.6 * this.soc;
+    const maxDis = Math.min(this.maxKw, (this.num("max_discharge_current", 300) * vdc) / 1000);
+    const maxChg = Math.min(this.maxKw, (this.num("max_charge_current", 300) * vdc) / 1000);
+    target = Math.max(-maxChg, Math.min(maxDis, target));
+    const atLimit = (target > 0 && this.soc <= 5) || (target < 0 && this.soc >= 95);
+    if (atLimit) target = 0;
+    // The PCS ramps toward its target; a trip (no connection, fault, contactor, SOC limit) is immediate.
+    const trip = atLimit || !connected || this.fault || this.num("contactor", 1) !== 1;
+    const step = this.rampKwPerS * (ctx.dtMs / 1000);
+    if (!trip) target = this.power + Math.max(-step, Math.min(step, target - this.power));
     // Charging stores 95 % of what it draws.
     const dE = target > 0 ? target * ctx.dtH : target * ctx.dtH * 0.95;
     this.soc = Math.max(5, Math.min(95, this.soc - (dE / this.capacityKwh) * 100));
@@ -100,10 +115,10 @@ export class BessModel {
     dev.set("dc_max_output_voltage", 900);
     const on = this.num("contactor", 1) === 1;
     dev.set("ac_group_on", on ? 1 : 0);
-    dev.set("ac_group_startup", on ? 2 : 0);
+    dev.set("ac_group_startup", this.fault ? 3 : on ? 2 : 0);
     dev.set("grid_mode", 0);
     dev.set("dc_aux_relay", on ? 1 : 0);
-    dev.set("ambient_temp_fault", 0);
+    dev.set("ambient_temp_fault", this.fault ? 1 : 0);
     dev.set("ambient_humidity_fault", 0);
   }
 }

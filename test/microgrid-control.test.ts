@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseSite } from "../src/config/site.ts";
+import { parseYaml } from "../src/config/profile.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
+import { startSimulator, type Sim } from "../src/sim/simulator.ts";
+import { startBusbar, type Busbar } from "../src/server/runtime.ts";
+import { waitFor } from "./helpers/peers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * The microgrid control on the running demo: the simulator's building and BESS over Modbus TCP,
+ * Busbar's controller writing the BESS's setpoint through the bus worker (issue 12).
+ */
+let sim: Sim;
+let busbar: Busbar;
+const dir = mkdtempSync(join(tmpdir(), "busbar-mg-"));
+const dbPath = join(dir, "busbar.db");
+const info = (id: string) => busbar.registry.byId.get(id)!;
+const val = (id: string) => busbar.live.value(info(id)).value as number;
+const q = (id: string) => busbar.live.value(info(id)).quality;
+const write = (id: string, v: number) => busbar.supervisor.write(info(id).index, v);
+const rows = (type: string) => busbar.journal.list({ type }, 1000);
+const IP = "10.1.1.9";
+
+function session(role: "operator" | "maintenance", name: string) {
+  const id = (busbar.db.sqlite.query("INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?, ?, 'x', 0, 0) RETURNING id").get(name, role) as { id: number }).id;
+  const { token, session } = busbar.auth.sessions.create(id, "password", role, IP, 600_000, 3_600_000);
+  return { cookie: `busbar_session=${token}`, csrf: session.csrf };
+}
+
+async function call(method: string, path: string, s?: { cookie: string; csrf: string }, json?: unknown) {
+  const headers: Record<string, string> = { host: "busbar.test", accept: "application/json" };
+  if (s) headers.cookie = s.cookie;
+  if (s && method !== "GET") headers["x-csrf-token"] = s.csrf;
+  if (json) headers["content-type"] = "application/json";
+  return busbar.app.fetch(new Request(`http://busbar.test${path}`, { method, headers, body: json ? JSON.stringify(json) : undefined }), {
+    requestIP: () => ({ address: IP, family: "IPv4", port: 1 }),
+  });
+}
+
+beforeAll(async () => {
+  const raw = parseYaml(DEMO_SITE, "demo") as Record<string, any>;
+  // Short holds so a test sees stages move; the BESS device answers fast.
+  raw.microgrid.shedding = { ...raw.microgrid.shedding, holdUpS: 1, holdDownS: 2 };
+  for (const b of raw.buses) if (b.kind === "modbus-tcp") b.timeoutMs = 300;
+  const site = parseSite(raw, loadProfiles(), "demo");
+  sim = startSimulator(site, { anyPort: true });
+  sim.setValue("BESS", "p_control_mode", 1);
+  busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  await waitFor("microgrid kW", () => q("MICROGRID.kw_instant") === "good" && q("BESS.soc") === "good", 10_000);
+}, 20_000);
+
+afterAll(async () => {
+  await busbar?.stop();
+  sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("microgrid control on the demo", () => {
+  it("computes the building kW from 5B1 and falls back to the TH40C on a 5B1 comm gap", async () => {
+    await waitFor("on 5B1", () => val("MICROGRID.kw_source") === 0 && q("5B1.p_total") === "good", 5000);
+    expect(val("MICROGRID.kw_instant")).toBeCloseTo(val("5B1.p_total"), 1);
+    sim.setOffline("5B1", true);
+    await waitFor("TH40C fallback", () => val("MICROGRID.kw_source") === 1, 8000);
+    expect(q("MICROGRID.kw_instant")).toBe("good");
+    expect(rows("microgrid.source").some((r) => /TH40C/.test(r.message))).toBe(true);
+    sim.setOffline("5B1", false);
+    await waitFor("back on 5B1", () => val("MICROGRID.kw_source") === 0, 8000);
+  }, 20_000);
+
+  it("a GDP event: setpoint drops, the BESS discharges and holds the building under it", async () => {
+    // Load the building above the event setpoint (200 kW) but within what the battery can cover.
+    const base = val("5B1.p_total");
+    const feeder = sim.status().breakers.find((b) => b.feeder && b.closed)!;
+    sim.setLoad(feeder.id, { kind: "constant", kw: Math.max(0, feeder.kw + (260 - base)) });
+    await waitFor("building ~260 kW", () => Math.abs(val("5B1.p_total") - 260) < 15, 5000);
+    const t0 = Date.now();
+    expect((await write("MICROGRID.gdp_request", 1)).ok).toBe(true);
+    await waitFor("GDP active", () => val("MICROGRID.gdp_active") === 1 && val("MICROGRID.setpoint_active") === 200, 1000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(rows("microgrid.gdp").at(0)?.message).toMatch(/Événement GDP commencé/);
+    await waitFor("BESS discharging, building under 200 kW", () => val("BESS.power") > 30 && val("5B1.p_total") < 200, 10_000);
+    // And it stays there (the dispatch aims at setpoint − 5 kW margin; the sim's load has a little noise).
+    const seen: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      seen.push(val("5B1.p_total"));
+    }
+    expect(Math.max(...seen)).toBeLessThan(200);
+    expect(val("BESS.soc")).toBeGreaterThan(20);
+    const w = rows("point.write").filter((r) => r.actor === "control");
+    expect(w.length).toBeGreaterThan(0);
+    expect(w[0]!.source).toBe("BESS.p_setpoint");
+  }, 25_000);
+
+  it("interlocks: contactor open, BESS fault, comm loss → stop writing within one cycle, alarm", async () => {
+    const alarmActive = () => busbar.alarms.get("MICROGRID.bess_interlock.H")?.active === true;
+    for (const [name, on, off, code] of [
+      ["contactor", () => sim.setValue("BESS", "contactor", 0), () => sim.setValue("BESS", "contactor", 1), 2],
+      ["fault", () => sim.setBessFault("BESS", true), () => sim.setBessFault("BESS", false), 3],
+      ["comm", () => sim.setOffline("BESS", true), () => sim.setOffline("BESS", false), 1],
+    ] as const) {
+      const t0 = Date.now();
+      on();
+      await waitFor(`${name} interlock`, () => val("MICROGRID.bess_interlock") === code, 6000);
+      // Seen by the next poll of the BESS (1 s) and acted on in the same tick; comm loss needs the timeouts first.
+      if (name !== "comm") expect(Date.now() - t0, name).toBeLessThan(2000);
+      const writes = busbar.microgrid!.writes;
+      expect(val("MICROGRID.bess_command"), name).toBe(0);
+      await waitFor(`${name} alarm`, () => alarmActive(), 3000);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(busbar.microgrid!.writes, `${name}: no write while interlocked`).toBe(writes);
+      off();
+      await waitFor(`${name} cleared`, () => val("MICROGRID.bess_interlock") === 0, 8000);
+    }
+    expect(rows("microgrid.interlock").length).toBeGreaterThanOrEqual(6);
+  }, 60_000);
+
+  it("GDP through the API: the maintenance role's request changes the mode within 1 s; an operator is refused; the schedule starts and ends an event", async () => {
+    const m = session("maintenance", "marie");
+    const o = session("operator", "omar");
+    await write("MICROGRID.gdp_request", 0);
+    await waitFor("no GDP event", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect((await call("POST", "/operate/MICROGRID.gdp_request", o, { value: 1 })).status).toBe(403);
+    const t0 = Date.now();
+    const r = await call("POST", "/operate/MICROGRID.gdp_request", m, { value: 1 });
+    expect(((await r.json()) as { ok: boolean }).ok).toBe(true);
+    await waitFor("GDP by request", () => val("MICROGRID.gdp_active") === 1, 1000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const w = rows("point.write").find((x) => x.source === "MICROGRID.gdp_request");
+    expect(w?.actor).toBe("marie");
+    // The page, the banner and the why panel say it.
+    const banner = await (await call("GET", "/microgrid/banner", o)).text();
+    expect(banner).toMatch(/ÉVÉNEMENT GDP|GDP EVENT/);
+    const page = await (await call("GET", "/microgrid", m)).text();
+    expect(page).toMatch(/data-gdp="1"/);
+    expect(page).toMatch(/charge permise|permitted load/);
+    await call("POST", "/operate/MICROGRID.gdp_request", m, { value: 0 });
+    await waitFor("GDP off", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect(await (await call("GET", "/microgrid/banner", o)).text()).toBe("");
+    // A schedule set ahead: starts at its start, ends at its end, both journaled.
+    const start = new Date(Date.now() + 1500).toISOString();
+    const end = new Date(Date.now() + 4000).toISOString();
+    expect((await call("POST", "/microgrid/gdp-schedule", o, { start, end })).status).toBe(403);
+    expect((await call("POST", "/microgrid/gdp-schedule", m, { start: "soon", end })).status).toBe(400);
+    expect((await call("POST", "/microgrid/gdp-schedule", m, { start, end })).status).toBe(200);
+    expect(val("MICROGRID.gdp_active")).toBe(0);
+    await waitFor("scheduled event on", () => val("MICROGRID.gdp_active") === 2, 3000);
+    await waitFor("scheduled event over", () => val("MICROGRID.gdp_active") === 0, 4000);
+    const gdp = rows("microgrid.gdp").map((x) => x.message);
+    expect(gdp.some((x) => /planifié|scheduled/.test(x))).toBe(true);
+    expect(gdp.filter((x) => /planification/.test(x) && /commencé/.test(x)).length).toBe(1);
+    expect(gdp.filter((x) => /planification/.test(x) && /terminé/.test(x)).length).toBe(1);
+  }, 20_000);
+
+  it("manual: Busbar never writes", async () => {
+    expect((await write("MICROGRID.bess_mode", 0)).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const writes = busbar.microgrid!.writes;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(busbar.microgrid!.writes).toBe(writes);
+    expect((await write("MICROGRID.bess_mode", 1)).ok).toBe(true);
+    expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
+    await waitFor("GDP ended", () => val("MICROGRID.gdp_active") === 0, 1000);
+  }, 15_000);
+
+  it("the setpoint and the GDP request survive a restart", async () => {
+    expect((await write("MICROGRID.shed_setpoint", 275)).ok).toBe(true);
+    expect((await write("MICROGRID.gdp_request", 1)).ok).toBe(true);
+    await busbar.stop();
+    busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+    expect(val("MICROGRID.shed_setpoint")).toBe(275);
+    expect(val("MICROGRID.gdp_request")).toBe(1);
+    expect(val("MICROGRID.gdp_active")).toBe(1); // the event resumes at the first tick
+    expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
+  }, 15_000);
+});
