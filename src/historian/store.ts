@@ -28,7 +28,7 @@ export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
           `CREATE TABLE ${t.table} (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, good_ms INTEGER NOT NULL, mean REAL, min REAL, max REAL, first REAL, last REAL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
       ).join("\n")}
       CREATE TABLE h_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: buf).
+      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: open).
       CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
     `,
   },
