@@ -479,7 +479,9 @@ export class Historian {
     let carry = before ?? undefined;
     let k = 0;
     const up = this.store.upsertRow[0]!;
-    const del = this.db.prepare(`DELETE FROM h_1m WHERE point = ? AND ts = ?`);
+    // Prepared once in the store: one statement per call would keep 20,000 of them alive until a GC
+    // when a restart catches up every point.
+    const del = this.store.deleteMinute;
     for (let a = from; a < to; a += 60_000) {
       const b = a + 60_000;
       let hi = k;
