@@ -307,8 +307,10 @@ export class Historian {
       if (done) {
         this.db.exec("PRAGMA shrink_memory");
         // A close leaves ~100,000 short-lived values at 20,000 points: collect them now (concurrently)
-        // rather than let the heap grow to the GC's own threshold (RSS).
+        // rather than let the heap grow to the GC's own threshold (RSS); then, once idle, JSC gives its
+        // free blocks back (measured: ~8–10 MB of RSS at 20,000 points; neither call blocks).
         Bun.gc(false);
+        Bun.shrink();
       } else this.sliceTimer = setTimeout(() => this.nextSlice(), 0);
       const ms = performance.now() - t0;
       if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
