@@ -187,7 +187,8 @@
       host.append(
         el(
           "a",
-          { href: "/alarms", class: `ab-newest prio-${s.newest.priority}`, "data-alarm": s.newest.id, title: msg },
+          // To the cause: the device's detail on the one-line (its alarms are one tap from there).
+          { href: s.newest.device ? "/?device=" + encodeURIComponent(s.newest.device) : "/alarms", class: `ab-newest prio-${s.newest.priority}`, "data-alarm": s.newest.id, title: msg },
           el("span", { class: "prio-glyph", "aria-hidden": "true" }, GLYPH[s.newest.priority]),
           at ? el("time", { class: "ab-time", datetime: at.toISOString() }, hhmm.format(at)) : null,
           el("span", { class: "ab-msg" }, msg),
@@ -196,7 +197,8 @@
       );
     } else if (unacked) open.append(unacked);
     if (s.horn) {
-      const canSilence = !!(me.user && RANK[me.user.role] >= 0);
+      // Silencing is not acknowledging: the site decides whether a kiosk without PIN may (summary.silenceAnyone).
+      const canSilence = !!((me.user && RANK[me.user.role] >= 0) || (me.kiosk && s.silenceAnyone));
       const actions = el("span", { class: "ab-actions" + (canSilence ? " can-silence" : "") });
       actions.append(el("span", { class: "ab-horn", role: "alert" }, icon("horn"), el("span", {}, t("banner.horn"))));
       // The PIN unlock for a kiosk is the user area's: one PIN button on the screen.
@@ -224,6 +226,14 @@
     window.BusbarAlarms.summary = s;
     if (!!s.horn !== horn.on || !document.documentElement.dataset.horn) horn.set(!!s.horn);
     else renderBanner();
+    // The alarm page's counts by priority follow the summary too (they are outside the list).
+    for (const p of PRIORITIES) {
+      const c = document.querySelector(`.alarm-counts .count-${p}`);
+      if (!c) continue;
+      const n = c.querySelector(".count-n");
+      if (n && n.textContent !== String(s.counts[p])) n.textContent = String(s.counts[p]);
+      c.classList.toggle("nz", s.counts[p] > 0);
+    }
     if (lastRev !== null && s.rev !== lastRev) refreshList();
     lastRev = s.rev;
   }
@@ -236,8 +246,9 @@
     const box = document.getElementById("alarm-list");
     if (!box || !box.dataset.alarmList) return;
     // Never wipe what someone is typing or choosing: refresh once they leave the form.
+    // Ticked rows (acknowledge selected) count as a form being filled.
     const active = document.activeElement;
-    if (active && box.contains(active) && active.closest("form")) {
+    if ((active && box.contains(active) && (active.closest("form") || active.form)) || box.querySelector('input[name="ids"]:checked')) {
       pendingRefresh = true;
       return;
     }

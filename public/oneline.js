@@ -153,7 +153,8 @@
     const reason = bad ? t("qs." + q) : "";
     for (const el of els) {
       // Most updates change a value only: compare before touching the DOM.
-      if (el._cls !== full) el.setAttribute("class", (el._cls = full));
+      const withSel = full + (el.dataset.selectedBy ? " selby" : "");
+      if (el._cls !== withSel) el.setAttribute("class", (el._cls = withSel));
       if (el.dataset.q !== q) el.dataset.q = q;
       const st = el._st || (el._st = el.querySelector(":scope > .st"));
       if (st && st.textContent !== text) st.textContent = text;
@@ -181,7 +182,92 @@
     }
   }
 
+  // ---- readouts: total load and the sources feeding the building --------------------------------
+  const sumEls = [...document.querySelectorAll("[data-sum]")].map((el) => ({ el, ids: el.dataset.sum.split(",") }));
+  const sumPts = new Set(sumEls.flatMap((s) => s.ids));
+  function paintSums() {
+    for (const { el, ids } of sumEls) {
+      let total = 0;
+      for (const id of ids) {
+        const v = vals.get(id);
+        if (!v || v.quality !== "good" || typeof v.value !== "number") {
+          total = null;
+          break;
+        }
+        total += v.value;
+      }
+      const text = total === null ? "—" : L.fmtNumber(total);
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }
+  const fedEl = document.getElementById("fed-from");
+  /** Utility and generator sources whose energy reaches a busbar now (amber when a generator does). */
+  function paintFedFrom() {
+    if (!fedEl) return;
+    const names = [];
+    let unsure = false;
+    let generator = false;
+    for (const [id, n] of Object.entries(G)) {
+      if (n.k !== "source" || (n.sk !== "utility" && n.sk !== "generator")) continue;
+      const live = sourceLive(n);
+      if (live === 0) continue;
+      const reached = feeds(id);
+      if (reached === 1 && live === 1) {
+        names.push(n.lbl || id);
+        if (n.sk === "generator") generator = true;
+      } else if (reached !== 0) unsure = true;
+    }
+    const text = names.length ? names.join(" / ") + (unsure ? " ?" : "") : unsure ? t("brk.unknown") : t("hmi.fedNone");
+    if (fedEl.textContent !== text) fedEl.textContent = text;
+    fedEl.classList.toggle("warn", generator);
+    fedEl.classList.toggle("bad", !names.length);
+  }
+  /** 1 when a busbar is energized from `src` through closed switching (sure), -1 maybe, 0 no. */
+  function feeds(src) {
+    const after = (id) => {
+      const n = G[id];
+      return n && n.k === "breaker" ? n.to || n.load : id;
+    };
+    const edges = [];
+    for (const [id, n] of Object.entries(G)) {
+      if (n.k === "ats") {
+        const pos = atsPosition(n);
+        const sel = (w) => (pos === "unknown" ? -1 : pos === w ? 1 : 0);
+        if (n.normal) edges.push([after(n.normal), id, sel("normal")]);
+        if (n.emergency) edges.push([after(n.emergency), id, sel("emergency")]);
+      } else if (n.k === "breaker" && n.from) {
+        const st = breakerState(n);
+        edges.push([after(n.from), n.to || n.load, st === "closed" ? 1 : st === "unknown" ? -1 : 0]);
+      }
+    }
+    const best = new Map([[src, 1]]);
+    const q = [src];
+    while (q.length) {
+      const id = q.shift();
+      const c0 = best.get(id);
+      for (const [a, b, c] of edges) {
+        if (c === 0 || (a !== id && b !== id)) continue;
+        const o = a === id ? b : a;
+        const nc = c0 === 1 && c === 1 ? 1 : -1;
+        const prev = best.get(o);
+        if (prev === undefined || (prev === -1 && nc === 1)) {
+          best.set(o, nc);
+          q.push(o);
+        }
+      }
+    }
+    let r = 0;
+    for (const [id, c] of best) {
+      if (!G[id] || G[id].k !== "busbar") continue;
+      if (c === 1) return 1;
+      r = -1;
+    }
+    return r;
+  }
+
   L.on((changed) => {
+    if (changed.some((v) => sumPts.has(v.id))) paintSums();
+    if (changed.some((v) => topo.has(v.id))) paintFedFrom();
     const nodes = new Set();
     let topoChanged = false;
     for (const v of changed) {
@@ -258,5 +344,46 @@
       else openDetail(nd.dataset.id);
     }
   });
+  // Keyboard: the symbols are buttons (tabindex in the markup); Enter or Space opens them.
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    const nd = ev.target.closest && ev.target.closest(".nd[data-id]");
+    if (!nd) return;
+    ev.preventDefault();
+    if (selected === nd.dataset.id && !panel.hidden) closeDetail();
+    else openDetail(nd.dataset.id);
+  });
+
+  // Select-before-operate: a breaker someone has selected is marked on every screen, with who.
+  document.addEventListener("busbar:selections", (e) => {
+    const list = Array.isArray(e.detail) ? e.detail : [];
+    const byDevice = new Map(list.map((x) => [x.device, x]));
+    for (const [id, n] of Object.entries(G)) {
+      const dev = n.pts.map((p) => p.split(".")[0]).find((d) => byDevice.has(d));
+      for (const el of nodeEls.get(id) || []) {
+        const sel = dev ? byDevice.get(dev) : null;
+        if (sel) el.dataset.selectedBy = sel.user;
+        else delete el.dataset.selectedBy;
+        let tag = el.querySelector(":scope > .sel-tag");
+        if (sel && !tag) {
+          tag = document.createElementNS("http://www.w3.org/2000/svg", "title");
+          tag.setAttribute("class", "sel-tag");
+          el.prepend(tag);
+        }
+        if (tag) tag.textContent = sel ? t("hmi.selectedBy", { user: sel.user }) : "";
+      }
+      paintNode(id);
+    }
+  });
+
+  // Deep links: "/?node=2B3" (back from a command) or "/?device=2B3" (a tap on the alarm banner)
+  // open that symbol's detail at once.
+  const q = new URLSearchParams(location.search);
+  const want = q.get("node") || q.get("device");
+  if (want) {
+    let id = G[want] ? want : null;
+    if (!id) for (const [nid, n] of Object.entries(G)) if (n.pts.some((p) => p.startsWith(want + "."))) id = id || nid;
+    if (id) openDetail(id);
+  }
   // No first paint here: the server rendered the states; the stream's snapshot repaints them.
 })();

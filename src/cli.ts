@@ -4,7 +4,7 @@
  * never a stack trace.
  */
 import { parseArgs } from "node:util";
-import { freePort, portIsFree } from "./server/ports.ts";
+import { freePort, freeUdpPort, portIsFree, udpPortIsFree } from "./server/ports.ts";
 import { ConfigError } from "./config/validation.ts";
 import { loadProfiles } from "./config/profiles.ts";
 import { loadSiteFile, parseSite, type Site } from "./config/site.ts";
@@ -85,7 +85,7 @@ function checkSite(file: string, profilesDir?: string): void {
   if (gateway.length) console.log(`\n${gateway.join("\n")}`);
 }
 
-async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[] } = {}): Promise<void> {
+async function runSite(site: Site, dbPath: string, httpPort: number, banner: string[], extra: { kiosk?: string[]; sim?: import("./sim/simulator.ts").Sim } = {}): Promise<void> {
   const { hostBusbar } = await import("./server/host.ts");
   let host;
   try {
@@ -106,7 +106,7 @@ async function runSite(site: Site, dbPath: string, httpPort: number, banner: str
 
 async function demo(dbPath: string, httpPort: number): Promise<void> {
   const profiles = loadProfiles();
-  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { kind: string; host?: string; port?: number | string }[]; gateway?: { port: number } };
+  const raw = parseYaml(DEMO_SITE, "demo-site.yaml") as { buses: { kind: string; host?: string; port?: number | string }[]; gateway?: { port: number }; bacnetServer?: { port?: number } };
   // The demo's RS-485/IP gateways are simulated on loopback; pick free ports so a busy port never stops a newcomer.
   for (const bus of raw.buses) {
     if (bus.kind !== "modbus-tcp") continue;
@@ -115,6 +115,8 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   }
   // Busbar's own Modbus TCP gateway for the BMS: its usual demo port, or a free one when that is taken.
   if (raw.gateway && !(await portIsFree(raw.gateway.port))) raw.gateway.port = await freePort();
+  // The BACnet/IP device for the BMS: UDP 47808, or a free port when another BACnet program has it.
+  if (raw.bacnetServer && !(await udpPortIsFree(raw.bacnetServer.port ?? 47808))) raw.bacnetServer.port = await freeUdpPort();
   let site: Site;
   try {
     site = parseSite(raw, profiles, "demo-site.yaml");
@@ -123,7 +125,7 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
     throw e;
   }
   const { startSimulator } = await import("./sim/simulator.ts");
-  await startSimulator(site, {});
+  const sim = startSimulator(site, {});
   // One account per role, fresh secrets at every start; this machine is the demo's kiosk (issue 4).
   const { resetDemoUsers } = await import("./cli/demo-users.ts");
   const { openDatabase } = await import("./db/database.ts");
@@ -133,8 +135,11 @@ async function demo(dbPath: string, httpPort: number): Promise<void> {
   await runSite(site, dbPath, httpPort, [
     `Demo site "${site.site.name}": simulator serving ${site.devices.length} devices on ${site.buses.map((b) => ("host" in b ? `${b.host}:${b.port}` : b.port)).join(", ")}`,
     ...(site.gateway ? [`Modbus TCP gateway for the BMS: ${site.gateway.host}:${site.gateway.port} (${site.gateway.mode}, ${site.gateway.writes.enabled ? `writes from ${site.gateway.writes.clients.join(", ")}` : "read-only"}), e.g. mbpoll -m tcp -p ${site.gateway.port} -a 1 -r 32066 -t 4:float -B -1 ${site.gateway.host}`] : []),
+    ...(site.bacnetServer
+      ? [`BACnet/IP device ${site.bacnetServer.instance} "${site.bacnetServer.name}" for the BMS on UDP ${site.bacnetServer.port} (objects, COV subscriptions and the EDE export: /bacnet)`]
+      : []),
     ...accounts,
-  ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] });
+  ], { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"], sim });
 }
 
 export async function main(argv: string[]): Promise<void> {

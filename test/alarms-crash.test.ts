@@ -104,7 +104,7 @@ describe("kill -9 right after an acknowledgement", () => {
     await page.waitForURL(/\/alarms/);
     const form = page.locator('tr[data-alarm="2B3.tripped"] form[data-alarm-action="ack"]');
     await form.locator('input[name="comment"]').fill("avant le crash");
-    await form.locator('button[type="submit"]').click();
+    await form.locator('button[data-ack="plain"]').click();
     await page.waitForSelector(".flash-ok", { timeout: 5000 });
     // Confirmed on screen: pull the plug now.
     proc.kill(9);

@@ -105,7 +105,7 @@ describe("feeder trip in the browser", () => {
 
     const form = page.locator('tr[data-alarm="2B3.tripped"] form[data-alarm-action="ack"]');
     await form.locator('input[name="comment"]').fill("Vérifié sur place, réarmement à 14 h");
-    await form.locator('button[type="submit"]').click();
+    await form.locator('button[data-ack="plain"]').click();
     await page.waitForSelector(".flash-ok", { timeout: 5000 });
     await page.waitForFunction(() => document.documentElement.dataset.horn === "off", null, { timeout: 5000 });
     expect((await banner(page)).state).toBe("active");

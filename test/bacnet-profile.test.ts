@@ -9,6 +9,7 @@ import { Quality } from "../src/points/quality.ts";
 import { compileAlarms } from "../src/alarms/definitions.ts";
 import { buildRegistry } from "../src/drivers/index.ts";
 import { parseSite } from "../src/config/site.ts";
+import { statesFor } from "../src/hmi/format.ts";
 
 /**
  * The Socomec profile against the seed's tables (socomec-ups-bacnet-interface.fr.md), as values the
@@ -148,6 +149,21 @@ describe("BACnet profiles: validation", () => {
     expect(byId.get("UPS.ups_alarms_redundancy_lost")).toMatchObject({ priority: "high" });
     expect(byId.has("UPS.ups_alarms_ups_overload")).toBe(false); // the unit's OVERLOAD raises it once
     expect(byId.get("UPS.comm-loss")).toBeDefined();
+  });
+
+  test("French state texts reach the UPS's points (profile statesFr, else the built-in words) and its alarms", () => {
+    const s = parseSite({ site: { name: "t" }, buses: [{ id: "bn", kind: "bacnet-ip" }], devices: [{ id: "UPS", bus: "bn", instance: 1, profile: "socomec-ups", label: "ASI" }] }, profiles, "t");
+    const r = buildRegistry(s);
+    const battery = r.byId.get("UPS.battery_status")!;
+    expect(battery.states?.["7"]).toBe("ALARM");
+    expect(statesFor(battery, "fr")?.["7"]).toBe("ALARME BATTERIE");
+    expect(statesFor(battery, "en")?.["7"]).toBe("ALARM");
+    expect(statesFor(r.byId.get("UPS.ups_load_status")!, "fr")?.["2"]).toBe("SUR BATTERIE");
+    // A bit point has only OFF/ON: the built-in French words.
+    const bit = r.points.find((p) => p.device === "UPS" && p.kind === "digital")!;
+    expect(statesFor(bit, "fr")).toEqual({ "0": "ARRÊT", "1": "MARCHE" });
+    const onBattery = compileAlarms(s, r).find((d) => d.id === "UPS.ups_load_status.on_battery")!;
+    expect(onBattery.stateNameFr).toBe("SUR BATTERIE");
   });
 
   test("multi-units: a unit without the system level has no UPS_* points", () => {

@@ -61,7 +61,9 @@ describe("one-line diagram", () => {
       return vs.length === 5 && vs.every((v) => !v.classList.contains("vb"));
     }, undefined, { timeout: 10_000 });
     const ups = await page.$eval('.ol-wide .nd[data-id="ups"]', (el) => ({ text: el.textContent!, cls: el.getAttribute("class")! }));
-    expect(ups.text).toContain("NORMAL MODE");
+    // In French from the profile's statesFr (seed §6.2.2 "NORMAL MODE").
+    expect(ups.text).toContain("MODE NORMAL");
+    expect(ups.text).not.toContain("NORMAL MODE");
     expect(ups.text).not.toContain("AUCUNE DONNÉE");
     expect(ups.text).toMatch(/Util\.\s*\d+/);
     expect(ups.cls).not.toContain("q-bad");
@@ -124,10 +126,13 @@ describe("one-line diagram", () => {
     expect(p.cells[1]).toMatch(/kW$/);
     expect(p.cells[2]).toBe("bonne");
     expect(p.cells[3]).toMatch(/^\d\d:\d\d:\d\d$/);
-    expect(rows.find((r) => r.id === "5B1.closed")!.cells[1]).toBe("CLOSED");
-    // The write-only command is listed as writable, not operable: no button.
+    // The profile's state text in French (statesFr), not "CLOSED".
+    expect(rows.find((r) => r.id === "5B1.closed")!.cells[1]).toBe("FERMÉ");
+    // A kiosk sees the command, not a way to operate it: the PIN unlock instead (issue 14).
     expect(await page.$eval("#detail", (el) => el.textContent)).toContain("5B1.cmd_open_close");
-    expect(await page.$$("#detail button:not(.detail-close):not([data-trend-range])")).toHaveLength(0);
+    expect(await page.$$("#detail .detail-commands a[data-cmd]")).toHaveLength(0);
+    expect(await page.$$("#detail .detail-commands a[href^='/auth/pin']")).toHaveLength(1);
+    expect(await page.$$("#detail button:not(.detail-close):not([data-trend-range])")).toHaveLength(0); // no acknowledge nor command button for a kiosk
     // The panel's points joined the page's lease: its values move live.
     await page.waitForSelector('#detail .mini-trend[data-ready="1"] canvas', { timeout: 10_000 });
     const before = await page.$eval('#detail [data-pt="5B1.v_ab"]', (el) => el.textContent);

@@ -158,11 +158,17 @@ describe("communication page", () => {
     expect(await page.$eval("#bus-gw-switchgear .fig.summary", (el) => el.textContent)).toContain("1 appareil(s) sans communication");
     const ok = await page.$eval('#bus-gw-switchgear tr[data-device="2B1"]', (el) => el.textContent!);
     expect(ok).toMatch(/OK/);
-    expect(ok).toMatch(/\/ 1\s000 ms/);
-    await page.click("#bus-gw-switchgear details.plans summary");
-    const plan = await page.$eval("#bus-gw-switchgear details.plans", (el) => el.textContent!);
-    expect(plan).toContain("FC3 holding registers");
-    expect(plan).toContain("p_total");
+    // Cycle against the period, in words.
+    expect(ok).toMatch(/ms sur 1 s/);
+    // The dead device links to its own reads, opened, the failing read marked with its last error.
+    await page.click(`${row} a.dev-link`);
+    await page.waitForURL(/device=2B12/);
+    const plan = page.locator("#reads-2B12");
+    expect(await plan.getAttribute("open")).not.toBeNull();
+    expect(await plan.textContent()).toContain("FC3 holding registers");
+    expect(await plan.textContent()).toContain("p_total");
+    expect(await page.locator("#reads-2B12 li.read-bad .read-err").count()).toBe(1);
+    expect(await page.locator("details.plan[open]").count()).toBe(1);
     await page.screenshot({ path: artifact("comm-1920x1080.png"), fullPage: true });
     demo.sim.setOffline("2B12", false);
     await page.waitForFunction((sel) => !document.querySelector(sel)?.classList.contains("dead"), row, { timeout: 20_000 });
@@ -171,6 +177,11 @@ describe("communication page", () => {
     await phone.page.goto(`${demo.busbar.url}comm`);
     await waitLive(phone.page);
     await phone.page.screenshot({ path: artifact("comm-390.png"), fullPage: true });
+    // Errors and Last error stay on the screen at 390 px.
+    for (const col of ["comm.errors", "comm.lastError"]) {
+      const box = await phone.page.locator(`#bus-gw-switchgear th[data-col="${col}"]`).boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 390, col).toBe(true);
+    }
     await phone.context.close();
   });
 });

@@ -61,9 +61,19 @@ describe("operating a writable point", () => {
     const select = await (await call("GET", "/operate/2B4.cmd_open_close", m)).text();
     expect(select).toContain('href="/operate/2B4.cmd_open_close?value=0"');
     const confirm = await (await call("GET", "/operate/2B4.cmd_open_close?value=0", m)).text();
-    expect(confirm).toMatch(/class="old"[\s\S]*class="new"[\s\S]*OPEN/);
+    // The truth before the change: the breaker's status point (FERMÉ), not its write-only command,
+    // and the load at stake; state texts in the site's French.
+    expect(confirm).toMatch(/class="old"[\s\S]*data-p="2B4.closed"[^>]*>FERMÉ<[\s\S]*class="new"[\s\S]*OUVRIR/);
+    expect(confirm).toMatch(/2B4 CDS-4 porte <b[^>]*data-p="2B4.p_total"[^>]*>[\d ,]+<\/b> kW maintenant ; le départ sera mis hors tension/);
     expect(confirm).toContain('name="_csrf"');
 
+    // A breaker is selected before it is operated: executing without a selection is refused.
+    const unselected = await call("POST", "/operate/2B4.cmd_open_close", m, { _csrf: m.csrf, value: "0" });
+    expect(unselected.status).toBe(303);
+    expect(unselected.headers.get("location")).toContain("err=notSelected");
+    expect(busbar.live.value(busbar.registry.byId.get("2B4.closed")!).value).toBe(1);
+    const sel = await call("POST", "/operate/2B4.cmd_open_close/select", m, { _csrf: m.csrf, value: "0" });
+    expect(sel.status).toBe(303);
     const res = await call("POST", "/operate/2B4.cmd_open_close", m, { _csrf: m.csrf, value: "0" });
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -72,7 +82,7 @@ describe("operating a writable point", () => {
     const w = writes().at(-1)!;
     expect(w).toMatchObject({ actor: "marie", source: "2B4.cmd_open_close" });
     expect(JSON.parse(w.data)).toMatchObject({ new: 0, ok: true });
-    expect(w.message).toContain("→ OPEN");
+    expect(w.message).toContain("→ OUVRIR");
 
     // A setpoint: old → new in the journal, with units.
     const before = busbar.live.value(busbar.registry.byId.get("MICROGRID.shed_setpoint")!).value as number;

@@ -284,6 +284,31 @@ describe("simulator: the demo site over Modbus TCP", () => {
     expect(back.length).toBe(1);
   });
 
+  it("answers garbage on demand: a byte count that does not match the data, rejected by pymodbus", async () => {
+    sim.setGarbage("2B1", true);
+    const bad = await pymodbus(swPort, [["rh", unitOf("2B1"), 32000, 2]]);
+    expect(bad[0]!.ok).toBeUndefined();
+    const other = await pymodbus(swPort, [["rh", unitOf("2B2"), 32000, 2]]);
+    expect(other[0]!.ok).toHaveLength(2);
+    sim.setGarbage("2B1", false);
+    const back = await pymodbus(swPort, [["rh", unitOf("2B1"), 32000, 2]]);
+    expect(back[0]!.ok).toHaveLength(2);
+  });
+
+  it("drives a feeder's load by a profile (read back over Modbus), then gives it back its daily shape", async () => {
+    const u = String(unitOf("2B1"));
+    sim.setLoad("2B1", { kind: "constant", kw: 55 });
+    const [pW] = await mbRead(swPort, ["-a", u, "-r", "32078", "-t", "4:float", "-B"]);
+    expect(pW! / 1000).toBeCloseTo(55, 0);
+    expect(sim.status().breakers.find((b) => b.id === "2B1")!.profile).toEqual({ kind: "constant", kw: 55 });
+    sim.setLoad("2B1", { kind: "step", fromKw: 5, toKw: 80, atS: 3600 });
+    const [before] = await mbRead(swPort, ["-a", u, "-r", "32078", "-t", "4:float", "-B"]);
+    expect(before! / 1000).toBeCloseTo(5, 0);
+    sim.setLoad("2B1", null);
+    expect(sim.status().breakers.find((b) => b.id === "2B1")!.profile).toBeNull();
+    expect(() => sim.setLoad("2B8", { kind: "constant", kw: 1 })).toThrow(/feeds no load/); // the BESS feeder
+  });
+
   it("answers illegal data address outside the profile's registers, nothing for unknown units", async () => {
     const r = await pymodbus(swPort, [["rh", unitOf("5B1"), 5000, 2], ["rh", unitOf("5B1"), 32100, 20], ["rh", 99, 0, 1]]);
     expect(r[0]).toEqual({ exc: 2 });

@@ -1,3 +1,5 @@
+import { statesFor } from "../hmi/format.ts";
+import { labelIn } from "../config/site.ts";
 import type { AlarmPriority, AlarmsConfig, PointAlarmConfig, Site } from "../config/site.ts";
 import { ALARM_PRIORITIES } from "../config/site.ts";
 import type { PointRegistry } from "../points/registry.ts";
@@ -32,6 +34,8 @@ export interface AlarmDef {
   /** Digital: the abnormal value. */
   state?: number;
   stateName?: string;
+  /** The same state in French (profile `statesFr`, else the built-in words). */
+  stateNameFr?: string;
   onDelayMs: number;
   offDelayMs: number;
   unit: string;
@@ -55,7 +59,8 @@ function fmtNum(n: number): string {
 export function compileAlarms(site: Site, registry: PointRegistry, config: AlarmsConfig = site.alarms): AlarmDef[] {
   const defs: AlarmDef[] = [];
   const seen = new Set<string>();
-  const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? d.id]));
+  const deviceLabel = new Map(site.devices.map((d) => [d.id, labelIn(d, "fr") ?? d.id]));
+  const deviceLabelEn = new Map(site.devices.map((d) => [d.id, labelIn(d, "en") ?? d.id]));
   const push = (d: AlarmDef) => {
     if (seen.has(d.id)) return;
     seen.add(d.id);
@@ -68,6 +73,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
     const info = registry.byId.get(p.point);
     if (!info) continue; // device disabled
     const dev = deviceLabel.get(info.device) ?? info.device;
+    const devEn = deviceLabelEn.get(info.device) ?? info.device;
     const base = p.id ?? p.point;
     const onDelayMs = Math.round(p.onDelaySeconds * 1000);
     const offDelayMs = Math.round(p.offDelaySeconds * 1000);
@@ -95,10 +101,11 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         stateName,
         onDelayMs,
         offDelayMs,
+        stateNameFr: statesFor(info, "fr")?.[String(state)] ?? stateName,
         unit: "",
         message: {
-          fr: p.labelFr ?? p.label ?? `${dev} — ${info.labelFr} : ${stateName}`,
-          en: p.label ?? `${dev} — ${info.label}: ${stateName}`,
+          fr: p.labelFr ?? p.label ?? `${dev} — ${info.labelFr} : ${statesFor(info, "fr")?.[String(state)] ?? stateName}`,
+          en: p.label ?? `${devEn} — ${info.label}: ${stateName}`,
         },
       });
       continue;
@@ -128,7 +135,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         unit,
         message: {
           fr: `${p.labelFr ?? p.label ?? `${dev} — ${info.labelFr}`} ${LIMIT_WORDS[name].fr} (${cmp})`,
-          en: `${p.label ?? `${dev} — ${info.label}`} ${LIMIT_WORDS[name].en} (${cmp})`,
+          en: `${p.label ?? `${devEn} — ${info.label}`} ${LIMIT_WORDS[name].en} (${cmp})`,
         },
       });
     }
@@ -146,7 +153,9 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
     for (const info of registry.points) {
       if (info.role !== ra.role || explicit.has(info.id)) continue;
       const dev = deviceLabel.get(info.device) ?? info.device;
+      const devEn = deviceLabelEn.get(info.device) ?? info.device;
       const stateName = info.states?.["1"] ?? "1";
+      const stateNameFr = statesFor(info, "fr")?.["1"] ?? stateName;
       push({
         id: info.id,
         kind: "digital",
@@ -157,10 +166,11 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         deadband: 0,
         state: 1,
         stateName,
+        stateNameFr,
         onDelayMs: 0,
         offDelayMs: 0,
         unit: "",
-        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${stateName}`, en: `${dev} (${info.device}) — ${info.label}: ${stateName}` },
+        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${stateNameFr}`, en: `${devEn} (${info.device}) — ${info.label}: ${stateName}` },
       });
     }
   }
@@ -174,9 +184,11 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
   for (const info of registry.points) {
     if (info.role !== "ups.load-status" || explicit.has(info.id)) continue;
     const dev = deviceLabel.get(info.device) ?? info.device;
+    const devEn = deviceLabelEn.get(info.device) ?? info.device;
     for (const st of upsStates) {
       const entry = Object.entries(info.states ?? {}).find(([, n]) => n === st.name);
       if (st.priority === false || !entry) continue;
+      const stateNameFr = statesFor(info, "fr")?.[entry[0]] ?? st.name;
       push({
         id: `${info.id}.${st.suffix}`,
         kind: "digital",
@@ -187,10 +199,11 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         deadband: 0,
         state: Number(entry[0]),
         stateName: st.name,
+        stateNameFr,
         onDelayMs: 0,
         offDelayMs: 0,
         unit: "",
-        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${st.name}`, en: `${dev} (${info.device}) — ${info.label}: ${st.name}` },
+        message: { fr: `${dev} (${info.device}) — ${info.labelFr} : ${stateNameFr}`, en: `${devEn} (${info.device}) — ${info.label}: ${st.name}` },
       });
     }
   }
@@ -198,7 +211,8 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
   if (config.commLoss.enabled) {
     for (const d of site.devices) {
       if (!d.enabled || !registry.byDevice.has(d.id)) continue;
-      const dev = d.label ?? d.id;
+      const dev = labelIn(d, "fr") ?? d.id;
+      const devEn = labelIn(d, "en") ?? d.id;
       push({
         id: `${d.id}.comm-loss`,
         kind: "comm",
@@ -210,7 +224,7 @@ export function compileAlarms(site: Site, registry: PointRegistry, config: Alarm
         onDelayMs: Math.round(config.commLoss.onDelaySeconds * 1000),
         offDelayMs: 0,
         unit: "",
-        message: { fr: `${dev} (${d.id}) — perte de communication`, en: `${dev} (${d.id}) — communication lost` },
+        message: { fr: `${dev} (${d.id}) — perte de communication`, en: `${devEn} (${d.id}) — communication lost` },
       });
     }
   }

@@ -4,6 +4,7 @@ import type { BusbarDb } from "../db/database.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { Journal, JournalEntry } from "../journal/journal.ts";
 import { Quality } from "../points/quality.ts";
+import { statesFor } from "../hmi/format.ts";
 import type { PointRegistry } from "../points/registry.ts";
 import type { PointTable } from "../points/table.ts";
 import { compileAlarms, PRIORITY_RANK, type AlarmDef } from "./definitions.ts";
@@ -68,6 +69,12 @@ export interface AlarmView {
   setpoint?: number;
   unit: string;
   value: number | null;
+  /** The point's state texts (digital alarms), for the value column. */
+  states?: Record<string, string>;
+  statesFr?: Record<string, string>;
+  /** The abnormal state's text ("TRIPPED", French "DÉCLENCHÉ"), which the message ends with. */
+  stateName?: string;
+  stateNameFr?: string;
   raisedAt: number | null;
   since: number;
   activationId: number | null;
@@ -95,6 +102,8 @@ export interface AlarmSummary {
   horn: boolean;
   hornPriority: AlarmPriority | null;
   hornPriorities: AlarmPriority[];
+  /** The site lets anyone at a kiosk silence the horn without a PIN (alarms.silence: anyone). */
+  silenceAnyone: boolean;
 }
 
 export interface AlarmListFilter {
@@ -123,6 +132,9 @@ export interface AlarmEngineOptions {
 }
 
 const HORN_SILENCED_KEY = "alarms.hornSilencedAt";
+
+/** No usable answer from the device: silence, or replies that do not parse (garbage on the line). */
+const commLost = (status: string) => status === "comm-fail" || status === "bad-reply";
 const NO_ACTIVATION = null;
 
 export class AlarmEngine {
@@ -342,7 +354,7 @@ export class AlarmEngine {
     }
     for (const [device, rt] of this.commByDevice) {
       const st = this.deviceStatus.get(device);
-      if (st && st !== "unknown") this.condition(rt, st === "comm-fail", now);
+      if (st && st !== "unknown") this.condition(rt, commLost(st), now);
     }
   }
 
@@ -379,7 +391,7 @@ export class AlarmEngine {
     this.deviceStatus.set(device, status);
     const rt = this.commByDevice.get(device);
     if (!rt || rt.oos || status === "unknown") return;
-    this.condition(rt, status === "comm-fail", now);
+    this.condition(rt, commLost(status), now);
     if (this.ops.length) this.flush(now);
   }
 
@@ -412,7 +424,8 @@ export class AlarmEngine {
       device: rt.def.device,
       actor,
       message: this.m(key, { message: rt.def.message[this.lang], priority: this.m(`priority.${rt.def.priority}`), user: actor, ...params }),
-      data: { priority: rt.def.priority, activation: rt.activationId, value: rt.lastValue, ...extra },
+      // Key and parameters too, so an English reader gets English (src/journal/i18n.ts).
+      data: { priority: rt.def.priority, activation: rt.activationId, value: rt.lastValue, ...extra, i18n: { key, params: { message: rt.def.message, priority: `priority.${rt.def.priority}`, user: actor, ...params } } },
     };
   }
 
@@ -576,6 +589,7 @@ export class AlarmEngine {
       horn: horn !== null,
       hornPriority: horn,
       hornPriorities: [...this.config.hornPriorities],
+      silenceAnyone: (this.config.silence ?? "anyone") === "anyone",
     };
   }
 
@@ -599,6 +613,10 @@ export class AlarmEngine {
       setpoint: d.setpoint,
       unit: d.unit,
       value,
+      states: d.pointIndex >= 0 ? this.registry.points[d.pointIndex]?.states : undefined,
+      statesFr: d.pointIndex >= 0 && this.registry.points[d.pointIndex] ? statesFor(this.registry.points[d.pointIndex]!, "fr") : undefined,
+      stateName: d.stateName,
+      stateNameFr: d.stateNameFr,
       raisedAt: rt.state === "normal" ? null : rt.raisedAt,
       since: rt.since,
       activationId: rt.activationId,
@@ -654,6 +672,8 @@ export class AlarmEngine {
     if (rt.state !== "unack_active" && rt.state !== "unack_rtn") return { ok: false, status: 409, error: "nothing to acknowledge" };
     const now = this.now();
     const text = (comment ?? "").trim().slice(0, 500) || null;
+    // Site policy: some priorities are only acknowledged with a note saying why.
+    if (!text && (this.config.notesRequired ?? []).includes(rt.def.priority)) return { ok: false, status: 400, error: `a note is required to acknowledge a ${rt.def.priority} alarm` };
     const toNormal = rt.state === "unack_rtn";
     const activation = rt.activationId;
     // Commit first; memory follows only once the journal has it.
@@ -683,6 +703,21 @@ export class AlarmEngine {
     this.rev++;
     this.publish(now);
     return { ok: true, alarm: this.view(rt, now) };
+  }
+
+  /**
+   * Acknowledges several alarms with one comment (one journal row per alarm, as one at a time).
+   * Alarms with nothing to acknowledge are skipped and reported; the policy on notes applies to each.
+   */
+  ackMany(ids: readonly string[], user: string, comment?: string | null): { acked: string[]; skipped: { id: string; error: string; status: number }[] } {
+    const acked: string[] = [];
+    const skipped: { id: string; error: string; status: number }[] = [];
+    for (const id of new Set(ids)) {
+      const r = this.ack(id, user, comment);
+      if (r.ok) acked.push(id);
+      else skipped.push({ id, error: r.error, status: r.status });
+    }
+    return { acked, skipped };
   }
 
   /** Shelve (maintenance) for `minutes`, up to the configured maximum; auto-unshelves. */
@@ -782,19 +817,22 @@ export class AlarmEngine {
         if (s.quality === Quality.GOOD || s.quality === Quality.MANUAL) this.evaluate(rt, s.value, now);
       } else {
         const st = this.deviceStatus.get(d.device);
-        if (st && st !== "unknown") this.condition(rt, st === "comm-fail", now);
+        if (st && st !== "unknown") this.condition(rt, commLost(st), now);
       }
     }
     this.flush(now);
     return { ok: true, alarm: this.view(rt, now) };
   }
 
-  /** Silence the horn (operator) until the next new alarm. */
+  /**
+   * Silence the horn until the next new alarm. Not an acknowledgement: the alarms stay
+   * unacknowledged. `user` is the person, or "kiosk@ADDRESS" when the site lets anyone silence.
+   */
   silence(user: string): AlarmSummary {
     const now = this.now();
     this.journal.transaction(() => {
       this.store.setSetting(HORN_SILENCED_KEY, String(now));
-      this.journal.append({ ts: now, type: "alarm.silence", source: "horn", actor: user, message: this.m("journal.alarm.silence", { user }) });
+      this.journal.append({ ts: now, type: "alarm.silence", source: "horn", actor: user, message: this.m("journal.alarm.silence", { user }), data: { ackNot: true, i18n: { key: "journal.alarm.silence", params: { user } } } });
     });
     this.hornSilencedAt = now;
     this.publish(now);

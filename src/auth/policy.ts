@@ -93,7 +93,8 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/alarms/history", access: "viewer" },
   { method: "GET", path: "/api/alarms", access: "viewer" },
   { method: "GET", path: "/api/alarms/summary", access: "viewer" },
-  { method: "POST", path: "/alarms/silence", access: "operator" },
+  { method: "POST", path: "/alarms/silence", access: "viewer", note: "silencing is not acknowledging: the route applies the site's alarms.silence (default: anyone at a kiosk)" },
+  { method: "POST", path: "/alarms/ack", access: "maintenance", note: "acknowledge several alarms with one comment" },
   { method: "POST", path: "/alarms/:id/ack", access: "maintenance" },
   { method: "POST", path: "/alarms/:id/shelve", access: "maintenance" },
   { method: "POST", path: "/alarms/:id/unshelve", access: "maintenance" },
@@ -104,6 +105,8 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/operate", access: "viewer" },
   { method: "GET", path: "/operate/:point", access: "viewer", note: "select and confirm screens; executing needs maintenance" },
   { method: "POST", path: "/operate/:point", access: "maintenance" },
+  { method: "POST", path: "/operate/:point/select", access: "maintenance", note: "select-before-operate: locks the breaker for this session" },
+  { method: "POST", path: "/operate/:point/cancel", access: "maintenance" },
 
   // --- Journal (routes/journal.tsx)
   { method: "GET", path: "/journal", access: "signed-in", note: "names who did what: not for an anonymous kiosk" },
@@ -111,6 +114,9 @@ export const POLICIES: readonly RoutePolicy[] = [
 
   // --- Administration (routes/admin.tsx, routes/users.tsx)
   { method: "GET", path: "/admin", access: "admin" },
+  { method: "GET", path: "/bacnet", access: "signed-in", note: "names the BMS's addresses (COV subscribers)" },
+  { method: "GET", path: "/admin/bacnet/ede.zip", access: "admin" },
+  { method: "GET", path: "/admin/bacnet/ede/:file", access: "admin" },
   { method: "GET", path: "/admin/alarms", access: "admin" },
   { method: "POST", path: "/admin/alarms", access: "admin", bodyLimit: 1024 * 1024, note: "the alarm configuration's YAML" },
   { method: "GET", path: "/admin/journal/verify", access: "admin" },
@@ -133,6 +139,10 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "POST", path: "/users/:id/disable", access: "admin" },
   { method: "POST", path: "/users/:id/enable", access: "admin" },
   { method: "POST", path: "/users/:id/delete", access: "admin" },
+
+  // --- Simulation controls (routes/sim.tsx): only where a simulator runs (demo, tests)
+  { method: "GET", path: "/sim", access: "admin" },
+  { method: "POST", path: "/sim", access: "admin", note: "acts on the simulated building only; journaled" },
 ];
 
 const byKey = new Map(POLICIES.map((p) => [`${p.method} ${p.path}`, p]));

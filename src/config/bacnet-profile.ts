@@ -26,6 +26,7 @@ export function bacnetAsProfile(bp: BacnetProfile): Profile {
     notAvailable: [],
     range: p.range,
     states: p.states,
+    statesFr: p.statesFr,
     role: p.role,
     slow: false,
     readAlone: false,

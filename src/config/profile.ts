@@ -40,6 +40,8 @@ export const tagSchema = z
     range: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
     /** Names of discrete states, e.g. {0: OPEN, 1: CLOSED}. */
     states: z.record(z.string(), z.string()).optional(),
+    /** The same states in French (the French screens); missing ones fall back to src/hmi/state-words.ts. */
+    statesFr: z.record(z.string(), z.string()).optional(),
     /** What the tag means to the rest of Busbar (topology, HMI), e.g. breaker.closed, power.total. */
     role: z.string().optional(),
     /** Seconds between polls for this tag when slower than the device's rate (e.g. energy, time). */

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import type { Profile } from "./profile.ts";
 import { checkConfigFileSize, parseYaml } from "./yaml.ts";
+import { bacnetServerSchema } from "../bacnet-server/config.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
 
 /**
@@ -146,6 +147,9 @@ const deviceSchema = z
     systemLevel: z.boolean().default(true),
     profile: z.string().min(1),
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     /** Poll period of the device's fast tags. */
     pollMs: int(50, 3_600_000).default(1000),
     /** Poll period of tags marked `slow` (energy counters, clocks). */
@@ -175,6 +179,9 @@ const sourceSchema = z
     id,
     kind: z.enum(["utility", "generator", "ups", "bess", "pv"]),
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     device: id.optional(),
     /**
      * A point that is 1 while the source has voltage (e.g. the ATS's "normal source available").
@@ -193,6 +200,9 @@ const atsSchema = z
   .object({
     id,
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     device: id.optional(),
     normal: id,
     emergency: id,
@@ -202,12 +212,15 @@ const atsSchema = z
   })
   .strict();
 
-const busbarSchema = z.object({ id, label: z.string().optional() }).strict();
+const busbarSchema = z.object({ id, label: z.string().optional(), labelFr: z.string().optional(), labelEn: z.string().optional() }).strict();
 
 const breakerSchema = z
   .object({
     id,
     label: z.string().optional(),
+    /** The label in each interface language, when it differs from `label` (written in the site's language). */
+    labelFr: z.string().optional(),
+    labelEn: z.string().optional(),
     /** Upstream node (source, ATS, busbar). */
     from: id,
     /** Downstream node; absent for a feeder to a load named by `load`. */
@@ -228,7 +241,7 @@ const topologySchema = z
     busbars: z.array(busbarSchema).default([]),
     breakers: z.array(breakerSchema).default([]),
     /** Meters shown beside a breaker or node. */
-    meters: z.array(z.object({ id, device: id, at: id, label: z.string().optional() }).strict()).default([]),
+    meters: z.array(z.object({ id, device: id, at: id, label: z.string().optional(), labelFr: z.string().optional(), labelEn: z.string().optional() }).strict()).default([]),
   })
   .strict();
 
@@ -277,6 +290,10 @@ export const alarmsSchema = z
     hornPriorities: z.array(alarmPriority).default(["critical", "high"]),
     /** Longest a maintenance user may shelve an alarm. */
     maxShelveMinutes: int(1, 10_080).default(480),
+    /** Priorities whose acknowledgement needs a note (a preset or free text): site policy, enforced by the server. */
+    notesRequired: z.array(alarmPriority).default([]),
+    /** Who may silence the horn: anyone at the screen (a kiosk without PIN too), or signed-in operators and above. */
+    silence: z.enum(["anyone", "operator"]).default("anyone"),
     /** Communication loss, one alarm per enabled device (automatic). */
     commLoss: z
       .object({ enabled: z.boolean().default(true), priority: alarmPriority.default("high"), onDelaySeconds: seconds.default(5) })
@@ -316,6 +333,8 @@ export const securitySchema = z
     /** Failed logins (per user) before a lockout, and its length. */
     loginMaxFailures: int(1, 100).default(5),
     lockoutMinutes: int(1, 1440).default(15),
+    /** Select-before-operate: how long a selected breaker stays locked for its user before execute. */
+    selectTimeoutSeconds: int(5, 300).default(30),
   })
   .strict();
 export type SecurityConfig = z.output<typeof securitySchema>;
@@ -416,6 +435,8 @@ export const siteSchema = z
     alarms: alarmsSchema.prefault({}),
     security: securitySchema.prefault({}),
     gateway: gatewaySchema.optional(),
+    /** Busbar as a BACnet/IP device for the BMS (src/bacnet-server). */
+    bacnetServer: bacnetServerSchema.optional(),
     historian: historianSchema.prefault({}),
     backup: backupSchema.optional(),
     /** Circuits, zones, panels, meters and tariffs (src/energy). */
@@ -444,6 +465,29 @@ export interface Site extends Omit<SiteFile, "buses" | "devices"> {
   devices: DeviceConfig[];
   /** Profiles by id, only those the site uses. */
   profiles: Map<string, Profile>;
+}
+
+/** A site label in the reader's language: `labelFr` / `labelEn` when given, else `label`. */
+export function labelIn(x: { label?: string; labelFr?: string; labelEn?: string } | undefined, lang: "fr" | "en"): string | undefined {
+  if (!x) return undefined;
+  return (lang === "fr" ? x.labelFr : x.labelEn) ?? x.label;
+}
+
+/**
+ * The site with every device and topology label in one language (the one-line model and alarm
+ * messages are built from labels): a shallow copy, the original is untouched.
+ */
+export function siteIn(site: Site, lang: "fr" | "en"): Site {
+  const tr = <T extends { label?: string; labelFr?: string; labelEn?: string }>(x: T): T => {
+    const l = labelIn(x, lang);
+    return l === x.label ? x : { ...x, label: l };
+  };
+  const t = site.topology;
+  return {
+    ...site,
+    devices: site.devices.map(tr),
+    topology: { ...t, sources: t.sources.map(tr), ats: t.ats.map(tr), busbars: t.busbars.map(tr), breakers: t.breakers.map(tr), meters: t.meters.map(tr) },
+  };
 }
 
 /** Resolves a topology point: explicit reference, else the device's tag with that role. */
@@ -604,6 +648,7 @@ export function parseSite(data: unknown, profiles: Map<string, Profile>, file = 
   const issues = crossCheck(result.data, profiles);
   const buses = resolveLines(result.data, profiles, issues);
   issues.push(...gatewayIssues(result.data));
+  issues.push(...bacnetServerIssues(result.data, profiles));
   issues.push(...historianIssues(result.data, profiles));
   issues.push(...validateEnergy(result.data.energy, siteUnits(result.data, profiles)).errors);
   if (issues.length) throw new ConfigError(file, issues);
@@ -712,6 +757,28 @@ export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site
     throw new ConfigError(path, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
   }
   return parseSite(parseYaml(text, path), profiles, path);
+}
+
+/** bacnetServer.objects: each names a tag of a site device, once. */
+function bacnetServerIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
+  const b = s.bacnetServer;
+  if (!b) return [];
+  const issues: ConfigIssue[] = [];
+  const devices = new Map(s.devices.map((d) => [d.id, d]));
+  const seen = new Map<string, number>();
+  b.objects.forEach((o, i) => {
+    const path = `bacnetServer.objects[${i}].point`;
+    const dot = o.point.indexOf(".");
+    const d = devices.get(o.point.slice(0, dot));
+    if (!d) issues.push({ path, message: `no device "${o.point.slice(0, dot)}"` });
+    else if (!profiles.get(d.profile)?.tags.some((t) => t.id === o.point.slice(dot + 1)))
+      issues.push({ path, message: `profile ${d.profile} has no tag "${o.point.slice(dot + 1)}"` });
+    const prev = seen.get(o.point);
+    if (prev !== undefined) issues.push({ path, message: `${o.point} is already listed at bacnetServer.objects[${prev}]` });
+    else seen.set(o.point, i);
+    if (o.min !== undefined && o.max !== undefined && o.min > o.max) issues.push({ path: `bacnetServer.objects[${i}].min`, message: `must not be above max (${o.max})` });
+  });
+  return issues;
 }
 
 /** Historian overrides name devices and points that exist. */

@@ -118,4 +118,25 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    // Issue 10: the BACnet server's stable object instances (BMS programs reference them: an
+    // instance is never renumbered nor reused) and its commandable objects' priority arrays.
+    name: "0006_bacnet_server",
+    sql: `
+      CREATE TABLE bacnet_objects (
+        key TEXT PRIMARY KEY,            -- TYPE:DEVICE.tag
+        type INTEGER NOT NULL,
+        instance INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (type, instance)
+      );
+      CREATE TABLE bacnet_commands (
+        key TEXT PRIMARY KEY,
+        priority_array TEXT NOT NULL,    -- JSON: 16 entries, null = relinquished
+        relinquish_default REAL NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

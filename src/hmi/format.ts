@@ -1,3 +1,4 @@
+import { STATE_WORDS_FR } from "./state-words.ts";
 import type { PointValue } from "../points/live.ts";
 import type { Lang } from "../i18n/index.ts";
 
@@ -13,6 +14,23 @@ export function fmtNumber(value: number, lang: Lang): string {
   const abs = Math.abs(value);
   const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : abs === 0 ? 0 : 3;
   return value.toLocaleString(LOCALE[lang], { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/**
+ * A tag's state texts in the reader's language: French from the profile's `statesFr`, else the
+ * built-in words (src/hmi/state-words.ts), else the profile's text as it is.
+ */
+const frCache = new WeakMap<object, Record<string, string>>();
+export function statesFor(tag: { states?: Record<string, string>; statesFr?: Record<string, string> }, lang: Lang): Record<string, string> | undefined {
+  const st = tag.states;
+  if (!st || lang !== "fr") return st;
+  let fr = frCache.get(tag);
+  if (!fr) {
+    fr = {};
+    for (const [k, v] of Object.entries(st)) fr[k] = tag.statesFr?.[k] ?? STATE_WORDS_FR[v] ?? v;
+    frCache.set(tag, fr);
+  }
+  return fr;
 }
 
 /** A point's value as text: a state name for discrete points with `states`, a number otherwise, "—" when none. */

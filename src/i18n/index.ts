@@ -58,6 +58,11 @@ export function setSiteLanguage(lang: Lang): void {
   siteLanguage = lang;
 }
 
+/** The site's language (what site labels and stored journal messages are written in). */
+export function getSiteLanguage(): Lang {
+  return siteLanguage;
+}
+
 /**
  * The request's language: cookie `lang` (the toggle), then the browser's Accept-Language, then the
  * site's default language (`siteDefault`, else the one given to setSiteLanguage, else French).

@@ -1,5 +1,7 @@
 import type { Journal, JournalFilter, JournalRow } from "./journal.ts";
 import { OffsetFormatter } from "./time.ts";
+import { journalMessage } from "./i18n.ts";
+import type { Lang } from "../i18n/index.ts";
 
 /**
  * The journal as CSV: UTF-8 with a byte-order mark (so Excel shows accents right), ISO 8601 times
@@ -16,6 +18,8 @@ export interface CsvOptions {
   /** `,` (RFC 4180, default) or `;` (Excel with a French list separator). */
   sep?: "," | ";";
   chunkRows?: number;
+  /** Messages in this language where the row allows it (src/journal/i18n.ts); default: as stored. */
+  lang?: Lang;
 }
 
 function cell(s: string, sep: string): string {
@@ -29,7 +33,7 @@ export function csvHeader(sep = ","): string {
   return CSV_BOM + CSV_COLUMNS.join(sep) + "\r\n";
 }
 
-export function csvRows(rows: readonly JournalRow[], fmt: OffsetFormatter, sep = ","): string {
+export function csvRows(rows: readonly JournalRow[], fmt: OffsetFormatter, sep = ",", lang?: Lang): string {
   let out = "";
   for (const r of rows) {
     out +=
@@ -45,7 +49,7 @@ export function csvRows(rows: readonly JournalRow[], fmt: OffsetFormatter, sep =
       sep +
       cell(r.actor, sep) +
       sep +
-      cell(r.message, sep) +
+      cell(lang ? journalMessage(r, lang) : r.message, sep) +
       sep +
       cell(r.data ?? "", sep) +
       sep +
@@ -60,7 +64,7 @@ export function* csvPieces(journal: Journal, filter: JournalFilter, opts: CsvOpt
   const sep = opts.sep ?? ",";
   const fmt = new OffsetFormatter(opts.timeZone);
   yield csvHeader(sep);
-  for (const rows of journal.chunks(filter, opts.chunkRows ?? 2000)) yield csvRows(rows, fmt, sep);
+  for (const rows of journal.chunks(filter, opts.chunkRows ?? 2000)) yield csvRows(rows, fmt, sep, opts.lang);
 }
 
 /** A byte stream for an HTTP response; pulls one chunk at a time and yields the event loop between chunks. */

@@ -44,6 +44,8 @@ export interface PointDef {
   kind: PointKind;
   /** Names of discrete states, e.g. {0: OPEN, 1: CLOSED}. */
   states?: Record<string, string>;
+  /** The same states in French where the source has them (else the HMI's built-in words). */
+  statesFr?: Record<string, string>;
   writable: boolean;
   /** False for write-only commands (a reset): the point never has a value to show. Default true. */
   readable?: boolean;
@@ -102,6 +104,7 @@ export function createRegistry(sources: readonly PointSource[]): PointRegistry {
         owner: def.owner,
       };
       if (def.states) info.states = def.states;
+      if (def.statesFr) info.statesFr = def.statesFr;
       if (def.range) info.range = def.range;
       if (def.role) info.role = def.role;
       points.push(info);

@@ -13,8 +13,10 @@ import { registerAlarmRoutes } from "./routes/alarms.tsx";
 import { registerJournalRoutes } from "./routes/journal.tsx";
 import { registerOperateRoutes } from "./routes/operate.tsx";
 import { registerAdminRoutes } from "./routes/admin.tsx";
+import { registerBacnetRoutes } from "./routes/bacnet.tsx";
 import { registerUserRoutes } from "./routes/users.tsx";
 import { registerScanRoutes } from "./routes/scan.ts";
+import { registerSimRoutes } from "./routes/sim.tsx";
 import { registerHistoryRoutes } from "./routes/history.tsx";
 import { registerEnergyRoutes } from "./routes/energy.tsx";
 
@@ -43,8 +45,10 @@ export function createApp(ctx: AppContext): Hono {
   registerJournalRoutes(app, ctx);
   registerOperateRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerBacnetRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerScanRoutes(app, ctx);
+  registerSimRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerEnergyRoutes(app, ctx);
   return app;

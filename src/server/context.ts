@@ -4,8 +4,10 @@ import type { LiveView } from "../points/live.ts";
 import type { ModbusDriver } from "../drivers/modbus/driver.ts";
 import type { BacnetSiteDriver } from "../drivers/bacnet/site-driver.ts";
 import type { ComputedPoints } from "../points/computed.ts";
+import type { Sim } from "../sim/simulator.ts";
 import type { Supervisor } from "../drivers/supervisor.ts";
 import type { PageEvents } from "./page-events.ts";
+import type { BacnetServer } from "../bacnet-server/server.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { History } from "../historian/runtime.ts";
 import type { Energy } from "../energy/runtime.ts";
@@ -23,6 +25,10 @@ export interface AppContext {
   db: BusbarDb;
   /** Non-value events for every page's live stream (alarms...). */
   pageEvents: PageEvents;
+  /** The simulator behind the demo (and tests): its controls page exists only then. */
+  sim?: Sim;
+  /** The BACnet/IP server, when the site has one. */
+  bacnetServer?: BacnetServer;
   /** The Modbus TCP gateway, when the site has one and it listens (its statistics are shown on /comm). */
   gateway?: Gateway;
   /** The historian and backups (absent when the site turns history off, or in route tests). */

@@ -20,3 +20,24 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether UDP `port` can be bound on all addresses right now (the BACnet server binds 0.0.0.0). */
+export async function udpPortIsFree(port: number): Promise<boolean> {
+  try {
+    const s = await Bun.udpSocket({ hostname: "0.0.0.0", port });
+    s.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A currently free UDP port other than BACnet's 47808. */
+export async function freeUdpPort(): Promise<number> {
+  for (;;) {
+    const s = await Bun.udpSocket({ hostname: "0.0.0.0", port: 0 });
+    const port = s.port;
+    s.close();
+    if (port !== 47808) return port;
+  }
+}

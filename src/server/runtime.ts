@@ -19,6 +19,9 @@ import type { Journal } from "../journal/journal.ts";
 import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
+import type { Sim } from "../sim/simulator.ts";
+import { startBacnetServer } from "../bacnet-server/index.ts";
+import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { startHistory, type History, type Restart } from "../historian/runtime.ts";
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
@@ -38,11 +41,15 @@ export interface BusbarOptions {
   kiosk?: string[];
   /** Overrides the site file's gateway port (the demo picks a free one when 1502 is taken). */
   gatewayPort?: number;
+  /** Overrides the site file's BACnet server UDP port (0: a free one). */
+  bacnetPort?: number;
   /** Seconds of live history kept per point (at `historySlotMs` resolution). */
   historySeconds?: number;
   log?: (line: string) => void;
   /** Points the main thread computes (energy totals, controller setpoints): src/points/computed.ts. */
   computed?: ComputedPointDef[];
+  /** The simulator serving this site (demo, tests): enables the admin's simulation controls (/sim). */
+  sim?: Sim;
   /** Stops this Busbar, runs `swap` (a restore replacing the database files), and starts it again (src/server/host.ts). */
   restart?: Restart;
 }
@@ -69,6 +76,8 @@ export interface Busbar {
   app: ReturnType<typeof createApp>;
   /** The Modbus TCP gateway, when the site has one and it could listen. */
   gateway: Gateway | undefined;
+  /** The BACnet/IP server for the BMS, when the site has one and it could bind. */
+  bacnetServer: BacnetServer | undefined;
   /** History, rollups, retention and scheduled backups (undefined when the site turns it off). */
   energy: Energy | undefined;
   history: History | undefined;
@@ -123,7 +132,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
         source: device,
         device,
         message: t(lang, "journal.device.comm", { device, status, error: error ? ` — ${error}` : "" }),
-        data: { status, error },
+        data: { status, error, i18n: { key: "journal.device.comm", params: { device, status, error: error ? ` — ${error}` : "" } } },
       });
       alarms.onDeviceStatus(device, status);
     },
@@ -184,7 +193,19 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy };
+  // The BACnet/IP server for the building's BMS (src/bacnet-server).
+  let bacnetServer: BacnetServer | undefined;
+  if (site.bacnetServer?.enabled) {
+    try {
+      bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
+    } catch (e) {
+      const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
+      log(`[error] ${message}`);
+      journal.append({ type: "system.bacnet", source: site.site.name, message });
+    }
+  }
+
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -199,6 +220,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       idleTimeout: 30,
     });
   } catch (e) {
+    bacnetServer?.stop();
     clearInterval(purgeTimer);
     alarms.stop();
     live.stop();
@@ -227,12 +249,14 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     auth,
     app,
     gateway,
+    bacnetServer,
     history,
     energy,
     url,
     port: server.port!,
     async stop() {
       gateway?.stop();
+      bacnetServer?.stop();
       clearInterval(purgeTimer);
       alarms.stop();
       live.stop();

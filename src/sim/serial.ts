@@ -12,7 +12,7 @@
  * broadcast (executed, never answered). Faults per unit come from `faults` (serial-faults.ts).
  */
 import { crcOk, buildFrame, requestLength, t35Ms, waitUntil, wireMs, type LineSettings } from "../protocols/modbus/rtu-frame.ts";
-import { ExceptionCode, ModbusException, type ModbusConnectionInfo, type ModbusRequestHandler } from "../protocols/modbus/tcp-server.ts";
+import { ExceptionCode, ModbusException, RawReply, type ModbusConnectionInfo, type ModbusRequestHandler } from "../protocols/modbus/tcp-server.ts";
 import { SerialPort } from "../protocols/serial/tty.ts";
 import { corrupt, FaultTable } from "./serial-faults.ts";
 import type { SimDevice } from "./device.ts";
@@ -169,7 +169,9 @@ export async function answer(h: ModbusRequestHandler, unit: number, pdu: Uint8Ar
     case 2: {
       if (b < 1 || b > 2000) return exc(ExceptionCode.ILLEGAL_DATA_VALUE);
       if (a + b > 65536) return exc(ExceptionCode.ILLEGAL_DATA_ADDRESS);
-      r = result(await h.readBits(unit, fc, a, b, CONN));
+      const bits = await h.readBits(unit, fc, a, b, CONN);
+      if (bits instanceof RawReply) return bits.pdu; // the simulator's garbage, as it is
+      r = result(bits);
       if (r instanceof Uint8Array) {
         const n = (b + 7) >> 3;
         const out = new Uint8Array(2 + n);
@@ -184,7 +186,9 @@ export async function answer(h: ModbusRequestHandler, unit: number, pdu: Uint8Ar
     case 4: {
       if (b < 1 || b > 125) return exc(ExceptionCode.ILLEGAL_DATA_VALUE);
       if (a + b > 65536) return exc(ExceptionCode.ILLEGAL_DATA_ADDRESS);
-      r = result(await h.readRegisters(unit, fc, a, b, CONN));
+      const regs = await h.readRegisters(unit, fc, a, b, CONN);
+      if (regs instanceof RawReply) return regs.pdu;
+      r = result(regs);
       if (r instanceof Uint8Array) {
         if (r.length !== 2 * b) return exc(ExceptionCode.SERVER_DEVICE_FAILURE);
         const out = new Uint8Array(2 + r.length);

@@ -1,6 +1,7 @@
 import type { Site } from "../config/site.ts";
 import {
   Exceptions,
+  RawReply,
   type ModbusRequestHandler,
   type ModbusTcpServer,
   startModbusTcpServer,
@@ -19,6 +20,7 @@ import { MicrogridModel } from "./models/microgrid.ts";
 import { hashString, LocalClock, rand01, randSigned, smoothNoise } from "./noise.ts";
 import { UpsModel } from "./models/ups.ts";
 import { BacnetSimDevice, type BacnetSimFaults } from "./bacnet-device.ts";
+import { profileKw, type LoadProfile } from "./load-profiles.ts";
 
 /**
  * The site simulator: serves every device of a site over Modbus TCP, one server per
@@ -79,6 +81,15 @@ export interface Sim {
   setValue(deviceId: string, tagId: string, value: SimValue | null): void;
   /** A tag's current engineering value. */
   getValue(deviceId: string, tagId: string): SimValue | undefined;
+  /**
+   * A device that answers garbage: every read reply's byte count claims the data asked for while
+   * one byte less follows (a malformed frame on the wire), so the master sees bad replies, not silence.
+   */
+  setGarbage(deviceId: string, garbage: boolean): void;
+  /** Drives a feeder's load by a profile from now on (its breaker id or device id); `null` = its daily shape again. */
+  setLoad(breakerOrDeviceId: string, profile: LoadProfile | null): void;
+  /** What the simulation controls page shows: breakers, loads, ATS, utility, devices offline/garbage. */
+  status(): SimStatus;
   device(deviceId: string): SimDevice | undefined;
   /** The simulated BACnet/IP device serving a site device. */
   bacnet(deviceId: string): BacnetSimDevice | undefined;
@@ -104,6 +115,15 @@ const BESS_ROUND_TRIP = 0.88;
 /** A meter and the breaker it sits beside (TH40C and 5B1) differ by at most this share (class 0.5 and 1). */
 const METER_DISAGREEMENT = 0.003;
 
+export interface SimStatus {
+  utilityAvailable: boolean;
+  atsToEmergency: boolean | null;
+  breakers: { id: string; device: string | null; closed: boolean; tripped: boolean; kw: number; feeder: boolean; profile: LoadProfile | null; profileSince: number | null }[];
+  devices: { id: string; offline: boolean; garbage: boolean }[];
+  buildingKw: number;
+  shedSetpointKw: number | null;
+}
+
 type Node = { kind: "source"; sourceKind: string; id: string } | { kind: "ats"; id: string } | { kind: "busbar"; id: string };
 
 interface BreakerEntry {
@@ -112,6 +132,8 @@ interface BreakerEntry {
   load: FeederLoad | null;
   /** The BESS this breaker feeds (its `to` is a bess source). */
   bess: BessModel | null;
+  /** A load profile replacing the daily shape, and when it started. */
+  override: { profile: LoadProfile; since: number } | null;
 }
 
 export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
@@ -192,6 +214,7 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     model: null as unknown as BreakerModel,
     load: b.to === undefined ? new FeederLoad(b.id, seed) : null,
     bess: b.to !== undefined ? (bessBySource.get(b.to) ?? null) : null,
+    override: null,
   }));
   const peakUnder = (nodeId: string, depth = 0): number =>
     depth > 32 ? 0 : breakers.filter((e) => e.topo.from === nodeId).reduce((s, e) => s + peakOf(e, depth + 1), 0);
@@ -342,8 +365,16 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     let f: Flow = NO_FLOW;
     const m = e.model;
     if (m.closed && m.bus.live) {
-      if (e.load) f = e.load.flow(ctx);
-      else if (e.bess) {
+      if (e.load) {
+        f = e.load.flow(ctx);
+        if (e.override) {
+          // Same phase split and power factor as the feeder's own load, at the profile's power.
+          const kw = profileKw(e.override.profile, ctx.now - e.override.since);
+          const now = totalOf(f);
+          const k = now > 0 ? kw / now : 0;
+          f = now > 0 ? { p: [f.p[0] * k, f.p[1] * k, f.p[2] * k], pf: f.pf } : { p: [kw / 3, kw / 3, kw / 3], pf: f.pf };
+        }
+      } else if (e.bess) {
         const p = -e.bess.power / 3; // discharge feeds the busbar: negative through the feeder
         f = { p: [p, p, p], pf: 0.99 };
       } else if (e.topo.to !== undefined && nodes.get(e.topo.to)?.kind !== "source") f = flowFromNode(e.topo.to, depth);
@@ -458,6 +489,18 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
   safeTick();
 
   // ---- Modbus servers ---------------------------------------------------------------------------
+  const garbage = new Set<string>();
+  // A reply whose byte count claims what was asked while one byte less follows: a malformed frame
+  // the master must reject (as noise on an RS-485 line behind a transparent gateway would give).
+  const garbled = (fc: number, r: ReturnType<SimDevice["readRegisters"]>, bits = false) => {
+    if (!(r instanceof Uint8Array) || r.length < 1) return r;
+    const data = bits ? new Uint8Array((r.length + 7) >> 3).fill(0xa5) : r;
+    const pdu = new Uint8Array(1 + data.length);
+    pdu[0] = fc;
+    pdu[1] = data.length;
+    pdu.set(data.subarray(0, data.length - 1), 2);
+    return new RawReply(pdu);
+  };
   const gatewayMode = opts.deadUnits === "gateway-exception";
   const servers: ModbusTcpServer[] = [];
   const ports = new Map<string, number>();
@@ -478,10 +521,12 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
         acceptsUnit: gatewayMode ? undefined : (u) => u === 0 || (units[u] !== undefined && !units[u]!.offline),
         readRegisters(u, fc, a, c) {
           const d = units[u];
+          if (d && !d.offline && garbage.has(d.id)) return garbled(fc, d.readRegisters(fc, a, c));
           return d && !d.offline ? d.readRegisters(fc, a, c) : u === 0 ? undefined : dead;
         },
         readBits(u, fc, a, c) {
           const d = units[u];
+          if (d && !d.offline && garbage.has(d.id)) return garbled(fc, d.readBits(fc, a, c), true);
           return d && !d.offline ? d.readBits(fc, a, c) : u === 0 ? undefined : dead;
         },
         writeRegisters(u, a, bytes) {
@@ -611,6 +656,36 @@ export function startSimulator(site: Site, opts: SimulatorOptions = {}): Sim {
     },
     getValue(deviceId, tagId) {
       return devices.get(deviceId)?.get(tagId);
+    },
+    setGarbage(id, on) {
+      deviceOf(id);
+      if (on) garbage.add(id);
+      else garbage.delete(id);
+    },
+    setLoad(id, profile) {
+      const e = breakerOf(id);
+      if (!e.load) throw new Error(`simulator: breaker "${id}" feeds no load of its own`);
+      e.override = profile ? { profile, since: clock() } : null;
+      safeTick();
+    },
+    status() {
+      return {
+        utilityAvailable,
+        atsToEmergency: atsModels.length ? atsModels[0]!.model.commanded : null,
+        breakers: breakers.map((e) => ({
+          id: e.topo.id,
+          device: e.topo.device ?? null,
+          closed: e.model.closed,
+          tripped: e.model.tripped,
+          kw: totalOf(e.model.flow),
+          feeder: !!e.load,
+          profile: e.override?.profile ?? null,
+          profileSince: e.override?.since ?? null,
+        })),
+        devices: [...devices.values()].map((d) => ({ id: d.id, offline: d.offline, garbage: garbage.has(d.id) })),
+        buildingKw: lastBuildingKw,
+        shedSetpointKw: microgrids[0]?.setpoint() ?? null,
+      };
     },
     device: (id) => devices.get(id),
     bacnet: (id) => bacnetSims.get(id),

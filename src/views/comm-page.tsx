@@ -1,4 +1,4 @@
-import type { BusConfig, Site } from "../config/site.ts";
+import { labelIn, type BusConfig, type Site } from "../config/site.ts";
 import { fmtNumber } from "../hmi/format.ts";
 import { translator, type Lang, type T } from "../i18n/index.ts";
 import { describeRead, type PlannedRead } from "../protocols/modbus/planner.ts";
@@ -146,15 +146,15 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
         <table class="comm-devices">
           <thead>
             <tr>
-              <th>{t("comm.device")}</th>
-              <th>{t("comm.unit")}</th>
-              <th>{t("comm.status")}</th>
-              <th class="num">{t("comm.requests")}</th>
-              <th class="num">{t("comm.errors")}</th>
-              <th class="num">{t("comm.timeouts")}</th>
-              <th class="num">{t("comm.cycle")}</th>
-              <th>{t("comm.lastGood")}</th>
-              <th>{t("comm.lastError")}</th>
+              <th data-col="comm.device">{t("comm.device")}</th>
+              <th data-col="comm.unit">{t("comm.unit")}</th>
+              <th data-col="comm.status">{t("comm.status")}</th>
+              <th class="num" data-col="comm.requests">{t("comm.requests")}</th>
+              <th class="num" data-col="comm.errors">{t("comm.errors")}</th>
+              <th class="num" data-col="comm.timeouts">{t("comm.timeouts")}</th>
+              <th class="num" data-col="comm.cycle">{t("comm.cycle")}</th>
+              <th data-col="comm.lastGood">{t("comm.lastGood")}</th>
+              <th data-col="comm.lastError">{t("comm.lastError")}</th>
             </tr>
           </thead>
           <tbody>
@@ -166,8 +166,11 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
               return (
                 <tr class={isDead ? "dead" : undefined} data-device={d.id} data-status={st}>
                   <td>
-                    <b>{d.id}</b>
-                    {d.label ? <span class="dev-label">{d.label}</span> : null}
+                    {/* To this device's own reads, the failing one marked (below, in the request plan). */}
+                    <a class="dev-link" href={`/comm?device=${encodeURIComponent(d.id)}#reads-${encodeURIComponent(d.id)}`} title={t("comm.readsOf", { device: d.id })}>
+                      <b>{d.id}</b>
+                    </a>
+                    {labelIn(d, lang) ? <span class="dev-label">{labelIn(d, lang)}</span> : null}
                   </td>
                   <td class="num">{d.instance ?? d.unit}</td>
                   <td>
@@ -177,7 +180,7 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
                   <td class="num">{s ? s.errors : "—"}</td>
                   <td class="num">{s ? s.timeouts : "—"}</td>
                   <td class={`num${slow ? " warn" : ""}`}>
-                    {s ? `${ms(s.cycleMs, lang)} / ${ms(s.pollMs, lang)}` : `— / ${ms(d.pollMs, lang)}`}
+                    {t("comm.cycleOf", { cycle: s ? ms(s.cycleMs, lang) : "—", period: period(s ? s.pollMs : d.pollMs, lang) })}
                     {slow ? <span class="slow"> ({t("comm.slow")})</span> : null}
                   </td>
                   <td>{s ? ago(t, s.lastGoodAt, now) : "—"}</td>
@@ -188,9 +191,23 @@ export function CommBusLive(props: { site: Site; bus: BusConfig; stats: StatsEnt
           </tbody>
         </table>
       </div>
+      <p class="hint comm-legend">{t("comm.cycleLegend")}</p>
       {full && "bacnet" in full ? <BacnetDiscovery stats={full as BacnetStats} t={t} now={now} /> : null}
     </div>
   );
+}
+
+/** A poll period in words: "1 s", "250 ms". */
+function period(msv: number, lang: Lang): string {
+  return msv >= 1000 && msv % 100 === 0 ? `${(msv / 1000).toLocaleString(lang === "fr" ? "fr-CA" : "en-CA", { maximumFractionDigits: 1 })} s` : ms(msv, lang);
+}
+
+/** The read a device's last error names ("FC3 32077×2: …"), when the device is failing. */
+export function failingRead(d: DeviceStats | undefined, reads: readonly PlannedRead[]): PlannedRead | undefined {
+  if (!d || d.status === "ok" || d.status === "unknown" || !d.lastError) return undefined;
+  const m = /^FC(\d+) (\d+)×(\d+)/.exec(d.lastError);
+  if (!m) return undefined;
+  return reads.find((r) => r.fc === Number(m[1]) && r.start === Number(m[2]) && r.count === Number(m[3]));
 }
 
 /**
@@ -251,12 +268,18 @@ export function CommPage(props: {
   path: string;
   csrf?: string;
   now: number;
+  /** The device whose reads are opened (`/comm?device=ID`). */
+  device?: string;
   /** The site's Modbus TCP gateway card, when it runs. */
   gateway?: unknown;
 }) {
   const { site, lang } = props;
   const t = translator(lang);
   const isAdmin = props.user?.role === "admin";
+  const stats = (bus: string) => {
+    const e = props.stats.find((s) => s.bus === bus);
+    return isFull(e) ? e : undefined;
+  };
   return (
     <Layout title={t("comm.title")} siteName={site.site.name} lang={lang} user={props.user} active="comm" path={props.path} timeZone={site.site.timezone}>
       <div class="page-pad comm">
@@ -287,26 +310,54 @@ export function CommPage(props: {
             <div hx-get={`/comm/bus/${encodeURIComponent(bus.id)}`} hx-trigger="every 2s" hx-swap="innerHTML">
               <CommBusLive site={site} bus={bus} stats={props.stats.find((s) => s.bus === bus.id)} lang={lang} now={props.now} />
             </div>
-            <details class="plans">
-              <summary>
-                {t("comm.plan", {
-                  n: site.devices
-                    .filter((d) => d.bus === bus.id && d.enabled)
-                    .reduce((s, d) => s + (props.learned?.(d.id)?.reads.length ?? props.plans.get(d.id)?.length ?? 0), 0),
-                })}
-                {site.devices.some((d) => d.bus === bus.id && d.enabled && props.learned?.(d.id)?.refused.length) ? <span class="plan-flag"> · {t("comm.planHasRefused")}</span> : null}
-              </summary>
+            <h3 class="plans-title">
+              {t("comm.plan", {
+                n: site.devices
+                  .filter((d) => d.bus === bus.id && d.enabled)
+                  .reduce((s, d) => s + (props.learned?.(d.id)?.reads.length ?? props.plans.get(d.id)?.length ?? 0), 0),
+              })}
+              {site.devices.some((d) => d.bus === bus.id && d.enabled && props.learned?.(d.id)?.refused.length) ? <span class="plan-flag"> · {t("comm.planHasRefused")}</span> : null}
+            </h3>
+            <div class="plans">
               {site.devices
                 .filter((d) => d.bus === bus.id && d.enabled)
-                .map((d) => (
-                  <div class="plan">
-                    <h3>
-                      {d.id} <span class="dev-label">{t("comm.planDevice", { unit: d.unit, profile: d.profile })}</span>
-                    </h3>
-                    <DevicePlan configured={props.plans.get(d.id) ?? []} learned={props.learned?.(d.id)} lang={lang} now={props.now} />
-                  </div>
-                ))}
-            </details>
+                .map((d) => {
+                  const reads = props.plans.get(d.id) ?? [];
+                  const ds = stats(bus.id)?.devices.find((x) => x.id === d.id);
+                  const bad = failingRead(ds, reads);
+                  return (
+                    <details class={`plan${bad || (ds && deviceDead(ds)) ? " plan-bad" : ""}`} id={`reads-${d.id}`} open={props.device === d.id || !!bad}>
+                      <summary>
+                        <b>{d.id}</b> <span class="dev-label">{t("comm.planDevice", { unit: d.unit, profile: d.profile })}</span> · {t("comm.reads", { n: reads.length })}
+                      </summary>
+                      {props.learned?.(d.id)?.learned ? (
+                        // What the device taught us (split or refused reads); the failing read is in its last error.
+                        <>
+                          {ds?.lastError && deviceDead(ds) ? (
+                            <div class="read-err" role="status">
+                              ✖ {ds.lastError} ({ago(t, ds.lastErrorAt, props.now)})
+                            </div>
+                          ) : null}
+                          <DevicePlan configured={reads} learned={props.learned?.(d.id)} lang={lang} now={props.now} />
+                        </>
+                      ) : (
+                        <ol>
+                          {reads.map((r) => (
+                            <li class={r === bad ? "read-bad" : undefined} data-read={`FC${r.fc}:${r.start}`}>
+                              <code>{describeRead(r)}</code>
+                              {r === bad && ds ? (
+                                <div class="read-err" role="status">
+                                  ✖ {ds.lastError} ({ago(t, ds.lastErrorAt, props.now)})
+                                </div>
+                              ) : null}
+                            </li>
+                          ))}
+                        </ol>
+                      )}
+                    </details>
+                  );
+                })}
+            </div>
           </section>
         ))}
         {props.gateway}

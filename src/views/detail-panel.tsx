@@ -1,14 +1,18 @@
-import type { Site } from "../config/site.ts";
-import { fmtTime, fmtValue } from "../hmi/format.ts";
+import { labelIn, type Site } from "../config/site.ts";
+import { fmtTime, fmtValue, statesFor } from "../hmi/format.ts";
 import type { NodeModel } from "../hmi/oneline/model.ts";
 import type { Lang, T } from "../i18n/index.ts";
 import type { PointValue } from "../points/live.ts";
 import type { PointInfo, PointRegistry } from "../points/registry.ts";
+import type { AlarmView } from "../alarms/engine.ts";
+import { AckForm, messageText, valueText } from "./alarms/alarms-page.tsx";
+import { PriorityBadge } from "./alarms/ui.tsx";
 
 /**
  * The panel a tap on a one-line symbol opens: the node's devices' points (value, unit, quality,
- * time), and a live trend of its main measurement. Writable points are listed, marked, and not
- * operable here (operation with confirmation and roles comes with issue 4).
+ * time), a live trend of its main measurement, and its commands: each opens the confirm screen
+ * (true state, load at stake, select-before-operate for breakers) for whoever may operate; a
+ * kiosk is offered the PIN pad instead.
  *
  * `data-lease` lists the points the page adds to its live stream while the panel is open.
  */
@@ -21,13 +25,19 @@ export interface DetailProps {
   values: (p: PointInfo) => PointValue;
   lang: Lang;
   t: T;
+  /** Maintenance and above may operate; an anonymous kiosk gets the PIN unlock. */
+  rights?: { canOperate: boolean; kioskLocked: boolean };
+  /** Who holds the device's breaker selection (select-before-operate), if anyone. */
+  selectedBy?: (device: string) => string | undefined;
+  /** The node's devices' alarms needing attention, and whether this screen may acknowledge them. */
+  alarms?: { list: AlarmView[]; canAck: boolean; kioskLocked: boolean; csrf: string; notesRequired: readonly string[] };
 }
 
 /** A point row; live.js updates the cells bound by data-p / data-pq / data-pt / data-prow. */
 export function PointRow(props: { p: PointInfo; v: PointValue; lang: Lang; t: T; timeZone?: string; showDevice?: boolean }) {
   const { p, v, lang, t } = props;
   const bad = v.quality !== "good";
-  const states = p.states;
+  const states = statesFor(p, lang);
   return (
     <tr data-prow={p.id} class={bad ? "q-bad" : "q-good"}>
       {props.showDevice ? <td>{p.device}</td> : null}
@@ -82,6 +92,7 @@ export function DetailPanel(props: DetailProps) {
           ✕ {t("detail.close")}
         </button>
       </header>
+      {props.alarms && props.alarms.list.length ? <DetailAlarms {...props} /> : null}
       {main ? (
         <section class="detail-trend">
           <h3>{t("detail.trend", { label: mainLabel })}</h3>
@@ -102,7 +113,7 @@ export function DetailPanel(props: DetailProps) {
       {lists.length === 0 ? <p class="detail-none">{t("detail.noDevice")}</p> : null}
       {lists.map((l) => (
         <section>
-          <h3>{t("detail.points", { device: l.device.label ? `${l.device.id} — ${l.device.label}` : l.device.id })}</h3>
+          <h3>{t("detail.points", { device: labelIn(l.device, lang) ? `${l.device.id} — ${labelIn(l.device, lang)}` : l.device.id })}</h3>
           <table class="pts">
             <thead>
               <tr>
@@ -129,7 +140,101 @@ export function DetailPanel(props: DetailProps) {
           ))}
         </ul>
       ) : null}
-      {anyWritable ? <p class="detail-note">{t("detail.writableNote")}</p> : null}
+      {anyWritable ? <Commands {...props} /> : null}
     </div>
+  );
+}
+
+/** The node's commands, as buttons to the confirm screen (it comes back here afterwards). */
+function Commands(props: DetailProps) {
+  const { t, lang, registry, node } = props;
+  const back = `/?node=${encodeURIComponent(node.id)}`;
+  const cmds = props.devices.flatMap((d) => (registry.byDevice.get(d) ?? []).filter((p) => p.writable && (p.kind === "analog" || p.kind === "digital")));
+  if (!cmds.length) return null;
+  const rights = props.rights ?? { canOperate: false, kioskLocked: false };
+  return (
+    <section class="detail-commands" data-commands>
+      <h3>{t("detail.commands")}</h3>
+      {props.devices.map((d) => {
+        const by = props.selectedBy?.(d);
+        return by ? (
+          <p class="sel-badge" data-selected-by={by}>
+            {t("operate.sel.badge", { user: by })}
+          </p>
+        ) : null;
+      })}
+      {!rights.canOperate ? (
+        <p class="detail-note">
+          {t("operate.needRole")}{" "}
+          {rights.kioskLocked ? (
+            <a class="btn" href={`/auth/pin?next=${encodeURIComponent(back)}`}>
+              {t("alarm.unlock")}
+            </a>
+          ) : null}
+        </p>
+      ) : null}
+      <div class="cmd-list">
+        {cmds.map((p) => {
+          const name = lang === "fr" ? p.labelFr : p.label;
+          const href = `/operate/${encodeURIComponent(p.id)}`;
+          const states = statesFor(p, lang);
+          if (!rights.canOperate)
+            return (
+              <span class="cmd cmd-off">
+                ✎ {name} <span class="pt-id">{p.id}</span>
+              </span>
+            );
+          return states ? (
+            <div class="cmd">
+              <span class="cmd-name">{name}</span>
+              {Object.entries(states).map(([k, label]) => (
+                <a class="btn btn-big" href={`${href}?value=${encodeURIComponent(k)}&back=${encodeURIComponent(back)}`} data-cmd={`${p.id}=${k}`}>
+                  {label}
+                </a>
+              ))}
+            </div>
+          ) : (
+            <div class="cmd">
+              <a class="btn btn-big" href={`${href}?back=${encodeURIComponent(back)}`} data-cmd={p.id}>
+                ✎ {name}
+              </a>
+            </div>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
+
+/** The device's alarms at the top of its panel: the banner's tap lands here, one tap acknowledges. */
+function DetailAlarms(props: DetailProps) {
+  const { t, lang, node } = props;
+  const a = props.alarms!;
+  const back = `/?node=${encodeURIComponent(node.id)}`;
+  return (
+    <section class="detail-alarms" data-detail-alarms>
+      <h3>
+        {t("detail.alarms")} <a href={`/alarms?device=${encodeURIComponent(a.list[0]!.device)}`}>{t("detail.alarmList")}</a>
+      </h3>
+      {a.list.map((al) => {
+        const unack = al.state === "unack_active" || al.state === "unack_rtn";
+        return (
+          <div class={`detail-alarm prio-row-${al.priority} st-${al.state}`} data-alarm={al.id} data-state={al.state}>
+            <p>
+              <PriorityBadge priority={al.priority} t={t} /> <span class="msg">{messageText(al, lang, t)}</span>
+              {/* A digital alarm's message already ends with its state; an analog one gets its value. */}
+              {al.kind === "analog" ? <b class="val"> {valueText(al, lang)}</b> : null}
+              <span class={`ast ast-${al.state}`}>{t(`alarm.state.${al.state}`)}</span>
+            </p>
+            {unack && a.canAck ? <AckForm id={al.id} t={t} csrf={a.csrf} back={back} noteRequired={a.notesRequired.includes(al.priority)} /> : null}
+            {unack && !a.canAck && a.kioskLocked ? (
+              <a class="btn" href={`/auth/pin?next=${encodeURIComponent(back)}`}>
+                {t("alarm.unlock")}
+              </a>
+            ) : null}
+          </div>
+        );
+      })}
+    </section>
   );
 }

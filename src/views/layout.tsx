@@ -2,7 +2,7 @@ import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import { policyFor, type Access } from "../auth/policy.ts";
 import { atLeast, isRole } from "../auth/roles.ts";
-import { DICTS, translator, type Lang, type T } from "../i18n/index.ts";
+import { DICTS, getSiteLanguage, translator, type Lang, type T } from "../i18n/index.ts";
 
 /**
  * The page shell every screen shares: grey ISA-101 background, no colour unless something is
@@ -147,7 +147,8 @@ export function Layout(props: LayoutProps) {
               <img class="brand-ico" src="/assets/favicon.svg" alt="" width="28" height="28" />
               <span class="brand-name">{t("app.name")}</span>
             </a>
-            <span class="site" title={props.siteName}>
+            {/* The site's name is in the site's language, whatever the interface's (screen readers). */}
+            <span class="site" title={props.siteName} lang={getSiteLanguage() !== lang ? getSiteLanguage() : undefined}>
               {props.siteName}
             </span>
             <nav class="nav" aria-label={t("nav.label")}>

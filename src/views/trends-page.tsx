@@ -1,5 +1,6 @@
 import { raw } from "hono/html";
-import type { Site } from "../config/site.ts";
+import { labelIn, type Site } from "../config/site.ts";
+import { statesFor } from "../hmi/format.ts";
 import { translator, type Lang } from "../i18n/index.ts";
 import type { PointInfo, PointRegistry } from "../points/registry.ts";
 import { Layout } from "./layout.tsx";
@@ -27,9 +28,9 @@ export function TrendsPage(props: {
   const { site, registry, lang } = props;
   const t = translator(lang);
   const catalog: Record<string, { l: string; u: string; d: string; dl: string; s?: Record<string, string> }> = {};
-  const deviceLabel = new Map(site.devices.map((d) => [d.id, d.label ?? ""]));
+  const deviceLabel = new Map(site.devices.map((d) => [d.id, labelIn(d, lang) ?? ""]));
   for (const p of registry.points)
-    if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, dl: deviceLabel.get(p.device) ?? "", s: p.states };
+    if (trendable(p)) catalog[p.id] = { l: lang === "fr" ? p.labelFr : p.label, u: p.unit, d: p.device, dl: deviceLabel.get(p.device) ?? "", s: statesFor(p, lang) };
   const devices = site.devices.filter((d) => registry.byDevice.has(d.id));
   return (
     <Layout

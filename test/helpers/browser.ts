@@ -78,6 +78,7 @@ export async function startDemo(opts: { httpPort?: number; pollMs?: number; muta
     httpHost: "127.0.0.1",
     kiosk: KIOSK,
     log: () => {},
+    sim,
   });
   const demo: Demo = {
     sim,

@@ -50,6 +50,7 @@ export function bacnetPointSource(site: Site): PointSource {
             unit: p.unit,
             kind: KIND[p.kind],
             states: p.states,
+            statesFr: p.statesFr,
             writable: p.writable,
             range: p.range,
             role: p.role,

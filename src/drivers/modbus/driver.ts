@@ -309,7 +309,7 @@ function forWorker(devices: WorkerDevice[]): WorkerDevice[] {
   const tag = (t: Tag): Tag => {
     let s = slim.get(t);
     if (!s) {
-      const { label: _l, labelFr: _lf, description: _d, unit: _u, states: _s, role: _r, ...rest } = t;
+      const { label: _l, labelFr: _lf, description: _d, unit: _u, states: _s, statesFr: _sf, role: _r, ...rest } = t;
       slim.set(t, (s = { ...rest, label: "", unit: "" }));
     }
     return s;

@@ -46,6 +46,7 @@ export function modbusPointSource(site: Site): PointSource {
             unit: tag.unit,
             kind: tag.kind,
             states: tag.states,
+            statesFr: tag.statesFr,
             writable: tag.writable,
             readable: tag.poll,
             range: tag.range,

@@ -1,7 +1,7 @@
 import type { Lang, T } from "../../i18n/index.ts";
 import type { PointValue } from "../../points/live.ts";
 import type { PointRegistry } from "../../points/registry.ts";
-import { fmtValue } from "../format.ts";
+import { fmtValue, statesFor } from "../format.ts";
 import { LINE_H, SRC } from "./geometry.ts";
 import { loadNodeId, type OneLineLayout, type PlacedNode, type TextAt } from "./layout.ts";
 import type { NodeModel, OneLineModel, ValueLine } from "./model.ts";
@@ -38,7 +38,7 @@ function Value(props: { id: string; d: DiagramProps }) {
   const { d, id } = props;
   const v = d.values.get(id);
   const info = d.registry.byId.get(id);
-  const states = info?.states;
+  const states = info ? statesFor(info, d.lang) : undefined;
   const bad = !v || v.quality !== "good";
   const text = v ? fmtValue(v, d.lang, states) + (bad ? " ?" : "") : "—";
   return (
@@ -132,6 +132,7 @@ function NodeView(props: { n: NodeModel; p: PlacedNode; d: DiagramProps }) {
       data-k={n.kind}
       data-q={q}
       role="button"
+      tabindex="0"
       aria-label={`${n.label}${n.sublabel ? ` ${n.sublabel}` : ""}`}
     >
       <rect class="hit" x={p.hit.x} y={p.hit.y} width={p.hit.w} height={p.hit.h} rx="6" />
@@ -238,6 +239,7 @@ export function clientGraph(model: OneLineModel): Record<string, unknown> {
       to: n.to,
       load: n.kind === "breaker" && !n.to ? loadNodeId(n.id) : undefined,
       noData: n.noData || undefined,
+      lbl: n.kind === "source" ? n.label : undefined,
       pts: n.points,
     };
   }

@@ -249,7 +249,10 @@ function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: nu
   if (left) textW = Math.max(unit / 2 - hw - 14, 40);
   const tx = left ? x - hw - 10 : x + hw + 10;
   const anchor = left ? "end" : "start";
-  const hitX = left ? Math.max(2, x - hw - 8 - textW) : x - hw - 8;
+  // An ATS's texts on the left run as long as they are: its box takes their estimated width (bold
+  // 15 px, ~9 px a character; the state word may be "EMERGENCY") so they do not spill out of it.
+  const longest = Math.max(n.label.length * 9, (n.sublabel?.length ?? 0) * 9, 9 * 13);
+  const hitX = left ? Math.max(2, x - hw - 8 - (n.kind === "ats" ? Math.max(textW, longest) : textW)) : x - hw - 8;
   const hitW = left ? x + hw + 8 - hitX : Math.min(hw * 2 + 18 + textW, ctx.tall ? TALL_W - 2 - hitX : Infinity);
   ctx.nodes.push({
     id: n.id,
@@ -289,7 +292,9 @@ function placeUpstream(ctx: Ctx, id: string, cx: number, levelY: number[], level
     const kx = left + (widths[i]! * unit) / 2;
     left += widths[i]! * unit;
     right = Math.max(right, placeUpstream(ctx, k, kx, levelY, level + 1, unit));
-    const top = childY + halfH(node(m, k));
+    const kn = node(m, k);
+    // On the phone a source's texts sit under it: its wire leaves below them, never through them.
+    const top = ctx.tall && kn?.kind === "source" ? childY + SRC + 6 + (rows(kn, true) + 1) * LINE_H : childY + halfH(kn);
     if (n.kind === "ats") {
       const cxIn = cx + (i === 0 ? -ATS_W * 0.6 : ATS_W * 0.6);
       ctx.wires.push({ d: `M${kx} ${top} V${y - ATS_H - 18} H${cxIn} V${y - ATS_H}`, e: k });

@@ -47,6 +47,8 @@ const pointSchema = z
     range: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
     /** Multi-state texts by value (BACnet states count from 1). */
     states: z.record(z.string(), z.string()).optional(),
+    /** The same texts in French (else the HMI's built-in words for the common ones). */
+    statesFr: z.record(z.string(), z.string()).optional(),
     /** A bit-string: one named digital point per bit (`<id>_<bit id>`), the whole string is not a point. */
     bits: z.array(bitSchema).optional(),
     role: z.string().optional(),
@@ -112,6 +114,7 @@ export interface BacnetPoint {
   notAvailable: number[];
   range?: { min?: number; max?: number };
   states?: Record<string, string>;
+  statesFr?: Record<string, string>;
   role?: string;
   level: "system" | "unit" | "common";
   writable: boolean;
@@ -217,7 +220,7 @@ export function parseBacnetProfile(data: unknown, file = "profile"): BacnetProfi
     claim(pt.id, path);
     if (pt.writable && (typeName === "AI" || typeName === "BI" || typeName === "MSI" || typeName === "BSV"))
       issues.push({ path: `${path}.writable`, message: `${typeName} is an input: its present value is not commandable` });
-    points.push({ ...base, id: pt.id, kind: kindOf(typeName, prop, !!pt.states), states: pt.states, role: pt.role });
+    points.push({ ...base, id: pt.id, kind: kindOf(typeName, prop, !!pt.states), states: pt.states, statesFr: pt.statesFr, role: pt.role });
   });
   if (issues.length) throw new ConfigError(file, issues);
   return {

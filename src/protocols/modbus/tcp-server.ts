@@ -55,7 +55,15 @@ export const Exceptions = Object.freeze({
 
 export type Awaitable<T> = T | Promise<T>;
 /** Register bytes (big-endian, 2 per register) or one byte (0/1) per bit; `undefined` = no answer. */
-export type ReadResult = Uint8Array | ModbusException | undefined;
+/**
+ * A reply PDU sent as it is, unchecked: the simulator's "device answering garbage" (a byte count
+ * that does not match the data). Never used by the gateway.
+ */
+export class RawReply {
+  constructor(readonly pdu: Uint8Array) {}
+}
+
+export type ReadResult = Uint8Array | ModbusException | RawReply | undefined;
 /** `true` = done (the normal reply is sent); `undefined` = no answer. */
 export type WriteResult = true | ModbusException | undefined;
 
@@ -361,6 +369,11 @@ class Connection implements ModbusConnectionInfo {
   private reply(tid: number, unit: number, fc: number, a: number, b: number, r: ReadResult | WriteResult): void {
     if (r === undefined) return; // no answer
     if (r instanceof ModbusException) return this.exception(tid, unit, fc, r.code);
+    if (r instanceof RawReply) {
+      const o = this.header(tid, unit, r.pdu.length);
+      this.out.set(r.pdu, o);
+      return;
+    }
     switch (fc) {
       case 3:
       case 4: {

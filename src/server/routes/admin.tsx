@@ -27,6 +27,7 @@ export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
           kiosk: auth.kioskAddresses,
           journalRows: rows,
           head,
+          simulator: !!ctx.sim,
         }}
         throttled={auth.throttledAddresses().map((x) => ({ ...x, until: new Date(x.until).toLocaleTimeString(siteLang === "fr" ? "fr-CA" : "en-CA", { timeZone: site.site.timezone, hour12: false }) }))}
         ok={c.req.query("ok")}

@@ -49,7 +49,7 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
       shelved: alarms.list({ ...f, show: "shelved" }),
       oos: alarms.list({ ...f, show: "out-of-service" }),
       rights: {
-        silence: atLeast(role, "operator"),
+        silence: atLeast(role, "operator") || (a.kiosk && (alarms.config.silence ?? "anyone") === "anyone"),
         ack: atLeast(role, "maintenance"),
         shelve: atLeast(role, "maintenance"),
         admin: atLeast(role, "admin"),
@@ -58,6 +58,8 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
       csrf: a.csrf,
       back: `/alarms${queryOf(f)}`,
       maxShelve: alarms.config.maxShelveMinutes,
+      notesRequired: alarms.config.notesRequired ?? [],
+      filter: { priority: f.priority, device: f.device },
       rev: alarms.summary().rev,
     };
   };
@@ -148,28 +150,82 @@ export function registerAlarmRoutes(app: Hono, ctx: AppContext): void {
     return { b };
   };
 
+  // Silencing is not acknowledging: by default anyone at the screen may stop the horn (a kiosk
+  // without PIN too); a site may keep it for signed-in operators (alarms.silence: operator).
   app.post("/alarms/silence", async (c) => {
     const r = await actionBody(c);
     if ("bad" in r) return r.bad;
     const b = r.b;
-    const s = alarms.silence(user(c));
+    const a = authOf(c);
+    if (!a.user && (alarms.config.silence === "operator" || !a.kiosk)) {
+      if (wantsJson(c)) return c.json({ ok: false, error: "silencing needs a signed-in operator at this site" }, 403);
+      return c.redirect(`/auth/pin?next=${encodeURIComponent(safeNext(b.back, "/alarms"))}`, 303);
+    }
+    const s = alarms.silence(a.user ? a.user.name : `kiosk@${a.ip || "?"}`);
     if (wantsJson(c)) return c.json({ ok: true, summary: s });
     return c.redirect(safeNext(b.back, "/alarms"), 303);
   });
 
-  app.post("/alarms/:id/ack", async (c) => {
-    const r = await actionBody(c);
-    if ("bad" in r) return r.bad;
-    const b = r.b;
-    const comment = [b.preset, b.comment].map((x) => (x ?? "").trim()).filter(Boolean).join(" — ");
-    return reply(c, b, alarms.ack(c.req.param("id"), user(c), comment), "ack");
+  const commentOf = (b: Record<string, string>) => [b.preset, b.comment].map((x) => (x ?? "").trim()).filter(Boolean).join(" — ");
+
+  // Several at once: the ticked alarms (ids, comma-separated or repeated), or every alarm the
+  // list shows with its filters (all=1); one comment, one journal row per alarm.
+  app.post("/alarms/ack", async (c) => {
+    let ids: string[];
+    let b: Record<string, string>;
+    if ((c.req.header("content-type") ?? "").includes("json")) {
+      const j = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
+      b = Object.fromEntries(Object.entries(j).filter(([k]) => k !== "ids").map(([k, v]) => [k, v === null || v === undefined ? "" : String(v)]));
+      ids = Array.isArray(j.ids) ? j.ids.map(String) : typeof j.ids === "string" ? j.ids.split(",") : [];
+    } else {
+      const form = await c.req.parseBody({ all: true });
+      b = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, typeof v === "string" ? v : Array.isArray(v) ? String(v[0] ?? "") : ""]));
+      const raw = form.ids;
+      ids = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((x) => (typeof x === "string" ? x.split(",") : []));
+    }
+    const target = redirectTarget(b.back, "/alarms");
+    if (!target.ok) return wantsJson(c) ? c.json({ ok: false, error: `back: ${target.error}` }, 400) : c.text(`back: ${target.error}`, 400);
+    if (b.all === "1") {
+      const f: AlarmListFilter = { priority: b.priority || undefined, device: b.device || undefined, show: "active" };
+      ids = alarms.list(f).filter((a) => a.state === "unack_active" || a.state === "unack_rtn").map((a) => a.id);
+    }
+    ids = ids.map((x) => x.trim()).filter(Boolean);
+    if (!ids.length) {
+      if (wantsJson(c)) return c.json({ ok: false, error: "no alarm chosen" }, 400);
+      return c.redirect(`${safeNext(b.back, "/alarms")}${(b.back ?? "").includes("?") ? "&" : "?"}err=noneChosen`, 303);
+    }
+    const r = alarms.ackMany(ids, user(c), commentOf(b));
+    const needNote = r.skipped.some((x) => x.status === 400);
+    if (wantsJson(c)) return c.json({ ok: r.acked.length > 0, acked: r.acked, skipped: r.skipped, summary: alarms.summary() }, r.acked.length || !needNote ? 200 : 400);
+    const back = safeNext(b.back, "/alarms");
+    const sep = back.includes("?") ? "&" : "?";
+    return c.redirect(`${back}${sep}${needNote ? "err=noteRequired" : `ok=ackMany&n=${r.acked.length}`}`, 303);
   });
 
+  app.post("/alarms/:id/ack", async (c) => {
+    const parsed = await actionBody(c);
+    if ("bad" in parsed) return parsed.bad;
+    const b = parsed.b;
+    const r = alarms.ack(c.req.param("id"), user(c), commentOf(b));
+    if (!r.ok && r.status === 400 && !wantsJson(c)) {
+      const back = safeNext(b.back, "/alarms");
+      return c.redirect(`${back}${back.includes("?") ? "&" : "?"}err=noteRequired`, 303);
+    }
+    return reply(c, b, r, "ack");
+  });
+
+  // Shelving hides an alarm: the reason is required (a preset or free text).
   app.post("/alarms/:id/shelve", async (c) => {
     const r = await actionBody(c);
     if ("bad" in r) return r.bad;
     const b = r.b;
-    return reply(c, b, alarms.shelve(c.req.param("id"), user(c), Number(b.minutes), b.comment), "shelve");
+    const reason = commentOf(b);
+    if (!reason) {
+      if (wantsJson(c)) return c.json({ ok: false, error: "shelving needs a reason" }, 400);
+      const back = safeNext(b.back, "/alarms");
+      return c.redirect(`${back}${back.includes("?") ? "&" : "?"}err=reasonRequired`, 303);
+    }
+    return reply(c, b, alarms.shelve(c.req.param("id"), user(c), Number(b.minutes), reason), "shelve");
   });
 
   app.post("/alarms/:id/unshelve", async (c) => {

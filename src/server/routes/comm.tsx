@@ -12,7 +12,7 @@ export function registerCommRoutes(app: Hono, ctx: AppContext): void {
     const req = pageRequest(c, site.site.language);
     const gateway = ctx.gateway ? <GatewayCard gateway={ctx.gateway} lang={req.lang} showWriters={can(c, "admin")} /> : undefined;
     return c.html(
-      <CommPage site={site} stats={supervisor.stats()} plans={modbus.plans} learned={(id) => modbus.plan(id)} now={Date.now()} gateway={gateway} {...req} />,
+      <CommPage site={site} stats={supervisor.stats()} plans={modbus.plans} learned={(id) => modbus.plan(id)} now={Date.now()} gateway={gateway} device={c.req.query("device")} {...req} />,
     );
   });
   /** The gateway's routes, write rule and counters (refused/evicted connections, writes). */

@@ -5,6 +5,7 @@ import { csvStream } from "../../journal/csv.ts";
 import type { JournalFilter } from "../../journal/journal.ts";
 import { parseTimeFilter } from "../../journal/time.ts";
 import { JournalPage } from "../../views/alarms/journal-page.tsx";
+import { fmtDate } from "../../views/alarms/ui.tsx";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
@@ -80,8 +81,9 @@ export function registerJournalRoutes(app: Hono, ctx: AppContext): void {
       message: t(siteLang, "journal.export.csv", { user: who, filter: described || "*" }),
       data: { ...filter, sep },
     });
-    const stamp = new Date().toISOString().slice(0, 10);
-    return new Response(csvStream(journal, filter, { timeZone: tz, sep }), {
+    // Named by the site's local date (an export at 20:00 in Montréal is still today's).
+    const stamp = fmtDate(Date.now(), tz);
+    return new Response(csvStream(journal, filter, { timeZone: tz, sep, lang: pageRequest(c, site.site.language).lang }), {
       headers: {
         "content-type": "text/csv; charset=utf-8",
         "content-disposition": `attachment; filename="busbar-journal-${stamp}.csv"`,

@@ -32,15 +32,57 @@ function StateText(props: { a: AlarmView; t: T }) {
   );
 }
 
-function valueText(a: AlarmView, lang: Lang): string {
+/** The point's state text ("TRIPPED", "NORMAL") or its value with the unit; never a raw 1/0. */
+export function valueText(a: AlarmView, lang: Lang): string {
   if (a.kind === "comm" || a.value === null) return "—";
-  if (a.kind === "digital") return String(a.value);
+  if (a.kind === "digital") return (lang === "fr" ? a.statesFr : a.states)?.[String(a.value)] ?? (a.value ? "1" : "0");
   return `${fmtNumber(a.value, lang)}${a.unit ? " " + a.unit : ""}`;
 }
 
-const COMMENTS = ["alarm.comment.checked", "alarm.comment.working", "alarm.comment.known", "alarm.comment.false"];
+/**
+ * The message as it reads now: a digital alarm that has returned to normal no longer ends with its
+ * abnormal state (": TRIPPED") but says it is back.
+ */
+export function messageText(a: AlarmView, lang: Lang, t: T): string {
+  const m = a.message[lang];
+  if (a.active || (a.state !== "unack_rtn" && a.state !== "normal")) return m;
+  const name = lang === "fr" ? a.stateNameFr : a.stateName;
+  const cut = name && (m.endsWith(` : ${name}`) || m.endsWith(`: ${name}`)) ? m.slice(0, m.lastIndexOf(":")).trimEnd() : m;
+  return `${cut} — ${t("alarm.returned")}`;
+}
 
-function Actions(props: { a: AlarmView; t: T; rights: AlarmRights; csrf: string; back: string; maxShelve: number }) {
+export const COMMENTS = ["alarm.comment.checked", "alarm.comment.working", "alarm.comment.known", "alarm.comment.false"];
+export const SHELVE_REASONS = ["alarm.shelve.reason.maintenance", "alarm.shelve.reason.nuisance", "alarm.shelve.reason.sensor", "alarm.shelve.reason.test"];
+
+/**
+ * Acknowledge with a preset comment in one tap (each preset is a submit button), or with free text.
+ * Where the site requires a note for this priority, the bare Acknowledge button is not offered.
+ */
+export function AckForm(props: { id: string; t: T; csrf: string; back: string; noteRequired: boolean }) {
+  const { t } = props;
+  return (
+    <form method="post" action={`/alarms/${encodeURIComponent(props.id)}/ack`} class="ack-form" data-alarm-action="ack">
+      <CsrfField token={props.csrf} />
+      <input type="hidden" name="back" value={props.back} />
+      <div class="presets">
+        {COMMENTS.map((k) => (
+          <button class="btn preset" type="submit" name="preset" value={t(k)} data-preset={k}>
+            ✔ {t(k)}
+          </button>
+        ))}
+      </div>
+      <div class="free">
+        <input name="comment" maxlength={500} placeholder={t(props.noteRequired ? "alarm.comment.required" : "alarm.comment.placeholder")} aria-label={t("alarm.comment")} required={props.noteRequired} />
+        <button class="btn btn-primary" type="submit" data-ack="plain">
+          ✔ {t("alarm.ack")}
+        </button>
+      </div>
+      {props.noteRequired ? <p class="hint note-required">{t("alarm.noteRequired")}</p> : null}
+    </form>
+  );
+}
+
+function Actions(props: { a: AlarmView; t: T; rights: AlarmRights; csrf: string; back: string; maxShelve: number; notesRequired: readonly string[] }) {
   const { a, t, rights, csrf, back } = props;
   const id = encodeURIComponent(a.id);
   const unack = a.state === "unack_active" || a.state === "unack_rtn";
@@ -54,22 +96,7 @@ function Actions(props: { a: AlarmView; t: T; rights: AlarmRights; csrf: string;
     );
   return (
     <div class="alarm-actions">
-      {rights.ack && unack && !a.outOfService ? (
-        <form method="post" action={`/alarms/${id}/ack`} class="ack-form" data-alarm-action="ack">
-          <CsrfField token={csrf} />
-          <input type="hidden" name="back" value={back} />
-          <select name="preset" aria-label={t("alarm.comment")}>
-            <option value="">{t("alarm.comment.none")}</option>
-            {COMMENTS.map((k) => (
-              <option value={t(k)}>{t(k)}</option>
-            ))}
-          </select>
-          <input name="comment" maxlength={500} placeholder={t("alarm.comment.placeholder")} aria-label={t("alarm.comment")} />
-          <button class="btn btn-primary" type="submit">
-            ✔ {t("alarm.ack")}
-          </button>
-        </form>
-      ) : null}
+      {rights.ack && unack && !a.outOfService ? <AckForm id={a.id} t={t} csrf={csrf} back={back} noteRequired={props.notesRequired.includes(a.priority)} /> : null}
       {rights.shelve && !a.outOfService && !a.shelvedUntil ? (
         <form method="post" action={`/alarms/${id}/shelve`} class="shelve-form" data-alarm-action="shelve">
           <CsrfField token={csrf} />
@@ -79,6 +106,13 @@ function Actions(props: { a: AlarmView; t: T; rights: AlarmRights; csrf: string;
               <option value={String(m)}>{m < 60 ? t("alarm.minutes", { n: m }) : t("alarm.hours", { n: Math.round((m / 60) * 10) / 10 })}</option>
             ))}
           </select>
+          <select name="preset" aria-label={t("alarm.shelve.reason")}>
+            <option value="">{t("alarm.shelve.reason")}…</option>
+            {SHELVE_REASONS.map((k) => (
+              <option value={t(k)}>{t(k)}</option>
+            ))}
+          </select>
+          <input name="comment" maxlength={500} placeholder={t("alarm.shelve.reasonFree")} aria-label={t("alarm.shelve.reasonFree")} />
           <button class="btn" type="submit">
             {t("alarm.shelve")}
           </button>
@@ -106,13 +140,18 @@ function Actions(props: { a: AlarmView; t: T; rights: AlarmRights; csrf: string;
   );
 }
 
-function AlarmTable(props: { list: AlarmView[]; lang: Lang; tz: string; rights: AlarmRights; csrf: string; back: string; maxShelve: number; empty: string; caption: string }) {
+function AlarmTable(props: { list: AlarmView[]; lang: Lang; tz: string; rights: AlarmRights; csrf: string; back: string; maxShelve: number; notesRequired: readonly string[]; empty: string; caption: string; pick?: boolean }) {
   const t = translator(props.lang);
   return (
     <table class="alarms">
       <caption>{props.caption}</caption>
       <thead>
         <tr>
+          {props.pick ? (
+            <th class="pick-col">
+              <span class="sr-only">{t("alarm.pick")}</span>
+            </th>
+          ) : null}
           <th>{t("alarm.col.priority")}</th>
           <th>{t("alarm.col.state")}</th>
           <th>{t("alarm.col.time")}</th>
@@ -126,13 +165,22 @@ function AlarmTable(props: { list: AlarmView[]; lang: Lang; tz: string; rights: 
       <tbody>
         {props.list.length === 0 ? (
           <tr>
-            <td colspan={8} class="empty">
+            <td colspan={props.pick ? 9 : 8} class="empty">
               {props.empty}
             </td>
           </tr>
         ) : null}
         {props.list.map((a) => (
           <tr class={`alarm-row prio-row-${a.priority} st-${a.state}`} data-alarm={a.id} data-priority={a.priority} data-state={a.state}>
+            {props.pick ? (
+              <td class="pick-col">
+                {(a.state === "unack_active" || a.state === "unack_rtn") && !a.outOfService ? (
+                  <label class="pick-box">
+                    <input type="checkbox" name="ids" value={a.id} form="bulk-ack" aria-label={t("alarm.pickOne", { id: a.id })} />
+                  </label>
+                ) : null}
+              </td>
+            ) : null}
             <td>
               <PriorityBadge priority={a.priority} t={t} />
             </td>
@@ -143,8 +191,10 @@ function AlarmTable(props: { list: AlarmView[]; lang: Lang; tz: string; rights: 
             </td>
             <td class="ts">{fmtDateTime(a.raisedAt ?? a.since, props.tz)}</td>
             <td>{a.device}</td>
-            <td class="msg">{a.message[props.lang]}</td>
-            <td class="num">{valueText(a, props.lang)}</td>
+            <td class="msg" lang={props.lang}>
+              {messageText(a, props.lang, t)}
+            </td>
+            <td class="num val">{valueText(a, props.lang)}</td>
             <td class="ackinfo">
               {a.ackBy ? (
                 <>
@@ -156,7 +206,7 @@ function AlarmTable(props: { list: AlarmView[]; lang: Lang; tz: string; rights: 
               )}
             </td>
             <td>
-              <Actions a={a} t={t} rights={props.rights} csrf={props.csrf} back={props.back} maxShelve={props.maxShelve} />
+              <Actions a={a} t={t} rights={props.rights} csrf={props.csrf} back={props.back} maxShelve={props.maxShelve} notesRequired={props.notesRequired} />
             </td>
           </tr>
         ))}
@@ -175,15 +225,73 @@ export interface AlarmListProps {
   csrf: string;
   back: string;
   maxShelve: number;
+  notesRequired: readonly string[];
+  /** The list's filters, so "acknowledge all visible" acknowledges what is shown. */
+  filter?: { priority?: string; device?: string };
   rev: number;
+}
+
+/**
+ * Acknowledge several alarms in one action with one comment: the ticked rows, or every
+ * unacknowledged alarm the list shows (its filters), each with a preset comment in one tap.
+ */
+function BulkAck(p: AlarmListProps & { unacked: number }) {
+  const t = translator(p.lang);
+  const noteNeeded = p.active.some((a) => p.notesRequired.includes(a.priority));
+  const hidden = (
+    <>
+      <CsrfField token={p.csrf} />
+      <input type="hidden" name="back" value={p.back} />
+      {p.filter?.priority ? <input type="hidden" name="priority" value={p.filter.priority} /> : null}
+      {p.filter?.device ? <input type="hidden" name="device" value={p.filter.device} /> : null}
+    </>
+  );
+  return (
+    <div class="bulk-ack">
+      {/* Every unacknowledged alarm shown (the list's filters): one tap on a preset. */}
+      <form method="post" action="/alarms/ack" class="bulk-all" data-alarm-action="ack-all">
+        {hidden}
+        <input type="hidden" name="all" value="1" />
+        <span class="bulk-title">{t("alarm.bulk.all", { n: p.unacked })}</span>
+        {COMMENTS.map((k) => (
+          <button class="btn preset" type="submit" name="preset" value={t(k)} data-bulk-all={k}>
+            ✔✔ {t(k)}
+          </button>
+        ))}
+        {noteNeeded ? null : (
+          <button class="btn" type="submit" data-bulk-all="none">
+            ✔✔ {t("alarm.bulk.noComment")}
+          </button>
+        )}
+      </form>
+      {/* The ticked rows (their boxes belong to this form), with one comment. */}
+      <form method="post" action="/alarms/ack" id="bulk-ack" class="bulk-picked" data-alarm-action="ack-many">
+        {hidden}
+        <span class="bulk-title">{t("alarm.bulk.selected")}</span>
+        <select name="preset" aria-label={t("alarm.comment")}>
+          <option value="">{t(noteNeeded ? "alarm.comment.choose" : "alarm.comment.none")}</option>
+          {COMMENTS.map((k) => (
+            <option value={t(k)}>{t(k)}</option>
+          ))}
+        </select>
+        <input name="comment" maxlength={500} placeholder={t("alarm.comment.placeholder")} aria-label={t("alarm.comment")} />
+        <button class="btn btn-primary" type="submit" data-bulk="selected">
+          ✔ {t("alarm.ack")}
+        </button>
+      </form>
+    </div>
+  );
 }
 
 /** The refreshing part of the summary page. */
 export function AlarmList(p: AlarmListProps) {
   const t = translator(p.lang);
+  const unacked = p.active.filter((a) => (a.state === "unack_active" || a.state === "unack_rtn") && !a.outOfService).length;
+  const pick = p.rights.ack && unacked > 0;
   return (
     <div class="alarm-lists" data-rev={String(p.rev)}>
-      <AlarmTable {...p} list={p.active} empty={t("alarm.none")} caption={t("alarm.section.active", { n: p.active.length })} />
+      {pick ? <BulkAck {...p} unacked={unacked} /> : null}
+      <AlarmTable {...p} list={p.active} pick={pick} empty={t("alarm.none")} caption={t("alarm.section.active", { n: p.active.length })} />
       {p.shelved.length ? <AlarmTable {...p} list={p.shelved} empty="" caption={t("alarm.section.shelved", { n: p.shelved.length })} /> : null}
       {p.oos.length ? <AlarmTable {...p} list={p.oos} empty="" caption={t("alarm.section.oos", { n: p.oos.length })} /> : null}
     </div>

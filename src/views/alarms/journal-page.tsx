@@ -1,4 +1,5 @@
-import { translator } from "../../i18n/index.ts";
+import { getSiteLanguage, translator } from "../../i18n/index.ts";
+import { journalMessage, journalTranslatable } from "../../journal/i18n.ts";
 import type { JournalRow } from "../../journal/journal.ts";
 import { Layout } from "../layout.tsx";
 import type { PageRequest } from "../page-context.ts";
@@ -19,8 +20,6 @@ export function JournalPage(props: {
   const lang = props.req.lang;
   const t = translator(lang);
   const f = props.filter;
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(f)) if (v) qs.set(k, v);
   const families = [...new Set(props.types.map((x) => x.split(".")[0]!))].sort();
   return (
     <Layout title={t("journal.title")} siteName={props.siteName} lang={lang} path={props.req.path} user={props.req.user} active="journal" styles={["/assets/alarms.css"]} timeZone={props.tz}>
@@ -29,19 +28,20 @@ export function JournalPage(props: {
           <h1>{t("journal.title")}</h1>
           {props.canExport ? (
             <>
-              <a class="btn" href={`/journal/export.csv${qs.size ? "?" + qs.toString() : ""}`} download>
+              {/* Submit the filter form as typed (applied or not) to the export: what you see in the fields is what you get. */}
+              <button class="btn" type="submit" form="journal-filters" formaction="/journal/export.csv" name="sep" value="," data-export="csv">
                 ↓ {t("journal.export")}
-              </a>
-              <a class="btn" href={`/journal/export.csv?${new URLSearchParams([...qs, ["sep", ";"]]).toString()}`} download>
+              </button>
+              <button class="btn" type="submit" form="journal-filters" formaction="/journal/export.csv" name="sep" value=";" data-export="csv-fr">
                 ↓ {t("journal.exportExcelFr")}
-              </a>
+              </button>
               <a class="btn btn-quiet" href="/admin/journal/verify">
                 {t("journal.verify")}
               </a>
             </>
           ) : null}
         </div>
-        <form method="get" action="/journal" class="filters">
+        <form method="get" action="/journal" class="filters" id="journal-filters">
           <DateRangeFields t={t} from={f.from} to={f.to} />
           <label>
             {t("journal.col.type")}
@@ -100,7 +100,9 @@ export function JournalPage(props: {
                 </td>
                 <td>{r.device || r.source}</td>
                 <td>{r.actor || "—"}</td>
-                <td class="msg">{r.message}</td>
+                <td class="msg" lang={journalTranslatable(r) || getSiteLanguage() === lang ? undefined : getSiteLanguage()}>
+                  {journalMessage(r, lang)}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -11,7 +11,7 @@ import type { PageRequest } from "../page-context.ts";
 export function AdminPage(props: {
   req: PageRequest;
   siteName: string;
-  facts: { users: number; alarms: number; alarmSource: string; kiosk: string[]; journalRows: number; head: string };
+  facts: { users: number; alarms: number; alarmSource: string; kiosk: string[]; journalRows: number; head: string; simulator?: boolean };
   /** Addresses the login throttle refuses now. */
   throttled?: { ip: string; failures: number; until: string; refused: number }[];
   ok?: string;
@@ -23,6 +23,13 @@ export function AdminPage(props: {
     <Layout title={t("admin.title")} siteName={props.siteName} lang={props.req.lang} path={props.req.path} user={props.req.user} active="admin" styles={["/assets/alarms.css"]}>
       <h1>{t("admin.title")}</h1>
       <ul class="admin-links">
+        {f.simulator ? (
+          <li>
+            <a class="btn btn-big" href="/sim">
+              ⚠ {t("sim.title")}
+            </a>
+          </li>
+        ) : null}
         <li>
           <a class="btn btn-big" href="/users">
             {t("users.title")} ({f.users})
@@ -46,6 +53,11 @@ export function AdminPage(props: {
         <li>
           <a class="btn btn-big" href="/admin/journal/verify">
             {t("journal.verify")}
+          </a>
+        </li>
+        <li>
+          <a class="btn btn-big" href="/bacnet">
+            {t("admin.bacnet")}
           </a>
         </li>
         <li>
