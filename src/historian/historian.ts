@@ -3,6 +3,7 @@ import { Quality } from "../points/quality.ts";
 import { aggregate, emptySamples, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
+import { OpenSamples, ValueColumn } from "./open.ts";
 import { HistoryStore, openHistoryDb } from "./store.ts";
 import { Calendar, TIERS } from "./tiers.ts";
 
@@ -10,7 +11,6 @@ import { Calendar, TIERS } from "./tiers.ts";
 export const OFFLINE = -1;
 /** Commits at least this often (the issue's bound is 1 s; half leaves room for a slow commit). */
 export const FLUSH_MS = 500;
-const EMPTY: Samples = emptySamples();
 /** A minute is closed this long after it ends: samples of its last poll are drained and committed by then. */
 const CLOSE_GRACE_MS = 2_000;
 /** Longest a tick's close slice keeps the main thread (ms), and points between clock checks. */
@@ -60,7 +60,7 @@ export class Historian {
   private readonly now: () => number;
 
   // Sampler: the last stored sample per point.
-  private readonly lastV: (number | string | null)[];
+  private readonly lastV: ValueColumn;
   private readonly lastT: Float64Array;
   private readonly lastQ: Int32Array;
 
@@ -78,14 +78,20 @@ export class Historian {
   private lastDropReport = 0;
 
   // Rollups: the last sample before the open minute, and the open minute's samples, per point.
-  private readonly carry: ({ ts: number; v: number | string | null; q: number } | undefined)[];
+  // Struct of arrays (no object per point, see open.ts); carryT is NaN when a point has no carry.
+  private readonly carryT: Float64Array;
+  private readonly carryV: ValueColumn;
+  private readonly carryQ: Int32Array;
+  /** Reused to hand one point's carry and minute to aggregate() (which keeps neither). */
+  private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
+  private readonly scratch: Samples = emptySamples();
   /**
-   * Committed samples of minutes not closed yet, per point (allocated when a point has some). They
+   * Committed samples of minutes not closed yet, per point (one shared slot pool). They
    * are in h_recent, an append-only table, until their minute closes and they move to h_raw: rows
    * keyed (point, ts) written twice a second would dirty one page per point per commit (MBs of WAL a
    * second at 20,000 points); moved once a minute, a point's page is written once a minute.
    */
-  readonly buf: (Samples | undefined)[];
+  readonly open: OpenSamples;
   /** End of the last closed interval, per tier. */
   readonly closed: number[];
   private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
@@ -109,7 +115,7 @@ export class Historian {
     const n = opts.points.length;
     this.pid = this.store.pointIds(opts.points.map((p) => ({ name: p.name, kind: p.kind, unit: p.unit })));
     this.holdMs = Float64Array.from(opts.points, (p) => 2 * p.heartbeatMs);
-    this.lastV = new Array(n).fill(null);
+    this.lastV = new ValueColumn(n);
     this.lastT = new Float64Array(n);
     this.lastQ = new Int32Array(n).fill(OFFLINE);
     this.cap = opts.config.queueMax;
@@ -117,8 +123,11 @@ export class Historian {
     this.qTs = new Float64Array(this.cap);
     this.qVal = new Float64Array(this.cap);
     this.qQual = new Int32Array(this.cap);
-    this.carry = new Array(n).fill(undefined);
-    this.buf = new Array(n).fill(undefined);
+    this.carryT = new Float64Array(n).fill(NaN);
+    this.carryV = new ValueColumn(n);
+    this.carryQ = new Int32Array(n);
+    // Two samples a point to start with: the pool doubles if a minute holds more.
+    this.open = new OpenSamples(n, Math.max(1024, 2 * n));
     this.closed = TIERS.map(() => 0);
     this.recover();
     // Start-up reads are per point (20,000 at scale): collect their garbage now, not at the RSS peak.
@@ -134,7 +143,7 @@ export class Historian {
     const lq = this.lastQ[i]!;
     if (q === lq) {
       if (q !== Quality.GOOD) return false; // still bad: nothing new to say until it recovers
-      const lv = this.lastV[i];
+      const lv = this.lastV.get(i);
       if (p.kind === "analog" && typeof v === "number" && typeof lv === "number") {
         const db = p.deadband || p.relDeadband * Math.abs(lv);
         if (!(Math.abs(v - lv) > db) && ts - this.lastT[i]! < p.heartbeatMs) return false;
@@ -147,7 +156,7 @@ export class Historian {
   /** Stores a sample unconditionally (heartbeats, backfill, benches); keeps each point's time monotonic. */
   private accept(i: number, ts: number, v: number | string | null, q: number): void {
     if (ts <= this.lastT[i]!) ts = this.lastT[i]! + 1;
-    this.lastV[i] = v;
+    this.lastV.set(i, v);
     this.lastT[i] = ts;
     this.lastQ[i] = q;
     this.enqueue(i, ts, v, q);
@@ -298,8 +307,10 @@ export class Historian {
       if (done) {
         this.db.exec("PRAGMA shrink_memory");
         // A close leaves ~100,000 short-lived values at 20,000 points: collect them now (concurrently)
-        // rather than let the heap grow to the GC's own threshold (RSS).
+        // rather than let the heap grow to the GC's own threshold (RSS); then, once idle, JSC gives its
+        // free blocks back (measured: ~8–10 MB of RSS at 20,000 points; neither call blocks).
         Bun.gc(false);
+        Bun.shrink();
       } else this.sliceTimer = setTimeout(() => this.nextSlice(), 0);
       const ms = performance.now() - t0;
       if (ms > this.stats.maxCommitMs) this.stats.maxCommitMs = ms;
@@ -342,26 +353,34 @@ export class Historian {
         if (ts < d[0]) d[0] = ts;
         if (ts > d[1]) d[1] = ts;
       }
-      const c = this.carry[i];
-      if (!c || ts > c.ts) this.carry[i] = { ts, v, q };
+      const ct = this.carryT[i]!;
+      if (!(ct === ct) || ts > ct) this.setCarry(i, ts, v, q);
       return;
     }
     this.store.recentBatch.add4(this.pid[i]!, ts, v, q);
-    const b = (this.buf[i] ??= emptySamples());
-    let k = b.ts.length;
-    while (k > 0 && b.ts[k - 1]! > ts) k--;
-    if (k > 0 && b.ts[k - 1] === ts) {
-      b.v[k - 1] = v;
-      b.q[k - 1] = q;
-    } else if (k === b.ts.length) {
-      b.ts.push(ts);
-      b.v.push(v);
-      b.q.push(q);
-    } else {
-      b.ts.splice(k, 0, ts);
-      b.v.splice(k, 0, v);
-      b.q.splice(k, 0, q);
-    }
+    this.open.insert(i, ts, v, q);
+  }
+
+  private setCarry(i: number, ts: number, v: number | string | null, q: number): void {
+    this.carryT[i] = ts;
+    this.carryV.set(i, v);
+    this.carryQ[i] = q;
+  }
+
+  private clearCarry(i: number): void {
+    this.carryT[i] = NaN;
+    this.carryV.set(i, null);
+  }
+
+  /** Point i's carry in the reused scratch object, or undefined. */
+  private carryOf(i: number): { ts: number; v: number | string | null; q: number } | undefined {
+    const t = this.carryT[i]!;
+    if (!(t === t)) return undefined;
+    const c = this.scratchCarry;
+    c.ts = t;
+    c.v = this.carryV.get(i);
+    c.q = this.carryQ[i]!;
+    return c;
   }
 
   /**
@@ -372,6 +391,7 @@ export class Historian {
   private *closeSteps(until: number): Generator<void, void, void> {
     const up = this.store.upsertRow[0]!;
     const raw = this.store.rawBatch;
+    const open = this.open;
     const start = this.closed[0]!;
     while (this.closed[0]! < until) {
       const a = this.closed[0]!;
@@ -380,26 +400,27 @@ export class Historian {
       for (let i = 0; i < this.points.length; i++) {
         this.cursor = i;
         if (i % CLOSE_STEP === 0) yield;
-        const s = this.buf[i];
-        const c = this.carry[i];
-        if (!c && !s) continue;
-        let hi = 0;
-        if (s) while (hi < s.ts.length && s.ts[hi]! < b) hi++;
+        const c = this.carryOf(i);
+        if (!c && !open.length(i)) continue;
+        // The minute's samples of point i into the reused scratch arrays.
+        const s = this.scratch;
+        s.ts.length = s.v.length = s.q.length = 0;
+        for (let k = open.first(i); k >= 0 && open.tsAt(k) < b; k = open.after(k)) {
+          s.ts.push(open.tsAt(k));
+          s.v.push(open.valueAt(k));
+          s.q.push(open.qualityAt(k));
+        }
+        const hi = s.ts.length;
         if (this.points[i]!.kind !== "text") {
-          const r = aggregate(c, s ?? EMPTY, 0, hi, a, b, this.holdMs[i]!);
+          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!);
           if (r) up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
         }
         if (hi > 0) {
           const pid = this.pid[i]!;
-          for (let k = 0; k < hi; k++) raw.add4(pid, s!.ts[k]!, s!.v[k]!, s!.q[k]!);
-          this.carry[i] = { ts: s!.ts[hi - 1]!, v: s!.v[hi - 1]!, q: s!.q[hi - 1]! };
-          if (hi === s!.ts.length) this.buf[i] = undefined;
-          else {
-            s!.ts.splice(0, hi);
-            s!.v.splice(0, hi);
-            s!.q.splice(0, hi);
-          }
-        } else if (c && c.ts + this.holdMs[i]! <= b) this.carry[i] = undefined;
+          for (let k = 0; k < hi; k++) raw.add4(pid, s.ts[k]!, s.v[k]!, s.q[k]!);
+          this.setCarry(i, s.ts[hi - 1]!, s.v[hi - 1]!, s.q[hi - 1]!);
+          for (let k = 0; k < hi; k++) open.shift(i);
+        } else if (c && c.ts + this.holdMs[i]! <= b) this.clearCarry(i);
       }
       this.closed[0] = b;
       this.closingTo = 0;
@@ -460,7 +481,9 @@ export class Historian {
     let carry = before ?? undefined;
     let k = 0;
     const up = this.store.upsertRow[0]!;
-    const del = this.db.prepare(`DELETE FROM h_1m WHERE point = ? AND ts = ?`);
+    // Prepared once in the store: one statement per call would keep 20,000 of them alive until a GC
+    // when a restart catches up every point.
+    const del = this.store.deleteMinute;
     for (let a = from; a < to; a += 60_000) {
       const b = a + 60_000;
       let hi = k;
@@ -509,14 +532,11 @@ export class Historian {
       for (const r of this.db.query("SELECT point, ts, value AS v, quality AS q FROM h_recent ORDER BY point, ts").all() as { point: number; ts: number; v: number | string | null; q: number }[]) {
         const i = byPid.get(r.point);
         if (i === undefined) continue;
-        const b = (this.buf[i] ??= emptySamples());
-        b.ts.push(r.ts);
-        b.v.push(r.v);
-        b.q.push(r.q);
+        this.open.insert(i, r.ts, r.v, r.q);
       }
       const lastOf = (i: number) => {
-        const b = this.buf[i];
-        if (b?.ts.length) return { ts: b.ts[b.ts.length - 1]!, v: b.v[b.v.length - 1]!, q: b.q[b.q.length - 1]! };
+        const k = this.open.last(i);
+        if (k >= 0) return { ts: this.open.tsAt(k), v: this.open.valueAt(k), q: this.open.qualityAt(k) };
         return (this.store.rawBefore.get(this.pid[i]!, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number } | null) ?? undefined;
       };
       const catchUp = Number.isFinite(closed1m) && closed1m < open;
@@ -525,7 +545,7 @@ export class Historian {
         const last = lastOf(i);
         if (!last) continue;
         this.lastT[i] = last.ts;
-        this.lastV[i] = last.v;
+        this.lastV.set(i, last.v);
         this.lastQ[i] = last.q;
         if (last.q !== OFFLINE && Number.isFinite(lastCommit)) {
           // The time Busbar was not running is a recorded gap, from its last commit on.
@@ -533,7 +553,7 @@ export class Historian {
           if (ts < open) this.store.insertRaw.run(this.pid[i]!, ts, null, OFFLINE);
           else this.put(i, ts, null, OFFLINE);
           this.lastT[i] = ts;
-          this.lastV[i] = null;
+          this.lastV.set(i, null);
           this.lastQ[i] = OFFLINE;
         }
       }
@@ -546,7 +566,8 @@ export class Historian {
       this.store.putMeta("closed.1m", this.closed[0]!);
       for (let i = 0; i < this.points.length; i++) {
         const c = this.store.rawBefore.get(this.pid[i]!, this.closed[0]!) as { ts: number; v: number | string | null; q: number } | null;
-        this.carry[i] = c && c.ts + this.holdMs[i]! > this.closed[0]! ? c : undefined;
+        if (c && c.ts + this.holdMs[i]! > this.closed[0]!) this.setCarry(i, c.ts, c.v, c.q);
+        else this.clearCarry(i);
       }
     })();
   }

@@ -44,8 +44,11 @@ export function chooseTier(h: Historian, i: number, from: number, to: number, ma
   const cut = h.cutoffs(now);
   if (from >= cut[0]!) {
     let stored = (h.store.rawCount.get(h.pid[i]!, from, to, max + 1) as { n: number }).n;
-    const b = h.buf[i];
-    if (b) for (const t of b.ts) if (t >= from && t < to) stored++;
+    const o = h.open;
+    for (let k = o.first(i); k >= 0; k = o.after(k)) {
+      const t = o.tsAt(k);
+      if (t >= from && t < to) stored++;
+    }
     if (stored <= max) return -1;
   }
   for (let k = 0; k < TIERS.length; k++) if ((to - from) / TIERS[k]!.ms <= max && from >= cut[k + 1]!) return k;
@@ -56,20 +59,18 @@ type RawRow = { ts: number; v: number | string | null; q: number };
 
 /**
  * Samples of [from, to), with the last one before `from`: h_raw, then the open minutes' committed
- * samples (held in memory, see Historian.buf), then the queue not committed yet.
+ * samples (held in memory, see Historian.open), then the queue not committed yet.
  */
 function rawSamples(h: Historian, i: number, from: number, to: number): { carry: RawRow | undefined; s: Samples } {
   const pid = h.pid[i]!;
   const rows = h.store.rawRange.all(pid, from, to) as RawRow[];
   const s: Samples = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
-  const b = h.buf[i];
+  const o = h.open;
   let carry: RawRow | undefined;
-  if (b) {
-    for (let k = 0; k < b.ts.length; k++) {
-      const t = b.ts[k]!;
-      if (t < from) carry = { ts: t, v: b.v[k]!, q: b.q[k]! };
-      else if (t < to) mergeIn(s, t, b.v[k]!, b.q[k]!);
-    }
+  for (let k = o.first(i); k >= 0; k = o.after(k)) {
+    const t = o.tsAt(k);
+    if (t < from) carry = { ts: t, v: o.valueAt(k), q: o.qualityAt(k) };
+    else if (t < to) mergeIn(s, t, o.valueAt(k), o.qualityAt(k));
   }
   carry ??= (h.store.rawBefore.get(pid, from) as RawRow | null) ?? undefined;
   const p = h.pending(i, from);

@@ -28,7 +28,7 @@ export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
           `CREATE TABLE ${t.table} (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, good_ms INTEGER NOT NULL, mean REAL, min REAL, max REAL, first REAL, last REAL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
       ).join("\n")}
       CREATE TABLE h_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: buf).
+      -- Samples of the minute(s) not closed yet, appended as they come (historian.ts: open).
       CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
     `,
   },
@@ -48,7 +48,12 @@ export function openHistoryDb(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("PRAGMA cache_size = -2000"); // 2 MB: long reads lean on the OS page cache; the RSS budget is tight
+  // Bounded memory (the RSS budget at 20,000 points is tight): a 1 MB page cache per connection
+  // (long reads lean on the OS page cache), no memory-mapped I/O (mapped pages count in RSS), and
+  // temporary b-trees (recovery's sort, big deletes) on disk rather than in memory.
+  db.exec("PRAGMA cache_size = -1024");
+  db.exec("PRAGMA mmap_size = 0");
+  db.exec("PRAGMA temp_store = FILE");
   migrateHistory(db);
   return db;
 }
@@ -115,6 +120,8 @@ export class HistoryStore {
   /** Up to ?2 rows of closed minutes (the oldest rowids come first in the scan): a bounded step. */
   readonly dropRecentSome: Statement;
   readonly upsertRow: Statement[];
+  /** Drops one point's 1-minute row (a repair found nothing covering it): (point, ts). */
+  readonly deleteMinute: Statement;
   /** Recomputes one point's coarser row from its finer rows: (point, a, b, point, a, b, point, a, b). */
   readonly rollFrom: Statement[];
   readonly rawRange: Statement;
@@ -136,6 +143,7 @@ export class HistoryStore {
     this.upsertRow = TIERS.map((t) =>
       db.prepare(`INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     );
+    this.deleteMinute = db.prepare(`DELETE FROM ${TIERS[0]!.table} WHERE point = ? AND ts = ?`);
     this.rollFrom = TIERS.map((t, i) => {
       if (i === 0) return db.prepare("SELECT 1");
       const f = TIERS[i - 1]!.table;
