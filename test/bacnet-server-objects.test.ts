@@ -15,6 +15,7 @@ import { ConfigError } from "../src/config/validation.ts";
 import { openDatabase } from "../src/db/database.ts";
 import { DEMO_SITE } from "../src/embedded.ts";
 import { buildRegistry } from "../src/drivers/index.ts";
+import { siteComputedPoints } from "../src/server/runtime.ts";
 import { Quality } from "../src/points/quality.ts";
 import { buildObjectSet, healthOf, type ObjectSet } from "../src/bacnet-server/objects.ts";
 import { BacnetStore, commandedValue } from "../src/bacnet-server/store.ts";
@@ -28,12 +29,14 @@ const site = (edit?: (raw: Record<string, any>) => void): Site => {
   edit?.(raw);
   return parseSite(raw, profiles, "demo");
 };
+/** The registry as the runtime builds it: the drivers' points and the site's computed ones (MICROGRID.*, ENERGY.*). */
+const registryOf = (s: Site) => buildRegistry(s, siteComputedPoints(s));
 const tmpDb = () => join(mkdtempSync(join(tmpdir(), "busbar-bacnet-objects-")), "b.db");
 
 function build(s: Site, dbPath: string): { set: ObjectSet; store: BacnetStore; rev: number; close: () => void } {
   const db = openDatabase(dbPath);
   const store = new BacnetStore(db.sqlite);
-  const set = buildObjectSet(s, buildRegistry(s), s.bacnetServer!, store);
+  const set = buildObjectSet(s, registryOf(s), s.bacnetServer!, store);
   const rev = store.databaseRevision(set.objects.map((o) => `${o.type}:${o.instance}:${o.name}`).join(","));
   return { set, store, rev, close: () => db.close() };
 }
@@ -49,7 +52,10 @@ describe("objects from the site point list", () => {
       expect(by(f).map((o) => o.name)).toEqual([`${f}.P_total`, `${f}.Energy_import`, `${f}.Closed`]);
     expect(by("ATS")).toHaveLength(19);
     for (const m of ["CPE-2B6", "CPE-2B11", "CPE-2B12"]) expect(by(m).map((o) => o.point.name)).toEqual(["accumulated", "last_reset", "units_code", "reset"]);
-    expect(by("MICROGRID")).toHaveLength(16);
+    // The point list's microgrid block (16): Busbar's controller (src/microgrid) and the energy module's monthly
+    // consumption, plus the controller's GDP request.
+    expect(by("MICROGRID").map((o) => o.name)).toEqual(["MICROGRID.Shed_setpoint", "MICROGRID.Shed_request", "MICROGRID.Kw_instant", "MICROGRID.Kw_avg_15min", "MICROGRID.Gdp_request"]);
+    expect(by("ENERGY")).toHaveLength(12);
     expect(by("TH40C")).toHaveLength(0); // not in the point list
     const p = set.byName.get("5B1.P_total")!;
     expect(p.type).toBe(ObjectType.ANALOG_INPUT);
@@ -63,7 +69,7 @@ describe("objects from the site point list", () => {
     expect(gen.states.map((s) => s.text)).toEqual(["OFF", "AUTO STANDBY", "STARTING", "RUNNING", "COOLDOWN", "FAULT"]);
     // Only the list's "/Lecture-Écriture" points are writable.
     expect(set.objects.filter((o) => o.writable).map((o) => o.name).sort()).toEqual(
-      ["CPE-2B11.Reset", "CPE-2B12.Reset", "CPE-2B6.Reset", "GEN.Gdp_request", "MICROGRID.Shed_setpoint"].sort(),
+      ["CPE-2B11.Reset", "CPE-2B12.Reset", "CPE-2B6.Reset", "GEN.Gdp_request", "MICROGRID.Gdp_request", "MICROGRID.Shed_setpoint"].sort(),
     );
     const sp = set.byName.get("MICROGRID.Shed_setpoint")!;
     expect([sp.type, sp.commandable, sp.command!.relinquishDefault, sp.min, sp.max]).toEqual([ObjectType.ANALOG_VALUE, true, 250, 0, 5000]);
@@ -238,7 +244,7 @@ describe("commands across a restart", () => {
     first.close();
 
     const db = openDatabase(dbPath);
-    const registry = buildRegistry(s);
+    const registry = registryOf(s);
     const values = new Map<number, number>();
     let listener: ((b: readonly number[]) => void) | undefined;
     const live = {
@@ -267,7 +273,7 @@ describe("commands across a restart", () => {
       values.set(o.point.index, 310);
       expect(server.reader.health(o).overridden).toBe(false);
       values.set(o.point.index, 280);
-      o.relayedAt = Date.now() - o.point.staleAfterMs - 1;
+      o.relayedAt = 0; // Busbar's own write long past
       expect(server.reader.health(o).overridden).toBe(true);
     } finally {
       server.stop();
@@ -288,7 +294,7 @@ describe("the UPS and a BBMD", () => {
   it("re-exposes every readable point of the UPS source's device, whichever driver polls it", () => {
     const s = site();
     const { set, close } = build(s, tmpDb());
-    const registry = buildRegistry(s);
+    const registry = registryOf(s);
     const upsDevice = s.topology.sources.find((x) => x.kind === "ups")!.device!;
     const readable = registry.byDevice.get(upsDevice)!.filter((p) => p.readable);
     expect(readable.length).toBeGreaterThan(10);
@@ -313,7 +319,7 @@ describe("the UPS and a BBMD", () => {
     const server = new BacnetServer({
       site: s,
       config: { ...s.bacnetServer!, interface: "lo", bbmd: { host: "127.0.0.1", port: bbmd.port, ttlSeconds: 30 } },
-      registry: buildRegistry(s),
+      registry: registryOf(s),
       store: new BacnetStore(db.sqlite),
       live,
       writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"),
@@ -352,7 +358,7 @@ describe("duplicate requests", () => {
     let relays = 0;
     // A device that takes 1 s to answer: the resend below arrives well within it, however loaded the machine.
     const slow = async () => (relays++, await new Promise((r) => setTimeout(r, 1000)), { ok: true, ms: 1000 });
-    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo", writeClients: ["127.0.0.1"] }, registry: buildRegistry(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(slow, db.journal, "fr"), version: "t", port: 0 });
+    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo", writeClients: ["127.0.0.1"] }, registry: registryOf(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(slow, db.journal, "fr"), version: "t", port: 0 });
     await server.start();
     const got: Buffer[] = [];
     const c = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, m) => void got.push(Buffer.from(m)) } });
@@ -383,7 +389,7 @@ describe("System_Status", () => {
     const { BmsWrites } = await import("../src/bacnet-server/writes.ts");
     const s = site();
     const db = openDatabase(":memory:");
-    const registry = buildRegistry(s);
+    const registry = registryOf(s);
     let silentBus: string | undefined;
     const live = {
       read: (i: number) => ({ value: 1, quality: registry.points[i]!.owner.bus === silentBus ? Quality.COMM_FAIL : i % 5 === 0 ? Quality.COMM_FAIL : Quality.GOOD, ts: Date.now() }),
@@ -409,7 +415,7 @@ describe("a subscriber that is gone", () => {
     let v = 0;
     const live = { read: () => ({ value: v, quality: Quality.GOOD as number, ts: Date.now() }), alarm: () => undefined, subscribe: () => () => {} };
     const logs: string[] = [];
-    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo" }, registry: buildRegistry(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"), version: "t", port: 0, log: (_l, m) => logs.push(m) });
+    const server = new BacnetServer({ site: s, config: { ...s.bacnetServer!, interface: "lo" }, registry: registryOf(s), store: new BacnetStore(db.sqlite), live, writes: new BmsWrites(async () => ({ ok: true, ms: 0 }), db.journal, "fr"), version: "t", port: 0, log: (_l, m) => logs.push(m) });
     await server.start();
     const errors: unknown[] = [];
     const onErr = (e: unknown) => errors.push(e);

@@ -174,11 +174,13 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(out).toMatch(/max-apdu-length-accepted: 1476/);
     expect(out).toMatch(/segmentation-supported: no-segmentation/);
     expect(out).toMatch(/database-revision: \d+/);
-    // The site point list: 5B1 (17), 3 per feeder × 14, the ATS (19), 4 per pulse meter × 3, the microgrid (16), the generator (2), the BESS (26),
+    // The site point list: 5B1 (17), 3 per feeder × 14, the ATS (19), 4 per pulse meter × 3, the microgrid (16: Busbar's
+    // controller and the energy module's monthly consumption, plus the controller's GDP request), the generator (2), the BESS (26),
     // and every readable point of the UPS (polled over BACnet by the client driver).
     const ups = busbar.registry.byDevice.get("UPS")!.filter((p) => p.readable).length;
     expect(ups).toBeGreaterThan(0);
-    expect(busbar.bacnetServer!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 2 + 26 + ups);
+    expect(busbar.bacnetServer!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 1 + 2 + 26 + ups);
+    expect(obj("ENERGY.Consumption_jan").type).toBe(ObjectType.ANALOG_INPUT); // read-only in the point list
   });
 
   it("bacrpm reads ALL of a feeder's power object", { timeout: 15_000 }, async () => {
@@ -199,12 +201,14 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
   it("bacwp writes the load-shedding setpoint at priority 8 and relinquishes it; out of range and priority 6 are refused", { timeout: 30_000 }, async () => {
     const sp = obj("MICROGRID.Shed_setpoint");
     expect(sp.type).toBe(ObjectType.ANALOG_VALUE);
+    // Busbar's own microgrid controller holds the setpoint (src/microgrid): a computed point.
+    const setpoint = () => busbar.live.value(busbar.registry.byId.get("MICROGRID.shed_setpoint")!).value;
     const rp = (prop: string | number, index?: number) => tool("bacrp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, prop, ...(index !== undefined ? [index] : [])]);
     expect(await rp("relinquish-default")).toBe("250.000000");
     expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "present-value", 8, -1, 4, 300])).toMatch(/Acknowledged/);
     expect(await rp("present-value")).toBe("300.000000");
     expect(await rp("priority-array", 8)).toBe("300.000000");
-    await waitFor("the controller got 300", () => sim.getValue("MICROGRID", "shed_setpoint") === 300, 5000);
+    await waitFor("the controller got 300", () => setpoint() === 300, 5000);
     // Out of range (the profile's 0..5000) and priority 6 (minimum on/off) never reach the device.
     expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "present-value", 8, -1, 4, 99999])).toMatch(/value-out-of-range/);
     expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "present-value", 6, -1, 4, 200])).toMatch(/write-access-denied/);
@@ -217,7 +221,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "present-value", 8, -1, 0, 0])).toMatch(/Acknowledged/);
     expect(await rp("present-value")).toBe("250.000000");
     expect(await rp("priority-array", 8)).toMatch(/Null/i);
-    await waitFor("the controller back at 250", () => sim.getValue("MICROGRID", "shed_setpoint") === 250, 5000);
+    await waitFor("the controller back at 250", () => setpoint() === 250, 5000);
 
     // Journal: each accepted write with the client's address and priority as actor; refusals too.
     const rows = busbar.db.sqlite.query("SELECT type, actor, data FROM events WHERE source = 'MICROGRID.shed_setpoint' ORDER BY id").all() as { type: string; actor: string; data: string }[];
@@ -245,6 +249,20 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     const row = busbar.db.sqlite.query("SELECT actor, data FROM events WHERE source = 'CPE-2B6.reset' AND type = 'point.write'").get() as { actor: string; data: string };
     expect(row.actor).toBe(`bacnet 127.0.0.1:${toolPort}`);
     expect(JSON.parse(row.data)).toMatchObject({ ok: true, relayed: true });
+  });
+
+  it("a GDP event written by bacwp on the microgrid's GDP request starts within 1 s and ends on relinquish (issue 12)", { timeout: 20_000 }, async () => {
+    const gdp = obj("MICROGRID.Gdp_request");
+    expect(gdp.type).toBe(ObjectType.BINARY_VALUE);
+    const active = () => busbar.live.value(busbar.registry.byId.get("MICROGRID.gdp_active")!).value;
+    expect(active()).toBe(0);
+    expect(await tool("bacwp", [INSTANCE, ObjectType.BINARY_VALUE, gdp.instance, "present-value", 8, -1, 9, 1])).toMatch(/Acknowledged/);
+    // Within 1 s of the device's acknowledgement (the tool's own Who-Is binding comes before it).
+    await waitFor("GDP event active", () => active() === 1, 1000);
+    const start = busbar.db.sqlite.query("SELECT actor FROM events WHERE type = 'point.write' AND source = 'MICROGRID.gdp_request' ORDER BY id DESC").get() as { actor: string };
+    expect(start.actor).toBe(`bacnet 127.0.0.1:${toolPort} p8`);
+    expect(await tool("bacwp", [INSTANCE, ObjectType.BINARY_VALUE, gdp.instance, "present-value", 8, -1, 0, 0])).toMatch(/Acknowledged/);
+    await waitFor("GDP event ended", () => active() === 0, 1000);
   });
 
   it("a client outside bacnetServer.writeClients reads but may not write, and the refusal is journaled", async () => {

@@ -73,9 +73,11 @@ export function defaultObjects(site: Site, registry: PointRegistry): DefaultObje
   if (site.microgrid) {
     const list = POINT_LIST.microgrid!;
     for (const tag of [...list.tags, "gdp_request"]) {
-      if (!registry.byId.has(`MICROGRID.${tag}`)) continue;
+      // The monthly consumption is the energy module's (ENERGY.consumption_*), the rest the controller's.
+      const point = [`MICROGRID.${tag}`, `ENERGY.${tag}`].find((id) => registry.byId.has(id));
+      if (!point) continue;
       const w = tag === "gdp_request" ? { relinquishDefault: 0 } : list.writable?.[tag];
-      out.push({ point: `MICROGRID.${tag}`, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
+      out.push({ point, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
     }
   }
   // The UPS from its points in the registry, whichever driver polls it (a BACnet device need not

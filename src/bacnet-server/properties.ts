@@ -187,7 +187,9 @@ export class PropertyReader {
     // A commandable object whose device holds another value than commanded (changed at the panel or
     // from /operate) is OVERRIDDEN: the "local override" the flag exists for. Right after Busbar's
     // own write the poll has not caught up yet: not an override.
-    if (o.command && o.point.readable && s.quality === Quality.GOOD && Date.now() - o.relayedAt > o.point.staleAfterMs) {
+    // A computed point (no stale limit) takes a write at once: a second's grace is enough.
+    const graceMs = Number.isFinite(o.point.staleAfterMs) ? o.point.staleAfterMs : 1000;
+    if (o.command && o.point.readable && s.quality === Quality.GOOD && Date.now() - o.relayedAt > graceMs) {
       const want = commandedValue(o.command).value;
       if (Math.abs(s.value - want) > 1e-6 * Math.max(1, Math.abs(want))) h.overridden = true;
     }

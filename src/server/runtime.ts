@@ -96,13 +96,23 @@ export interface Busbar {
   stop(): Promise<void>;
 }
 
+/**
+ * The computed points the site's own configuration brings: the microgrid controller's (MICROGRID.*)
+ * and the energy part's (ENERGY.*, with the site's meters), numbered like a driver's points.
+ */
+export function siteComputedPoints(site: Site): ComputedPointDef[] {
+  return [
+    ...(site.microgrid ? microgridPoints(site.microgrid) : []),
+    ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : []),
+  ];
+}
+
 export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const { site } = opts;
   const db = openDatabase(opts.dbPath);
   applySavedEnergy(site, db.sqlite, db.journal);
-  // The energy part's computed points (ENERGY.*) come with the site's meters, like a driver's points.
-  const computedDefs = [...(opts.computed ?? []), ...(site.microgrid ? microgridPoints(site.microgrid) : []), ...(site.energy.meters.length ? energyPointDefs(site.energy, site.energy.costs.find((c) => c.commodity === "electricity")?.currency) : [])];
+  const computedDefs = [...(opts.computed ?? []), ...siteComputedPoints(site)];
   // Every source's points are numbered before the table exists: the table is sized from them.
   const registry = buildRegistry(site, computedDefs);
   const drivers = createDrivers(site, registry, { log: (level, msg) => log(`[${level}] ${msg}`) });
