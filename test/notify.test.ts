@@ -200,6 +200,8 @@ describe("webhook", () => {
       expect(body.events).toHaveLength(1);
       expect(body.events[0]).toMatchObject({ device: "2B8", priority: "critical", event: "active" });
       expect(body.events[0].ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0[45]:00$/);
+      // The receiver saw the request before its answer reached Busbar: wait for the answer to be recorded.
+      await waitFor("outbox row sent", () => n.outbox()[0]?.status === "sent", 5000, 50);
       expect(n.outbox()[0]!.response).toBe("HTTP 202 accepted-by-receiver");
       // Send test shows the receiver's answer.
       expect(await n.sendTest(ch, [])).toEqual({ ok: true, answer: "HTTP 202 accepted-by-receiver" });
