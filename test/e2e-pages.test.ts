@@ -50,9 +50,10 @@ describe("trends", () => {
         const d = (window as unknown as { BusbarTrendLast?: { data: () => (number | null)[][] } }).BusbarTrendLast?.data();
         return d ? { n: d[0]!.length, last: d[1]![d[1]!.length - 1], lastHz: d[3]![d[3]!.length - 1] } : undefined;
       });
+    // The live edge's newest slot can still be empty when the page loads: wait for a value there.
     const first = await until("history", async () => {
       const c = await count();
-      return c && c.n >= 2 ? c : undefined;
+      return c && c.n >= 2 && c.last !== null ? c : undefined;
     });
     expect(typeof first.last).toBe("number");
     expect(first.lastHz).toBeGreaterThan(59);
