@@ -178,7 +178,7 @@ describe("health and properties", () => {
     const live = { value: 60.02, quality: Quality.GOOD as number };
     const reader = new PropertyReader(
       set,
-      { instance: 7, name: "B", location: "", description: "", vendorId: 65535, modelName: "Busbar", firmware: "0", timezone: "America/Toronto", apduTimeoutMs: 3000, apduRetries: 3, databaseRevision: () => 4, systemStatus: () => 0 },
+      { instance: 7, name: "B", location: "", description: "", vendorId: 65535, modelName: "Busbar", firmware: "0", timezone: "America/Toronto", apduTimeoutMs: 3000, apduRetries: 3, databaseRevision: () => 4, systemStatus: () => 0, covSubscriptions: () => [] },
       { read: () => ({ ...live, ts: Date.now() }), alarm: () => undefined },
     );
     expect(reader.read(p, P.PRESENT_VALUE, undefined)).toEqual({ values: [{ type: 4, value: 60.02 }] });

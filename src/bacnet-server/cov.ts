@@ -1,7 +1,7 @@
 import { ErrorClass, ErrorCode, ObjectType, PropertyIdentifier as P } from "@bacnet-js/client";
 import * as enc from "./encode.ts";
-import { statusFlagBits, type ObjectSet, type ServedObject } from "./objects.ts";
-import type { PropertyReader } from "./properties.ts";
+import type { ObjectSet, ServedObject } from "./objects.ts";
+import { statusFlagMask, type PropertyReader } from "./properties.ts";
 import type { NpduAddress, SubscribeCovRequest } from "./wire.ts";
 
 /**
@@ -78,6 +78,48 @@ export class Covs {
     return [...this.subs.values()];
   }
 
+  /**
+   * The Device's Active_COV_Subscriptions (property 152): one BACnetCOVSubscription per
+   * subscription, each pre-encoded (a RAW value for encode.ts):
+   *   [0] recipient: BACnetRecipientProcess { [0] recipient: BACnetRecipient address [1]
+   *       BACnetAddress { network Unsigned16, MAC OCTET STRING }, [1] process identifier },
+   *   [1] monitored property reference { [0] object, [1] Present_Value },
+   *   [2] issue confirmed notifications, [3] time remaining (s; 0 = indefinite),
+   *   [4] COV_Increment (analog objects only: the others notify on any change).
+   * The address is the one notifications go to: our local network (0) and the B/IP MAC
+   * (address + port), or the remote network and MAC of a subscriber behind a router.
+   */
+  activeSubscriptions(now = Date.now()): enc.Value[] {
+    const out: enc.Value[] = [];
+    for (const s of this.subs.values()) {
+      const b: number[] = [];
+      const uns = (tag: number, x: number, application = false) => {
+        const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
+        b.push(application ? 0x20 | n : (tag << 4) | 0x08 | n);
+        for (let i = n - 1; i >= 0; i--) b.push(Math.floor(x / 2 ** (8 * i)) & 0xff);
+      };
+      const mac = s.route ? s.route.adr : [...s.address.split(".").map(Number), s.port >> 8, s.port & 0xff];
+      b.push(0x0e, 0x0e, 0x1e); // [0] recipient process, [0] recipient, [1] address
+      uns(0, s.route ? s.route.net : 0, true);
+      b.push(0x60 | Math.min(mac.length, 5), ...(mac.length >= 5 ? [mac.length] : []), ...mac);
+      b.push(0x1f, 0x0f);
+      uns(1, s.processId);
+      b.push(0x0f, 0x1e, 0x0c); // [1] monitored property reference, [0] object identifier
+      const oid = s.object.type * 0x400000 + s.object.instance;
+      b.push((oid >>> 24) & 0xff, (oid >>> 16) & 0xff, (oid >>> 8) & 0xff, oid & 0xff);
+      uns(1, P.PRESENT_VALUE);
+      b.push(0x1f, 0x29, s.confirmed ? 1 : 0);
+      uns(3, s.expiresAt ? Math.max(0, Math.ceil((s.expiresAt - now) / 1000)) : 0);
+      if (s.object.type === ObjectType.ANALOG_INPUT || s.object.type === ObjectType.ANALOG_VALUE) {
+        const f = Buffer.alloc(4);
+        f.writeFloatBE(s.object.covIncrement);
+        b.push(0x4c, ...f);
+      }
+      out.push({ type: enc.RAW, value: b });
+    }
+    return out;
+  }
+
   /** Returns the error to answer, or undefined (Simple-ACK). */
   subscribe(from: { address: string; port: number }, route: NpduAddress | undefined, r: SubscribeCovRequest, obj: ServedObject): [number, number] | undefined {
     const key = subKey(from.address, from.port, r.processId, obj);
@@ -149,9 +191,7 @@ export class Covs {
   private current(o: ServedObject): { value: number; flags: number } {
     const pv = this.o.reader.presentValue(o)[0]!;
     const value = typeof pv.value === "number" ? pv.value : pv.value instanceof Date ? pv.value.getTime() : NaN;
-    let flags = 0;
-    for (const b of statusFlagBits(this.o.reader.health(o))) flags |= 1 << b;
-    return { value, flags };
+    return { value, flags: statusFlagMask(this.o.reader.health(o)) };
   }
 
   private changed(s: CovSubscription, value: number, flags: number): boolean {

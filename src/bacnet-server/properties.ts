@@ -38,6 +38,8 @@ export interface DeviceInfo {
   apduRetries: number;
   databaseRevision: () => number;
   systemStatus: () => number;
+  /** Active_COV_Subscriptions: one pre-encoded BACnetCOVSubscription per subscription (cov.ts). */
+  covSubscriptions: () => Value[];
 }
 
 export interface LiveSource {
@@ -63,6 +65,15 @@ function bits(n: number, set: number[]): Value {
   return { type: T.BIT_STRING, value: { bitsUsed: n, value } };
 }
 
+/** Status_Flags as a bit mask (bit n = StatusFlags n) for COV change detection. */
+export function statusFlagMask(h: Health): number {
+  let m = 0;
+  for (const b of statusFlagBits(h)) m |= 1 << b;
+  return m;
+}
+/** The 16 possible Status_Flags values, built once: every RPM and COV notification carries one. */
+const STATUS_FLAGS: Value[] = Array.from({ length: 16 }, (_, m) => bits(4, [0, 1, 2, 3].filter((b) => m & (1 << b))));
+
 const COMMON_REQUIRED = [P.OBJECT_IDENTIFIER, P.OBJECT_NAME, P.OBJECT_TYPE, P.PROPERTY_LIST];
 
 interface Sets {
@@ -73,18 +84,19 @@ interface Sets {
   /** Property_List: all but the four every object has. */
   list: Value[];
 }
-const setsCache = new WeakMap<object, Sets>();
-const DEVICE_KEY = {};
+const SETS = Symbol("property sets");
+let deviceSets: Sets | undefined;
 /** The property sets of an object, computed once (they do not change while it is served). */
 function sets(o: ServedObject | "device"): Sets {
-  const key = o === "device" ? DEVICE_KEY : o;
-  let s = setsCache.get(key);
+  // Kept on the object: a WeakMap lookup per property read was a visible part of an RPM.
+  let s = o === "device" ? deviceSets : (o as { [SETS]?: Sets })[SETS];
   if (!s) {
     const { required, optional } = propertySets(o);
     const all = [...required, ...optional];
     const list = all.filter((p) => p !== P.OBJECT_IDENTIFIER && p !== P.OBJECT_NAME && p !== P.OBJECT_TYPE && p !== P.PROPERTY_LIST).map((p) => ({ type: T.ENUMERATED, value: p }));
     s = { required, optional, all, known: new Set(all), list };
-    setsCache.set(key, s);
+    if (o === "device") deviceSets = s;
+    else (o as { [SETS]?: Sets })[SETS] = s;
   }
   return s;
 }
@@ -112,6 +124,8 @@ export function propertySets(o: ServedObject | "device"): { required: number[]; 
         P.NUMBER_OF_APDU_RETRIES,
         P.DEVICE_ADDRESS_BINDING,
         P.DATABASE_REVISION,
+        // Required of a device that executes SubscribeCOV (clause 12.11, footnote to the Device table).
+        P.ACTIVE_COV_SUBSCRIPTIONS,
       ],
       optional: [P.LOCATION, P.DESCRIPTION, P.LOCAL_DATE, P.LOCAL_TIME, P.UTC_OFFSET, P.DAYLIGHT_SAVINGS_STATUS],
     };
@@ -276,7 +290,7 @@ export class PropertyReader {
       case P.PRESENT_VALUE:
         return ok(...this.presentValue(o));
       case P.STATUS_FLAGS:
-        return ok(bits(4, statusFlagBits(this.health(o))));
+        return ok(STATUS_FLAGS[statusFlagMask(this.health(o))]!);
       case P.EVENT_STATE:
         return ok(enm(this.health(o).eventState));
       case P.RELIABILITY:
@@ -366,6 +380,8 @@ export class PropertyReader {
         return ok(); // Busbar initiates no confirmed service that needs a binding table
       case P.DATABASE_REVISION:
         return ok(uns(d.databaseRevision()));
+      case P.ACTIVE_COV_SUBSCRIPTIONS:
+        return ok(...d.covSubscriptions());
       case P.LOCATION:
         return ok(str(d.location));
       case P.DESCRIPTION:

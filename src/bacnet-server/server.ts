@@ -149,6 +149,7 @@ export class BacnetServer {
         apduRetries: cfg.apduRetries,
         databaseRevision: () => this.databaseRevision,
         systemStatus: () => this.systemStatus(),
+        covSubscriptions: () => this.covs.activeSubscriptions(),
       },
       deps.live,
     );
