@@ -134,6 +134,57 @@ describe("objects from the site point list", () => {
     b.close();
   });
 
+  it("overrides name the BACnet client's points (the UPS) and computed points; what does not fit is refused with its path", () => {
+    const s = site((raw) => {
+      raw.bacnetServer.objects = [
+        { point: "UPS.ups_output_kw", name: "ASI.P_sortie", description: "Puissance de sortie ASI", covIncrement: 0.5 },
+        { point: "UPS.ups_status_unit_1_operating", name: "ASI.Unite1" }, // a bit of a bit-string value
+        { point: "UPS.unit_status", type: "multi-state-value" },
+        { point: "UPS.battery_status", remove: true },
+        { point: "MICROGRID.shed_setpoint", description: "Consigne de délestage (Régulvar)", max: 1000 },
+        { point: "ENERGY.consumption_jan", name: "Conso.Janvier" },
+      ];
+    });
+    const { set, close } = build(s, tmpDb());
+    expect(set.warnings).toEqual([]);
+    const kw = set.byName.get("ASI.P_sortie")!;
+    expect([kw.point.id, kw.point.owner.driver, kw.description, kw.covIncrement, kw.type]).toEqual(["UPS.ups_output_kw", "bacnet", "Puissance de sortie ASI", 0.5, ObjectType.ANALOG_INPUT]);
+    expect(set.byName.get("ASI.Unite1")!.type).toBe(ObjectType.BINARY_INPUT);
+    expect(set.byName.get("UPS.Unit_status")!.type).toBe(ObjectType.MULTI_STATE_VALUE);
+    expect(set.objects.some((o) => o.point.id === "UPS.battery_status")).toBe(false);
+    expect(set.byName.has("UPS.Ups_output_kw")).toBe(false); // renamed, not doubled
+    const sp = set.byName.get("MICROGRID.Shed_setpoint")!;
+    expect([sp.description, sp.max, sp.commandable]).toEqual(["Consigne de délestage (Régulvar)", 1000, true]);
+    expect(set.byName.get("Conso.Janvier")!.point.id).toBe("ENERGY.consumption_jan");
+    close();
+
+    const refused = (objects: object[]) => {
+      try {
+        site((raw) => (raw.bacnetServer.objects = objects));
+      } catch (e) {
+        return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+      }
+      return [];
+    };
+    expect(
+      refused([
+        { point: "UPS.ups_output_kw", writable: true },
+        { point: "UPS.ups_output_v1", type: "binary-input" },
+        { point: "UPS.nope" },
+        { point: "MICROGRID.nope" },
+        { point: "MICROGRID.shed_setpoint", type: "analog-input", writable: true },
+        { point: "UPS.ups_status_unit_2_operating", type: "datetime-value" },
+      ]),
+    ).toEqual([
+      "bacnetServer.objects[0].writable: tag ups_output_kw of profile socomec-ups is read-only: the BMS cannot write it",
+      "bacnetServer.objects[1].type: tag ups_output_v1 of profile socomec-ups can be served as analog-input or analog-value, not binary-input",
+      'bacnetServer.objects[2].point: profile socomec-ups has no tag "nope"',
+      'bacnetServer.objects[3].point: MICROGRID has no computed point "nope"',
+      "bacnetServer.objects[4].type: analog-input cannot be written: use analog-value",
+      "bacnetServer.objects[5].type: tag ups_status_unit_2_operating of profile socomec-ups can be served as binary-input or binary-value or multi-state-input or multi-state-value, not datetime-value",
+    ]);
+  });
+
   it("rejects bacnetServer.objects naming what does not exist", () => {
     expect(() =>
       site((raw) => {

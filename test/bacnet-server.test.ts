@@ -145,6 +145,8 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
       writeClients: ["127.0.0.1"],
       apduTimeoutMs: 300,
       apduRetries: 2,
+      // An override of a point the BACnet client driver polls (the simulated Socomec UPS).
+      objects: [{ point: "UPS.ups_output_kw", name: "ASI.P_sortie", description: "Puissance active de sortie ASI", covIncrement: 0.5 }],
     };
     sim = startSimulator(parseSite(raw, loadProfiles(), "demo-site.yaml"), { anyPort: true, host: "127.0.0.1", tickMs: 100 });
     capture = await startCapture([busbarPort]).catch(() => undefined);
@@ -198,6 +200,18 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(req).not.toContain("cov-increment: "); // (named in property-list, not returned)
     expect(opt).toContain("cov-increment");
     expect(opt).not.toContain("units:");
+  });
+
+  it("an override of a BACnet-client point (the UPS) is served with its name, description and live value", { timeout: 15_000 }, async () => {
+    const o = obj("ASI.P_sortie");
+    expect(o.point.owner.driver).toBe("bacnet");
+    const out = await tool("bacrpm", [INSTANCE, ObjectType.ANALOG_INPUT, o.instance, "object-name,description,cov-increment,present-value,status-flags"]);
+    expect(out).toContain('object-name: "ASI.P_sortie"');
+    expect(out).toContain('description: "Puissance active de sortie ASI"');
+    expect(out).toContain("cov-increment: 0.500000");
+    expect(out).toContain("status-flags: {false,false,false,false}"); // polled over BACnet, good
+    const kw = Number(/present-value: (-?[\d.]+)/.exec(out)?.[1]);
+    expect(kw).toBeCloseTo(busbar.live.value(o.point).value, 0);
   });
 
   it("bacwp writes the load-shedding setpoint at priority 8 and relinquishes it; out of range and priority 6 are refused", { timeout: 30_000 }, async () => {

@@ -21,6 +21,21 @@ export const DEFAULT_VENDOR_ID = 65535;
 export const OBJECT_KINDS = ["analog-input", "analog-value", "binary-input", "binary-value", "multi-state-input", "multi-state-value", "datetime-value"] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
+/**
+ * The object types that can serve a point, from what it is (the same rule as the generated
+ * defaults, objects.ts): a date-time only as a DateTime Value; a two-state point (states 0 and 1)
+ * as binary or multi-state; more states as multi-state; anything else as analog. A `type` outside
+ * these would serve a wrong value (an analog as INACTIVE/ACTIVE), so the site file is refused.
+ */
+export function objectKindsFor(p: { kind?: string; states?: Record<string, string> }): ObjectKind[] {
+  if (p.kind === "datetime") return ["datetime-value"];
+  const keys = Object.keys(p.states ?? {}).map(Number);
+  if (keys.length && keys.every((k) => k === 0 || k === 1)) return ["binary-input", "binary-value", "multi-state-input", "multi-state-value"];
+  if (keys.length) return ["multi-state-input", "multi-state-value"];
+  return ["analog-input", "analog-value"];
+}
+export const isInputKind = (k: ObjectKind): boolean => k.endsWith("-input") || k === "datetime-value";
+
 /** One served object: overrides a default (same `point`) or adds one. */
 export const bacnetObjectSchema = z
   .object({

@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type ConfigIssue, zodIssues } from "./validation.ts";
 import type { Profile } from "./profile.ts";
 import { checkConfigFileSize, parseYaml } from "./yaml.ts";
-import { bacnetServerSchema } from "../bacnet-server/config.ts";
+import { bacnetServerSchema, isInputKind, objectKindsFor } from "../bacnet-server/config.ts";
+import { energyPointDefs } from "../energy/service.ts";
+import type { ComputedPointDef } from "../points/computed.ts";
 import { validAddressPattern } from "../auth/addresses.ts";
 import { microgridSchema } from "../microgrid/config.ts";
 import { microgridPoints } from "../microgrid/points.ts";
@@ -766,24 +768,48 @@ export function loadSiteFile(path: string, profiles: Map<string, Profile>): Site
   return parseSite(parseYaml(text, path), profiles, path);
 }
 
-/** bacnetServer.objects: each names a tag of a site device, once. */
+/**
+ * bacnetServer.objects: each names, once, a point Busbar has: a tag of a site device, whichever
+ * driver polls it (Modbus or the BACnet client: the UPS's objects are tags of its BACnet profile),
+ * or a computed point (MICROGRID.*, ENERGY.*). What an override asks must fit that point: the BMS
+ * writes only what its source takes, and the object type must be able to carry its value.
+ */
 function bacnetServerIssues(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] {
   const b = s.bacnetServer;
   if (!b) return [];
   const issues: ConfigIssue[] = [];
   const devices = new Map(s.devices.map((d) => [d.id, d]));
+  const computed = new Map<string, ComputedPointDef>(
+    [...(s.microgrid ? microgridPoints(s.microgrid) : []), ...(s.energy.meters.length ? energyPointDefs(s.energy) : [])].map((p) => [`${p.device}.${p.name}`, p]),
+  );
+  const computedDevices = new Set([...computed.values()].map((p) => p.device));
   const seen = new Map<string, number>();
   b.objects.forEach((o, i) => {
-    const path = `bacnetServer.objects[${i}].point`;
+    const at = (key: string) => `bacnetServer.objects[${i}].${key}`;
     const dot = o.point.indexOf(".");
-    const d = devices.get(o.point.slice(0, dot));
-    if (!d) issues.push({ path, message: `no device "${o.point.slice(0, dot)}"` });
-    else if (!profiles.get(d.profile)?.tags.some((t) => t.id === o.point.slice(dot + 1)))
-      issues.push({ path, message: `profile ${d.profile} has no tag "${o.point.slice(dot + 1)}"` });
+    const [deviceId, tagId] = [o.point.slice(0, dot), o.point.slice(dot + 1)];
+    let source: { what: string; kind?: string; states?: Record<string, string>; writable: boolean } | undefined;
+    const c = computed.get(o.point);
+    if (c) source = { what: `computed point ${o.point}`, kind: c.kind, states: c.states, writable: c.writable !== undefined };
+    else if (computedDevices.has(deviceId)) issues.push({ path: at("point"), message: `${deviceId} has no computed point "${tagId}"` });
+    else {
+      const d = devices.get(deviceId);
+      const tag = d && profiles.get(d.profile)?.tags.find((t) => t.id === tagId);
+      if (!d) issues.push({ path: at("point"), message: `no device "${deviceId}"` });
+      else if (!tag) issues.push({ path: at("point"), message: `profile ${d.profile} has no tag "${tagId}"` });
+      else source = { what: `tag ${tagId} of profile ${d.profile}`, kind: tag.kind, states: tag.states, writable: !!tag.writable };
+    }
     const prev = seen.get(o.point);
-    if (prev !== undefined) issues.push({ path, message: `${o.point} is already listed at bacnetServer.objects[${prev}]` });
+    if (prev !== undefined) issues.push({ path: at("point"), message: `${o.point} is already listed at bacnetServer.objects[${prev}]` });
     else seen.set(o.point, i);
-    if (o.min !== undefined && o.max !== undefined && o.min > o.max) issues.push({ path: `bacnetServer.objects[${i}].min`, message: `must not be above max (${o.max})` });
+    if (o.min !== undefined && o.max !== undefined && o.min > o.max) issues.push({ path: at("min"), message: `must not be above max (${o.max})` });
+    if (!source || o.remove) return;
+    if (o.writable && !source.writable) issues.push({ path: at("writable"), message: `${source.what} is read-only: the BMS cannot write it` });
+    if (o.type) {
+      const kinds = objectKindsFor(source);
+      if (!kinds.includes(o.type)) issues.push({ path: at("type"), message: `${source.what} can be served as ${kinds.join(" or ")}, not ${o.type}` });
+      else if (o.writable && isInputKind(o.type)) issues.push({ path: at("type"), message: `${o.type} cannot be written: use ${kinds.filter((k) => !isInputKind(k)).join(" or ")}` });
+    }
   });
   return issues;
 }
