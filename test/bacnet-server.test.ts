@@ -238,16 +238,24 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(await rp("present-value")).toBe("250.000000");
     expect(await rp("priority-array", 8)).toMatch(/Null/i);
     await waitFor("the controller back at 250", () => setpoint() === 250, 5000);
+    // Relinquish_Default is the BMS's too (no priority holds a command: it is the value), range-checked.
+    expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "relinquish-default", 0, -1, 4, 240])).toMatch(/Acknowledged/);
+    expect(await rp("present-value")).toBe("240.000000");
+    await waitFor("the controller at the new default", () => setpoint() === 240, 5000);
+    expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "relinquish-default", 0, -1, 4, -5])).toMatch(/value-out-of-range/);
+    expect(await tool("bacwp", [INSTANCE, ObjectType.ANALOG_VALUE, sp.instance, "relinquish-default", 0, -1, 4, 250])).toMatch(/Acknowledged/);
+    await waitFor("the controller back at 250", () => setpoint() === 250, 5000);
 
     // Journal: each accepted write with the client's address and priority as actor; refusals too.
     const rows = busbar.db.sqlite.query("SELECT type, actor, data FROM events WHERE source = 'MICROGRID.shed_setpoint' ORDER BY id").all() as { type: string; actor: string; data: string }[];
     const ok = rows.filter((r) => r.type === "point.write");
-    expect(ok.map((r) => r.actor)).toEqual([`bacnet 127.0.0.1:${toolPort} p8`, `bacnet 127.0.0.1:${toolPort} p8`]);
-    expect(ok.map((r) => JSON.parse(r.data).new)).toEqual([300, null]);
+    expect(ok.map((r) => r.actor)).toEqual([`bacnet 127.0.0.1:${toolPort} p8`, `bacnet 127.0.0.1:${toolPort} p8`, `bacnet 127.0.0.1:${toolPort}`, `bacnet 127.0.0.1:${toolPort}`]);
+    expect(ok.map((r) => JSON.parse(r.data).new)).toEqual([300, null, 240, 250]);
     expect(rows.filter((r) => r.type === "point.write.refused").map((r) => JSON.parse(r.data).refused)).toEqual([
       "out of range: 0..5000",
       "priority 6 is reserved for minimum on/off",
       "an analog value takes a REAL",
+      "out of range: 0..5000",
     ]);
   });
 
@@ -340,6 +348,30 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     }
     await waitFor("cancelled", () => busbar.bacnetServer!.covs.size === 0, 3000);
     console.log(`COV notification after a simulated change (poll 250 ms): ${latencies.join(", ")}`);
+  });
+
+  it("bacscov on a binary input: a state change is notified (no increment for binaries)", { timeout: 20_000 }, async () => {
+    const o = obj("2B13.Closed");
+    expect(o.type).toBe(ObjectType.BINARY_INPUT);
+    const port = await freeUdpPort();
+    extraPorts.push(port);
+    const lines: { line: string; at: number }[] = [];
+    const handle: { kill?: () => void } = {};
+    const done = tool("bacscov", [INSTANCE, ObjectType.BINARY_INPUT, o.instance, 5, "unconfirmed", 30], { port, handle, timeoutMs: 12_000, onLine: (line, at) => lines.push({ line, at }) });
+    const sub = () => busbar.bacnetServer!.covs.list().find((x) => x.port === port);
+    await waitFor("the initial notification", () => sub() && lines.some((l) => /Notification/i.test(l.line)), 8000);
+    const was = sub()!.lastValue;
+    const before = lines.length;
+    const changedAt = performance.now();
+    sim.setValue("2B13", "closed", was === 1 ? 0 : 1);
+    const n = await waitFor("a notification of the new state", () => lines.slice(before).find((l) => /Received Notification/i.test(l.line)), 3000, 10);
+    expect(n.at - changedAt).toBeLessThan(1000);
+    expect(sub()!.lastValue).toBe(was === 1 ? 0 : 1);
+    sim.setValue("2B13", "closed", null);
+    handle.kill!();
+    await done;
+    await tool("bacscov", [INSTANCE, ObjectType.BINARY_INPUT, o.instance, 5, "cancel"], { port, timeoutMs: 5000 });
+    await waitFor("cancelled", () => sub() === undefined, 3000);
   });
 
   it("the Device's Active_COV_Subscriptions lists a bacscov subscription: recipient, object, confirmed, time left, COV_Increment", { timeout: 20_000 }, async () => {
