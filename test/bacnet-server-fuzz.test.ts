@@ -100,6 +100,9 @@ describe("BACnet server decoding path under fuzz", () => {
         ),
       frame(conf(CS.SUBSCRIBE_COV, (b) => SubscribeCov.encode(b, 9, { type: objs[2]!.type, instance: objs[2]!.instance }, false, true, 30))),
       frame(conf(CS.SUBSCRIBE_COV, (b) => SubscribeCov.encode(b, 9, { type: objs[2]!.type, instance: objs[2]!.instance }, true))),
+      // Active_COV_Subscriptions, with local and routed (SNET/SADR) subscribers in the list.
+      frame(conf(CS.READ_PROPERTY, (b) => ReadProperty.encode(b, ObjectType.DEVICE, dev, P.ACTIVE_COV_SUBSCRIPTIONS, 0xffffffff))),
+      frame(conf(CS.SUBSCRIBE_COV, (b) => SubscribeCov.encode(b, 10, { type: objs[4]!.type, instance: objs[4]!.instance }, false, false, 60)), Buffer.from([0x01, 0x2c, 0xff, 0xff, 0x00, 0x00, 0x05, 0x01, 0x42, 0xff])),
       frame(unconf(US.WHO_IS, (b) => WhoIs.encode(b, 0, 4194303)), Buffer.from([0x01, 0x00]), 0x0b),
       frame(unconf(US.WHO_HAS, (b) => WhoHas.encode(b, -1, -1, undefined as never, objs[3]!.name)), Buffer.from([0x01, 0x00]), 0x0b),
       // Routed: DNET/DLEN/DADR + SNET/SLEN/SADR + hop count; and a Forwarded-NPDU.

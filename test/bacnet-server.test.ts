@@ -211,7 +211,7 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     expect(out).toContain("cov-increment: 0.500000");
     expect(out).toContain("status-flags: {false,false,false,false}"); // polled over BACnet, good
     const kw = Number(/present-value: (-?[\d.]+)/.exec(out)?.[1]);
-    expect(kw).toBeCloseTo(busbar.live.value(o.point).value, 0);
+    expect(kw).toBeCloseTo(Number(busbar.live.value(o.point).value), 0);
   });
 
   it("bacwp writes the load-shedding setpoint at priority 8 and relinquishes it; out of range and priority 6 are refused", { timeout: 30_000 }, async () => {

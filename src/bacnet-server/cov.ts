@@ -101,7 +101,8 @@ export class Covs {
       const mac = s.route ? s.route.adr : [...s.address.split(".").map(Number), s.port >> 8, s.port & 0xff];
       b.push(0x0e, 0x0e, 0x1e); // [0] recipient process, [0] recipient, [1] address
       uns(0, s.route ? s.route.net : 0, true);
-      b.push(0x60 | Math.min(mac.length, 5), ...(mac.length >= 5 ? [mac.length] : []), ...mac);
+      // OCTET STRING: length in the tag up to 4, else an extended length octet (SLEN is one octet: ≤ 255).
+      b.push(0x60 | Math.min(mac.length, 5), ...(mac.length < 5 ? [] : mac.length < 254 ? [mac.length] : [254, 0, mac.length]), ...mac);
       b.push(0x1f, 0x0f);
       uns(1, s.processId);
       b.push(0x0f, 0x1e, 0x0c); // [1] monitored property reference, [0] object identifier
