@@ -1,4 +1,4 @@
-import { ErrorClass, ErrorCode, ObjectType, PropertyIdentifier as P } from "@bacnet-js/client";
+import { ErrorClass, ErrorCode, ObjectType, PropertyIdentifier as P } from "@bacnet-js/client/dist/lib/enum.js";
 import * as enc from "./encode.ts";
 import type { ObjectSet, ServedObject } from "./objects.ts";
 import { statusFlagMask, type PropertyReader } from "./properties.ts";
