@@ -225,7 +225,7 @@ export function viewCsv(v: EnergyView, format: CsvFormat | ((ts: number) => stri
     const row = [time(ts)];
     for (const s of v.series) {
       // A bucket no meter reached is unknown: empty cells, "missing", never 0.
-      const known = !(s.flags[i]! & Flag.MISSING);
+      const known = !(s.flags[i]! & Flag.MISSING) || s.value[i] !== 0;
       row.push(known ? num(s.value[i]!, f, 3) : "", known ? num(s.cost[i], f, 3) : "", num(s.held[i]!, f, 3), energyQuality(s.flags[i]!));
     }
     if (v.previous) row.push(num(v.previous.value[i], f, 3));

@@ -9,7 +9,8 @@ import { cell, headerLine, num, withUnit, type CsvFormat } from "./format.ts";
  * 15-minute interval, hour, day or month, in the shared format (format.ts). Each group has its
  * consumption (kWh or m³), its cost (in the tariff's currency), the bad data held apart and a
  * quality column: good, estimated, corrected, bad (held apart, not counted), incomplete (some of
- * the group's meters have no data), missing (none has). Missing is never written as 0.
+ * the group's meters have no data, or part of the interval lies in a gap), missing (no data at
+ * all: empty cells, never 0).
  * Produced in time chunks (a week of intervals, a year of days): memory does not grow with the range.
  */
 
@@ -158,13 +159,15 @@ function combine(g: Group, rows: Map<string, Cell[]>, i: number): { value: numbe
   for (const [ids, sign] of [[g.plus, 1], [g.minus, -1]] as const)
     for (const id of ids) {
       const r = rows.get(id)![i]!;
-      if (r.flags & Flag.MISSING) {
+      // No interval at all (a histogram bucket no interval reached reads missing and 0).
+      if (r.flags & Flag.MISSING && r.value === 0 && r.held === 0) {
         missing++;
         continue;
       }
       value += sign * r.value;
       if (sign > 0) held += r.held;
-      flags |= r.flags;
+      // A stored interval's MISSING bit: part of it lies in a gap — the value is incomplete.
+      flags |= (r.flags & ~Flag.MISSING) | (r.flags & Flag.MISSING ? INCOMPLETE : 0);
       cost = cost === null || r.cost === null ? null : cost + sign * r.cost;
     }
   if (all && missing === all) return { value: null, cost: null, held: null, flags: Flag.MISSING };
