@@ -130,6 +130,7 @@ describe("export routes", () => {
         site: { name: "exports", timezone: TZ },
         buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
         devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
+        energy: { meters: [{ id: "F1", point: "F1.energy_import", circuit: "hvac" }] },
       },
       loadProfiles(),
     );
@@ -172,6 +173,12 @@ describe("export routes", () => {
     const inside = Bun.spawnSync(["unzip", "-p", zipFile, "history-1d-2026-01-01.csv"]).stdout;
     const single = new Uint8Array(await (await get(`/export/history.csv?${q}`, cookie(m.id, "maintenance"))).arrayBuffer());
     expect(Buffer.from(inside).equals(Buffer.from(single))).toBe(true);
+    // Any of the files in one zip; the journal only for an admin; a file unknown is named.
+    const three = await get(`/export/bundle.zip?${q}&files=history&files=energy,alarms`, cookie(m.id, "maintenance"));
+    await Bun.write(zipFile, await three.arrayBuffer());
+    expect(Bun.spawnSync(["unzip", "-Z1", zipFile]).stdout.toString().trim().split("\n")).toEqual(["history-1d-2026-01-01.csv", "energy-circuit-day-2026-01-01.csv", "alarms-2026-01-01.csv"]);
+    expect((await get(`/export/bundle.zip?${q}&files=alarms,journal`, cookie(m.id, "maintenance"))).status).toBe(403);
+    expect(await (await get(`/export/bundle.zip?${q}&files=alarms,pics`, cookie(m.id, "maintenance"))).json()).toEqual({ error: "files: one or more of history, energy, alarms, journal" });
     const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv' AND json_extract(data, '$.zip') IS NULL").all();
     expect(j).toEqual([
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
@@ -179,5 +186,57 @@ describe("export routes", () => {
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique des alarmes" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
     ]);
+  });
+
+  it("energy CSV, defaults by language, bad fields are a 400 naming them, progress of a download for its user only", { timeout: 30_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const o = await busbar.auth.users.create("maint2", "maintenance", "maint-password-2");
+    const cookie = (id: number) => `busbar_session=${busbar.auth.sessions.create(id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const get = (path: string, c: string, lang = "fr") => fetch(busbar.url + path.replace(/^\//, ""), { headers: { cookie: c, "accept-language": lang } });
+    // Byte-order mark kept (Response.text() drops it).
+    const text = async (r: Response) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(await r.arrayBuffer());
+    const en = await get(`/export/energy.csv?by=meter&bucket=day&from=2026-01-01&to=2026-01-02`, cookie(m.id), "en");
+    expect(en.status).toBe(200);
+    const lines = (await text(en)).split("\r\n");
+    expect(lines[0]).toBe("\uFEFFstart,F1 (kWh),F1 cost,F1 held bad (kWh),F1 quality");
+    expect(lines[1]).toBe("2026-01-01T00:00:00.000-05:00,,,,missing");
+    const fr = await text(await get(`/export/energy.csv?bucket=month&from=2026-01-01&to=2026-01-31`, cookie(m.id)));
+    expect(fr.split("\r\n")[0]).toBe("\uFEFFstart;CVC (kWh);CVC cost;CVC held bad (kWh);CVC quality");
+    for (const [path, error] of [
+      ["/export/energy.csv?by=floor", "by: meter, circuit, zone, total"],
+      ["/export/energy.csv?bucket=week", "bucket: 15m, hour, day, month"],
+      ["/export/alarms.csv?sep=,&decimal=,", 'sep "," with decimal ",": a comma cannot be both; use sep ";" with decimal "," (French Excel) or sep "," with decimal "."'],
+      ["/export/alarms.csv?sep=%7C", 'sep: ";", "," or "tab", not "|"'],
+      ["/export/alarms.csv?from=yesterday", "from: not a date (YYYY-MM-DD), date-time or ms since 1970"],
+      ["/export/alarms.csv?from=2026-02-01&to=2026-01-01", "to must be after from"],
+      ["/export/alarms.csv?priority=urgent", "priority: critical, high, medium, low"],
+      ["/export/history.csv?group=week&points=x", "group: raw, 1m, 15m, 1h, 1d, 1mo"],
+    ] as const) {
+      const r = await get(path, cookie(m.id));
+      expect([path, r.status, await r.json()]).toEqual([path, 400, { error }]);
+    }
+    // The journal's download: the same format rules (an admin's).
+    const a = await busbar.auth.users.create("adm", "admin", "admin-password-1");
+    const admin = `busbar_session=${busbar.auth.sessions.create(a.id, "password", "admin", "127.0.0.1", 600_000, 3_600_000).token}`;
+    expect(await (await get("/journal/export.csv?sep=,&decimal=,", admin)).json()).toEqual({ error: expect.stringMatching(/comma cannot be both/) });
+    expect((await text(await get("/journal/export.csv", admin))).split("\r\n")[0]).toBe("\uFEFFid;timestamp;type;source;device;user;message;data;hash");
+    expect((await text(await get("/journal/export.csv", admin, "en"))).split("\r\n")[0]).toBe("\uFEFFid,timestamp,type,source,device,user,message,data,hash");
+    // The page's job id: the download's progress, then done with its rows; another user sees nothing.
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    const body = await text(await get(`/export/history.csv?points=${point}&group=1h&from=2026-01-01&to=2026-01-10&job=job-abcdef12`, cookie(m.id)));
+    const p = await get("/export/progress?job=job-abcdef12", cookie(m.id));
+    expect(await p.json()).toMatchObject({ id: "job-abcdef12", what: "history", state: "done", done: 1, rows: body.split("\r\n").filter(Boolean).length, bytes: Buffer.byteLength(body) });
+    expect((await get("/export/progress?job=job-abcdef12", cookie(o.id))).status).toBe(404);
+    // A download abandoned part way is said so.
+    const big = await get(`/export/history.csv?points=${point}&group=1m&from=2025-01-01&to=2025-12-31&job=job-cancel01`, cookie(m.id));
+    const reader = big.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    let state = "";
+    for (let k = 0; k < 50 && state !== "cancelled"; k++) {
+      await Bun.sleep(20);
+      state = ((await (await get("/export/progress?job=job-cancel01", cookie(m.id))).json()) as { state: string }).state;
+    }
+    expect(state).toBe("cancelled");
   });
 });
