@@ -25,8 +25,9 @@
     box.hidden = false;
     if (j.done === null || j.done === undefined) bar.removeAttribute("value");
     else bar.value = j.done;
-    const mb = ((j.bytes || 0) / 1e6).toFixed(1);
-    text.textContent = t("export.progress." + j.state, { rows: Math.max(0, (j.rows || 0) - 1), mb, error: j.error || "" });
+    const locale = document.documentElement.lang === "en" ? "en-CA" : "fr-CA";
+    const mb = ((j.bytes || 0) / 1e6).toLocaleString(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    text.textContent = t("export.progress." + j.state, { rows: (j.rows || 0).toLocaleString(locale), mb, error: j.error || "" });
     box.dataset.state = j.state;
   }
 

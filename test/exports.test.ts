@@ -18,6 +18,7 @@ import { Historian } from "../src/historian/historian.ts";
 import { Quality } from "../src/points/quality.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { freePort } from "./helpers/peers.ts";
+import { artifact, launchChromium, newPage, SIZES } from "./helpers/browser.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "busbar-exports-"));
 const TZ = "America/Toronto";
@@ -238,5 +239,39 @@ describe("export routes", () => {
       state = ((await (await get("/export/progress?job=job-cancel01", cookie(m.id))).json()) as { state: string }).state;
     }
     expect(state).toBe("cancelled");
+  });
+
+  it("the page in Chromium: one form, a comma for both marks stopped, the zip downloaded with its progress shown done", { timeout: 60_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const token = busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token;
+    const browser = await launchChromium();
+    cleanup.push(() => browser.close());
+    const { context, page } = await newPage(browser, SIZES.control);
+    await context.addCookies([{ name: "busbar_session", value: token, url: busbar.url }]);
+    await page.goto(busbar.url + "export");
+    // French reader: ; and , preselected.
+    expect(await page.inputValue('select[name="sep"]')).toBe(";");
+    expect(await page.inputValue('select[name="decimal"]')).toBe(",");
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    await page.selectOption('select[name="points"]', [point]);
+    await page.selectOption('select[name="sep"]', ",");
+    await page.click('#export-history button[type="submit"]');
+    expect(await page.isVisible(".export-format-error")).toBe(true);
+    await page.selectOption('select[name="decimal"]', ".");
+    await page.fill('input[name="from"]', "2026-01-01");
+    await page.fill('input[name="to"]', "2026-01-02");
+    await page.check('input[name="files"][value="energy"]');
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('#export-zip button[type="submit"]')]);
+    const file = artifact("export-bundle.zip");
+    await download.saveAs(file);
+    const names = Bun.spawnSync(["unzip", "-Z1", file]).stdout.toString().trim().split("\n");
+    expect(names).toEqual(["history-15m-2026-01-01.csv", "energy-circuit-day-2026-01-01.csv", "alarms-2026-01-01.csv"]);
+    const rows = names.map((n) => Bun.spawnSync(["unzip", "-p", file, n]).stdout.toString().split("\r\n").filter(Boolean).length).reduce((a, b) => a + b, 0);
+    expect(Bun.spawnSync(["unzip", "-p", file, names[0]!]).stdout.toString().split("\r\n")[1]).toMatch(/^2026-01-01T00:00:00\.000-05:00,/);
+    await page.waitForSelector('.export-progress[data-state="done"]', { timeout: 10_000 });
+    // The lines (headers included) and MB the server wrote.
+    expect(await page.textContent(".export-progress span")).toBe(`Terminé : ${rows} lignes, 0,0 Mo`);
+    await page.screenshot({ path: artifact("export-page.png"), fullPage: true });
+    await context.close();
   });
 });
