@@ -125,16 +125,15 @@ describe("busbar export (CLI)", () => {
 
 describe("export routes", () => {
   let busbar: Busbar;
+  let rawSite: Record<string, unknown>;
   it("maintenance downloads, an operator is refused, bad parameters say why, downloads are journaled", { timeout: 30_000 }, async () => {
-    const site = parseSite(
-      {
-        site: { name: "exports", timezone: TZ },
-        buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
-        devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
-        energy: { meters: [{ id: "F1", point: "F1.energy_import", circuit: "hvac" }] },
-      },
-      loadProfiles(),
-    );
+    rawSite = {
+      site: { name: "exports", timezone: TZ },
+      buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
+      devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
+      energy: { meters: [{ id: "F1", point: "F1.energy_import", circuit: "hvac" }] },
+    };
+    const site = parseSite(structuredClone(rawSite), loadProfiles());
     busbar = await startBusbar({ site, dbPath: join(dir, "r.db"), httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
     cleanup.push(() => busbar.stop());
     const m = await busbar.auth.users.create("maint", "maintenance", "maint-password-1");
@@ -273,5 +272,23 @@ describe("export routes", () => {
     expect(await page.textContent(".export-progress span")).toBe(`Terminé : ${rows} lignes, 0,0 Mo`);
     await page.screenshot({ path: artifact("export-page.png"), fullPage: true });
     await context.close();
+  });
+
+  it("busbar export energy writes what the route downloads; a bad separator exits 2", { timeout: 30_000 }, async () => {
+    const siteFile = join(dir, "site.json");
+    await Bun.write(siteFile, JSON.stringify(rawSite));
+    const m = busbar.auth.users.byName("maint")!;
+    const c = `busbar_session=${busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const q = "by=meter&bucket=hour&from=2026-01-01&to=2026-01-01";
+    const viaRoute = new Uint8Array(await (await fetch(`${busbar.url}export/energy.csv?${q}`, { headers: { cookie: c, "accept-language": "en" } })).arrayBuffer());
+    const out = join(dir, "energy-cli.csv");
+    const cli = (args: string[]) => Bun.spawn([process.execPath, join(import.meta.dirname, "../src/cli.ts"), "export", ...args], { stdout: "pipe", stderr: "pipe" });
+    const p = cli(["energy", "--site", siteFile, "--db", join(dir, "r.db"), "--by", "meter", "--bucket", "hour", "--from", "2026-01-01", "--to", "2026-01-01", "--lang", "en", "--out", out]);
+    expect(await p.exited, await new Response(p.stderr).text()).toBe(0);
+    expect(Buffer.from(await Bun.file(out).arrayBuffer()).equals(Buffer.from(viaRoute))).toBe(true);
+    expect(viaRoute.length).toBeGreaterThan(24 * 10);
+    const bad = cli(["journal", "--db", join(dir, "r.db"), "--sep", ",", "--decimal", ","]);
+    expect(await bad.exited).toBe(2);
+    expect(await new Response(bad.stderr).text()).toMatch(/comma cannot be both/);
   });
 });
