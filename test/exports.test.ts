@@ -291,4 +291,44 @@ describe("export routes", () => {
     expect(await bad.exited).toBe(2);
     expect(await new Response(bad.stderr).text()).toMatch(/comma cannot be both/);
   });
+
+  it("fuzzed queries: every answer a CSV, a zip or a 4xx with its reason, never a 500", { timeout: 60_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const c = `busbar_session=${busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    const values: Record<string, string[]> = {
+      sep: [";", ",", "tab", "\\t", "|", "", ";;", "%00", "é", "x".repeat(300)],
+      decimal: [",", ".", "", ";", "%E2%80%AF", "1"],
+      from: ["2026-01-01", "2026-01-15T10:00", "1767225600000", "", "2026-13-40", "99999999999999999", "-1", "NaN", "2026-01-01T00:00:00Z", "%20"],
+      to: ["2026-01-02", "2026-01-01", "", "2025-12-31", "abc", "2026-01-01T12:00:00+14:00"],
+      group: ["raw", "1h", "1d", "1mo", "", "5m", "__proto__"],
+      points: [point, `${point},${point}`, "", ",,,", "nope", Array(60).fill(point).join(",")],
+      by: ["meter", "circuit", "zone", "total", "", "constructor"],
+      bucket: ["15m", "hour", "day", "month", "", "year"],
+      priority: ["critical", "", "0", "high"],
+      device: ["F1", "", "'; DROP TABLE alarms; --"],
+      files: ["history", "energy,alarms", "journal", "", "history,history", "zip"],
+      job: ["abcdefgh", "x", "../../etc", "a".repeat(65), ""],
+    };
+    const paths = ["/export/history.csv", "/export/energy.csv", "/export/alarms.csv", "/export/bundle.zip", "/export/progress"];
+    let seed = 20261201;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const seen = new Set<number>();
+    for (let k = 0; k < 150; k++) {
+      const qs = Object.entries(values)
+        .filter(() => rnd(3) > 0)
+        .map(([key, vs]) => `${key}=${vs[rnd(vs.length)]}`)
+        .join("&");
+      const path = `${paths[rnd(paths.length)]}?${qs}`;
+      const r = await fetch(busbar.url + path.slice(1), { headers: { cookie: c } });
+      seen.add(r.status);
+      const body = new Uint8Array(await r.arrayBuffer());
+      if (r.status >= 400) {
+        expect([400, 403, 404], path).toContain(r.status);
+        expect((JSON.parse(new TextDecoder().decode(body)) as { error: string }).error.length, path).toBeGreaterThan(3);
+      } else expect(r.status, path).toBe(200);
+    }
+    expect([...seen].sort()).toEqual([200, 400, 403, 404]);
+    expect((await fetch(busbar.url + "export", { headers: { cookie: c } })).status).toBe(200);
+  });
 });
