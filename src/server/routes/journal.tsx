@@ -90,6 +90,8 @@ export function registerJournalRoutes(app: Hono, ctx: AppContext): void {
     // Named by the site's local date (an export at 20:00 in Montréal is still today's).
     const stamp = fmtDate(Date.now(), tz);
     const job = jobsFor(ctx).start(c.req.query("job"), who, "journal");
+    // The journal is read by id, not by time: its share is unknown (the page shows lines and MB).
+    if (job) job.done = null;
     return new Response(piecesStream(tracked(jobsFor(ctx), job, csvPieces(journal, filter, { timeZone: tz, sep, lang }))), {
       headers: {
         "content-type": "text/csv; charset=utf-8",
