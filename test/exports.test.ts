@@ -205,6 +205,7 @@ describe("export routes", () => {
     for (const [path, error] of [
       ["/export/energy.csv?by=floor", "by: meter, circuit, zone, total"],
       ["/export/energy.csv?bucket=week", "bucket: 15m, hour, day, month"],
+      ["/export/energy.csv?by=zone", "by: this site has no zone with meters"],
       ["/export/alarms.csv?sep=,&decimal=,", 'sep "," with decimal ",": a comma cannot be both; use sep ";" with decimal "," (French Excel) or sep "," with decimal "."'],
       ["/export/alarms.csv?sep=%7C", 'sep: ";", "," or "tab", not "|"'],
       ["/export/alarms.csv?from=yesterday", "from: not a date (YYYY-MM-DD), date-time or ms since 1970"],

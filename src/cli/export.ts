@@ -11,7 +11,7 @@ import { loadSiteFile } from "../config/site.ts";
 import { ConfigError } from "../config/validation.ts";
 import { openDatabase } from "../db/database.ts";
 import { alarmsCsv, csvFormat, EXPORT_GROUPS, historyCsv, type ExportGroup } from "../exports/csv.ts";
-import { ENERGY_BUCKETS, ENERGY_BY, energyCsv, type EnergyBucket, type EnergyBy } from "../exports/energy.ts";
+import { ENERGY_BUCKETS, ENERGY_BY, energyCsv, energyGroups, type EnergyBucket, type EnergyBy } from "../exports/energy.ts";
 import { applySavedEnergy, siteMeters } from "../energy/runtime.ts";
 import { EnergyStore } from "../energy/store.ts";
 import { openHistoryDb } from "../historian/store.ts";
@@ -108,6 +108,10 @@ export async function main(argv: string[]): Promise<number> {
       const { meters } = siteMeters(site);
       if (!meters.length) {
         console.error("energy: the site has no energy meters");
+        return 2;
+      }
+      if (!energyGroups({ config: site.energy, meters, by, lang }).length) {
+        console.error(`--by ${by}: this site has no ${by} with meters`);
         return 2;
       }
       const store = new EnergyStore(edb, tz);

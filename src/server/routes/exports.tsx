@@ -4,7 +4,7 @@ import { ExportPage } from "../../views/export-page.tsx";
 import { pageRequest } from "../../views/page-context.ts";
 import { ALARM_PRIORITIES } from "../../config/site.ts";
 import { alarmsCsv, EXPORT_GROUPS, historyCsv, type ExportGroup } from "../../exports/csv.ts";
-import { ENERGY_BUCKETS, ENERGY_BY, energyCsv, type EnergyBucket, type EnergyBy } from "../../exports/energy.ts";
+import { ENERGY_BUCKETS, ENERGY_BY, energyCsv, energyGroups, type EnergyBucket, type EnergyBy } from "../../exports/energy.ts";
 import { csvFormat, type CsvFormat } from "../../exports/format.ts";
 import { jobsFor, tracked, type ExportJob } from "../../exports/progress.ts";
 import { t } from "../../i18n/index.ts";
@@ -99,6 +99,8 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
     const bucket = (c.req.query("bucket") || "day") as EnergyBucket;
     if (!ENERGY_BUCKETS.includes(bucket)) return { status: 400, error: `bucket: ${ENERGY_BUCKETS.join(", ")}` };
     const lang = pageRequest(c, ctx.site.site.language).lang;
+    // A file of timestamps only says nothing: no zone (or circuit) with meters is a refusal.
+    if (!energyGroups({ config: ctx.site.energy, meters: e.service.meters, by, lang }).length) return { status: 400, error: `by: this site has no ${by} with meters` };
     return {
       name: `busbar-energy-${by}-${bucket}-${stamp(r.from)}.csv`,
       pieces: (progress) => energyCsv({ store: e.store, config: ctx.site.energy, meters: e.service.meters, by, bucket, from: r.from, to: r.to, format: f, lang, progress }),
