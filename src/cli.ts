@@ -27,8 +27,8 @@ Usage:
   busbar user add|list|passwd|pin|role|disable|enable|remove …
                                                accounts (the first admin: busbar user add NAME --role admin)
   busbar journal verify|export [--db FILE] …   check the event journal's hash chain; export it as CSV
-  busbar export history|alarms [--site FILE] [--from DATE] [--to DATE] [--sep ';'] [--decimal ','] …
-                                               CSV of device history or alarm history (as /export)
+  busbar export history|energy|alarms|journal [--site FILE] [--from DATE] [--to DATE] [--sep ";"] [--decimal ","] …
+                                               CSV of device history, energy and cost, alarms or the journal (as /export)
   busbar notify list|outbox|test ID [--to ADDR] [--db FILE]
                                                notification channels, outbox, a test message
   busbar backup [--db FILE] [--out FILE]       online backup: configuration, journal, alarms, history

@@ -140,8 +140,10 @@ export const POLICIES: readonly RoutePolicy[] = [
   // --- CSV exports (routes/exports.tsx): maintenance reads history for its reports; journaled.
   { method: "GET", path: "/export", access: "maintenance" },
   { method: "GET", path: "/export/history.csv", access: "maintenance" },
+  { method: "GET", path: "/export/energy.csv", access: "maintenance", note: "energy and cost by meter, circuit, zone or total" },
   { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
-  { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "history and alarm CSV files in one zip" },
+  { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "several CSV files in one zip (the journal only for an admin, checked by the route)" },
+  { method: "GET", path: "/export/progress", access: "maintenance", note: "progress of the user's own download in flight" },
 
   // --- Notifications (routes/notify.tsx): channels hold secrets, rules say who is woken at night.
   { method: "GET", path: "/admin/notify", access: "admin" },

@@ -25,16 +25,9 @@ export interface Energy {
 export function startEnergy(o: { site: Site; db: Database; settings: Database; live: LiveView; journal: Journal; computed?: ComputedPoints }): Energy | undefined {
   const e = o.site.energy;
   if (!e.meters.length) return undefined;
-  // The site loader already refused errors; this resolves units and sub-meter exclusions.
-  const { meters, warnings } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  const { meters, warnings } = siteMeters(o.site);
   // Warnings never stop a start (the site file was accepted), but someone must read them.
   for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
-  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
-  const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
-  for (const m of meters) {
-    const dl = deviceLabels.get(m.point.split(".")[0]!);
-    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
-  }
   const store = new EnergyStore(o.db, o.site.site.timezone);
   const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them
@@ -47,6 +40,19 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   const detach = service.attach(o.live);
   service.flush();
   return { service, store, stop: detach };
+}
+
+/** The site's meters resolved (units, sub-meter exclusions) and named (also for the CLI's export). */
+export function siteMeters(site: Site): ReturnType<typeof validateEnergy> {
+  // The site loader already refused errors; this resolves units and sub-meter exclusions.
+  const r = validateEnergy(site.energy, siteUnits(site, site.profiles));
+  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
+  const deviceLabels = new Map(site.devices.map((d) => [d.id, d.label]));
+  for (const m of r.meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
+  return r;
 }
 
 /**

@@ -34,7 +34,7 @@ export interface LayoutProps {
 }
 
 /** Dictionary entries the browser needs (states, qualities, link and trend texts; the alarm line and user area). */
-const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail.", "banner.", "priority.", "role.", "auth.pin.link", "system.restore"];
+const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail.", "banner.", "priority.", "role.", "auth.pin.link", "system.restore", "export.progress.", "export.sameMarks"];
 const clientDicts = new Map<Lang, string>();
 function clientDict(lang: Lang): string {
   let s = clientDicts.get(lang);
