@@ -1,0 +1,95 @@
+/**
+ * Issue 13 PDF figures: a yearly detailed report of every circuit of the demo site, from a synthetic
+ * year of counter readings fed through the energy service into a history file.
+ *   1. generation time, in the piscina pool                  target < 3 s
+ *   2. the longest event-loop stall on the main thread meanwhile  target < 20 ms
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseYaml } from "../src/config/profile.ts";
+import { parseSite, siteUnits } from "../src/config/site.ts";
+import { INTERVAL_MS, type Interval } from "../src/energy/counters.ts";
+import { EnergyService } from "../src/energy/service.ts";
+import { EnergyStore } from "../src/energy/store.ts";
+import { validateEnergy } from "../src/energy/structure.ts";
+import { openHistoryDb } from "../src/historian/store.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
+import { closeReportPool, runReport } from "../src/reports/pool.ts";
+import { report } from "./report.ts";
+
+const profiles = loadProfiles();
+const site = parseSite(parseYaml(DEMO_SITE, "demo-site.yaml"), profiles);
+const { meters } = validateEnergy(site.energy, siteUnits(site, profiles));
+const tz = site.site.timezone;
+const dir = mkdtempSync(join(tmpdir(), "busbar-report-bench-"));
+const dbPath = join(dir, "history.db");
+const db = openHistoryDb(dbPath);
+const store = new EnergyStore(db, tz);
+const svc = new EnergyService({ config: site.energy, meters, store, timeZone: tz });
+
+const DAY = 86_400_000;
+const year = new Date().getUTCFullYear() - 1;
+const from = svc.clock.fromLocal(year - 1, 1, 1);
+const to = svc.clock.fromLocal(year + 1, 1, 1);
+let seed = 11;
+const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+const t0 = performance.now();
+// Intervals written as the energy service stores them (the counter path is issue 11's bench): a
+// daily-shaped load per feeder, the head their sum + 3 %, priced by the demo's tariffs.
+const ev = svc.evaluators.get("electricity");
+const head = meters.find((m) => m.head)!;
+const headIvs: Interval[] = [];
+const per = new Map(meters.filter((m) => !m.head).map((m) => [m.id, [] as Interval[]]));
+for (let ts = from; ts < to; ts += INTERVAL_MS) {
+  const hour = new Date(ts).getUTCHours();
+  const shape = 0.4 + 0.6 * Math.max(0, Math.sin(((hour - 5) / 24) * 2 * Math.PI));
+  let sum = 0;
+  for (const m of meters) {
+    if (m.head) continue;
+    const kwh = (10 + rnd() * 40) * shape * 0.25;
+    if (!m.excluded) sum += kwh;
+    per.get(m.id)!.push({ ts, value: kwh, held: 0, flags: 0 });
+  }
+  headIvs.push({ ts, value: sum * 1.03, held: 0, flags: 0 });
+}
+for (const [id, ivs] of per) store.write(id, ivs, ev);
+store.write(head.id, headIvs, ev);
+console.log(`synthetic year of ${meters.length} meters stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+const job = { dbPath, site: site.site.name, timezone: tz, config: site.energy, meters, req: { kind: "detailed" as const, period: "year" as const, year, month: 1, lang: "fr" as const }, format: "pdf" as const };
+
+/** Runs one report while a 1 ms timer measures the main thread's longest gap. */
+async function measured(): Promise<{ ms: number; stall: number; bytes: Uint8Array }> {
+  let last = performance.now();
+  let stall = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    stall = Math.max(stall, now - last);
+    last = now;
+  }, 1);
+  const a = performance.now();
+  const bytes = await runReport(job);
+  const ms = performance.now() - a;
+  if (process.env.BUSBAR_BENCH_DEBUG) console.log(`  run ${ms.toFixed(0)} ms, stall ${stall.toFixed(1)} ms`);
+  clearInterval(timer);
+  return { ms, stall: Math.max(0, stall - 1), bytes };
+}
+
+const cold = await measured();
+const runs = [await measured(), await measured(), await measured()];
+const warm = runs.map((r) => r.ms).sort((a, b) => a - b)[1]!;
+const stall = Math.max(cold.stall, ...runs.map((r) => r.stall));
+const out = join(dir, "detailed-year.pdf");
+writeFileSync(out, cold.bytes);
+if (process.env.BUSBAR_BENCH_KEEP) writeFileSync(process.env.BUSBAR_BENCH_KEEP, cold.bytes);
+const circuits = new Set(meters.filter((m) => !m.head && !m.excluded).map((m) => m.circuit)).size;
+console.log(`yearly detailed report, ${circuits} circuits of ${meters.length} meters: ${(cold.bytes.length / 1024).toFixed(0)} KiB`);
+report("yearly detailed PDF, first (pool start + fonts)", cold.ms, "ms", { max: 3000 });
+report("yearly detailed PDF, pool warm (median of 3)", warm, "ms", { max: 3000 });
+report("longest main-thread event-loop stall meanwhile", stall, "ms", { max: 20 });
+console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+await closeReportPool();
+db.close();
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,40 @@
+/**
+ * The report pool: piscina, one thread (the machine runs polling, pages and the historian too; a
+ * second report waits its turn), started on first use and gone after a minute idle.
+ *
+ * Inside the compiled binary piscina would start `__dirname/worker.js`, a file the binary does not
+ * have: scripts/build.ts rewrites that path to globalThis.__busbarPiscinaWorker, set here to the
+ * binary's own entrypoint src/reports/pool-worker.ts (piscina's bootstrap + the job).
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Piscina from "piscina";
+import type { ReportJob } from "./worker.ts";
+
+let pool: Piscina | undefined;
+
+function entry(): string {
+  if (import.meta.url.includes("$bunfs")) {
+    const file = fileURLToPath(new URL("./reports/pool-worker.ts", import.meta.url));
+    (globalThis as { __busbarPiscinaWorker?: string }).__busbarPiscinaWorker = file;
+    return file;
+  }
+  return join(import.meta.dirname, "worker.ts");
+}
+
+export function reportPool(): Piscina {
+  pool ??= new Piscina({ filename: entry(), minThreads: 0, maxThreads: 1, idleTimeout: 60_000, maxQueue: 20 });
+  return pool;
+}
+
+/** Generates a report off the main thread; resolves with the file's bytes. */
+export async function runReport(job: ReportJob): Promise<Uint8Array> {
+  const r = (await reportPool().run(job)) as Uint8Array;
+  return r instanceof Uint8Array ? r : new Uint8Array(r);
+}
+
+export async function closeReportPool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.destroy();
+}

@@ -1,0 +1,47 @@
+/**
+ * The report job, run in the piscina pool (src/reports/pool.ts): reads the energy tables through
+ * its own SQLite connection (WAL: the main thread keeps writing meanwhile) and returns the file.
+ * Nothing here runs on the main thread, so a yearly detailed report never stalls pages or polling.
+ */
+import { Database } from "bun:sqlite";
+import { EnergyStore } from "../energy/store.ts";
+import type { EnergyConfig, ResolvedMeter } from "../energy/structure.ts";
+import { LocalClock } from "../energy/tariffs.ts";
+import { reportCsv } from "./csv.ts";
+import { gatherReport, type ReportRequest } from "./data.ts";
+import { renderPdf } from "./pdf.ts";
+
+export interface ReportJob {
+  /** The database file holding the energy tables (the history file when the historian runs). */
+  dbPath: string;
+  site: string;
+  timezone: string;
+  config: EnergyConfig;
+  meters: ResolvedMeter[];
+  req: ReportRequest;
+  format: "pdf" | "csv";
+  /** Generation time (tests pin it); default now. */
+  now?: number;
+}
+
+const stores = new Map<string, EnergyStore>();
+
+function storeFor(path: string, tz: string): EnergyStore {
+  const key = `${path}\n${tz}`;
+  let s = stores.get(key);
+  if (!s) {
+    const db = new Database(path);
+    // The main thread's writer holds the lock for at most a batch; wait for it rather than fail.
+    db.exec("PRAGMA busy_timeout = 10000");
+    s = new EnergyStore(db, tz);
+    stores.set(key, s);
+  }
+  return s;
+}
+
+export default async function runReportJob(job: ReportJob): Promise<Uint8Array> {
+  const store = storeFor(job.dbPath, job.timezone);
+  const data = gatherReport({ store, clock: new LocalClock(job.timezone), config: job.config, meters: job.meters, site: job.site, timezone: job.timezone, now: job.now }, job.req);
+  if (job.format === "csv") return new TextEncoder().encode(reportCsv(data));
+  return await renderPdf(data);
+}
