@@ -143,6 +143,15 @@ export const POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
   { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "history and alarm CSV files in one zip" },
 
+  // --- Reports (routes/reports.tsx): maintenance downloads PDF reports; schedules send mail: admin.
+  { method: "GET", path: "/reports", access: "maintenance" },
+  { method: "GET", path: "/reports/report.pdf", access: "maintenance", note: "generated in the report pool; journaled" },
+  { method: "GET", path: "/api/reports/report.pdf", access: "maintenance", note: "same as /reports/report.pdf" },
+  { method: "GET", path: "/api/reports/schedules", access: "admin" },
+  { method: "POST", path: "/reports/schedules", access: "admin" },
+  { method: "POST", path: "/reports/schedules/:id/delete", access: "admin" },
+  { method: "POST", path: "/reports/schedules/:id/run", access: "admin", note: "sends the latest complete period now" },
+
   // --- Notifications (routes/notify.tsx): channels hold secrets, rules say who is woken at night.
   { method: "GET", path: "/admin/notify", access: "admin" },
   { method: "GET", path: "/api/notify/outbox", access: "admin", note: "messages and their delivery state (no bodies)" },

@@ -6,7 +6,7 @@ import type { ComputedPoints } from "../points/computed.ts";
 import { Quality } from "../points/quality.ts";
 import { EnergyService } from "./service.ts";
 import { EnergyStore } from "./store.ts";
-import { energySchema, validateEnergy } from "./structure.ts";
+import { energySchema, validateEnergy, type ResolvedMeter } from "./structure.ts";
 import { costSchema } from "./tariffs.ts";
 import * as z from "zod";
 
@@ -15,6 +15,16 @@ export interface Energy {
   service: EnergyService;
   store: EnergyStore;
   stop(): void;
+}
+
+/** A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3"). */
+export function labelMeters(site: Site, meters: ResolvedMeter[]): ResolvedMeter[] {
+  const deviceLabels = new Map(site.devices.map((d) => [d.id, d.label]));
+  for (const m of meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
+  return meters;
 }
 
 /**
@@ -29,12 +39,7 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   const { meters, warnings } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
   // Warnings never stop a start (the site file was accepted), but someone must read them.
   for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
-  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
-  const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
-  for (const m of meters) {
-    const dl = deviceLabels.get(m.point.split(".")[0]!);
-    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
-  }
+  labelMeters(o.site, meters);
   const store = new EnergyStore(o.db, o.site.site.timezone);
   const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them

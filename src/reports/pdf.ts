@@ -73,6 +73,8 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
   const periodTitle = d.req.period === "week" ? `${titleF.format(d.from + 12 * 3_600_000)} – ${titleF.format(d.to - 12 * 3_600_000)}` : titleF.format(d.from + 12 * 3_600_000);
   const capital = (s: string) => s.charAt(0).toLocaleUpperCase(locale) + s.slice(1);
 
+  /** Nothing measured at all: no figure is shown, not a zero. */
+  const unread = (l: ReportLine) => l.expected > 0 && l.missing >= l.expected;
   /** A bucket's value as the table shows it: marked when not fully measured. */
   const cell = (v: number, flags: number, future: boolean): Node => {
     if (future) return { text: "", alignment: "right" };
@@ -109,8 +111,8 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
     const totalShare = incompleteShare(T);
     out.push({
       columns: [
-        kpi(t("report.kpi.consumption"), `${totalShare ? "≈ " : ""}${qty(T.value)} ${s.unit}`, undefined, totalShare > 0),
-        kpi(t("report.kpi.cost"), T.cost === null ? t("report.noTariff") : `${money(T.cost)} ${s.currency}`),
+        kpi(t("report.kpi.consumption"), unread(T) ? t("report.noData") : `${totalShare ? "≈ " : ""}${qty(T.value)} ${s.unit}`, undefined, totalShare > 0),
+        kpi(t("report.kpi.cost"), unread(T) ? "—" : T.cost === null ? t("report.noTariff") : `${money(T.cost)} ${s.currency}`),
         s.commodity === "electricity" ? kpi(t("report.kpi.peak"), T.peakKw === null ? "—" : `${num(T.peakKw, 1)} kW`, T.peakAt === null ? undefined : dtF.format(T.peakAt)) : "",
         kpi(t("report.kpi.previous"), T.previous === null ? t("report.noPrevious") : `${qty(T.previous)} ${s.unit}`, `${t("report.kpi.change")} ${change(T.value, T.previous)}`),
       ],
@@ -146,12 +148,13 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
     head.push(t("report.col.estimated"), t("report.col.missing"));
     const row = (l: ReportLine, bold = false): Node[] => {
       const share = incompleteShare(l);
+      const none = unread(l);
       const r: Node[] = [
         { text: l.label, bold },
-        share ? { text: `≈ ${qty(l.value)}`, alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : { text: qty(l.value), alignment: "right", bold },
+        none ? { text: "—", alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : share ? { text: `≈ ${qty(l.value)}`, alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : { text: qty(l.value), alignment: "right", bold },
         { text: l.previous === null ? "—" : qty(l.previous), alignment: "right" },
-        { text: change(l.value, l.previous), alignment: "right" },
-        { text: money(l.cost), alignment: "right" },
+        { text: none ? "—" : change(l.value, l.previous), alignment: "right" },
+        { text: none ? "—" : money(l.cost), alignment: "right" },
       ];
       if (elec) r.push({ text: l.peakKw === null ? "—" : num(l.peakKw, 1), alignment: "right" }, { text: l.peakAt === null ? "—" : shortF.format(l.peakAt), fontSize: 7 });
       r.push(...qualityCells(l));

@@ -33,6 +33,11 @@ export async function runReport(job: ReportJob): Promise<Uint8Array> {
   return r instanceof Uint8Array ? r : new Uint8Array(r);
 }
 
+/** Threads the pool runs now (the CLI and tests show that the job ran off the main thread). */
+export function poolThreads(): number {
+  return pool?.threads.length ?? 0;
+}
+
 export async function closeReportPool(): Promise<void> {
   const p = pool;
   pool = undefined;

@@ -95,6 +95,8 @@ export class ReportScheduler {
   private readonly grace: number;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly busy = new Set<number>();
+  /** Schedule → period whose failure was already logged (retried every tick, said once). */
+  private readonly failed = new Map<number, number>();
   private pass: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: SchedulerOptions) {
@@ -217,9 +219,14 @@ export class ReportScheduler {
       if (s.lastPeriod !== null && latest <= s.lastPeriod) continue;
       try {
         if (await this.send(s, latest, "schedule")) n++;
+        this.failed.delete(s.id);
       } catch (e) {
         // Retried at the next tick (a minute later); said once per period, not every minute.
-        this.o.log?.(`[error] report schedule ${s.id} (${s.name}): ${(e as Error).message}`);
+        if (this.failed.get(s.id) !== latest) {
+          this.failed.set(s.id, latest);
+          (this.o.log ?? console.log)(`[error] report schedule ${s.id} (${s.name}): ${(e as Error).message}`);
+          this.o.journal.append({ type: "report.failed", source: s.name, ...this.msg("journal.report.failed", { name: s.name, error: (e as Error).message.slice(0, 300) }, { schedule: s.id, period: latest }) });
+        }
       }
     }
     return n;

@@ -29,6 +29,9 @@ import { startHistory, type History, type Restart } from "../historian/runtime.t
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
 import { Notifier } from "../notify/notifier.ts";
+import { closeReportPool } from "../reports/pool.ts";
+import { ReportScheduler } from "../reports/schedules.ts";
+import { reportJobSource } from "../reports/source.ts";
 import { SecretBox } from "../notify/secret-box.ts";
 
 /**
@@ -209,6 +212,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
+  // Scheduled reports: after energy (their data) and the notifier (their outbox); a report due while
+  // Busbar was down goes now, once (src/reports/schedules.ts).
+  const reports = energy ? new ReportScheduler({ sqlite: db.sqlite, journal, notifier: notify, energy: () => reportJobSource({ energy, site }), site: site.site.name, timezone: site.site.timezone, lang, log }) : undefined;
+  reports?.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -242,7 +249,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid, reports };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -263,6 +270,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    await reports?.stop();
     energy?.stop();
     history?.stop();
     await notify.stop();
@@ -304,6 +312,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      await reports?.stop();
+      await closeReportPool();
       energy?.stop();
       history?.stop();
       await notify.stop();
