@@ -961,4 +961,5 @@ export const en: Record<string, string> = {
   "journal.report.download": "{user} downloaded the report {name}",
   "journal.report.failed": "report \"{name}\" could not be generated (retried every minute): {error}",
   "report.noData": "no data",
+  "energy.pdf": "PDF report",
 };

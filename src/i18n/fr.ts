@@ -961,4 +961,5 @@ export const fr: Record<string, string> = {
   "journal.report.download": "{user} a téléchargé le rapport {name}",
   "journal.report.failed": "le rapport « {name} » n'a pas pu être produit (nouvel essai chaque minute) : {error}",
   "report.noData": "aucune donnée",
+  "energy.pdf": "Rapport PDF",
 };
