@@ -136,6 +136,19 @@ function line(c: Ctx, id: string, label: string, members: ResolvedMeter[], withD
   };
   for (const m of members) (add(m, 1), c.used.add(m));
   for (const m of minus) (add(m, -1), c.used.add(m));
+  // A bucket some member did not read through (a month the meter joined halfway) is partly
+  // missing: the month and day rows alone would show it as fully measured.
+  const count = c.store.db.prepare("SELECT COUNT(*) AS n FROM e_interval WHERE meter = ? AND ts >= ? AND ts < ? AND NOT (flags & ?)");
+  c.starts.forEach((s, i) => {
+    const end = Math.min(i + 1 < n ? c.starts[i + 1]! : c.to, c.until);
+    if (end <= s) return;
+    const expected = Math.ceil((end - s) / INTERVAL_MS);
+    for (const m of [...members, ...minus])
+      if ((count.get(m.id, s, end, Flag.MISSING) as { n: number }).n < expected) {
+        bucketFlags[i]! |= Flag.MISSING;
+        break;
+      }
+  });
   // Buckets after now are not missing, they have not happened.
   c.starts.forEach((s, i) => {
     if (s >= c.until) bucketFlags[i] = 0;

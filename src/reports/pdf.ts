@@ -161,7 +161,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
       return r;
     };
     const lines = s.lines.filter((l) => l.id !== T.id);
-    const widths = elec ? ["*", 60, 56, 44, 50, 36, 58, 38, 42] : ["*", 70, 66, 48, 60, 46, 46];
+    const widths = elec ? ["*", 60, 56, 44, 50, 36, 58, 46, 46] : ["*", 70, 66, 48, 60, 48, 48];
     out.push({ text: " ", fontSize: 4 });
     out.push({
       table: { headerRows: 1, widths, body: [head.map((h) => ({ text: h, style: "th" })), ...lines.map((l) => row(l)), row(T, true)] },
@@ -200,7 +200,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
     if (d.bucket === "month" || d.bucket === "hour") {
       // Lines down, months across.
       const head = [t("report.col.line"), ...d.starts.map(bucketLabel), t("report.col.total")].map((h) => ({ text: h, style: "th" }));
-      const row = (l: ReportLine, bold = false) => [{ text: l.label, bold }, ...l.buckets.map((v, i) => cell(v, l.bucketFlags[i]!, future[i]!)), { text: qty(l.value), alignment: "right", bold }];
+      const row = (l: ReportLine, bold = false) => [{ text: l.label, bold }, ...l.buckets.map((v, i) => cell(v, l.bucketFlags[i]!, future[i]!)), incompleteShare(l) ? { text: `≈ ${qty(l.value)}`, alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : { text: qty(l.value), alignment: "right", bold }];
       out.push({ table: { headerRows: 1, widths: ["*", ...d.starts.map(() => 38), 46], body: [head, ...lines.map((l) => row(l)), row(total, true)] }, layout: tableLayout, fontSize: 6.5 });
     } else {
       // Days down, lines across (a few lines per table).

@@ -24,24 +24,20 @@ export interface ReportJob {
   now?: number;
 }
 
-const stores = new Map<string, EnergyStore>();
-
-function storeFor(path: string, tz: string): EnergyStore {
-  const key = `${path}\n${tz}`;
-  let s = stores.get(key);
-  if (!s) {
-    const db = new Database(path);
+export default async function runReportJob(job: ReportJob): Promise<Uint8Array> {
+  // A connection per job (about a millisecond): a restore swaps the file, and a kept connection
+  // would go on reading the old one.
+  const db = new Database(job.dbPath);
+  let data;
+  try {
     // The main thread's writer holds the lock for at most a batch; wait for it rather than fail.
     db.exec("PRAGMA busy_timeout = 10000");
-    s = new EnergyStore(db, tz);
-    stores.set(key, s);
+    const store = new EnergyStore(db, job.timezone);
+    // One read transaction: every figure of the report from the same snapshot.
+    data = db.transaction(() => gatherReport({ store, clock: new LocalClock(job.timezone), config: job.config, meters: job.meters, site: job.site, timezone: job.timezone, now: job.now }, job.req))();
+  } finally {
+    db.close();
   }
-  return s;
-}
-
-export default async function runReportJob(job: ReportJob): Promise<Uint8Array> {
-  const store = storeFor(job.dbPath, job.timezone);
-  const data = gatherReport({ store, clock: new LocalClock(job.timezone), config: job.config, meters: job.meters, site: job.site, timezone: job.timezone, now: job.now }, job.req);
   if (job.format === "csv") return new TextEncoder().encode(reportCsv(data));
   return await renderPdf(data);
 }

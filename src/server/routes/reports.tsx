@@ -84,7 +84,13 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
     if (!src) return c.text("this site has no energy meters: nothing to report", 404);
     const r = request((k) => c.req.query(k), (k) => c.req.queries(k));
     if (typeof r === "string") return c.text(r, 400);
-    const bytes = await runReport({ ...src, site: ctx.site.site.name, timezone: tz, req: r, format: "pdf" });
+    let bytes: Uint8Array;
+    try {
+      bytes = await runReport({ ...src, site: ctx.site.site.name, timezone: tz, req: r, format: "pdf" });
+    } catch (e) {
+      // The pool's queue is full (20 waiting) or the job failed: say so, the server keeps serving.
+      return c.text(`report not generated: ${(e as Error).message}`, 503);
+    }
     const name = reportFileName(ctx.site.site.name, r.kind, r, "pdf");
     const user = authOf(c).user?.name ?? "";
     journal.append({ type: "report.download", source: name, actor: user, message: t(siteLang, "journal.report.download", { user, name }), data: { ...r, bytes: bytes.length } });
