@@ -1,4 +1,4 @@
-import { translator } from "../i18n/index.ts";
+import { translator, type T } from "../i18n/index.ts";
 import type { Schedule } from "../reports/schedules.ts";
 import { CsrfField } from "./alarms/ui.tsx";
 import { Layout } from "./layout.tsx";
@@ -19,27 +19,27 @@ export function ReportsPage(p: {
   error?: string;
 }) {
   const t = translator(p.req.lang);
+  const monthName = (i: number) => new Intl.DateTimeFormat(p.req.lang === "fr" ? "fr-CA" : "en-CA", { month: "long", timeZone: "UTC" }).format(Date.UTC(2000, i, 15));
   const years = Array.from({ length: 10 }, (_, i) => p.thisYear - i);
   return (
     <Layout title={t("reports.title")} siteName={p.siteName} lang={p.req.lang} path={p.req.path} user={p.req.user} active="admin" styles={["/assets/alarms.css"]}>
       <h1>{t("reports.title")}</h1>
-      {p.ok ? <p class="flash ok" role="status">{t("reports.ok")}</p> : null}
-      {p.error ? <p class="flash err" role="alert">{p.error}</p> : null}
-      <section class="card">
-        <h2>{t("reports.onDemand")}</h2>
-        <form method="get" action="/reports/report.pdf">
+      {p.ok ? <p class="flash flash-ok" role="status">{t("reports.ok")}</p> : null}
+      {p.error ? <p class="flash flash-err" role="alert">{p.error}</p> : null}
+      <h2>{t("reports.onDemand")}</h2>
+      <fieldset class="notify-channel">
+        <form method="get" action="/reports/report.pdf" class="notify-form">
           <label>{t("reports.kind")} <select name="kind"><option value="general">{t("report.title.general")}</option><option value="detailed">{t("report.title.detailed")}</option></select></label>{" "}
           <label>{t("reports.period")} <select name="period"><option value="month">{t("report.bucket.month")}</option><option value="year">{t("report.bucket.year")}</option></select></label>{" "}
           <label>{t("reports.year")} <select name="year">{years.map((y) => <option value={String(y)} selected={y === p.lastMonth.year}>{y}</option>)}</select></label>{" "}
-          <label>{t("reports.month")} <select name="month">{Array.from({ length: 12 }, (_, i) => <option value={String(i + 1)} selected={i + 1 === p.lastMonth.month}>{i + 1}</option>)}</select></label>{" "}
+          <label>{t("reports.month")} <select name="month">{Array.from({ length: 12 }, (_, i) => <option value={String(i + 1)} selected={i + 1 === p.lastMonth.month}>{monthName(i)}</option>)}</select></label>{" "}
           <label>{t("reports.lang")} <select name="lang"><option value="fr" selected={p.req.lang === "fr"}>Français</option><option value="en" selected={p.req.lang === "en"}>English</option></select></label>
-          <fieldset><legend>{t("reports.items")}</legend>{p.items.map((i) => <label class="chip"><input type="checkbox" name="item" value={i.id} /> {i.label}</label>)}</fieldset>
-          <button type="submit" class="btn primary">{t("reports.download")}</button>
+          <div><Items t={t} items={p.items} /></div>
+          <button type="submit" class="btn">↓ {t("reports.download")}</button>
         </form>
-      </section>
-      <section class="card">
-        <h2>{t("reports.schedules")}</h2>
-        <table class="list">
+      </fieldset>
+      <h2>{t("reports.schedules")}</h2>
+      <table class="users list">
           <thead><tr><th>{t("reports.name")}</th><th>{t("reports.frequency")}</th><th>{t("reports.kind")}</th><th>{t("reports.format")}</th><th>{t("reports.recipients")}</th><th>{t("reports.enabled")}</th><th></th></tr></thead>
           <tbody>
             {p.schedules.map((s) => (
@@ -56,24 +56,41 @@ export function ReportsPage(p: {
               </tr>
             ))}
           </tbody>
-        </table>
-        {p.isAdmin ? (
-          <form method="post" action="/reports/schedules">
+      </table>
+      {p.isAdmin ? (
+        <fieldset class="notify-channel">
+          <legend>{t("reports.new")}</legend>
+          <form method="post" action="/reports/schedules" class="notify-form">
             <CsrfField token={p.csrf} />
-            <h3>{t("reports.new")}</h3>
             <label>{t("reports.name")} <input name="name" required maxlength={100} /></label>{" "}
             <label>{t("reports.frequency")} <select name="frequency">{["daily", "weekly", "monthly", "yearly"].map((f) => <option value={f} selected={f === "monthly"}>{t(`reports.freq.${f}`)}</option>)}</select></label>{" "}
             <label>{t("reports.kind")} <select name="kind"><option value="general">{t("report.title.general")}</option><option value="detailed">{t("report.title.detailed")}</option></select></label>{" "}
             <label>{t("reports.format")} <select name="format"><option value="pdf">PDF</option><option value="csv">CSV</option></select></label>{" "}
             <label>{t("reports.lang")} <select name="lang"><option value="fr">Français</option><option value="en">English</option></select></label>{" "}
             <label>{t("reports.channel")} <select name="channel">{p.channels.map((c) => <option value={String(c.id)}>{c.name}</option>)}</select></label>
-            <label>{t("reports.recipients")} <input name="recipients" required placeholder="direction@example.org, ..." size={50} /></label>
-            <fieldset><legend>{t("reports.items")}</legend>{p.items.map((i) => <label class="chip"><input type="checkbox" name="item" value={i.id} /> {i.label}</label>)}</fieldset>
-            <button type="submit" class="btn primary">{t("reports.save")}</button>
-            <p class="muted">{t("reports.catchup")}</p>
+            <label>{t("reports.recipients")} <input name="recipients" required placeholder="direction@example.org, …" /></label>
+            <div><Items t={t} items={p.items} /></div>
+            <button type="submit" class="btn">{t("reports.save")}</button>
           </form>
-        ) : null}
-      </section>
+          <p class="hint">{t("reports.catchup")}</p>
+        </fieldset>
+      ) : null}
     </Layout>
+  );
+}
+
+/** The lines a detailed report can show, as large tick boxes (a touchscreen has no Ctrl-click). */
+function Items(props: { t: T; items: { id: string; label: string }[] }) {
+  return (
+    <details>
+      <summary>{props.t("reports.items")}</summary>
+      <p class="report-items">
+        {props.items.map((i) => (
+          <label style="display:inline-flex;gap:.3rem;align-items:center;min-height:2.2rem;margin-right:1rem">
+            <input type="checkbox" name="item" value={i.id} style="width:1.3rem;height:1.3rem" /> {i.label}
+          </label>
+        ))}
+      </p>
+    </details>
   );
 }
