@@ -40,7 +40,7 @@ const config = energySchema.parse({
     { id: "L1", point: "M1.kwh", label: "Éclairage étages", circuit: "lighting", parent: "HEAD" },
     { id: "H1", point: "M2.kwh", label: "Thermopompes", circuit: "hvac", parent: "HEAD" },
   ],
-  costs: [{ commodity: "electricity", currency: "CAD", tariffs: [{ id: "e", name: "Énergie", prices: [{ from: "2026-01-01", price: 0.06 }] }], rules: [{ tariff: "e" }] }],
+  costs: [{ commodity: "electricity", currency: "CAD", tariffs: [{ id: "e", name: "Énergie", prices: [{ from: "2026-01-01", price: 0.06 }] }], rules: [{ tariff: "e" }], demand: { prices: [{ from: "2026-01-01", price: 10 }] } }],
 });
 const { meters } = validateEnergy(config, () => ({ unit: "kWh" }));
 let source: EnergySource;
@@ -160,6 +160,19 @@ describe("reports", () => {
     expect(text).toMatch(/Complétude des données : \d+,\d % des [\d ]+ intervalles de 15 min mesurés; (< )?\d+,\d % estimés, (< )?\d+,\d %/);
     // Cost: 0.06 $/kWh on the head meter's consumption.
     expect(text).toContain(new Intl.NumberFormat("fr-CA", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(head * 0.06).replace(/[\u00a0\u202f]/g, " "));
+    // Peak 15-minute demand of the head meter, from its counter at each quarter hour, and its time.
+    let peak = 0;
+    let peakAt = 0;
+    for (let ts = OCT; ts < NOV; ts += 900_000) {
+      const kw = (counterAt("HEAD", ts + 900_000) - counterAt("HEAD", ts)) * 4;
+      if (kw > peak + 1e-9) [peak, peakAt] = [kw, ts];
+    }
+    const n = (x: number, d: number) => plain(new Intl.NumberFormat("fr-CA", { minimumFractionDigits: d, maximumFractionDigits: d }).format(x));
+    const when = plain(new Intl.DateTimeFormat("fr-CA", { timeZone: TZ, dateStyle: "medium", timeStyle: "short", hourCycle: "h23" }).format(peakAt));
+    expect(text).toContain(`Pointe de puissance 15 min Période précédente ${plain(fmt0(head))} kWh`);
+    expect(text).toContain(`${n(peak, 1)} kW`);
+    expect(text).toContain(when);
+    expect(text).toContain(`Frais de puissance : pointe ${n(peak, 1)} kW × 10,00 par kW = ${n(peak * 10, 2)} CAD`);
     const r = spawnSync("pdftoppm", ["-r", "80", "-png", file, artifact("report-general-month")]);
     expect(r.status).toBe(0);
     // Journaled, with its period; the attachment is dropped once the relay took it.

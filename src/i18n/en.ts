@@ -962,4 +962,8 @@ export const en: Record<string, string> = {
   "journal.report.failed": "report \"{name}\" could not be generated (retried every minute): {error}",
   "report.noData": "no data",
   "energy.pdf": "PDF report",
+  "report.demand.one": "Demand charge: peak {kw} kW × {price} per kW = {charge} (billing period {from} – {to}).",
+  "report.demand.many": "Demand charges over {n} billing periods: {charge}.",
+  "report.demand.total": "Energy and demand: {total}.",
+  "report.prevPartial": "previous period {pct} % measured",
 };

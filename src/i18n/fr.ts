@@ -962,4 +962,8 @@ export const fr: Record<string, string> = {
   "journal.report.failed": "le rapport « {name} » n'a pas pu être produit (nouvel essai chaque minute) : {error}",
   "report.noData": "aucune donnée",
   "energy.pdf": "Rapport PDF",
+  "report.demand.one": "Frais de puissance : pointe {kw} kW × {price} par kW = {charge} (période de facturation du {from} au {to}).",
+  "report.demand.many": "Frais de puissance sur {n} périodes de facturation : {charge}.",
+  "report.demand.total": "Énergie et puissance : {total}.",
+  "report.prevPartial": "période précédente mesurée à {pct} %",
 };

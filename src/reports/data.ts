@@ -12,7 +12,7 @@
 import { Flag, INTERVAL_MS } from "../energy/counters.ts";
 import type { Bucket, EnergyStore } from "../energy/store.ts";
 import { circuitsOf, type EnergyConfig, type ResolvedMeter } from "../energy/structure.ts";
-import type { LocalClock, TariffConfig } from "../energy/tariffs.ts";
+import { TariffEvaluator, type LocalClock, type TariffConfig } from "../energy/tariffs.ts";
 import type { Commodity } from "../energy/units.ts";
 
 export const REPORT_KINDS = ["general", "detailed"] as const;
@@ -45,6 +45,8 @@ export interface ReportLine {
   previous: number | null;
   /** The previous period bucket for bucket (null: not measured, or no such bucket: a 30-day month beside a 31-day one). */
   previousBuckets: (number | null)[];
+  /** The previous period's own intervals: a comparison with a half-measured period says so. */
+  previousQuality: { expected: number; estimated: number; missing: number };
   costBuckets: (number | null)[];
   /** Highest 15-minute demand (kW, electricity) and the interval's start. */
   peakKw: number | null;
@@ -65,6 +67,11 @@ export interface ReportSection {
   total: ReportLine;
   /** Intervals of every meter read for this section, each meter once. */
   completeness: { expected: number; estimated: number; missing: number };
+  /**
+   * Electricity billed for demand: each billing period starting in the report's period, its peak
+   * 15-minute demand on the head meter and the charge (null: no demand price on that date).
+   */
+  demand?: { charge: number | null; periods: { from: number; to: number; peakKw: number; at: number | null; price: number | null }[] };
 }
 
 export interface ReportData {
@@ -165,6 +172,7 @@ function line(c: Ctx, id: string, label: string, members: ResolvedMeter[], withD
     cost,
     previous: prevSeen ? previous : null,
     previousBuckets,
+    previousQuality: quality(c, [...members, ...minus], c.prevFrom, c.from),
     costBuckets,
     peakKw: peak.kw,
     peakAt: peak.at,
@@ -174,13 +182,13 @@ function line(c: Ctx, id: string, label: string, members: ResolvedMeter[], withD
 }
 
 /** Intervals expected, estimated and missing over the members (each member's intervals count). */
-function quality(c: Ctx, members: ResolvedMeter[]): { expected: number; estimated: number; missing: number } {
-  const per = Math.max(0, Math.ceil((Math.min(c.to, c.until) - c.from) / INTERVAL_MS));
+function quality(c: Ctx, members: ResolvedMeter[], from = c.from, to = Math.min(c.to, c.until)): { expected: number; estimated: number; missing: number } {
+  const per = Math.max(0, Math.ceil((to - from) / INTERVAL_MS));
   let estimated = 0;
   let present = 0;
   const q = c.store.db.prepare("SELECT COUNT(*) AS n, SUM(CASE WHEN flags & ? THEN 1 ELSE 0 END) AS est, SUM(CASE WHEN flags & ? THEN 1 ELSE 0 END) AS miss FROM e_interval WHERE meter = ? AND ts >= ? AND ts < ?");
   for (const m of members) {
-    const r = q.get(Flag.ESTIMATED, Flag.MISSING, m.id, c.from, Math.min(c.to, c.until)) as { n: number; est: number | null; miss: number | null };
+    const r = q.get(Flag.ESTIMATED, Flag.MISSING, m.id, from, to) as { n: number; est: number | null; miss: number | null };
     present += r.n - (r.miss ?? 0);
     estimated += r.est ?? 0;
   }
@@ -275,7 +283,21 @@ export function gatherReport(src: ReportSource, req: ReportRequest): ReportData 
       }
       lines = lines.slice(0, 200);
     }
-    sections.push({ commodity: k, unit: UNITS[k], currency: currency(k), lines, total, completeness: quality(c, [...c.used]) });
+    const costCfg = (config.costs as TariffConfig[]).find((x) => x.commodity === k);
+    let demand: ReportSection["demand"];
+    if (elec && head && costCfg?.demand) {
+      const ev = new TariffEvaluator(costCfg, clock);
+      const periods: NonNullable<ReportSection["demand"]>["periods"] = [];
+      for (const m of store.buckets("month", from, to)) {
+        const bp = ev.billingPeriod(m + (costCfg.demand.billingStartDay - 1) * 86_400_000 + 12 * 3_600_000);
+        if (bp.from >= c.until) break;
+        const p = store.peakDemand(head.id, bp.from, Math.min(bp.to, c.until));
+        periods.push({ from: bp.from, to: bp.to, peakKw: p.kw, at: p.at ?? null, price: ev.demandPrice(bp.from) ?? null });
+      }
+      const charge = periods.reduce<number | null>((a, p) => (a === null || p.price === null ? null : a + p.price * p.peakKw), 0);
+      demand = { charge, periods };
+    }
+    sections.push({ commodity: k, unit: UNITS[k], currency: currency(k), lines, total, completeness: quality(c, [...c.used]), demand });
   }
   return { req, site: src.site, timezone: src.timezone, from, to, prevFrom, inProgress: now < to, generatedAt: now, bucket, starts, sections };
 }

@@ -68,7 +68,11 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
   const bucketName = t(`report.bucket.${d.bucket}`);
   const hourF = new Intl.DateTimeFormat(locale, { timeZone: d.timezone, hour: "2-digit", hourCycle: "h23" });
   const bucketLabel = (ts: number) => (d.bucket === "hour" ? hourF.format(ts) : d.bucket === "day" ? dayF.format(ts + 3_600_000) : monthF.format(ts + 12 * 3_600_000).replace(/\.$/, ""));
-  const change = (cur: number, prev: number | null) => (prev === null || prev === 0 ? "—" : `${cur >= prev ? "+" : "−"}${num(Math.abs((100 * (cur - prev)) / prev), 1)} %`);
+  const change = (cur: number, prev: number | null, approx = false) => (prev === null || prev === 0 ? "—" : `${approx ? "≈ " : ""}${cur >= prev ? "+" : "−"}${num(Math.abs((100 * (cur - prev)) / prev), 1)} %`);
+  /** Share measured, rounded down: 99.97 % measured is not "100 %". */
+  const measured = (q: Pick<ReportLine, "expected" | "estimated" | "missing">) => num(Math.min(incompleteShare(q) > 0 ? 99.9 : 100, Math.floor((1 - incompleteShare(q)) * 1000) / 10), 1);
+  /** The previous period was not fully measured: its figure and the change are approximate. */
+  const prevPartial = (l: ReportLine) => l.previous !== null && incompleteShare(l.previousQuality) > 0;
   const money = (x: number | null) => (x === null ? t("report.noTariff") : num(x, 2));
   const periodTitle = d.req.period === "week" ? `${titleF.format(d.from + 12 * 3_600_000)} – ${titleF.format(d.to - 12 * 3_600_000)}` : titleF.format(d.from + 12 * 3_600_000);
   const capital = (s: string) => s.charAt(0).toLocaleUpperCase(locale) + s.slice(1);
@@ -114,11 +118,25 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
         kpi(t("report.kpi.consumption"), unread(T) ? t("report.noData") : `${totalShare ? "≈ " : ""}${qty(T.value)} ${s.unit}`, undefined, totalShare > 0),
         kpi(t("report.kpi.cost"), unread(T) ? "—" : T.cost === null ? t("report.noTariff") : `${money(T.cost)} ${s.currency}`),
         s.commodity === "electricity" ? kpi(t("report.kpi.peak"), T.peakKw === null ? "—" : `${num(T.peakKw, 1)} kW`, T.peakAt === null ? undefined : dtF.format(T.peakAt)) : "",
-        kpi(t("report.kpi.previous"), T.previous === null ? t("report.noPrevious") : `${qty(T.previous)} ${s.unit}`, `${t("report.kpi.change")} ${change(T.value, T.previous)}`),
+        kpi(
+          t("report.kpi.previous"),
+          T.previous === null ? t("report.noPrevious") : `${prevPartial(T) ? "≈ " : ""}${qty(T.previous)} ${s.unit}`,
+          `${t("report.kpi.change")} ${change(T.value, T.previous, prevPartial(T) || totalShare > 0)}${prevPartial(T) ? ` — ${t("report.prevPartial", { pct: measured(T.previousQuality) })}` : ""}`,
+          prevPartial(T),
+        ),
       ],
       columnGap: 10,
       margin: [0, 2, 0, 8],
     });
+    if (s.demand?.periods.length) {
+      const dm = s.demand;
+      const one = dm.periods.length === 1 ? dm.periods[0]! : undefined;
+      const text = one
+        ? t("report.demand.one", { kw: num(one.peakKw, 1), price: one.price === null ? "—" : num(one.price, 2), charge: one.price === null ? t("report.noTariff") : `${money(one.price * one.peakKw)} ${s.currency}`, from: dateF.format(one.from), to: dateF.format(one.to - 1) })
+        : t("report.demand.many", { n: dm.periods.length, charge: dm.charge === null ? t("report.noTariff") : `${money(dm.charge)} ${s.currency}` });
+      const all = T.cost !== null && dm.charge !== null ? t("report.demand.total", { total: `${money(T.cost + dm.charge)} ${s.currency}` }) : "";
+      out.push({ text: [{ text: text }, all ? { text: `  ${all}`, bold: true } : ""], margin: [0, 0, 0, 6] });
+    }
     const held = T.held + s.lines.reduce((a, l) => a + (l.id === T.id ? 0 : l.held), 0);
     // Charts: consumption per bucket (this period beside the previous one), then cost.
     const future = d.starts.map((x) => x >= Math.min(d.to, d.generatedAt));
@@ -152,8 +170,8 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
       const r: Node[] = [
         { text: l.label, bold },
         none ? { text: "—", alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : share ? { text: `≈ ${qty(l.value)}`, alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : { text: qty(l.value), alignment: "right", bold },
-        { text: l.previous === null ? "—" : qty(l.previous), alignment: "right" },
-        { text: none ? "—" : change(l.value, l.previous), alignment: "right" },
+        prevPartial(l) ? { text: `≈ ${qty(l.previous!)}`, alignment: "right", color: WARN_INK, fillColor: WARN_FILL } : { text: l.previous === null ? "—" : qty(l.previous), alignment: "right" },
+        { text: none ? "—" : change(l.value, l.previous, prevPartial(l) || share > 0), alignment: "right" },
         { text: none ? "—" : money(l.cost), alignment: "right" },
       ];
       if (elec) r.push({ text: l.peakKw === null ? "—" : num(l.peakKw, 1), alignment: "right" }, { text: l.peakAt === null ? "—" : shortF.format(l.peakAt), fontSize: 7 });
@@ -161,7 +179,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
       return r;
     };
     const lines = s.lines.filter((l) => l.id !== T.id);
-    const widths = elec ? ["*", 60, 56, 44, 50, 36, 58, 46, 46] : ["*", 70, 66, 48, 60, 48, 48];
+    const widths = elec ? ["*", 58, 56, 54, 50, 36, 56, 44, 44] : ["*", 70, 66, 48, 60, 48, 48];
     out.push({ text: " ", fontSize: 4 });
     out.push({
       table: { headerRows: 1, widths, body: [head.map((h) => ({ text: h, style: "th" })), ...lines.map((l) => row(l)), row(T, true)] },
@@ -221,8 +239,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
     overall.estimated + overall.missing === 0
       ? t("report.footer.complete", { n: num(overall.expected) })
       : t("report.footer.incomplete", {
-          // Rounded down: 99.97 % measured is not "100 %".
-          good: num(Math.min(99.9, Math.floor((1 - incompleteShare(overall)) * 1000) / 10), 1),
+          good: measured(overall),
           n: num(overall.expected),
           est: pct(overall.expected ? overall.estimated / overall.expected : 0),
           miss: pct(overall.expected ? overall.missing / overall.expected : 0),
