@@ -65,11 +65,20 @@ describe("/reports", () => {
     await page.screenshot({ path: artifact("reports-page.png"), fullPage: true });
     const row = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'report.schedule.create'").get() as { actor: string; message: string };
     expect(row.actor).toBe("ada");
+    // Edited: the form comes back filled in; the change is journaled too.
+    await page.click("a[href^='/reports?edit=']");
+    expect(await page.inputValue("input[name=name]")).toBe("Direction générale");
+    await page.fill("input[name=recipients]", "direction@example.org, finance@example.org");
+    await page.click("form[action='/reports/schedules'] button[type=submit]");
+    await page.waitForURL(/ok=1/);
+    expect(await page.locator("table.list tbody tr").count()).toBe(1);
+    expect(await page.locator("table.list tbody").innerText()).toContain("direction@example.org, finance@example.org");
+    expect((busbar.db.sqlite.query("SELECT actor FROM events WHERE type = 'report.schedule.update'").get() as { actor: string }).actor).toBe("ada");
     await page.click("form[action$='/run'] button");
     await page.waitForURL(/ok=1/);
     await waitFor("report mail", () => smtp.messages.length === 1, 15_000, 100);
     const m = smtp.messages[0]!;
-    expect(m.to).toEqual(["direction@example.org"]);
+    expect(m.to.sort()).toEqual(["direction@example.org", "finance@example.org"]);
     expect(m.data).toMatch(/Content-Type: application\/pdf;\s+name=Edifice-de-demonstration-Quebec-general-\d{4}-\d{2}\.pdf/);
     expect((busbar.db.sqlite.query("SELECT actor FROM events WHERE type = 'report.run'").get() as { actor: string }).actor).toBe("ada");
     await context.close();

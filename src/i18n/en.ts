@@ -966,4 +966,6 @@ export const en: Record<string, string> = {
   "report.demand.many": "Demand charges over {n} billing periods: {charge}.",
   "report.demand.total": "Energy and demand: {total}.",
   "report.prevPartial": "previous period {pct} % measured",
+  "reports.edit": "Edit",
+  "reports.editBtn": "Edit",
 };

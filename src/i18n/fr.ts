@@ -966,4 +966,6 @@ export const fr: Record<string, string> = {
   "report.demand.many": "Frais de puissance sur {n} périodes de facturation : {charge}.",
   "report.demand.total": "Énergie et puissance : {total}.",
   "report.prevPartial": "période précédente mesurée à {pct} %",
+  "reports.edit": "Modifier",
+  "reports.editBtn": "Modifier",
 };

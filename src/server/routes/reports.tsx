@@ -52,6 +52,7 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
         lastMonth={lastMonth}
         items={items(req.lang)}
         schedules={scheduler()?.list() ?? []}
+        editing={c.req.query("edit") ? scheduler()?.get(Number(c.req.query("edit"))) : undefined}
         channels={(ctx.notify?.channels() ?? []).filter((ch) => ch.type === "email").map((ch) => ({ id: ch.id, name: ch.name }))}
         ok={extra.ok ?? c.req.query("ok")}
         error={extra.error}
@@ -118,12 +119,14 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
       items: all(b, "item").slice(0, 200),
       channelId: Number(str(b.channel)),
       recipients: str(b.recipients).split(/[,;\s]+/).filter(Boolean),
-      enabled: str(b.enabled) !== "no",
+      enabled: str(b.enabled) === "yes",
     };
     if (!FREQUENCIES.includes(input.frequency)) return page(c, { error: `frequency: ${FREQUENCIES.join(", ")}` }, 400);
     const errors = s.validate(input);
     if (errors.length) return page(c, { error: errors.join("; ") }, 400);
-    s.save(str(b.id) ? Number(str(b.id)) : undefined, input, authOf(c).user!.name);
+    const editId = str(b.id) ? Number(str(b.id)) : undefined;
+    if (editId !== undefined && !s.get(editId)) return page(c, { error: "no such schedule" }, 400);
+    s.save(editId, input, authOf(c).user!.name);
     return c.redirect("/reports?ok=1", 303);
   });
   app.post("/reports/schedules/:id/delete", (c) => {
