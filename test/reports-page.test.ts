@@ -96,4 +96,27 @@ describe("/reports", () => {
     expect((busbar.db.sqlite.query("SELECT actor FROM events WHERE type = 'report.download'").get() as { actor: string }).actor).toBe("max");
     await context.close();
   }, 60_000);
+
+  it("Busbar restarted after missing three months sends the monthly report once, and not again at the next start", async () => {
+    const start = () => startBusbar({ site: sim.servedSite, dbPath: join(dir, "busbar.db"), httpPort: 0, httpHost: "127.0.0.1", kiosk: KIOSK, log: () => {}, sim });
+    const id = busbar.reports!.list()[0]!.id;
+    await busbar.stop();
+    // Down since before the last three month ends: the schedule last sent four months ago.
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(join(dir, "busbar.db"));
+    const s = busbar.reports!;
+    let old = s.lastComplete("monthly", Date.now());
+    for (let k = 0; k < 3; k++) old = s.periodStart("monthly", old - 1);
+    db.run("UPDATE report_schedules SET last_period = ? WHERE id = ?", [old, id]);
+    db.close();
+    const before = smtp.messages.length;
+    busbar = await start();
+    await waitFor("the late report", () => smtp.messages.length === before + 1, 20_000, 100);
+    const row = busbar.db.sqlite.query("SELECT message FROM events WHERE type = 'report.queued' ORDER BY id DESC LIMIT 1").get() as { message: string };
+    expect(row.message).toContain("(2 période(s) antérieure(s) non envoyée(s))");
+    await busbar.stop();
+    busbar = await start();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(smtp.messages.length).toBe(before + 1);
+  }, 60_000);
 });

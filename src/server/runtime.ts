@@ -93,6 +93,8 @@ export interface Busbar {
   history: History | undefined;
   /** Alarm notifications and their outbox (src/notify). */
   notify: Notifier;
+  /** Scheduled reports (absent without energy meters). */
+  reports: ReportScheduler | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -302,6 +304,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     history,
     energy,
     notify,
+    reports,
     url,
     port: server.port!,
     async stop() {
