@@ -12,6 +12,7 @@ import { openHistoryDb } from "../src/historian/store.ts";
 import { Notifier } from "../src/notify/notifier.ts";
 import { SecretBox } from "../src/notify/secret-box.ts";
 import { closeReportPool, runReport } from "../src/reports/pool.ts";
+import { parseReportQuery } from "../src/reports/query.ts";
 import { ReportScheduler, type EnergySource } from "../src/reports/schedules.ts";
 import { artifact } from "./helpers/browser.ts";
 import { waitFor } from "./helpers/peers.ts";
@@ -235,4 +236,37 @@ describe("reports", () => {
     copyFileSync(file, artifact("report-detailed-year.pdf"));
     expect(readFileSync(artifact("report-detailed-year.pdf")).length).toBeGreaterThan(10_000);
   }, 60_000);
+
+  it("refuses any malformed report query or schedule with a reason, never a throw (fuzzed)", () => {
+    let seed = 13;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    const junk = () => pick(["", "0", "-1", "1e3", "2026", "13", "12", "1.5", "NaN", "month", "year", "fr", "en", "de", "general", "detailed", "circuit:hvac", "zone:x", "meter:", "x".repeat(5000), "\u0000", "circuit:" + "a".repeat(65), "__proto__", "constructor"]);
+    const now = clock.fromLocal(2026, 11, 15);
+    let ok = 0;
+    for (let i = 0; i < 5000; i++) {
+      const q: Record<string, string | undefined> = {};
+      const valid: Record<string, string[]> = { kind: ["general", "detailed"], period: ["month", "year"], year: ["2025", "2026", "2027"], month: ["1", "10", "12"], lang: ["fr", "en"] };
+      for (const k of Object.keys(valid)) if (rnd() < 0.9) q[k] = rnd() < 0.8 ? pick(valid[k]!) : junk();
+      const items = Array.from({ length: Math.floor(rnd() * 3) }, () => (rnd() < 0.7 ? pick(["circuit:hvac", "meter:H1"]) : junk()));
+      const r = parseReportQuery((k) => q[k], () => items, clock, "fr", now);
+      if (typeof r === "string") continue;
+      ok++;
+      expect(["general", "detailed"]).toContain(r.kind);
+      expect(r.year >= 2000 && r.year <= 2100 && r.month >= 1 && r.month <= 12).toBe(true);
+      expect(clock.fromLocal(r.year, r.period === "year" ? 1 : r.month, 1)).toBeLessThanOrEqual(now);
+    }
+    expect(ok).toBeGreaterThan(0);
+    const db = openDatabase(":memory:");
+    const n = new Notifier({ sqlite: db.sqlite, journal: db.journal, box: SecretBox.forDatabase(":memory:", { BUSBAR_SECRET_KEY: "a".repeat(64) }), siteName: SITE, timezone: TZ, lang: "fr" });
+    const s = new ReportScheduler({ sqlite: db.sqlite, journal: db.journal, notifier: n, energy: () => source, site: SITE, timezone: TZ });
+    for (let i = 0; i < 2000; i++) {
+      const x = { name: junk(), frequency: junk(), kind: junk(), format: pick(["pdf", "csv", junk()]), lang: junk(), items: [junk()], channelId: Math.floor(rnd() * 3), recipients: [junk(), pick(["a@b.c", "bad", "<x@y>"])], enabled: rnd() < 0.5 };
+      const errors = s.validate(x as never);
+      expect(errors.length).toBeGreaterThan(0); // no e-mail channel exists: never valid
+      expect(() => s.save(undefined, x as never, "fuzz")).toThrow();
+    }
+    expect((db.sqlite.query("SELECT COUNT(*) AS n FROM report_schedules").get() as { n: number }).n).toBe(0);
+    db.close();
+  });
 });

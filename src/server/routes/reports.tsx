@@ -1,8 +1,9 @@
 import type { Context, Hono } from "hono";
 import { circuitsOf } from "../../energy/structure.ts";
 import { LocalClock } from "../../energy/tariffs.ts";
-import { isLang, t } from "../../i18n/index.ts";
-import { REPORT_KINDS, type ReportKind, type ReportRequest } from "../../reports/data.ts";
+import { t } from "../../i18n/index.ts";
+import type { ReportKind } from "../../reports/data.ts";
+import { parseReportQuery } from "../../reports/query.ts";
 import { runReport } from "../../reports/pool.ts";
 import { reportFileName, ReportScheduler, FREQUENCIES, type Frequency, type ScheduleInput } from "../../reports/schedules.ts";
 import { reportJobSource } from "../../reports/source.ts";
@@ -61,24 +62,7 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
     );
   };
 
-  /** The report a query asks for, or what is wrong with it. */
-  const request = (q: (k: string) => string | undefined, qs: (k: string) => string[] | undefined): ReportRequest | string => {
-    const kind = (q("kind") ?? "general") as ReportKind;
-    const period = q("period") ?? "month";
-    const year = Number(q("year"));
-    const month = Number(q("month") ?? 1);
-    const lang = q("lang") ?? siteLang;
-    const list = (qs("item") ?? []).slice(0, 200);
-    if (!REPORT_KINDS.includes(kind)) return "kind: general or detailed";
-    if (period !== "month" && period !== "year") return "period: month or year";
-    if (!Number.isInteger(year) || year < 2000 || year > 2100) return "year: 2000–2100";
-    if (!Number.isInteger(month) || month < 1 || month > 12) return "month: 1–12";
-    if (!isLang(lang)) return "lang: fr or en";
-    for (const i of list) if (!/^(circuit|zone|meter):[A-Za-z0-9_.:-]{1,64}$/.test(i)) return `item: "${i.slice(0, 60)}" (circuit:ID, zone:ID or meter:ID)`;
-    const from = clock.fromLocal(year, period === "year" ? 1 : month, 1);
-    if (from > Date.now()) return "that period has not started yet";
-    return { kind, period, year, month, lang, items: list };
-  };
+  const request = (q: (k: string) => string | undefined, qs: (k: string) => string[] | undefined) => parseReportQuery(q, qs, clock, siteLang);
 
   const download = async (c: Context) => {
     const src = reportJobSource(ctx);
