@@ -12,7 +12,7 @@ import { incompleteShare, type ReportData, type ReportLine, type ReportSection }
 import { reportFonts } from "./fonts.ts";
 
 let fontsReady = false;
-function setupFonts(): void {
+export function setupFonts(): void {
   if (fontsReady) return;
   const vfs = (pdfmake as unknown as { virtualfs: { writeFileSync(name: string, data: Uint8Array): void } }).virtualfs;
   for (const [name, data] of Object.entries(reportFonts())) vfs.writeFileSync(name, data);

@@ -1,6 +1,7 @@
 /**
  * The report pool: piscina, one thread (the machine runs polling, pages and the historian too; a
- * second report waits its turn), started on first use and gone after a minute idle.
+ * second report waits its turn), started on first use (or when /reports is opened) and gone after
+ * five minutes idle.
  *
  * Inside the compiled binary piscina would start `__dirname/worker.js`, a file the binary does not
  * have: scripts/build.ts rewrites that path to globalThis.__busbarPiscinaWorker, set here to the
@@ -23,7 +24,7 @@ function entry(): string {
 }
 
 export function reportPool(): Piscina {
-  pool ??= new Piscina({ filename: entry(), minThreads: 0, maxThreads: 1, idleTimeout: 60_000, maxQueue: 20 });
+  pool ??= new Piscina({ filename: entry(), minThreads: 0, maxThreads: 1, idleTimeout: 5 * 60_000, maxQueue: 20 });
   return pool;
 }
 
@@ -31,6 +32,13 @@ export function reportPool(): Piscina {
 export async function runReport(job: ReportJob): Promise<Uint8Array> {
   const r = (await reportPool().run(job)) as Uint8Array;
   return r instanceof Uint8Array ? r : new Uint8Array(r);
+}
+
+/** Starts the pool's thread ahead of a report (the /reports page); errors are the report's to tell. */
+export function warmReportPool(): void {
+  void reportPool()
+    .run({ warm: true })
+    .catch(() => {});
 }
 
 /** Threads the pool runs now (the CLI and tests show that the job ran off the main thread). */

@@ -9,7 +9,7 @@ import type { EnergyConfig, ResolvedMeter } from "../energy/structure.ts";
 import { LocalClock } from "../energy/tariffs.ts";
 import { reportCsv } from "./csv.ts";
 import { gatherReport, type ReportRequest } from "./data.ts";
-import { renderPdf } from "./pdf.ts";
+import { renderPdf, setupFonts } from "./pdf.ts";
 
 export interface ReportJob {
   /** The database file holding the energy tables (the history file when the historian runs). */
@@ -24,7 +24,12 @@ export interface ReportJob {
   now?: number;
 }
 
-export default async function runReportJob(job: ReportJob): Promise<Uint8Array> {
+export default async function runReportJob(job: ReportJob | { warm: true }): Promise<Uint8Array> {
+  if ("warm" in job) {
+    // Someone opened /reports: the thread, pdfmake and the fonts are ready before they click.
+    setupFonts();
+    return new Uint8Array(0);
+  }
   // A connection per job (about a millisecond): a restore swaps the file, and a kept connection
   // would go on reading the old one.
   const db = new Database(job.dbPath);

@@ -4,7 +4,7 @@ import { LocalClock } from "../../energy/tariffs.ts";
 import { t } from "../../i18n/index.ts";
 import type { ReportKind } from "../../reports/data.ts";
 import { parseReportQuery } from "../../reports/query.ts";
-import { runReport } from "../../reports/pool.ts";
+import { runReport, warmReportPool } from "../../reports/pool.ts";
 import { reportFileName, ReportScheduler, FREQUENCIES, type Frequency, type ScheduleInput } from "../../reports/schedules.ts";
 import { reportJobSource } from "../../reports/source.ts";
 import { ReportsPage } from "../../views/reports-page.tsx";
@@ -81,7 +81,10 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
     journal.append({ type: "report.download", source: name, actor: user, message: t(siteLang, "journal.report.download", { user, name }), data: { ...r, bytes: bytes.length } });
     return new Response(bytes as unknown as BodyInit, { headers: { "content-type": "application/pdf", "content-disposition": `attachment; filename="${name}"`, "cache-control": "no-store" } });
   };
-  app.get("/reports", (c) => page(c));
+  app.get("/reports", (c) => {
+    if (ctx.energy) warmReportPool();
+    return page(c);
+  });
   app.get("/reports/report.pdf", download);
   app.get("/api/reports/report.pdf", download);
   app.get("/api/reports/schedules", (c) => c.json(scheduler()?.list() ?? []));
