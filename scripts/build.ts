@@ -23,8 +23,8 @@ const embedFiles: BunPlugin = {
 /**
  * piscina starts `__dirname/worker.js` for each pool thread: a file the binary does not have. Its
  * path becomes globalThis.__busbarPiscinaWorker (set by src/reports/pool.ts to the binary's own
- * src/reports/pool-worker.ts entrypoint, piscina's bootstrap + the report job); the report font is
- * rendered into src/reports/fonts.ts.
+ * src/workers/report-pool.ts entrypoint, which gets piscina's bootstrap put at its top); the report
+ * font is rendered into src/reports/fonts.ts.
  */
 const reportPool: BunPlugin = {
   name: "report-pool",
@@ -36,6 +36,7 @@ const reportPool: BunPlugin = {
       if (!src.includes(from)) throw new Error("piscina changed how it finds worker.js: update scripts/build.ts");
       return { contents: src.replace(from, `(globalThis.__busbarPiscinaWorker || ${from})`), loader: "js" };
     });
+    build.onLoad({ filter: /[\\/]src[\\/]workers[\\/]report-pool\.ts$/ }, (args) => ({ contents: `import "piscina/dist/worker.js";\n${readFileSync(args.path, "utf8")}`, loader: "ts" }));
     build.onLoad({ filter: /[\\/]src[\\/]reports[\\/]fonts\.ts$/ }, () => {
       const files = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf"];
       const body = files.map((f) => `${JSON.stringify(f)}: Buffer.from(${JSON.stringify(readFileSync(join(root, "data/fonts", f)).toString("base64"))}, "base64")`).join(",\n");
@@ -44,7 +45,7 @@ const reportPool: BunPlugin = {
   },
 };
 
-export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/drivers/bacnet/worker.ts", "src/historian/backup-worker.ts", "src/reports/pool-worker.ts"];
+export const WORKER_ENTRYPOINTS = ["src/workers/modbus-bus.ts", "src/workers/bacnet-port.ts", "src/workers/history-backup.ts", "src/workers/report-pool.ts"];
 
 export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
   rmSync(outfile, { force: true });

@@ -1,6 +1,6 @@
 /**
  * What a report says, gathered from the energy store: plain, serializable numbers (the PDF and the
- * CSV are drawn from the same object). Runs inside the report worker (src/reports/worker.ts), which
+ * CSV are drawn from the same object). Runs inside the report pool (src/reports/job.ts), which
  * opens the energy tables itself: a yearly detailed report reads ~500k intervals for the peaks, and
  * the main thread must not.
  *

@@ -6,4 +6,3 @@ declare module "pdfmake" {
   };
   export default pdfmake;
 }
-declare module "piscina/dist/worker.js";

@@ -5,22 +5,22 @@
  *
  * Inside the compiled binary piscina would start `__dirname/worker.js`, a file the binary does not
  * have: scripts/build.ts rewrites that path to globalThis.__busbarPiscinaWorker, set here to the
- * binary's own entrypoint src/reports/pool-worker.ts (piscina's bootstrap + the job).
+ * binary's own entrypoint src/workers/report-pool.ts (piscina's bootstrap + the job).
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Piscina from "piscina";
-import type { ReportJob } from "./worker.ts";
+import type { ReportJob } from "./job.ts";
 
 let pool: Piscina | undefined;
 
 function entry(): string {
   if (import.meta.url.includes("$bunfs")) {
-    const file = fileURLToPath(new URL("./reports/pool-worker.ts", import.meta.url));
+    const file = fileURLToPath(new URL("./workers/report-pool.ts", import.meta.url));
     (globalThis as { __busbarPiscinaWorker?: string }).__busbarPiscinaWorker = file;
     return file;
   }
-  return join(import.meta.dirname, "worker.ts");
+  return join(import.meta.dirname, "../workers/report-pool.ts");
 }
 
 export function reportPool(): Piscina {

@@ -22,7 +22,7 @@ import type { Journal } from "../journal/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { REPORT_KINDS, type ReportKind, type ReportRequest } from "./data.ts";
 import { runReport } from "./pool.ts";
-import type { ReportJob } from "./worker.ts";
+import type { ReportJob } from "./job.ts";
 
 export const FREQUENCIES = ["daily", "weekly", "monthly", "yearly"] as const;
 export type Frequency = (typeof FREQUENCIES)[number];

@@ -1,5 +1,5 @@
 /**
- * The report job, run in the piscina pool (src/reports/pool.ts): reads the energy tables through
+ * The report job, run in the piscina pool (src/reports/pool.ts, thread entry src/workers/report-pool.ts): reads the energy tables through
  * its own SQLite connection (WAL: the main thread keeps writing meanwhile) and returns the file.
  * Nothing here runs on the main thread, so a yearly detailed report never stalls pages or polling.
  */
