@@ -4,4 +4,6 @@
  * compiled binary there is no piscina/dist/worker.js to start, so scripts/build.ts puts piscina's
  * bootstrap at the top of this entrypoint and points piscina at it.
  */
-export { default } from "../reports/job.ts";
+import runReportJob from "../reports/job.ts";
+
+export default runReportJob;
