@@ -179,10 +179,10 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
       return r;
     };
     const lines = s.lines.filter((l) => l.id !== T.id);
-    const widths = elec ? ["*", 58, 56, 54, 50, 36, 56, 44, 44] : ["*", 70, 66, 48, 60, 48, 48];
+    const widths = elec ? ["*", 64, 56, 54, 50, 36, 56, 44, 44] : ["*", 70, 66, 48, 60, 48, 48];
     out.push({ text: " ", fontSize: 4 });
     out.push({
-      table: { headerRows: 1, widths, body: [head.map((h) => ({ text: h, style: "th" })), ...lines.map((l) => row(l)), row(T, true)] },
+      table: { headerRows: 1, widths, body: [head.map((h, i) => ({ text: h, style: "th", alignment: i === 0 || (elec && i === 6) ? "left" : "right" })), ...lines.map((l) => row(l)), row(T, true)] },
       layout: tableLayout,
       fontSize: 8,
     });
@@ -217,7 +217,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
     const out: Node[] = [{ text: t("report.table.buckets", { bucket: bucketName, unit: s.unit }), style: "h3" }];
     if (d.bucket === "month" || d.bucket === "hour") {
       // Lines down, months across.
-      const head = [t("report.col.line"), ...d.starts.map(bucketLabel), t("report.col.total")].map((h) => ({ text: h, style: "th" }));
+      const head = [{ text: t("report.col.line"), style: "th" }, ...[...d.starts.map(bucketLabel), t("report.col.total")].map((h) => ({ text: h, style: "th", alignment: "right" }))];
       const row = (l: ReportLine, bold = false) => [{ text: l.label, bold }, ...l.buckets.map((v, i) => cell(v, l.bucketFlags[i]!, future[i]!)), incompleteShare(l) ? { text: `≈ ${qty(l.value)}`, alignment: "right", bold, color: WARN_INK, fillColor: WARN_FILL } : { text: qty(l.value), alignment: "right", bold }];
       out.push({ table: { headerRows: 1, widths: ["*", ...d.starts.map(() => 38), 46], body: [head, ...lines.map((l) => row(l)), row(total, true)] }, layout: tableLayout, fontSize: 6.5 });
     } else {
@@ -226,7 +226,7 @@ export function reportDefinition(d: ReportData): Record<string, unknown> {
       for (let k = 0; k < lines.length; k += per) {
         const chunk = lines.slice(k, k + per);
         const cols = k + per >= lines.length ? [...chunk, total] : chunk;
-        const head = [t("report.bucket.day"), ...cols.map((l) => l.label)].map((h) => ({ text: h, style: "th" }));
+        const head = [{ text: capital(t("report.bucket.day")), style: "th" }, ...cols.map((l) => ({ text: l.label, style: "th", alignment: "right" }))];
         const body = d.starts.map((ts, i) => [{ text: dateF.format(ts + 3_600_000) }, ...cols.map((l) => cell(l.buckets[i]!, l.bucketFlags[i]!, future[i]!))]);
         out.push({ table: { headerRows: 1, widths: [58, ...cols.map(() => "*")], body: [head, ...body] }, layout: tableLayout, fontSize: 7, margin: [0, 0, 0, 8] });
       }
