@@ -6,7 +6,7 @@ import type { ComputedPoints } from "../points/computed.ts";
 import { Quality } from "../points/quality.ts";
 import { EnergyService } from "./service.ts";
 import { EnergyStore } from "./store.ts";
-import { energySchema, validateEnergy } from "./structure.ts";
+import { energySchema, validateEnergy, type ResolvedMeter } from "./structure.ts";
 import { costSchema } from "./tariffs.ts";
 import * as z from "zod";
 
@@ -15,6 +15,16 @@ export interface Energy {
   service: EnergyService;
   store: EnergyStore;
   stop(): void;
+}
+
+/** A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3"). */
+export function labelMeters(site: Site, meters: ResolvedMeter[]): ResolvedMeter[] {
+  const deviceLabels = new Map(site.devices.map((d) => [d.id, d.label]));
+  for (const m of meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
+  return meters;
 }
 
 /**
@@ -46,12 +56,7 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
 export function siteMeters(site: Site): ReturnType<typeof validateEnergy> {
   // The site loader already refused errors; this resolves units and sub-meter exclusions.
   const r = validateEnergy(site.energy, siteUnits(site, site.profiles));
-  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
-  const deviceLabels = new Map(site.devices.map((d) => [d.id, d.label]));
-  for (const m of r.meters) {
-    const dl = deviceLabels.get(m.point.split(".")[0]!);
-    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
-  }
+  labelMeters(site, r.meters);
   return r;
 }
 

@@ -28,6 +28,9 @@ import { startHistory, type History, type Restart } from "../historian/runtime.t
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
 import { Notifier } from "../notify/notifier.ts";
+import { closeReportPool } from "../reports/pool.ts";
+import { ReportScheduler } from "../reports/schedules.ts";
+import { reportJobSource } from "../reports/source.ts";
 import { SecretBox } from "../notify/secret-box.ts";
 
 /**
@@ -90,6 +93,8 @@ export interface Busbar {
   history: History | undefined;
   /** Alarm notifications and their outbox (src/notify). */
   notify: Notifier;
+  /** Scheduled reports (absent without energy meters). */
+  reports: ReportScheduler | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -208,6 +213,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
+  // Scheduled reports: after energy (their data) and the notifier (their outbox); a report due while
+  // Busbar was down goes now, once (src/reports/schedules.ts).
+  const reports = energy ? new ReportScheduler({ sqlite: db.sqlite, journal, notifier: notify, energy: () => reportJobSource({ energy, site }), site: site.site.name, timezone: site.site.timezone, lang, log }) : undefined;
+  reports?.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -243,7 +252,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid, reports };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -264,6 +273,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    await reports?.stop();
     energy?.stop();
     history?.stop();
     await notify.stop();
@@ -294,6 +304,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     history,
     energy,
     notify,
+    reports,
     url,
     port: server.port!,
     async stop() {
@@ -305,6 +316,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      await reports?.stop();
+      await closeReportPool();
       energy?.stop();
       history?.stop();
       await notify.stop();
