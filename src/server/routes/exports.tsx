@@ -10,6 +10,7 @@ import { parseTimeFilter } from "../../journal/time.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * CSV downloads (maintenance and admin, policy.ts): device history and alarm history, streamed.
@@ -36,7 +37,7 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
       headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"`, "cache-control": "no-store" },
     });
   const log = (who: string, what: string, data: Record<string, unknown>) =>
-    journal.append({ type: "export.csv", source: what, actor: who, message: t(siteLang, "journal.export.data", { user: who, what: t(siteLang, `export.what.${what}`) }), data });
+    journal.append({ type: "export.csv", source: what, actor: who, ...journalText(siteLang, "journal.export.data", { user: who, what: { key: `export.what.${what}` } }), data });
 
   app.get("/export", (c) => {
     const stored = ctx.history ? ctx.live.registry.points.filter((p) => ctx.history!.historian.points[p.index]?.store) : [];

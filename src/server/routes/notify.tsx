@@ -9,6 +9,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * Notification administration (admin only, policy.ts): channels, rules, users' e-mail addresses,
@@ -49,7 +50,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
 
   const log = (c: Context, what: string, data: Record<string, unknown>) => {
     const user = authOf(c).user!.name;
-    journal.append({ type: "config.notify", source: "notify", actor: user, message: t(siteLang, "journal.config.notify", { what, user }), data });
+    journal.append({ type: "config.notify", source: "notify", actor: user, ...journalText(siteLang, "journal.config.notify", { what, user }), data });
   };
   const id = (c: Context) => {
     const n = Number(c.req.param("id"));
@@ -112,7 +113,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     if (ch.type === "email" && !/^[^@\s<>]+@[^@\s<>]+$/.test(to)) return page(c, { problems: ["to: an e-mail address"] }, 400);
     const res = await notify.sendTest(ch.id, to ? [to] : []);
     const user = authOf(c).user!.name;
-    journal.append({ type: "notify.test", source: ch.name, actor: user, message: t(siteLang, "journal.notify.test", { channel: ch.name, user, answer: res.answer.slice(0, 200) }), data: { channel: ch.id, ok: res.ok, answer: res.answer, to } });
+    journal.append({ type: "notify.test", source: ch.name, actor: user, ...journalText(siteLang, "journal.notify.test", { channel: ch.name, user, answer: res.answer.slice(0, 200) }), data: { channel: ch.id, ok: res.ok, answer: res.answer, to } });
     if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(res, res.ok ? 200 : 502);
     return page(c, { test: { channel: ch.id, ...res } }, res.ok ? 200 : 502);
   });
