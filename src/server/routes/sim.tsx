@@ -70,7 +70,9 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
     const req = pageRequest(c, site.site.language);
     if (!sim) return c.text(t(req.lang, "sim.none"), 404);
     const mg = ctx.microgrid?.status();
-    const gdp = mg && gdpRequest() ? { active: mg.gdp.active, request: mg.gdp.request, setpointKw: mg.gdp.setpointKw } : null;
+    const rq = gdpRequest();
+    // The request as written (the controller's status follows at its next tick).
+    const gdp = mg && rq ? { active: mg.gdp.active, request: ctx.live.value(rq).value === 1, setpointKw: mg.gdp.setpointKw } : null;
     return c.html(<SimPage req={req} siteName={site.site.name} site={site} status={sim.status()} gdp={gdp} csrf={authOf(c).csrf} ok={c.req.query("ok")} err={c.req.query("err")} />);
   });
 
