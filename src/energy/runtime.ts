@@ -9,6 +9,7 @@ import { EnergyStore } from "./store.ts";
 import { energySchema, validateEnergy, type ResolvedMeter } from "./structure.ts";
 import { costSchema } from "./tariffs.ts";
 import * as z from "zod";
+import { journalText } from "../journal/i18n.ts";
 
 /** The running energy part: its service (live feed, computed values) and store (the pages' data). */
 export interface Energy {
@@ -37,9 +38,10 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   if (!e.meters.length) return undefined;
   const { meters, warnings } = siteMeters(o.site);
   // Warnings never stop a start (the site file was accepted), but someone must read them.
-  for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
+  const lang = o.site.site.language;
+  for (const w of warnings) o.journal.append({ type: "energy.config", ...journalText(lang, "journal.energy.warning", { path: w.path, message: w.message }) });
   const store = new EnergyStore(o.db, o.site.site.timezone);
-  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
+  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings, lang });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them
   // like any point. A value that cannot be known (no tariff) is not-available, never 0.
   const publish = () => {
@@ -74,13 +76,13 @@ export function applySavedEnergy(site: Site, settings: Database, journal?: Journ
     if (structure) candidate = energySchema.parse(JSON.parse(structure));
     if (costs) candidate = { ...candidate, costs: z.array(costSchema).parse(JSON.parse(costs)) };
   } catch {
-    journal?.append({ type: "energy.config", message: "saved energy configuration unreadable: the site file's is in force" });
+    journal?.append({ type: "energy.config", ...journalText(site.site.language, "journal.energy.savedUnreadable") });
     return;
   }
   if (candidate === site.energy) return;
   const r = validateEnergy(candidate, siteUnits(site, site.profiles));
   if (r.errors.length) {
-    journal?.append({ type: "energy.config", message: `saved energy configuration no longer valid for this site (${r.errors[0]!.path}: ${r.errors[0]!.message}): the site file's is in force` });
+    journal?.append({ type: "energy.config", ...journalText(site.site.language, "journal.energy.savedInvalid", { path: r.errors[0]!.path, message: r.errors[0]!.message }) });
     return;
   }
   site.energy = candidate;

@@ -7,6 +7,7 @@ import { OffsetFormatter } from "../journal/time.ts";
 import { CHANNEL_TYPES, SECRET_FIELDS, sendOn, type Channel, type ChannelConfig, type ChannelType, type OutMessage } from "./channels.ts";
 import { alarmEventOf, quietUntil, ruleMatches, type AlarmEvent, type RuleConfig } from "./rules.ts";
 import type { SecretBox } from "./secret-box.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * Alarm notifications through a durable outbox.
@@ -322,7 +323,7 @@ export class Notifier {
           this.journal.append({
             type: "notify.failed",
             source: ch?.name ?? `channel ${row.channel_id}`,
-            message: this.m("journal.notify.failed", { id: row.id, channel: ch?.name ?? String(row.channel_id), attempts, error }),
+            ...journalText(this.o.lang, "journal.notify.failed", { id: row.id, channel: ch?.name ?? String(row.channel_id), attempts, error }),
             data: { outbox: row.id, channel: row.channel_id, attempts, error, subject: row.subject },
           });
         });

@@ -1,4 +1,4 @@
-import type { Site } from "../config/site.ts";
+import { siteNames, type Site } from "../config/site.ts";
 import { openDatabase, type BusbarDb } from "../db/database.ts";
 import { LiveView } from "../points/live.ts";
 import type { PointRegistry } from "../points/registry.ts";
@@ -32,6 +32,7 @@ import { closeReportPool } from "../reports/pool.ts";
 import { ReportScheduler } from "../reports/schedules.ts";
 import { reportJobSource } from "../reports/source.ts";
 import { SecretBox } from "../notify/secret-box.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -161,7 +162,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       alarms.onDeviceStatus(device, status);
     },
     workerRestart: (bus, reason) => {
-      journal.append({ type: "worker.restart", source: bus, message: t(lang, "journal.worker.restart", { bus, reason }), data: { reason } });
+      journal.append({ type: "worker.restart", source: bus, ...journalText(lang, "journal.worker.restart", { bus, reason }), data: { reason } });
     },
     event: (e) => {
       journal.append({ type: `device.${e.kind}`, source: e.source, device: e.source, message: e.message, data: e.data });
@@ -173,7 +174,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   journal.append({
     type: "system.start",
     source: site.site.name,
-    message: t(lang, "journal.system.start", { site: site.site.name }),
+    ...journalText(lang, "journal.system.start", { site: siteNames(site.site) }),
     data: {
       points: registry.points.length,
       buses: site.buses.length,
@@ -232,9 +233,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
-      const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
-      log(`[error] ${message}`);
-      journal.append({ type: "system.gateway", source: site.site.name, message });
+      const text = journalText(lang, "journal.system.gatewayFailed", { at: `${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}`, error: (e as Error).message });
+      log(`[error] ${t("en", "journal.system.gatewayFailed", { at: `${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}`, error: (e as Error).message })}`);
+      journal.append({ type: "system.gateway", source: site.site.name, ...text });
     }
   }
 
@@ -246,9 +247,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       const { startBacnetServer } = await import("../bacnet-server/index.ts");
       bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
     } catch (e) {
-      const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
-      log(`[error] ${message}`);
-      journal.append({ type: "system.bacnet", source: site.site.name, message });
+      const params = { port: opts.bacnetPort ?? site.bacnetServer.port, error: (e as Error).message };
+      log(`[error] ${t("en", "journal.system.bacnetFailed", params)}`);
+      journal.append({ type: "system.bacnet", source: site.site.name, ...journalText(lang, "journal.system.bacnetFailed", params) });
     }
   }
 
@@ -321,7 +322,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       energy?.stop();
       history?.stop();
       await notify.stop();
-      journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
+      journal.append({ type: "system.stop", source: site.site.name, ...journalText(lang, "journal.system.stop", { site: siteNames(site.site) }) });
       db.close();
     },
   };

@@ -14,6 +14,7 @@ import { energySchema, validateEnergy } from "../../energy/structure.ts";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * Energy pages and API (src/energy):
@@ -145,7 +146,12 @@ export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
         repriced = e.service.reprice(e.service.clock.fromLocal(y!, m!, d!), actor);
       }
     }
-    ctx.db.journal.append({ type: "energy.config", message: `energy configuration saved${structureChanged ? " (structure applies at the next start)" : ""}${repriced ? `; ${repriced} intervals repriced` : ""}`, actor });
+    const lang = site.site.language;
+    ctx.db.journal.append({
+      type: "energy.config",
+      ...journalText(lang, repriced ? "journal.energy.savedRepriced" : "journal.energy.saved", { user: actor, structure: structureChanged ? { key: "journal.energy.structureNext" } : "", n: repriced }),
+      actor,
+    });
     return c.json({ errors: [], warnings: r.warnings, saved: true, repriced, note: structureChanged ? "saved; tariffs in force now, structure at the next start" : "saved; tariffs in force now" });
   });
 }

@@ -15,6 +15,7 @@ import { fmtDate } from "../../views/alarms/ui.tsx";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * CSV downloads (maintenance and admin, policy.ts), streamed: device history, energy and cost,
@@ -48,7 +49,7 @@ export function registerExportRoutes(app: Hono, ctx: AppContext): void {
   const formatOf = (c: Context): CsvFormat | string => csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz, pageRequest(c, ctx.site.site.language).lang);
   const headers = (type: string, name: string) => ({ "content-type": type, "content-disposition": `attachment; filename="${name}"`, "cache-control": "no-store" });
   const log = (who: string, what: string, data: Record<string, unknown>) =>
-    journal.append({ type: "export.csv", source: what, actor: who, message: t(siteLang, "journal.export.data", { user: who, what: t(siteLang, `export.what.${what}`) }), data });
+    journal.append({ type: "export.csv", source: what, actor: who, ...journalText(siteLang, "journal.export.data", { user: who, what: { key: `export.what.${what}` } }), data });
   /** Named by the site's local date (an export at 20:00 in Montréal is still that day's). */
   const stamp = (ts: number) => fmtDate(ts, tz);
 

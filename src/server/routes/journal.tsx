@@ -12,6 +12,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * The journal page (signed-in users) and its CSV download (admin): UTF-8 with BOM, ISO 8601 times
@@ -84,7 +85,7 @@ export function registerJournalRoutes(app: Hono, ctx: AppContext): void {
       type: "journal.export",
       source: "journal",
       actor: who,
-      message: t(siteLang, "journal.export.csv", { user: who, filter: described || "*" }),
+      ...journalText(siteLang, "journal.export.csv", { user: who, filter: described || "*" }),
       data: { ...filter, sep },
     });
     // Named by the site's local date (an export at 20:00 in Montréal is still today's).
