@@ -1,4 +1,5 @@
 import type { Context, Hono } from "hono";
+import { journalText } from "../../journal/i18n.ts";
 import { circuitsOf } from "../../energy/structure.ts";
 import { LocalClock } from "../../energy/tariffs.ts";
 import { t } from "../../i18n/index.ts";
@@ -78,7 +79,7 @@ export function registerReportRoutes(app: Hono, ctx: AppContext): void {
     }
     const name = reportFileName(ctx.site.site.name, r.kind, r, "pdf");
     const user = authOf(c).user?.name ?? "";
-    journal.append({ type: "report.download", source: name, actor: user, message: t(siteLang, "journal.report.download", { user, name }), data: { ...r, bytes: bytes.length } });
+    journal.append({ type: "report.download", source: name, actor: user, ...journalText(siteLang, "journal.report.download", { user, name }), data: { ...r, bytes: bytes.length } });
     return new Response(bytes as unknown as BodyInit, { headers: { "content-type": "application/pdf", "content-disposition": `attachment; filename="${name}"`, "cache-control": "no-store" } });
   };
   app.get("/reports", (c) => {
