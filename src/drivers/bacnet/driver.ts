@@ -432,7 +432,8 @@ export class BacnetDriver {
   private segmentedTail: Promise<void> = Promise.resolve();
 
   private async request<T>(d: DeviceRun, fn: (addr: { address: string }) => Promise<T>): Promise<T> {
-    if (!segmentsReplies(d.iam?.segmentation ?? 3)) return this.requestNow(d, fn);
+    // Before its I-Am a device may segment too (we always say we accept segments): serialised as well.
+    if (d.iam && !segmentsReplies(d.iam.segmentation)) return this.requestNow(d, fn);
     const before = this.segmentedTail;
     let release!: () => void;
     this.segmentedTail = new Promise<void>((r) => (release = r));
