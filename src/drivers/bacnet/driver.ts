@@ -1,5 +1,5 @@
 import { BACnetClient } from "../../protocols/bacnet/client.ts";
-import { BacnetTransport } from "../../protocols/bacnet/transport.ts";
+import { BacnetTransport, RequestTimeouts } from "../../protocols/bacnet/transport.ts";
 import { Quality } from "../../points/quality.ts";
 import type { PointTable } from "../../points/table.ts";
 import { decodePoint, deviceFactorOf, encodeWriteValue, type AppValue } from "../../protocols/bacnet/decode.ts";
@@ -95,7 +95,7 @@ export class BacnetDriver {
   private totals = { requests: 0, errors: 0, timeouts: 0, exceptions: 0, badReplies: 0, notifications: 0 };
   private window = { requests: 0, responseMs: 0, maxMs: 0, busyMs: 0, notifications: 0, at: Date.now() };
   private readonly processId: number;
-  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private statsTimer: ReturnType<typeof setTimeout> | undefined;
   private scans: { id: number; low?: number; high?: number; found: IAmInfo[] }[] = [];
 
   constructor(
@@ -167,6 +167,7 @@ export class BacnetDriver {
       for (const p of cfg.points) this.pointOwner.set(p.index, run);
       return run;
     });
+    if (!opts.client) (this.client as any)._requestManager = new RequestTimeouts(bus.timeoutMs);
     this.guardReceive();
     this.client.on("iAm", (m: any) => this.onIAm(m));
     this.client.on("covNotify", (m: any) => this.onCov(m, true));
@@ -238,14 +239,14 @@ export class BacnetDriver {
       void this.foreignDeviceLoop(first);
       await registered;
     }
-    this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
+    this.scheduleStats();
     this.whoIs();
     await Promise.all(this.devices.map((d) => this.deviceLoop(d)));
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.statsTimer);
+    clearTimeout(this.statsTimer);
     for (const d of this.devices) d.wake?.();
     // Free the devices' subscription slots now rather than at the end of their lifetime (not awaited:
     // a stopping worker has a few tens of milliseconds).
@@ -396,6 +397,7 @@ export class BacnetDriver {
         await this.pollOnce(d, false);
         d.cycleMs = Date.now() - started;
         d.lastGoodAt = Date.now();
+        this.maybeStats();
       } catch (e) {
         const f = e instanceof DeviceFailure ? e.failure : classifyFailure(e);
         this.failDevice(d, f.text, f.kind === "timeout" ? "comm-fail" : "bad-reply");
@@ -866,6 +868,22 @@ export class BacnetDriver {
 
   private postStats(): void {
     this.post({ type: "stats", stats: this.stats() });
+    this.scheduleStats();
+  }
+
+  /**
+   * Statistics go out every second, preferably from a poll cycle's own wake-up (maybeStats); this
+   * timer fires only when no cycle came in time (devices unreachable, long poll periods).
+   */
+  private scheduleStats(): void {
+    clearTimeout(this.statsTimer);
+    // Later than the next cycle would post them, so the two never wake the loop one after the other.
+    if (!this.stopped) this.statsTimer = setTimeout(() => this.postStats(), STATS_EVERY_MS + 500);
+  }
+
+  /** After a poll cycle: post the statistics now if they are nearly due, saving the timer's wake-up. */
+  private maybeStats(): void {
+    if (Date.now() - this.window.at >= STATS_EVERY_MS - 200) this.postStats();
   }
 }
 

@@ -78,3 +78,49 @@ export class BacnetTransport extends EventEmitter {
     this._server.close();
   }
 }
+
+/**
+ * Pending confirmed requests by invoke id, replacing the library's request manager (same three
+ * methods). That one keeps answered requests in a list until a sweep timer, armed at the oldest
+ * request's timeout, finds them: every request costs an event-loop wake-up one timeout later,
+ * answered or not. Here an answer clears its request's own timer, so a port polling once a second
+ * wakes only for its poll and its answers (a wake-up of an idle Bun loop costs ~0.1–0.3 ms CPU).
+ */
+export class RequestTimeouts {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  add(invokeId: number): Promise<any> {
+    return new Promise((resolve, reject) => {
+      // A reused invoke id (256 of them) replaces a request that can no longer be told apart.
+      this.pending.get(invokeId)?.reject(new Error("ERR_TIMEOUT"));
+      const timer = setTimeout(() => {
+        if (this.pending.get(invokeId)?.timer === timer) this.pending.delete(invokeId);
+        reject(new Error("ERR_TIMEOUT"));
+      }, this.timeoutMs);
+      this.pending.set(invokeId, { resolve, reject, timer });
+    });
+  }
+
+  /** An answer: false when no request waits for this invoke id (the library then drops it). */
+  resolve(invokeId: number, err: Error | null, result?: unknown): boolean {
+    const p = this.pending.get(invokeId);
+    if (!p) return false;
+    this.pending.delete(invokeId);
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve(result);
+    return true;
+  }
+
+  /** The client closes: every pending request fails now. */
+  clear(force?: boolean): void {
+    if (!force) return;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new Error("ERR_TIMEOUT"));
+    }
+  }
+}
