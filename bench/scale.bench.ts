@@ -11,7 +11,7 @@
  *   ethernet — 40 devices each at its own TCP address, on one modbus-tcp bus (one worker, 40 connections).
  * Then (issue 16) the gateways layout with 10 % of the points changing each second, historian off and
  * on: the historian's added CPU and the RSS with it. BENCH_HISTORIAN=0 skips that pair, =only runs it alone.
- * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60).
+ * Env: BENCH_WARMUP_S (30), BENCH_MEASURE_S (60), BENCH_THREADS=1 (CPU per thread), BENCH_PROFILE=DIR (CPU profile).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -110,7 +110,9 @@ async function run(layout: "gateways" | "ethernet", o: { historian: boolean; cha
     const historian = o.historian ? "historian: { deadband: 0.1 }" : "historian: { enabled: false }";
     writeFileSync(siteFile, `site: { name: scale }\nsecurity: { kiosk: ["127.0.0.1", "::1", "::ffff:127.0.0.1"] }\n${historian}\nbuses:\n${buses.join("\n")}\ndevices:\n${devices.join("\n")}\n`);
     const http = await freePort();
-    busbar = Bun.spawn([bun, join(root, "src/cli.ts"), "run", "--site", siteFile, "--profiles", profilesDir, "--db", join(dir, "b.db"), "--http", String(http)], {
+    // BENCH_PROFILE=DIR: Bun's sampling CPU profile of Busbar (markdown) written to DIR on exit.
+    const profile = process.env.BENCH_PROFILE ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    busbar = Bun.spawn([bun, ...profile, join(root, "src/cli.ts"), "run", "--site", siteFile, "--profiles", profilesDir, "--db", join(dir, "b.db"), "--http", String(http)], {
       stdout: "pipe",
       stderr: "inherit",
     });

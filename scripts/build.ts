@@ -1,8 +1,7 @@
 /**
  * `npm run build`: one self-contained executable, dist/busbar.
  * - Workers are extra entrypoints (a compiled binary cannot load a worker file from disk).
- * - Packages that locate native bindings or worker files through __dirname would only appear to
- *   work until node_modules is absent; the plugin below replaces them with what Busbar really uses.
+ * - data/ and public/ are rendered into the binary (the plugin below).
  */
 import type { BunPlugin } from "bun";
 import { rmSync } from "node:fs";
@@ -11,18 +10,6 @@ import { fileURLToPath } from "node:url";
 import { renderEmbedded } from "../src/embedded-files.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** modbus-serial `require("serialport")`s in a try/catch; its native binding crashes Bun anyway (Busbar has its own tty binding). */
-const noNativeSerialport: BunPlugin = {
-  name: "no-native-serialport",
-  setup(build) {
-    build.onResolve({ filter: /^(serialport|@serialport\/.*)$/ }, (args) => ({ path: args.path, namespace: "busbar-stub" }));
-    build.onLoad({ filter: /.*/, namespace: "busbar-stub" }, () => ({
-      contents: "module.exports = {};",
-      loader: "js",
-    }));
-  },
-};
 
 /** src/embedded.ts reads data/ and public/ at run time from source; the binary carries them rendered in instead. */
 const embedFiles: BunPlugin = {
@@ -41,7 +28,7 @@ export async function build(outfile = join(root, "dist/busbar")): Promise<string
     compile: { outfile },
     minify: true,
     sourcemap: "linked",
-    plugins: [noNativeSerialport, embedFiles],
+    plugins: [embedFiles],
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);

@@ -37,7 +37,7 @@ describe("what the fuzzers found", () => {
     expect(requestLength(Uint8Array.of(1, 15, 0, 0, 0x07, 0xb8, 247), 0, 7)).toBeNull();
   });
   it("Modbus TCP: a read answered with more data bytes than asked for is refused, not returned", async () => {
-    // modbus-serial frames the reply by its own length fields and hands the link what it found;
+    // The link once framed replies with modbus-serial, which handed over whatever length it found;
     // before the fix, 5,000 fuzzed reads (seed 1) returned 8 readings of the wrong length.
     const r = await TARGETS["modbus-tcp-client"]!(5000, 1);
     expect(r.crashes.filter((c) => /returned \d+ bytes, not/.test(c))).toEqual([]);

@@ -225,18 +225,11 @@ describe("pages and the leased stream", () => {
     busbar.table.write(p.index, value, Date.now(), Quality.GOOD, 0);
   };
 
-  it("serves the one-line page under 100 KB, rendered in under 20 ms, with every breaker", async () => {
-    const times: number[] = [];
-    let html = "";
-    for (let i = 0; i < 20; i++) {
-      const t0 = performance.now();
-      const res = await fetch(busbar.url, { headers: { "accept-language": "fr" } });
-      html = await res.text();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
+  // The render time (target < 20 ms) is measured by `npm run bench -- hmi` (Server-Timing), not here.
+  it("serves the one-line page under 100 KB, with every breaker", async () => {
+    const res = await fetch(busbar.url, { headers: { "accept-language": "fr" } });
+    const html = await res.text();
     expect(new TextEncoder().encode(html).length).toBeLessThan(100_000);
-    expect(times[10]!).toBeLessThan(20);
     for (const id of ["5B1", "2B13", "4B1"]) expect(html).toContain(`data-id="${id}"`);
     expect(html).toContain('<div id="alarm-banner" class="alarm-banner"></div>');
     expect(html).toMatch(/<script src="\/assets\/alarms.js" defer/);

@@ -1,4 +1,4 @@
-import { ErrorClass, ErrorCode, ObjectType, PropertyIdentifier as P } from "@bacnet-js/client";
+import { ErrorClass, ErrorCode, ObjectType, PropertyIdentifier as P } from "@bacnet-js/client/dist/lib/enum.js";
 import * as enc from "./encode.ts";
 import { statusFlagBits, type ObjectSet, type ServedObject } from "./objects.ts";
 import type { PropertyReader } from "./properties.ts";

@@ -1,4 +1,4 @@
-import { EngineeringUnits, ObjectType } from "@bacnet-js/client";
+import { EngineeringUnits, ObjectType } from "@bacnet-js/client/dist/lib/enum.js";
 import type { ServedObject } from "./objects.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { ASN1_ARRAY_ALL, ConfirmedServiceChoice, ObjectType, PduType, UnconfirmedServiceChoice } from "@bacnet-js/client";
+import { ASN1_ARRAY_ALL, ConfirmedServiceChoice, ObjectType, PduType, UnconfirmedServiceChoice } from "@bacnet-js/client/dist/lib/enum.js";
 import * as asn1 from "@bacnet-js/client/dist/lib/asn1.js";
 import * as apdu from "@bacnet-js/client/dist/lib/apdu.js";
 import * as npdu from "@bacnet-js/client/dist/lib/npdu.js";

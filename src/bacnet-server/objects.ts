@@ -1,4 +1,4 @@
-import { EngineeringUnits, ObjectType, Reliability, EventState, StatusFlags } from "@bacnet-js/client";
+import { EngineeringUnits, ObjectType, Reliability, EventState, StatusFlags } from "@bacnet-js/client/dist/lib/enum.js";
 import type { Site } from "../config/site.ts";
 import type { PointInfo, PointRegistry } from "../points/registry.ts";
 import { Quality } from "../points/quality.ts";

@@ -1,4 +1,4 @@
-import { RejectReason } from "@bacnet-js/client";
+import { RejectReason } from "@bacnet-js/client/dist/lib/enum.js";
 
 /**
  * Decoding what a BACnet client sends the server: BVLC → NPDU → APDU header → the request of the

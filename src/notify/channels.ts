@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
 import { isIP } from "node:net";
-import nodemailer from "nodemailer";
 
 /**
  * The ways a message leaves Busbar. Each send resolves with the peer's own answer (SMTP reply line,
@@ -81,6 +80,9 @@ export async function sendOn(ch: Channel, m: OutMessage): Promise<string> {
 
 async function sendEmail(c: EmailConfig, s: Record<string, string>, m: OutMessage): Promise<string> {
   if (!m.recipients.length) throw new Error("no recipient (give the rule addresses, or users of its role an e-mail address)");
+  // Loaded on first use: nodemailer (with TLS and its transports) costs ~15 MB of RSS, a site that never
+  // mails should not carry it.
+  const { default: nodemailer } = await import("nodemailer");
   const transport = nodemailer.createTransport({
     host: c.host,
     port: c.port,

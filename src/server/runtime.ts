@@ -20,7 +20,6 @@ import { attachServices } from "./middleware/services.ts";
 import type { AppContext } from "./context.ts";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import type { Sim } from "../sim/simulator.ts";
-import { startBacnetServer } from "../bacnet-server/index.ts";
 import type { BacnetServer } from "../bacnet-server/server.ts";
 import { MAX_BODY_LIMIT } from "../auth/policy.ts";
 import { MicrogridController } from "../microgrid/controller.ts";
@@ -234,6 +233,8 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   let bacnetServer: BacnetServer | undefined;
   if (site.bacnetServer?.enabled) {
     try {
+      // Loaded only when enabled: the server's codec brings in the BACnet library and iconv-lite (~10 MB).
+      const { startBacnetServer } = await import("../bacnet-server/index.ts");
       bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
     } catch (e) {
       const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;

@@ -67,6 +67,9 @@ export interface ScanBus {
   request<T>(fn: (link: ModbusLink) => Promise<T>): Promise<T>;
 }
 
+const GATEWAY_PATH_UNAVAILABLE = 0x0a;
+const GATEWAY_TARGET_FAILED = 0x0b;
+
 export const DEFAULT_PROBE: ScanProbe = { fc: 3, address: 0, count: 1 };
 const MAX_SIGNATURE_READS = 3;
 
@@ -153,7 +156,9 @@ export async function scanBus(
       hit = { unit, answer: "reply", ms: 0, identified: [] };
     } catch (e) {
       const err = e instanceof LinkError ? e : new LinkError("disconnected", String(e));
-      if (err.kind === "exception") hit = { unit, answer: "exception", exception: err.exceptionCode, ms: 0, identified: [] };
+      // Exceptions 10 and 11 come from a gateway saying nobody is behind it at this unit: no device.
+      if (err.kind === "exception" && (err.exceptionCode === GATEWAY_PATH_UNAVAILABLE || err.exceptionCode === GATEWAY_TARGET_FAILED)) hit = undefined;
+      else if (err.kind === "exception") hit = { unit, answer: "exception", exception: err.exceptionCode, ms: 0, identified: [] };
       else if (err.kind === "bad-reply") hit = { unit, answer: "garbled", error: err.message, ms: 0, identified: [] };
       else if (err.kind === "disconnected") throw err;
     }

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { Reliability, ObjectType } from "@bacnet-js/client";
+import { Reliability, ObjectType } from "@bacnet-js/client/dist/lib/enum.js";
 import { atLeast } from "../../auth/roles.ts";
 import { edeFiles, zip } from "../../bacnet-server/ede.ts";
 import { TYPE_SHORT } from "../../bacnet-server/objects.ts";
