@@ -103,6 +103,7 @@ describe.skipIf(!root || !BACNET_BIN)("BACnet foreign-device registration with b
     }
     expect(out.foreign).toMatchObject({ bbmd: `${netB}.1:47808`, ttlS: TTL_S, error: null });
     expect(out.logs).toEqual([]);
+    expect(out.page).toMatch(new RegExp(`^Foreign device of the BBMD ${netB}\\.1:47808 \\(TTL ${TTL_S} s\\): registered \\d+ s ago$`));
     // Bound to the device's own address on the other subnet (from the Forwarded-NPDU's originator), and read through the router.
     expect(out.info).toMatchObject({ address: `${netB}.2`, missing: [{ object: "AV:99", error: "object/unknown-object" }] });
     expect(out.ai1.quality).toBe(1);
