@@ -19,7 +19,7 @@ const embedFiles: BunPlugin = {
   },
 };
 
-export const WORKER_ENTRYPOINTS = ["src/drivers/modbus/worker.ts", "src/drivers/bacnet/worker.ts", "src/historian/backup-worker.ts"];
+export const WORKER_ENTRYPOINTS = ["src/workers/modbus-bus.ts", "src/workers/bacnet-port.ts", "src/workers/history-backup.ts"];
 
 export async function build(outfile = join(root, "dist/busbar")): Promise<string> {
   rmSync(outfile, { force: true });

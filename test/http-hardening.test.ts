@@ -16,6 +16,8 @@ import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { freePort } from "./helpers/peers.ts";
 
 const DESK_IP = "10.1.1.2";
+/** The control-room touchscreen: the PIN page is served there. */
+const KIOSK_IP = "10.1.1.99";
 let busbar: Busbar;
 const jar = { csrf: "anonymous-csrf-token-for-tests-0123456789" };
 
@@ -28,7 +30,7 @@ beforeAll(async () => {
         { id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" },
         { id: "MG", bus: "gw", unit: 2, profile: "microgrid" },
       ],
-      security: { loginMaxFailures: 3, lockoutMinutes: 15 },
+      security: { loginMaxFailures: 3, lockoutMinutes: 15, kiosk: [KIOSK_IP] },
       alarms: { points: [{ point: "MG.shed_setpoint", h: 4000 }] },
     },
     loadProfiles(),
@@ -126,6 +128,18 @@ describe("item 8: 400s with a clear message, validation before any action", () =
     expect(r.headers.getSetCookie().some((c) => c.startsWith("busbar_session="))).toBe(false);
     expect(sessions()).toBe(before);
     expect(count("auth.login")).toBe(logins);
+  });
+
+  it("the login and PIN pages refuse a next with control characters, and fall back on another origin", async () => {
+    for (const page of ["/auth/login", "/auth/pin"]) {
+      const ip = page === "/auth/pin" ? KIOSK_IP : DESK_IP;
+      const bad = await call("GET", `${page}?next=/%0a/x`, { ip });
+      expect(bad.status, page).toBe(400);
+      expect(await bad.text(), page).toMatch(/next: must be a path on this site/);
+      const off = await call("GET", `${page}?next=//evil.example`, { ip });
+      expect(off.status, page).toBe(200);
+      expect(await off.text(), page).toContain('<input type="hidden" name="next" value="/"/>');
+    }
   });
 
   it('an alarm action with back="/\\r\\n/x": refused before it runs', async () => {

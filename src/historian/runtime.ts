@@ -43,7 +43,7 @@ export interface HistoryOptions {
 export type Restart = (swap: () => Promise<void> | void, after?: (journal: Journal) => void) => Promise<void>;
 
 function workerUrl(): URL {
-  return import.meta.url.includes("$bunfs") ? new URL("./historian/backup-worker.ts", import.meta.url) : new URL("./backup-worker.ts", import.meta.url);
+  return import.meta.url.includes("$bunfs") ? new URL("./workers/history-backup.ts", import.meta.url) : new URL("../workers/history-backup.ts", import.meta.url);
 }
 
 /** One job in a fresh worker (a backup a day does not deserve a resident thread). */

@@ -11,7 +11,7 @@ import type { BacnetDeviceInfo, BacnetPortConfig, BacnetStats, BacnetWorkerDevic
 /**
  * One BACnet/IP port: discovery (Who-Is/I-Am, re-binding), per-device polling with sized
  * ReadPropertyMultiple (ReadProperty fallback), COV subscriptions with renewal and fallback to
- * polling, and WriteProperty with priority. Runs inside the port's worker (worker.ts); every value
+ * polling, and WriteProperty with priority. Runs inside the port's worker (src/workers/bacnet-port.ts); every value
  * goes into the shared point table, nothing else leaves but statuses and events.
  */
 

@@ -103,6 +103,8 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
       .map((u) => ({ name: u.name, role: u.role === "admin" ? "maintenance" : u.role }));
 
   app.get("/auth/pin", (c) => {
+    const bad = badNext(c, c.req.query("next"));
+    if (bad) return bad;
     const a = authOf(c);
     return c.html(
       <PinPage
