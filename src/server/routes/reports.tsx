@@ -2,7 +2,6 @@ import type { Context, Hono } from "hono";
 import { journalText } from "../../journal/i18n.ts";
 import { circuitsOf } from "../../energy/structure.ts";
 import { LocalClock } from "../../energy/tariffs.ts";
-import { t } from "../../i18n/index.ts";
 import type { ReportKind } from "../../reports/data.ts";
 import { parseReportQuery } from "../../reports/query.ts";
 import { runReport, warmReportPool } from "../../reports/pool.ts";
