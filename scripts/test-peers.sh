@@ -2,7 +2,8 @@
 # Installs the independent peers Busbar's tests talk to, from Debian's packages:
 # socat (virtual serial pairs), python3-pymodbus (Modbus server/client), mbpoll (Modbus master),
 # chromium (pages in a real browser), tshark (decodes every BACnet frame the tests send), python3-aiosmtpd (SMTP server for
-# the notification tests); then builds
+# the notification tests), libreoffice-calc (reads the CSV exports back with French settings), poppler-utils
+# (pdftotext, pdftoppm, pdffonts read the PDF reports); then builds
 # bacnet-stack's BACnet tools (bacserv, bacrp...: Debian has no BACnet peer) from ../shared/peers
 # into the gitignored .cache/bacnet-stack. Does nothing when they are all present.
 set -euo pipefail
@@ -15,7 +16,7 @@ build_bacnet() {
   fi
 }
 trap build_bacnet EXIT
-packages=(socat python3-pymodbus mbpoll chromium tshark python3-aiosmtpd)
+packages=(socat python3-pymodbus mbpoll chromium tshark python3-aiosmtpd libreoffice-calc poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

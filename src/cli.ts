@@ -27,8 +27,10 @@ Usage:
   busbar user add|list|passwd|pin|role|disable|enable|remove …
                                                accounts (the first admin: busbar user add NAME --role admin)
   busbar journal verify|export [--db FILE] …   check the event journal's hash chain; export it as CSV
-  busbar export history|alarms [--site FILE] [--from DATE] [--to DATE] [--sep ';'] [--decimal ','] …
-                                               CSV of device history or alarm history (as /export)
+  busbar export history|energy|alarms|journal [--site FILE] [--from DATE] [--to DATE] [--sep ";"] [--decimal ","] …
+                                               CSV of device history, energy and cost, alarms or the journal (as /export)
+  busbar report [--site FILE] [--db FILE] [--kind general|detailed] [--period month|year] [--year Y] [--month M] [--lang fr|en] [--out FILE]
+                                               an energy report as PDF (as /reports)
   busbar notify list|outbox|test ID [--to ADDR] [--db FILE]
                                                notification channels, outbox, a test message
   busbar backup [--db FILE] [--out FILE]       online backup: configuration, journal, alarms, history
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === "scan") process.exit(await (await import("./cli/scan.ts")).main(argv.slice(1)));
   if (argv[0] === "user") process.exit(await (await import("./cli/user.ts")).main(argv.slice(1)));
   if (argv[0] === "export") process.exit(await (await import("./cli/export.ts")).main(argv.slice(1)));
+  if (argv[0] === "report") process.exit(await (await import("./cli/report.ts")).main(argv.slice(1)));
   if (argv[0] === "notify") process.exit(await (await import("./cli/notify.ts")).main(argv.slice(1)));
   if (argv[0] === "journal") process.exit(await (await import("./cli/journal.ts")).main(argv.slice(1)));
   if (argv[0] === "backup" || argv[0] === "restore") process.exit(await (await import("./cli/backup.ts")).main(argv));

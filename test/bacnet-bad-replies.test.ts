@@ -97,7 +97,8 @@ describe("BACnet driver: bad replies", () => {
 
   test("an Error for one property inside RPM marks that point only", async () => {
     const { q, status } = await setup({ errorObjects: ["AV:3"] });
-    await waitFor("values", () => q("ups_output_lr").quality === Quality.GOOD, 8000);
+    // The status follows the whole cycle, the first chunk's values come before it.
+    await waitFor("values", () => q("ups_output_lr").quality === Quality.GOOD && status() !== undefined, 8000);
     expect(q("ups_output_lr1").quality).toBe(Quality.DEVICE_EXCEPTION);
     expect(status()?.status).toBe("ok");
   });
@@ -128,6 +129,17 @@ describe("BACnet driver: bad replies", () => {
     await waitFor("polled values", () => q("battery_ah").quality === Quality.GOOD && driver.info()[0]!.cov === "polling", 8000);
     expect(driver.info()[0]!.covReason).toMatch(/services\/service-request-denied/);
   });
+
+  test("COV renewal refused: polled instead at once, with the device's reason", async () => {
+    const { driver, sim, q } = await setup({}, { device: { cov: "confirmed", covLifetimeS: 10 } });
+    await waitFor("subscribed", () => driver.info()[0]!.cov === "active", 8000);
+    // The device forgets it can do COV (a firmware reload): the renewal at half-life is refused.
+    sim.faults.noCov = true;
+    // Renewed at half the 10 s lifetime.
+    await waitFor("fallback", () => driver.info()[0]!.cov === "polling", 8000);
+    expect(driver.info()[0]!.covReason).toMatch(/^renewal of .* refused: services\/service-request-denied/);
+    await waitFor("polled", () => Date.now() - q("battery_ah").ts < 1000 && q("battery_ah").quality === Quality.GOOD, 3000);
+  }, 20_000);
 
   test("COV silence: back to polling after half a lifetime, values never silently good", async () => {
     const { driver, q, messages } = await setup({ silentCov: true }, { device: { cov: "unconfirmed", covLifetimeS: 10 } });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseBacnetProfile } from "../src/protocols/bacnet/profile.ts";
 import { bacnetAsProfile } from "../src/config/bacnet-profile.ts";
+import { artifact, launchChromium, newPage, SIZES } from "./helpers/browser.ts";
 
 /**
  * The simulated Socomec UPS on BACnet/IP through the whole stack: supervised BACnet worker → shared
@@ -190,4 +191,58 @@ describe("communication page", () => {
       ]),
     );
   });
+
+  test("the confirm screen's priority picker (preset to the point's default, 8) and relinquish reach the device at the chosen priority, journaled with it", async () => {
+    const aux = sim.bacnet("AUX")!;
+    const admin = busbar.auth.users.byName("adm")!;
+    const { token: sess, session } = busbar.auth.sessions.create(admin.id, "password", "admin", "127.0.0.1", 600_000, 3_600_000);
+    const get = async (path: string) =>
+      (await busbar.app.fetch(new Request(`http://busbar.test${path}`, { headers: { host: "busbar.test", cookie: `busbar_session=${sess}` } }), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) })).text();
+    const confirm = await get("/operate/AUX.ao1?value=17");
+    expect(confirm).toContain("data-priority-picker");
+    expect(confirm).toMatch(/<label class="prio-chip is-default"><input type="radio" name="priority" value="8" form="operate-exec-form" checked="" data-priority="8"/);
+    expect(await get("/operate/AUX.ao1?relinquish=1")).toContain("data-priority-picker");
+    // No priority in the request: the point's default goes on the wire and into the journal.
+    const form = (body: Record<string, string>) =>
+      busbar.app.fetch(
+        new Request("http://busbar.test/operate/AUX.ao1", {
+          method: "POST",
+          headers: { host: "busbar.test", accept: "application/json", "content-type": "application/x-www-form-urlencoded", cookie: `busbar_session=${sess}`, "x-csrf-token": session.csrf },
+          body: new URLSearchParams(body),
+        }),
+        { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) },
+      );
+    expect(((await (await form({ value: "18" })).json()) as { ok: boolean }).ok).toBe(true);
+    expect(aux.writes.at(-1)).toEqual({ point: "ao1", value: 18, priority: 8 });
+    const last = () => JSON.parse(busbar.journal.list({ type: "point.write", device: "AUX" }, 1)[0]!.data!) as { priority: number; relinquish: boolean; new: number | null };
+    expect(last()).toMatchObject({ priority: 8, new: 18 });
+
+    // In Chromium: pick priority 12 on the confirm screen, execute; then relinquish it.
+    const browser = await launchChromium();
+    try {
+      const { page, context } = await newPage(browser, SIZES.control, { touch: true });
+      await context.addCookies([{ name: "busbar_session", value: sess, url: busbar.url }]);
+      await page.goto(`${busbar.url}operate/AUX.ao1?value=21`);
+      await page.tap('label.prio-chip:has(input[data-priority="12"])');
+      expect(await page.isChecked('input[data-priority="12"]')).toBe(true);
+      const chip = await page.locator('label.prio-chip:has(input[data-priority="12"]) span').boundingBox();
+      expect(Math.min(chip!.width, chip!.height)).toBeGreaterThanOrEqual(48);
+      await page.screenshot({ path: artifact("operate-bacnet-priority-1920.png"), fullPage: true });
+      await page.tap('button[data-act="execute"]');
+      await page.waitForSelector("[data-write-result]");
+      expect(await page.getAttribute("[data-write-result]", "data-write-result")).toBe("ok");
+      expect(await page.textContent(".operate-page")).toMatch(/priorité 12/);
+      expect(aux.writes.at(-1)).toEqual({ point: "ao1", value: 21, priority: 12 });
+      expect(last()).toMatchObject({ priority: 12, new: 21, relinquish: false });
+      await page.goto(`${busbar.url}operate/AUX.ao1?relinquish=1`);
+      await page.tap('label.prio-chip:has(input[data-priority="12"])');
+      await page.tap('button[data-act="execute"]');
+      await page.waitForSelector("[data-write-result]");
+      expect(aux.writes.at(-1)).toEqual({ point: "ao1", value: null, priority: 12 });
+      expect(last()).toMatchObject({ priority: 12, new: null, relinquish: true });
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+  }, 30_000);
 });

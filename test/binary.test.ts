@@ -67,6 +67,18 @@ describe("dist/busbar", () => {
     }
   }, 30_000);
 
+  it("makes a PDF report in its piscina pool, with the embedded font (the demo's database, Busbar running)", () => {
+    const out = join(dir, "report.pdf");
+    const r = spawnSync(bin, ["report", "--db", join(dir, "demo.db"), "--lang", "fr", "--out", out], { cwd: dir, encoding: "utf8", env: { ...process.env, NODE_PATH: "" } });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("(report pool: 1 thread)");
+    expect(r.status).toBe(0);
+    const text = spawnSync("pdftotext", [out, "-"], { encoding: "utf8" }).stdout;
+    expect(text).toContain("Édifice de démonstration (Québec)");
+    expect(text).toContain("Rapport énergétique général");
+    expect(spawnSync("pdffonts", [out], { encoding: "utf8" }).stdout).toMatch(/DejaVuSans\s.*yes yes yes/);
+  }, 30_000);
+
   it("rejects an invalid site file with every error and exit code 2", () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(file, "site: { name: x }\nbuses: []\ndevices:\n  - { id: A, bus: gw, unit: 999, profile: nope }\n");

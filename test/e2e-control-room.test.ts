@@ -288,6 +288,14 @@ describe("simulation controls", () => {
     expect(sims.map((s) => s.type)).toEqual(["sim.trip", "sim.garbage", "sim.load"]);
     expect(sims.every((s) => s.actor === "ada" && JSON.parse(s.data).simulation === true)).toBe(true);
     expect(JSON.parse(sims[2]!.data).profile.kind).toBe("ramp");
+    // A GDP event from the page, as the BMS would start it: the controller's event follows.
+    const gdpActive = () => demo.busbar.live.value(demo.busbar.registry.byId.get("MICROGRID.gdp_active")!).value;
+    await t.tap('button[data-sim="gdp-start"]');
+    await until("GDP event from the simulator", () => gdpActive() === 1, 5000);
+    await page.reload();
+    expect(await page.locator('[data-sim-state="gdp"]').textContent()).toMatch(/EN COURS/);
+    await t.tap('button[data-sim="gdp-end"]');
+    await until("GDP event ended", () => gdpActive() === 0, 5000);
     // The communication page shows the device failing.
     await page.goto(`${demo.busbar.url}comm`);
     await page.screenshot({ path: artifact("room-sim-comm-1920x1080.png"), fullPage: true });

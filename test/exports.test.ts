@@ -18,6 +18,7 @@ import { Historian } from "../src/historian/historian.ts";
 import { Quality } from "../src/points/quality.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { freePort } from "./helpers/peers.ts";
+import { artifact, launchChromium, newPage, SIZES } from "./helpers/browser.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "busbar-exports-"));
 const TZ = "America/Toronto";
@@ -84,7 +85,7 @@ describe("history CSV", () => {
   });
 
   it("refuses a separator equal to the decimal mark", () => {
-    expect(csvFormat({ sep: ",", decimal: "," }, TZ)).toBe("sep and decimal must differ");
+    expect(csvFormat({ sep: ",", decimal: "," }, TZ)).toMatch(/^sep "," with decimal ",": a comma cannot be both/);
     expect(csvFormat({ sep: "|" }, TZ)).toMatch(/sep/);
   });
 });
@@ -124,15 +125,15 @@ describe("busbar export (CLI)", () => {
 
 describe("export routes", () => {
   let busbar: Busbar;
+  let rawSite: Record<string, unknown>;
   it("maintenance downloads, an operator is refused, bad parameters say why, downloads are journaled", { timeout: 30_000 }, async () => {
-    const site = parseSite(
-      {
-        site: { name: "exports", timezone: TZ },
-        buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
-        devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
-      },
-      loadProfiles(),
-    );
+    rawSite = {
+      site: { name: "exports", timezone: TZ },
+      buses: [{ id: "gw", kind: "modbus-tcp", host: "127.0.0.1", port: await freePort(), timeoutMs: 100, retries: 0 }],
+      devices: [{ id: "F1", bus: "gw", unit: 1, profile: "micrologic-e" }],
+      energy: { meters: [{ id: "F1", point: "F1.energy_import", circuit: "hvac" }] },
+    };
+    const site = parseSite(structuredClone(rawSite), loadProfiles());
     busbar = await startBusbar({ site, dbPath: join(dir, "r.db"), httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
     cleanup.push(() => busbar.stop());
     const m = await busbar.auth.users.create("maint", "maintenance", "maint-password-1");
@@ -172,6 +173,12 @@ describe("export routes", () => {
     const inside = Bun.spawnSync(["unzip", "-p", zipFile, "history-1d-2026-01-01.csv"]).stdout;
     const single = new Uint8Array(await (await get(`/export/history.csv?${q}`, cookie(m.id, "maintenance"))).arrayBuffer());
     expect(Buffer.from(inside).equals(Buffer.from(single))).toBe(true);
+    // Any of the files in one zip; the journal only for an admin; a file unknown is named.
+    const three = await get(`/export/bundle.zip?${q}&files=history&files=energy,alarms`, cookie(m.id, "maintenance"));
+    await Bun.write(zipFile, await three.arrayBuffer());
+    expect(Bun.spawnSync(["unzip", "-Z1", zipFile]).stdout.toString().trim().split("\n")).toEqual(["history-1d-2026-01-01.csv", "energy-circuit-day-2026-01-01.csv", "alarms-2026-01-01.csv"]);
+    expect((await get(`/export/bundle.zip?${q}&files=alarms,journal`, cookie(m.id, "maintenance"))).status).toBe(403);
+    expect(await (await get(`/export/bundle.zip?${q}&files=alarms,pics`, cookie(m.id, "maintenance"))).json()).toEqual({ error: "files: one or more of history, energy, alarms, journal" });
     const j = busbar.db.sqlite.query("SELECT actor, message FROM events WHERE type = 'export.csv' AND json_extract(data, '$.zip') IS NULL").all();
     expect(j).toEqual([
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
@@ -179,5 +186,150 @@ describe("export routes", () => {
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique des alarmes" },
       { actor: "maint", message: "maint a téléchargé le CSV de l’historique" },
     ]);
+  });
+
+  it("energy CSV, defaults by language, bad fields are a 400 naming them, progress of a download for its user only", { timeout: 30_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const o = await busbar.auth.users.create("maint2", "maintenance", "maint-password-2");
+    const cookie = (id: number) => `busbar_session=${busbar.auth.sessions.create(id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const get = (path: string, c: string, lang = "fr") => fetch(busbar.url + path.replace(/^\//, ""), { headers: { cookie: c, "accept-language": lang } });
+    // Byte-order mark kept (Response.text() drops it).
+    const text = async (r: Response) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(await r.arrayBuffer());
+    const en = await get(`/export/energy.csv?by=meter&bucket=day&from=2026-01-01&to=2026-01-02`, cookie(m.id), "en");
+    expect(en.status).toBe(200);
+    const lines = (await text(en)).split("\r\n");
+    expect(lines[0]).toBe("\uFEFFstart,F1 (kWh),F1 cost,F1 held bad (kWh),F1 quality");
+    expect(lines[1]).toBe("2026-01-01T00:00:00.000-05:00,,,,missing");
+    const fr = await text(await get(`/export/energy.csv?bucket=month&from=2026-01-01&to=2026-01-31`, cookie(m.id)));
+    expect(fr.split("\r\n")[0]).toBe("\uFEFFstart;CVC (kWh);CVC cost;CVC held bad (kWh);CVC quality");
+    for (const [path, error] of [
+      ["/export/energy.csv?by=floor", "by: meter, circuit, zone, total"],
+      ["/export/energy.csv?bucket=week", "bucket: 15m, hour, day, month"],
+      ["/export/energy.csv?by=zone", "by: this site has no zone with meters"],
+      ["/export/alarms.csv?sep=,&decimal=,", 'sep "," with decimal ",": a comma cannot be both; use sep ";" with decimal "," (French Excel) or sep "," with decimal "."'],
+      ["/export/alarms.csv?sep=%7C", 'sep: ";", "," or "tab", not "|"'],
+      ["/export/alarms.csv?from=yesterday", "from: not a date (YYYY-MM-DD), date-time or ms since 1970"],
+      ["/export/alarms.csv?from=2026-02-01&to=2026-01-01", "to must be after from"],
+      ["/export/alarms.csv?priority=urgent", "priority: critical, high, medium, low"],
+      ["/export/history.csv?group=week&points=x", "group: raw, 1m, 15m, 1h, 1d, 1mo"],
+    ] as const) {
+      const r = await get(path, cookie(m.id));
+      expect([path, r.status, await r.json()]).toEqual([path, 400, { error }]);
+    }
+    // The journal's download: the same format rules (an admin's).
+    const a = await busbar.auth.users.create("adm", "admin", "admin-password-1");
+    const admin = `busbar_session=${busbar.auth.sessions.create(a.id, "password", "admin", "127.0.0.1", 600_000, 3_600_000).token}`;
+    expect(await (await get("/journal/export.csv?sep=,&decimal=,", admin)).json()).toEqual({ error: expect.stringMatching(/comma cannot be both/) });
+    expect((await text(await get("/journal/export.csv", admin))).split("\r\n")[0]).toBe("\uFEFFid;timestamp;type;source;device;user;message;data;hash");
+    expect((await text(await get("/journal/export.csv", admin, "en"))).split("\r\n")[0]).toBe("\uFEFFid,timestamp,type,source,device,user,message,data,hash");
+    // The page's job id: the download's progress, then done with its rows; another user sees nothing.
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    const body = await text(await get(`/export/history.csv?points=${point}&group=1h&from=2026-01-01&to=2026-01-10&job=job-abcdef12`, cookie(m.id)));
+    const p = await get("/export/progress?job=job-abcdef12", cookie(m.id));
+    expect(await p.json()).toMatchObject({ id: "job-abcdef12", what: "history", state: "done", done: 1, rows: body.split("\r\n").filter(Boolean).length, bytes: Buffer.byteLength(body) });
+    expect((await get("/export/progress?job=job-abcdef12", cookie(o.id))).status).toBe(404);
+    // A download abandoned part way is said so.
+    const big = await get(`/export/history.csv?points=${point}&group=1m&from=2025-01-01&to=2025-12-31&job=job-cancel01`, cookie(m.id));
+    const reader = big.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    let state = "";
+    for (let k = 0; k < 50 && state !== "cancelled"; k++) {
+      await Bun.sleep(20);
+      state = ((await (await get("/export/progress?job=job-cancel01", cookie(m.id))).json()) as { state: string }).state;
+    }
+    expect(state).toBe("cancelled");
+  });
+
+  it("the page in Chromium: one form, a comma for both marks stopped, the zip downloaded with its progress shown done", { timeout: 60_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const token = busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token;
+    const browser = await launchChromium();
+    cleanup.push(() => browser.close());
+    const { context, page } = await newPage(browser, SIZES.control);
+    await context.addCookies([{ name: "busbar_session", value: token, url: busbar.url }]);
+    await page.goto(busbar.url + "export");
+    // French reader: ; and , preselected.
+    expect(await page.inputValue('select[name="sep"]')).toBe(";");
+    expect(await page.inputValue('select[name="decimal"]')).toBe(",");
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    await page.selectOption('select[name="points"]', [point]);
+    await page.selectOption('select[name="sep"]', ",");
+    await page.click('#export-history button[type="submit"]');
+    expect(await page.isVisible(".export-format-error")).toBe(true);
+    await page.selectOption('select[name="decimal"]', ".");
+    await page.fill('input[name="from"]', "2026-01-01");
+    await page.fill('input[name="to"]', "2026-01-02");
+    await page.check('input[name="files"][value="energy"]');
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('#export-zip button[type="submit"]')]);
+    const file = artifact("export-bundle.zip");
+    await download.saveAs(file);
+    const names = Bun.spawnSync(["unzip", "-Z1", file]).stdout.toString().trim().split("\n");
+    expect(names).toEqual(["history-15m-2026-01-01.csv", "energy-circuit-day-2026-01-01.csv", "alarms-2026-01-01.csv"]);
+    const rows = names.map((n) => Bun.spawnSync(["unzip", "-p", file, n]).stdout.toString().split("\r\n").filter(Boolean).length).reduce((a, b) => a + b, 0);
+    expect(Bun.spawnSync(["unzip", "-p", file, names[0]!]).stdout.toString().split("\r\n")[1]).toMatch(/^2026-01-01T00:00:00\.000-05:00,/);
+    await page.waitForSelector('.export-progress[data-state="done"]', { timeout: 10_000 });
+    // The lines (headers included) and MB the server wrote.
+    expect(await page.textContent(".export-progress span")).toBe(`Terminé : ${rows} lignes, 0,0 Mo`);
+    await page.screenshot({ path: artifact("export-page.png"), fullPage: true });
+    await context.close();
+  });
+
+  it("busbar export energy writes what the route downloads; a bad separator exits 2", { timeout: 30_000 }, async () => {
+    const siteFile = join(dir, "site.json");
+    await Bun.write(siteFile, JSON.stringify(rawSite));
+    const m = busbar.auth.users.byName("maint")!;
+    const c = `busbar_session=${busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const q = "by=meter&bucket=hour&from=2026-01-01&to=2026-01-01";
+    const viaRoute = new Uint8Array(await (await fetch(`${busbar.url}export/energy.csv?${q}`, { headers: { cookie: c, "accept-language": "en" } })).arrayBuffer());
+    const out = join(dir, "energy-cli.csv");
+    const cli = (args: string[]) => Bun.spawn([process.execPath, join(import.meta.dirname, "../src/cli.ts"), "export", ...args], { stdout: "pipe", stderr: "pipe" });
+    const p = cli(["energy", "--site", siteFile, "--db", join(dir, "r.db"), "--by", "meter", "--bucket", "hour", "--from", "2026-01-01", "--to", "2026-01-01", "--lang", "en", "--out", out]);
+    expect(await p.exited, await new Response(p.stderr).text()).toBe(0);
+    expect(Buffer.from(await Bun.file(out).arrayBuffer()).equals(Buffer.from(viaRoute))).toBe(true);
+    expect(viaRoute.length).toBeGreaterThan(24 * 10);
+    const bad = cli(["journal", "--db", join(dir, "r.db"), "--sep", ",", "--decimal", ","]);
+    expect(await bad.exited).toBe(2);
+    expect(await new Response(bad.stderr).text()).toMatch(/comma cannot be both/);
+  });
+
+  it("fuzzed queries: every answer a CSV, a zip or a 4xx with its reason, never a 500", { timeout: 60_000 }, async () => {
+    const m = busbar.auth.users.byName("maint")!;
+    const c = `busbar_session=${busbar.auth.sessions.create(m.id, "password", "maintenance", "127.0.0.1", 600_000, 3_600_000).token}`;
+    const point = busbar.registry.points.find((p) => busbar.history!.historian.points[p.index]?.store)!.id;
+    const values: Record<string, string[]> = {
+      sep: [";", ",", "tab", "\\t", "|", "", ";;", "%00", "é", "x".repeat(300)],
+      decimal: [",", ".", "", ";", "%E2%80%AF", "1"],
+      from: ["2026-01-01", "2026-01-15T10:00", "1767225600000", "", "2026-13-40", "99999999999999999", "-1", "NaN", "2026-01-01T00:00:00Z", "%20"],
+      to: ["2026-01-02", "2026-01-01", "", "2025-12-31", "abc", "2026-01-01T12:00:00+14:00"],
+      group: ["raw", "1h", "1d", "1mo", "", "5m", "__proto__"],
+      points: [point, `${point},${point}`, "", ",,,", "nope", Array(60).fill(point).join(",")],
+      by: ["meter", "circuit", "zone", "total", "", "constructor"],
+      bucket: ["15m", "hour", "day", "month", "", "year"],
+      priority: ["critical", "", "0", "high"],
+      device: ["F1", "", "'; DROP TABLE alarms; --"],
+      files: ["history", "energy,alarms", "journal", "", "history,history", "zip"],
+      job: ["abcdefgh", "x", "../../etc", "a".repeat(65), ""],
+    };
+    const paths = ["/export/history.csv", "/export/energy.csv", "/export/alarms.csv", "/export/bundle.zip", "/export/progress"];
+    let seed = 20261201;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const seen = new Set<number>();
+    for (let k = 0; k < 150; k++) {
+      const qs = Object.entries(values)
+        .filter(() => rnd(3) > 0)
+        .map(([key, vs]) => `${key}=${vs[rnd(vs.length)]}`)
+        .join("&");
+      const path = `${paths[rnd(paths.length)]}?${qs}`;
+      const r = await fetch(busbar.url + path.slice(1), { headers: { cookie: c } });
+      seen.add(r.status);
+      const body = new Uint8Array(await r.arrayBuffer());
+      if (r.status >= 400) {
+        expect([400, 403, 404], path).toContain(r.status);
+        expect((JSON.parse(new TextDecoder().decode(body)) as { error: string }).error.length, path).toBeGreaterThan(3);
+      } else expect(r.status, path).toBe(200);
+    }
+    expect([...seen].sort()).toEqual([200, 400, 403, 404]);
+    expect((await fetch(busbar.url + "export", { headers: { cookie: c } })).status).toBe(200);
   });
 });

@@ -77,4 +77,11 @@ describe("source layout", () => {
     const modbus = (t: string) => t.startsWith("src/drivers/modbus/") || t.startsWith("src/protocols/") || t.startsWith("src/gateway/") || t === "src/config/profile.ts";
     expect([...importers("src/drivers/protocol.ts", modbus), ...importers("src/drivers/supervisor.ts", modbus)]).toEqual([]);
   });
+
+  it("keeps thread entry points in src/workers, imported by nobody (a worker is started by its URL)", () => {
+    expect(importers("src/", (t) => t.startsWith("src/workers/"))).toEqual([]);
+    const entries = files.filter((f) => f.startsWith("src/workers/"));
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+    for (const f of entries) expect(readFileSync(join(root, f), "utf8"), f).toMatch(/self\.onmessage|parentPort|export default/);
+  });
 });

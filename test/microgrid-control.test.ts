@@ -25,7 +25,7 @@ const write = (id: string, v: number) => busbar.supervisor.write(info(id).index,
 const rows = (type: string) => busbar.journal.list({ type }, 1000);
 const IP = "10.1.1.9";
 
-function session(role: "operator" | "maintenance", name: string) {
+function session(role: "operator" | "maintenance" | "admin", name: string) {
   const id = (busbar.db.sqlite.query("INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?, ?, 'x', 0, 0) RETURNING id").get(name, role) as { id: number }).id;
   const { token, session } = busbar.auth.sessions.create(id, "password", role, IP, 600_000, 3_600_000);
   return { cookie: `busbar_session=${token}`, csrf: session.csrf };
@@ -49,7 +49,7 @@ beforeAll(async () => {
   const site = parseSite(raw, loadProfiles(), "demo");
   sim = startSimulator(site, { anyPort: true });
   sim.setValue("BESS", "p_control_mode", 1);
-  busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", log: () => {} });
+  busbar = await startBusbar({ site: sim.servedSite, dbPath, httpPort: 0, httpHost: "127.0.0.1", sim, log: () => {} });
   await waitFor("microgrid kW", () => q("MICROGRID.kw_instant") === "good" && q("BESS.soc") === "good", 10_000);
 }, 20_000);
 
@@ -155,6 +155,34 @@ describe("microgrid control on the demo", () => {
     expect(gdp.filter((x) => /planification/.test(x) && /commencé/.test(x)).length).toBe(1);
     expect(gdp.filter((x) => /planification/.test(x) && /terminé/.test(x)).length).toBe(1);
   }, 20_000);
+
+  it("the simulator's GDP controls (admin, CSRF) start and end an event as the BMS's request does, journaled", async () => {
+    const a = session("admin", "alice");
+    const m = session("maintenance", "mia");
+    await write("MICROGRID.gdp_request", 0);
+    await waitFor("no GDP event", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect(await (await call("GET", "/sim", a)).text()).toContain('data-sim="gdp-start"');
+    expect((await call("POST", "/sim", m, { action: "gdp-start" })).status).toBe(403);
+    expect((await call("POST", "/sim", { cookie: a.cookie, csrf: "forged" }, { action: "gdp-start" })).status).toBe(403);
+    expect(val("MICROGRID.gdp_active")).toBe(0);
+    const t0 = Date.now();
+    const r = await call("POST", "/sim", a, { action: "gdp-start" });
+    expect(((await r.json()) as { ok: boolean }).ok).toBe(true);
+    await waitFor("GDP by the simulator's request", () => val("MICROGRID.gdp_active") === 1 && val("MICROGRID.setpoint_active") === 200, 1000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const simRow = rows("sim.gdp-start")[0]!;
+    expect(simRow.actor).toBe("alice");
+    expect(JSON.parse(simRow.data!).simulation).toBe(true);
+    const w = rows("point.write").find((x) => x.source === "MICROGRID.gdp_request")!;
+    expect(w.actor).toBe("alice");
+    expect(rows("microgrid.gdp")[0]!.message).toMatch(/Événement GDP commencé/);
+    const page = await (await call("GET", "/sim", a)).text();
+    expect(page).toMatch(/data-sim-state="gdp">EN COURS/);
+    expect(page).toContain('data-sim="gdp-end"');
+    expect(((await (await call("POST", "/sim", a, { action: "gdp-end" })).json()) as { ok: boolean }).ok).toBe(true);
+    await waitFor("GDP ended by the simulator", () => val("MICROGRID.gdp_active") === 0, 1000);
+    expect(rows("sim.gdp-end")).toHaveLength(1);
+  }, 15_000);
 
   it("manual: Busbar never writes", async () => {
     expect((await write("MICROGRID.bess_mode", 0)).ok).toBe(true);

@@ -67,6 +67,8 @@ describe("operating a writable point", () => {
     expect(confirm).toMatch(/class="old"[\s\S]*data-p="2B4.closed"[^>]*>FERMÉ<[\s\S]*class="new"[\s\S]*OUVRIR/);
     expect(confirm).toMatch(/2B4 CDS-4 porte <b[^>]*data-p="2B4.p_total"[^>]*>[\d ,]+<\/b> kW maintenant ; le départ sera mis hors tension/);
     expect(confirm).toContain('name="_csrf"');
+    // A Modbus command has no BACnet priority to choose.
+    expect(confirm).not.toContain("data-priority-picker");
 
     // A breaker is selected before it is operated: executing without a selection is refused.
     const unselected = await call("POST", "/operate/2B4.cmd_open_close", m, { _csrf: m.csrf, value: "0" });

@@ -109,12 +109,14 @@ describe("Modbus TCP link (MBAP framing)", () => {
     expect(e.kind).toBe("bad-reply");
   });
 
-  it("sends a broadcast (unit 0) without waiting for an answer", async () => {
+  it("sends a write to unit 0 as a broadcast, without waiting for an answer; a read at unit 0 is an ordinary request", async () => {
     answer = () => [];
     const t0 = performance.now();
     await link.writeRegisters(0, 6, 0x7000, [1], 2000);
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(requests.at(-1)![6]).toBe(0);
+    answer = (req) => [withTid(req, hex("0000000500" + "0302" + "0102"))];
+    expect([...(await link.read(0, 3, 0, 1, 300))]).toEqual([0x01, 0x02]);
   });
 
   it("serialises concurrent requests: one transaction on the wire at a time", async () => {

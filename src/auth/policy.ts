@@ -140,8 +140,19 @@ export const POLICIES: readonly RoutePolicy[] = [
   // --- CSV exports (routes/exports.tsx): maintenance reads history for its reports; journaled.
   { method: "GET", path: "/export", access: "maintenance" },
   { method: "GET", path: "/export/history.csv", access: "maintenance" },
+  { method: "GET", path: "/export/energy.csv", access: "maintenance", note: "energy and cost by meter, circuit, zone or total" },
   { method: "GET", path: "/export/alarms.csv", access: "maintenance" },
-  { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "history and alarm CSV files in one zip" },
+  { method: "GET", path: "/export/bundle.zip", access: "maintenance", note: "several CSV files in one zip (the journal only for an admin, checked by the route)" },
+  { method: "GET", path: "/export/progress", access: "maintenance", note: "progress of the user's own download in flight" },
+
+  // --- Reports (routes/reports.tsx): maintenance downloads PDF reports; schedules send mail: admin.
+  { method: "GET", path: "/reports", access: "maintenance" },
+  { method: "GET", path: "/reports/report.pdf", access: "maintenance", note: "generated in the report pool; journaled" },
+  { method: "GET", path: "/api/reports/report.pdf", access: "maintenance", note: "same as /reports/report.pdf" },
+  { method: "GET", path: "/api/reports/schedules", access: "admin" },
+  { method: "POST", path: "/reports/schedules", access: "admin" },
+  { method: "POST", path: "/reports/schedules/:id/delete", access: "admin" },
+  { method: "POST", path: "/reports/schedules/:id/run", access: "admin", note: "sends the latest complete period now" },
 
   // --- Notifications (routes/notify.tsx): channels hold secrets, rules say who is woken at night.
   { method: "GET", path: "/admin/notify", access: "admin" },

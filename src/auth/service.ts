@@ -1,6 +1,7 @@
 import type { SecurityConfig } from "../config/site.ts";
 import type { BusbarDb } from "../db/database.ts";
-import { t, type Lang } from "../i18n/index.ts";
+import type { Lang } from "../i18n/index.ts";
+import { journalText, type JournalParams } from "../journal/i18n.ts";
 import type { Journal } from "../journal/journal.ts";
 import { AddressList, normalizeIp } from "./addresses.ts";
 import { minRole, PIN_ROLE_CAP } from "./roles.ts";
@@ -65,8 +66,9 @@ export class AuthService {
     return this.kiosks.has(ip);
   }
 
-  private m(key: string, params?: Record<string, string | number>): string {
-    return t(this.lang, key, params);
+  /** A journal row's message, stored as key + parameters too (any reader's language). */
+  private jt(key: string, params?: JournalParams) {
+    return journalText(this.lang, key, params);
   }
 
   private ipThrottled(ip: string, now: number): number {
@@ -93,7 +95,7 @@ export class AuthService {
       type: "auth.throttle",
       source: ip,
       actor: "",
-      message: this.m(first ? "journal.auth.throttleStart" : "journal.auth.throttleCount", {
+      ...this.jt(first ? "journal.auth.throttleStart" : "journal.auth.throttleCount", {
         ip,
         n,
         name,
@@ -126,7 +128,7 @@ export class AuthService {
       type: "auth.throttle-clear",
       source: ip,
       actor: admin,
-      message: this.m("journal.auth.throttleClear", { ip, user: admin, failures, refused }),
+      ...this.jt("journal.auth.throttleClear", { ip, user: admin, failures, refused }),
       data: { ip, failures, refused },
     });
     return true;
@@ -145,7 +147,7 @@ export class AuthService {
       type: kind === "pin" ? "auth.pin-fail" : "auth.fail",
       source: name,
       actor: "",
-      message: this.m(kind === "pin" ? "journal.auth.pinFail" : "journal.auth.fail", { name, ip, reason: this.m(`journal.reason.${reason}`) }),
+      ...this.jt(kind === "pin" ? "journal.auth.pinFail" : "journal.auth.fail", { name, ip, reason: { key: `journal.reason.${reason}` } }),
       data: { name, ip, reason, ...data },
     });
   }
@@ -178,7 +180,7 @@ export class AuthService {
         this.journal.append({
           type: "auth.lockout",
           source: row.name,
-          message: this.m("journal.auth.lockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
+          ...this.jt("journal.auth.lockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
           data: { name: row.name, ip, failures, until: lockedUntil },
         });
         return { ok: false, reason: "locked", retryAfterMs: lockedUntil - now };
@@ -200,7 +202,7 @@ export class AuthService {
       type: "auth.login",
       source: row.name,
       actor: row.name,
-      message: this.m("journal.auth.login", { name: row.name, ip, role }),
+      ...this.jt("journal.auth.login", { name: row.name, ip, role: { key: `role.${role}` } }),
       data: { ip, role },
     });
     return { ok: true, token, session };
@@ -237,7 +239,7 @@ export class AuthService {
         this.journal.append({
           type: "auth.lockout",
           source: row.name,
-          message: this.m("journal.auth.pinLockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
+          ...this.jt("journal.auth.pinLockout", { name: row.name, minutes: this.config.lockoutMinutes, failures }),
           data: { name: row.name, ip, failures, until: lockedUntil, pin: true },
         });
         return { ok: false, reason: "locked", retryAfterMs: lockedUntil - now };
@@ -259,7 +261,7 @@ export class AuthService {
       type: "auth.pin",
       source: row.name,
       actor: row.name,
-      message: this.m("journal.auth.pin", { name: row.name, ip, role }),
+      ...this.jt("journal.auth.pin", { name: row.name, ip, role: { key: `role.${role}` } }),
       data: { ip, role },
     });
     return { ok: true, token, session };
@@ -271,7 +273,7 @@ export class AuthService {
       type: "auth.logout",
       source: s.userName,
       actor: s.userName,
-      message: this.m("journal.auth.logout", { name: s.userName, ip }),
+      ...this.jt("journal.auth.logout", { name: s.userName, ip }),
       data: { ip, kind: s.kind },
     });
   }

@@ -1,6 +1,7 @@
 import type { Journal } from "../journal/journal.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { PointInfo } from "../points/registry.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * The one door from the BACnet server to the write path every other writer uses (today
@@ -52,7 +53,7 @@ export class BmsWrites {
       source: r.point.id,
       device: r.point.device,
       actor,
-      message: t(this.lang, key, {
+      ...journalText(this.lang, key, {
         actor,
         object: r.object,
         property: r.property,

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { openDatabase } from "../db/database.ts";
 import { backupFileName, createBackup, RestoreRefused, stageRestore, swapIn } from "../historian/backup.ts";
 import { historyPathFor } from "../historian/store.ts";
+import { journalText, type JournalParams } from "../journal/i18n.ts";
 
 /**
  * `busbar backup [--db FILE] [--out FILE | --folder DIR]` — an online backup (Busbar may be running).
@@ -25,10 +26,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`no database at ${db} (--db FILE)\n`);
     return 2;
   }
-  const journal = (type: string, message: string, data: Record<string, unknown>) => {
+  // No site language here: stored in English, key + parameters for every reader.
+  const journal = (type: string, key: string, params: JournalParams, data: Record<string, unknown>) => {
     const d = openDatabase(db);
     try {
-      d.journal.append({ type, source: "cli", actor: process.env.USER ?? "", message, data });
+      d.journal.append({ type, source: "cli", actor: process.env.USER ?? "", ...journalText("en", key, params), data });
     } finally {
       d.close();
     }
@@ -46,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     const out = values.out ?? join(values.folder ?? dirname(db), backupFileName(site));
     const hist = historyPathFor(db);
     const m = createBackup({ main: db, history: existsSync(hist) ? hist : undefined, site, out });
-    journal("backup.create", `Backup created: ${out}`, { file: out, manifest: m, via: "cli" });
+    journal("backup.create", "journal.backup.createCli", { file: out }, { file: out, manifest: m, via: "cli" });
     console.log(`${out}\n${JSON.stringify(m, null, 2)}`);
     return 0;
   }
@@ -59,13 +61,13 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const staged = stageRestore(file, join(dirname(db), ".restore-staging"));
       swapIn(staged, db, historyPathFor(db));
-      journal("backup.restore", `Restored from the backup of ${staged.manifest.site} taken ${staged.manifest.createdAt}`, { manifest: staged.manifest, migrated: staged.migrated, via: "cli" });
+      journal("backup.restore", "journal.backup.restored", { site: staged.manifest.site, at: staged.manifest.createdAt }, { manifest: staged.manifest, migrated: staged.migrated, via: "cli" });
       console.log(`restored ${file} (${staged.manifest.site}, ${staged.manifest.createdAt}; journal ${staged.journalRows} rows verified; migrations applied: ${staged.migrated.main}/${staged.migrated.history})`);
       return 0;
     } catch (e) {
       if (e instanceof RestoreRefused) {
         process.stderr.write(`restore refused: ${e.message}\nThe database at ${db} is unchanged.\n`);
-        journal("backup.restore.refused", `Restore refused: ${e.message}`, { file, via: "cli" });
+        journal("backup.restore.refused", "journal.backup.refused", { error: e.message }, { file, via: "cli" });
         return 1;
       }
       throw e;

@@ -9,6 +9,7 @@ import { generatePassword, generatePin } from "../auth/secrets.ts";
 import { SessionStore } from "../auth/sessions.ts";
 import { UserStore } from "../auth/users.ts";
 import { Journal } from "../journal/journal.ts";
+import { journalText } from "../journal/i18n.ts";
 
 export async function resetDemoUsers(db: BusbarDb): Promise<string[]> {
   const users = new UserStore(db);
@@ -35,7 +36,7 @@ export async function resetDemoUsers(db: BusbarDb): Promise<string[]> {
     type: "config.user",
     source: "demo",
     actor: "demo",
-    message: `Demo accounts ${ROLES.join(", ")} (re)generated`,
+    ...journalText("en", "journal.user.demo", { roles: ROLES.join(", ") }),
     data: { action: "demo", users: [...ROLES] },
   });
   return lines;

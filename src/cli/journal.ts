@@ -4,12 +4,13 @@
  */
 import { parseArgs } from "node:util";
 import { openDatabase } from "../db/database.ts";
+import { csvFormat } from "../exports/format.ts";
 import { csvPieces } from "../journal/csv.ts";
 import { Journal } from "../journal/journal.ts";
 import { parseTimeFilter } from "../journal/time.ts";
 
 export const JOURNAL_USAGE = `busbar journal verify [--db FILE]
-busbar journal export [--db FILE] [--out FILE] [--from DATE] [--to DATE] [--type TYPE] [--device ID] [--user NAME] [--tz ZONE] [--sep ';']`;
+busbar journal export [--db FILE] [--out FILE] [--from DATE] [--to DATE] [--type TYPE] [--device ID] [--user NAME] [--tz ZONE] [--sep ';'|','|tab] [--lang fr|en]`;
 
 export interface JournalArgs {
   sub: string | undefined;
@@ -22,6 +23,7 @@ export interface JournalArgs {
   user?: string;
   tz?: string;
   sep?: string;
+  lang?: string;
 }
 
 export async function runJournalCommand(a: JournalArgs): Promise<number> {
@@ -48,8 +50,14 @@ export async function runJournalCommand(a: JournalArgs): Promise<number> {
         process.stderr.write("--from/--to: a date YYYY-MM-DD, a date-time or ms since 1970\n");
         return 2;
       }
+      // The shared CSV format (src/exports/format.ts): default `--lang`'s, else the vendor's `;`.
+      const format = csvFormat({ sep: a.sep }, tz, a.lang);
+      if (typeof format === "string") {
+        process.stderr.write(`--sep: ${format}\n`);
+        return 2;
+      }
       const sink = a.out ? Bun.file(a.out).writer() : Bun.stdout.writer();
-      for (const piece of csvPieces(journal, { from, to, type: a.type, device: a.device, actor: a.user }, { timeZone: tz, sep: a.sep === ";" ? ";" : "," })) {
+      for (const piece of csvPieces(journal, { from, to, type: a.type, device: a.device, actor: a.user }, { timeZone: tz, sep: format.sep })) {
         sink.write(piece);
         await sink.flush();
       }
@@ -80,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         user: { type: "string" },
         tz: { type: "string" },
         sep: { type: "string" },
+        lang: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });

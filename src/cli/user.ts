@@ -10,6 +10,7 @@ import { generatePin, passwordProblem } from "../auth/secrets.ts";
 import { SessionStore } from "../auth/sessions.ts";
 import { UserError, UserStore } from "../auth/users.ts";
 import { Journal } from "../journal/journal.ts";
+import { journalText, type JournalParams } from "../journal/i18n.ts";
 
 export const USER_USAGE = `busbar user add NAME --role operator|maintenance|admin [--pin] [--db FILE]
   password: first line of stdin, or prompted twice; --pin generates a touchscreen PIN and prints it
@@ -69,8 +70,9 @@ function actor(): string {
   return `cli:${process.env.USER ?? process.env.USERNAME ?? "?"}`;
 }
 
-function journalUser(journal: Journal, name: string, what: string, data: Record<string, unknown>): void {
-  journal.append({ type: "config.user", source: name, actor: actor(), message: `${name}: ${what} (command line)`, data: { name, via: "cli", ...data } });
+/** The command line knows no site language: the stored text is English, key + parameters serve every reader. */
+function journalUser(journal: Journal, name: string, what: string, data: Record<string, unknown>, params: JournalParams = {}): void {
+  journal.append({ type: "config.user", source: name, actor: actor(), ...journalText("en", `journal.cli.${what}`, { name, ...params }), data: { name, via: "cli", ...data } });
 }
 
 function need(name: string | undefined, sub: string): string {
@@ -95,7 +97,7 @@ export async function runUserCommand(args: UserArgs, db: BusbarDb = openDatabase
         const password = await readPassword();
         const pin = args.pin ? generatePin() : null;
         const u = await users.create(name, args.role, password, pin);
-        journalUser(journal, u.name, `created (${u.role})`, { action: "create", role: u.role, pin: !!pin });
+        journalUser(journal, u.name, "create", { action: "create", role: u.role, pin: !!pin }, { role: { key: `role.${u.role}` } });
         console.log(`user ${u.name} created, role ${u.role}${pin ? `, PIN ${pin}` : ""}`);
         return 0;
       }
@@ -112,7 +114,7 @@ export async function runUserCommand(args: UserArgs, db: BusbarDb = openDatabase
         const u = find(need(args.name, "passwd"));
         await users.setPassword(u.id, await readPassword());
         sessions.destroyForUser(u.id);
-        journalUser(journal, u.name, "password changed", { action: "password" });
+        journalUser(journal, u.name, "password", { action: "password" });
         console.log(`password of ${u.name} changed; their sessions are closed`);
         return 0;
       }
@@ -120,13 +122,13 @@ export async function runUserCommand(args: UserArgs, db: BusbarDb = openDatabase
         const u = find(need(args.name, "pin"));
         if (args.remove) {
           await users.setPin(u.id, null);
-          journalUser(journal, u.name, "PIN removed", { action: "pin-remove" });
+          journalUser(journal, u.name, "pinRemove", { action: "pin-remove" });
           console.log(`PIN of ${u.name} removed`);
           return 0;
         }
         const pin = generatePin();
         await users.setPin(u.id, pin);
-        journalUser(journal, u.name, "PIN changed", { action: "pin" });
+        journalUser(journal, u.name, "pin", { action: "pin" });
         console.log(`PIN of ${u.name}: ${pin}`);
         return 0;
       }
@@ -135,7 +137,7 @@ export async function runUserCommand(args: UserArgs, db: BusbarDb = openDatabase
         if (!isRole(args.role)) throw new CliError(`user role needs --role ${ROLES.join("|")}`);
         if (u.role === "admin" && args.role !== "admin" && users.activeAdmins() <= 1 && !u.disabled) throw new CliError(`${u.name} is the last active admin`);
         users.setRole(u.id, args.role as Role);
-        journalUser(journal, u.name, `role ${u.role} → ${args.role}`, { action: "role", from: u.role, to: args.role });
+        journalUser(journal, u.name, "role", { action: "role", from: u.role, to: args.role }, { from: { key: `role.${u.role}` }, to: { key: `role.${args.role}` } });
         console.log(`${u.name}: role ${u.role} → ${args.role}`);
         return 0;
       }
@@ -151,7 +153,7 @@ export async function runUserCommand(args: UserArgs, db: BusbarDb = openDatabase
           users.setDisabled(u.id, args.sub === "disable");
           if (args.sub === "disable") sessions.destroyForUser(u.id);
         }
-        journalUser(journal, u.name, args.sub === "remove" ? "removed" : `${args.sub}d`, { action: args.sub });
+        journalUser(journal, u.name, args.sub, { action: args.sub });
         console.log(`${u.name}: ${args.sub === "remove" ? "removed" : args.sub + "d"}`);
         return 0;
       }

@@ -428,6 +428,9 @@ export const siteSchema = z
     site: z
       .object({
         name: z.string().min(1),
+        /** The name in each language where it differs (as labelFr/labelEn for points): `name` is the fallback. */
+        nameFr: z.string().min(1).optional(),
+        nameEn: z.string().min(1).optional(),
         /** IANA time zone of the building: local times on the pages, journal exports and device clocks. */
         timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as America/Toronto or Europe/Paris").default("UTC"),
         language: z.enum(["fr", "en"]).default("fr"),
@@ -477,6 +480,16 @@ export interface Site extends Omit<SiteFile, "buses" | "devices"> {
 export function labelIn(x: { label?: string; labelFr?: string; labelEn?: string } | undefined, lang: "fr" | "en"): string | undefined {
   if (!x) return undefined;
   return (lang === "fr" ? x.labelFr : x.labelEn) ?? x.label;
+}
+
+/** The site's name in the reader's language (`nameFr` / `nameEn`, else `name`). */
+export function siteNameIn(s: { name: string; nameFr?: string; nameEn?: string }, lang: "fr" | "en"): string {
+  return (lang === "fr" ? s.nameFr : s.nameEn) ?? s.name;
+}
+
+/** The site's name in both languages, for a journal row's parameters. */
+export function siteNames(s: { name: string; nameFr?: string; nameEn?: string }): { fr: string; en: string } {
+  return { fr: siteNameIn(s, "fr"), en: siteNameIn(s, "en") };
 }
 
 /**

@@ -184,4 +184,36 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       CREATE INDEX notify_outbox_channel ON notify_outbox(channel_id, status);
     `,
   },
+  {
+    // Issue 13: scheduled reports (src/reports/schedules.ts) and e-mail attachments for the outbox.
+    // last_period is the start of the last period sent: at most one report per schedule per period,
+    // whatever restarts happen in between.
+    name: "0008_reports",
+    sql: `
+      CREATE TABLE report_schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        frequency TEXT NOT NULL,         -- daily | weekly | monthly | yearly
+        kind TEXT NOT NULL,              -- general | detailed
+        format TEXT NOT NULL,            -- pdf | csv
+        lang TEXT NOT NULL,
+        items TEXT NOT NULL DEFAULT '[]',-- detailed: circuit:ID, zone:ID, meter:ID (JSON)
+        channel_id INTEGER NOT NULL,     -- an e-mail channel of notify_channels
+        recipients TEXT NOT NULL,        -- comma-separated addresses
+        enabled INTEGER NOT NULL DEFAULT 1,
+        last_period INTEGER,             -- start (ms) of the last period queued
+        last_outbox INTEGER,             -- its outbox message
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE notify_attachments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        outbox_id INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        data BLOB NOT NULL
+      );
+      CREATE INDEX notify_attachments_outbox ON notify_attachments(outbox_id);
+    `,
+  },
 ];

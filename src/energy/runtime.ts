@@ -6,15 +6,26 @@ import type { ComputedPoints } from "../points/computed.ts";
 import { Quality } from "../points/quality.ts";
 import { EnergyService } from "./service.ts";
 import { EnergyStore } from "./store.ts";
-import { energySchema, validateEnergy } from "./structure.ts";
+import { energySchema, validateEnergy, type ResolvedMeter } from "./structure.ts";
 import { costSchema } from "./tariffs.ts";
 import * as z from "zod";
+import { journalText } from "../journal/i18n.ts";
 
 /** The running energy part: its service (live feed, computed values) and store (the pages' data). */
 export interface Energy {
   service: EnergyService;
   store: EnergyStore;
   stop(): void;
+}
+
+/** A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3"). */
+export function labelMeters(site: Site, meters: ResolvedMeter[]): ResolvedMeter[] {
+  const deviceLabels = new Map(site.devices.map((d) => [d.id, d.label]));
+  for (const m of meters) {
+    const dl = deviceLabels.get(m.point.split(".")[0]!);
+    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
+  }
+  return meters;
 }
 
 /**
@@ -25,18 +36,12 @@ export interface Energy {
 export function startEnergy(o: { site: Site; db: Database; settings: Database; live: LiveView; journal: Journal; computed?: ComputedPoints }): Energy | undefined {
   const e = o.site.energy;
   if (!e.meters.length) return undefined;
-  // The site loader already refused errors; this resolves units and sub-meter exclusions.
-  const { meters, warnings } = validateEnergy(e, siteUnits(o.site, o.site.profiles));
+  const { meters, warnings } = siteMeters(o.site);
   // Warnings never stop a start (the site file was accepted), but someone must read them.
-  for (const w of warnings) o.journal.append({ type: "energy.config", message: `${w.path}: ${w.message}` });
-  // A meter without its own label is named after its device, as the operator knows it ("2B6 PE-2/PE-3").
-  const deviceLabels = new Map(o.site.devices.map((d) => [d.id, d.label]));
-  for (const m of meters) {
-    const dl = deviceLabels.get(m.point.split(".")[0]!);
-    if (!m.label && dl) m.label = dl.includes(m.id) ? dl : `${m.id} ${dl}`;
-  }
+  const lang = o.site.site.language;
+  for (const w of warnings) o.journal.append({ type: "energy.config", ...journalText(lang, "journal.energy.warning", { path: w.path, message: w.message }) });
   const store = new EnergyStore(o.db, o.site.site.timezone);
-  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings });
+  const service = new EnergyService({ config: e, meters, store, timeZone: o.site.site.timezone, journal: o.journal, settings: o.settings, lang });
   // Published as ENERGY.<name> computed points: alarms, trends, the gateway and the BMS read them
   // like any point. A value that cannot be known (no tariff) is not-available, never 0.
   const publish = () => {
@@ -47,6 +52,14 @@ export function startEnergy(o: { site: Site; db: Database; settings: Database; l
   const detach = service.attach(o.live);
   service.flush();
   return { service, store, stop: detach };
+}
+
+/** The site's meters resolved (units, sub-meter exclusions) and named (also for the CLI's export). */
+export function siteMeters(site: Site): ReturnType<typeof validateEnergy> {
+  // The site loader already refused errors; this resolves units and sub-meter exclusions.
+  const r = validateEnergy(site.energy, siteUnits(site, site.profiles));
+  labelMeters(site, r.meters);
+  return r;
 }
 
 /**
@@ -63,13 +76,13 @@ export function applySavedEnergy(site: Site, settings: Database, journal?: Journ
     if (structure) candidate = energySchema.parse(JSON.parse(structure));
     if (costs) candidate = { ...candidate, costs: z.array(costSchema).parse(JSON.parse(costs)) };
   } catch {
-    journal?.append({ type: "energy.config", message: "saved energy configuration unreadable: the site file's is in force" });
+    journal?.append({ type: "energy.config", ...journalText(site.site.language, "journal.energy.savedUnreadable") });
     return;
   }
   if (candidate === site.energy) return;
   const r = validateEnergy(candidate, siteUnits(site, site.profiles));
   if (r.errors.length) {
-    journal?.append({ type: "energy.config", message: `saved energy configuration no longer valid for this site (${r.errors[0]!.path}: ${r.errors[0]!.message}): the site file's is in force` });
+    journal?.append({ type: "energy.config", ...journalText(site.site.language, "journal.energy.savedInvalid", { path: r.errors[0]!.path, message: r.errors[0]!.message }) });
     return;
   }
   site.energy = candidate;

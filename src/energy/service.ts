@@ -13,6 +13,8 @@ import type { EnergyStore } from "./store.ts";
 import { circuitsOf, type EnergyConfig, type ResolvedMeter } from "./structure.ts";
 import { LocalClock, TariffEvaluator } from "./tariffs.ts";
 import { PULSE_UNITS_CODES, toBase } from "./units.ts";
+import type { Lang } from "../i18n/index.ts";
+import { journalText } from "../journal/i18n.ts";
 
 export const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"] as const;
 const MONTHS_FR = ["Janvier", "Février", "Mars", "Avril", "Mai", "Juin", "Juillet", "Août", "Septembre", "Octobre", "Novembre", "Décembre"];
@@ -74,6 +76,8 @@ export interface EnergyServiceOptions {
   store: EnergyStore;
   timeZone: string;
   journal?: Journal;
+  /** The site's language: journal rows are stored in it (and as key + parameters for the others). */
+  lang?: Lang;
   /** The main database's settings table: replacements recorded from the admin API are kept there. */
   settings?: Database;
 }
@@ -154,16 +158,14 @@ export class EnergyService {
   }
 
   private journalEvent(m: ResolvedMeter, e: CounterEvent): void {
-    const what: Record<CounterEvent["kind"], string> = {
-      reset: "counter reset",
-      "unplanned-reset": "counter dropped to near zero: counted as a reset nobody recorded (interval estimated)",
-      rollover: "counter rolled over",
-      replacement: "meter replacement applied",
-      gap: "communication gap: its consumption is in one interval, flagged estimated",
-      backwards: "counter went backwards: held as bad data, out of totals until an admin decides",
-      spike: "counter rose faster than the rating allows: held as bad data, out of totals until an admin decides",
-    };
-    this.o.journal?.append({ type: `energy.${e.kind}`, message: `${m.id}: ${what[e.kind]} (${e.before} → ${e.after}, ${e.delta.toFixed(3)})`, source: m.id, device: m.point.split(".")[0], data: e, ts: e.ts });
+    this.o.journal?.append({
+      type: `energy.${e.kind}`,
+      ...journalText(this.o.lang ?? "fr", "journal.energy.counter", { meter: m.id, what: { key: `journal.energy.kind.${e.kind}` }, before: e.before, after: e.after, delta: e.delta.toFixed(3) }),
+      source: m.id,
+      device: m.point.split(".")[0],
+      data: e,
+      ts: e.ts,
+    });
   }
 
   /** An admin's decision on a held interval; journaled with its actor. */
@@ -174,7 +176,9 @@ export class EnergyService {
     if (!iv || !(iv.flags & Flag.BAD)) return false;
     const fixed = applyCorrection(iv, c);
     this.o.store.write(meter, [fixed], this.evaluators.get(s.m.commodity));
-    this.o.journal?.append({ type: "energy.correct", message: `${meter}: interval ${new Date(c.ts).toISOString()} ${c.action === "accept" ? `held ${iv.held} accepted` : `set to ${c.value}`}`, source: meter, actor, data: c });
+    const at = new Date(c.ts).toISOString();
+    const text = c.action === "accept" ? journalText(this.o.lang ?? "fr", "journal.energy.accept", { meter, at, held: iv.held }) : journalText(this.o.lang ?? "fr", "journal.energy.set", { meter, at, value: String(c.value) });
+    this.o.journal?.append({ type: "energy.correct", ...text, source: meter, actor, data: c });
     return true;
   }
 
@@ -190,7 +194,7 @@ export class EnergyService {
     s.replacements.push({ ts: r.ts, oldFinal: r.oldFinal * s.factor, newFirst: r.newFirst * s.factor });
     const own = s.replacements.slice(s.m.replacements.length);
     this.o.settings?.query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(`energy.replacements.${meter}`, JSON.stringify(own));
-    this.o.journal?.append({ type: "energy.replacement", message: `${meter}: meter replaced at ${new Date(r.ts).toISOString()} (old final ${r.oldFinal}, new first ${r.newFirst})`, source: meter, actor, data: r });
+    this.o.journal?.append({ type: "energy.replacement", ...journalText(this.o.lang ?? "fr", "journal.energy.replacement", { meter, at: new Date(r.ts).toISOString(), oldFinal: r.oldFinal, newFirst: r.newFirst }), source: meter, actor, data: r });
     return true;
   }
 
@@ -198,7 +202,7 @@ export class EnergyService {
   reprice(from: number, actor: string): number {
     let n = 0;
     for (const [commodity, ev] of this.evaluators) n += this.o.store.reprice(this.o.meters.filter((m) => m.commodity === commodity).map((m) => m.id), from, ev);
-    this.o.journal?.append({ type: "energy.reprice", message: `costs recomputed from ${new Date(from).toISOString()} (${n} intervals)`, actor, data: { from } });
+    this.o.journal?.append({ type: "energy.reprice", ...journalText(this.o.lang ?? "fr", "journal.energy.reprice", { from: new Date(from).toISOString(), n }), actor, data: { from } });
     return n;
   }
 

@@ -8,6 +8,9 @@ import { Flag } from "./counters.ts";
 import type { Bucket, BucketRow, EnergyStore } from "./store.ts";
 import { circuitsOf, type EnergyConfig, type ResolvedMeter } from "./structure.ts";
 import type { LocalClock, TariffEvaluator } from "./tariffs.ts";
+import { energyQuality } from "../exports/energy.ts";
+import { headerLine, num, withUnit, type CsvFormat } from "../exports/format.ts";
+import { OffsetFormatter } from "../journal/time.ts";
 
 export const VIEWS = ["total", "partial", "compare", "details", "cost"] as const;
 export const PERIODS = ["day", "month", "year", "decade"] as const;
@@ -205,23 +208,28 @@ export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyC
   };
 }
 
-/** The view as CSV: one row per bucket, every series' kWh, cost and quality, the previous period. */
-export function viewCsv(v: EnergyView, fmtTime: (ts: number) => string): string {
-  const q = (f: number) => (f & Flag.BAD ? "bad" : f & Flag.ESTIMATED ? "estimated" : f & Flag.MISSING ? "missing" : f & Flag.ADMIN ? "corrected" : "good");
-  const esc = (s: string) => (/[",;\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+/**
+ * The view as CSV: one row per bucket, every series' kWh, cost, held bad data and quality, the
+ * previous period; in the shared format (src/exports/format.ts). Given a time formatter instead of
+ * a format (the first callers), `,` and `.` with that formatter's times.
+ */
+export function viewCsv(v: EnergyView, format: CsvFormat | ((ts: number) => string)): string {
+  const f: CsvFormat = typeof format === "function" ? { sep: ",", decimal: ".", timeZone: "UTC" } : format;
+  const time = typeof format === "function" ? format : ((o) => (ts: number) => o.format(ts))(new OffsetFormatter(f.timeZone));
+  const sep = f.sep;
   const head = ["start"];
-  for (const s of v.series) head.push(`${s.label} (kWh)`, `${s.label} (${v.currency || "cost"})`, `${s.label} held bad (kWh)`, `${s.label} quality`);
-  if (v.previous) head.push(`${v.previous.label} (kWh)`);
-  const lines = [head.map(esc).join(",")];
+  for (const s of v.series) head.push(withUnit(s.label, v.unit), withUnit(`${s.label} cost`, v.currency), withUnit(`${s.label} held bad`, v.unit), `${s.label} quality`);
+  if (v.previous) head.push(withUnit(v.previous.label, v.unit));
+  let out = headerLine(head, sep);
   v.starts.forEach((ts, i) => {
-    const row = [fmtTime(ts)];
-    for (const s of v.series) row.push(round(s.value[i]!), s.cost[i] === null ? "" : round(s.cost[i]!), round(s.held[i]!), q(s.flags[i]!));
-    if (v.previous) row.push(Number.isNaN(v.previous.value[i]!) ? "" : round(v.previous.value[i]!));
-    lines.push(row.map(esc).join(","));
+    const row = [time(ts)];
+    for (const s of v.series) {
+      // A bucket no meter reached is unknown: empty cells, "missing", never 0.
+      const known = !(s.flags[i]! & Flag.MISSING) || s.value[i] !== 0;
+      row.push(known ? num(s.value[i]!, f, 3) : "", known ? num(s.cost[i], f, 3) : "", num(s.held[i]!, f, 3), energyQuality(s.flags[i]!));
+    }
+    if (v.previous) row.push(num(v.previous.value[i], f, 3));
+    out += row.join(sep) + "\r\n";
   });
-  return lines.join("\r\n") + "\r\n";
-}
-
-function round(x: number): string {
-  return String(Math.round(x * 1000) / 1000);
+  return out;
 }

@@ -452,7 +452,10 @@ function importModule(mod: XmlElement, fileName: string, ctx: Ctx): ImportedModu
     if (Number.isInteger(mn) && mn >= 0 && mn <= 3) {
       if (mn) out.multiplier = ["none", "KU", "KI", "KU*KI"][mn];
     } else ctx.report(line, "warning", `${label}: mn="${values.mn}" is not 0..3; no multiplier`);
-    // Kind from the tag type, checked against the data type.
+    // Kind from the tag type, checked against the data type. No `states`/`statesFr`: the EnLogic
+    // map format (seed, Table 7 and the <Tag> attributes) has no state or enumeration texts in any
+    // language, only Name and Descr ("Вход 1"), so there is nothing to translate; a digital tag
+    // shows its value until the site's profile names its states (then STATE_WORDS_FR applies).
     const kind = ttype.startsWith("DT") ? "datetime" : ttype === "SI" || ttype === "SO" ? "text" : discrete ? "digital" : "analog";
     if (kind === "datetime" && !isDt) ctx.report(line, "warning", `${label}: a date-time tag (${ttype}) with DataType ${ENLOGIC_TYPE_NAMES[dtCode]}`);
     if (kind !== "datetime" && isDt) ctx.report(line, "warning", `${label}: DataType ${ENLOGIC_TYPE_NAMES[dtCode]} is a date-time on a ${ttype} tag`);

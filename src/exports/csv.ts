@@ -2,43 +2,23 @@ import type { Database } from "bun:sqlite";
 import type { Historian } from "../historian/historian.ts";
 import { series, type Series } from "../historian/query.ts";
 import { TIER_IDS } from "../historian/tiers.ts";
-import { CSV_BOM, cell } from "../journal/csv.ts";
+import { cell, headerLine, num, withUnit, type CsvFormat } from "./format.ts";
 import { OffsetFormatter } from "../journal/time.ts";
 
+// The shared format (format.ts), re-exported: callers of the exports import it from here too.
+export { csvFormat, defaultFormat, type CsvFormat } from "./format.ts";
+
 /**
- * CSV exports for spreadsheets: device history (raw samples or a rollup tier) and alarm history.
- * - Separator and decimal mark chosen by the user; default `;` and `,` (French Excel / LibreOffice).
- * - UTF-8 with BOM, CRLF, ISO 8601 times with the site's offset, units in the header.
+ * CSV exports for spreadsheets: device history (raw samples or a rollup tier) and alarm history,
+ * in the shared format of format.ts (separator, decimal mark, BOM, ISO 8601 with offset, units).
  * - Quality in its own column: a value that is not good is never written as if it were (its cell is
  *   empty, the quality column says why); rollups say good / partial / no-data with the coverage.
  * - Produced in time chunks (a day of raw samples, a week of minutes…): memory does not grow with
  *   the range and the caller's stream lets the event loop turn between chunks.
  */
 
-export interface CsvFormat {
-  sep: ";" | "," | "\t";
-  decimal: "," | ".";
-  timeZone: string;
-}
-
 export type ExportGroup = "raw" | (typeof TIER_IDS)[number];
 export const EXPORT_GROUPS: readonly ExportGroup[] = ["raw", ...TIER_IDS];
-
-/** Parses the user's choice; refuses a separator equal to the decimal mark (the file would not parse back). */
-export function csvFormat(q: { sep?: string; decimal?: string }, timeZone: string): CsvFormat | string {
-  const sepIn = q.sep === "tab" || q.sep === "\\t" ? "\t" : (q.sep ?? ";");
-  const decimal = q.decimal ?? (sepIn === "," ? "." : ",");
-  if (sepIn !== ";" && sepIn !== "," && sepIn !== "\t") return "sep: ; , or tab";
-  if (decimal !== "," && decimal !== ".") return "decimal: , or .";
-  if (sepIn === decimal) return "sep and decimal must differ";
-  return { sep: sepIn, decimal, timeZone };
-}
-
-function num(v: number | null | undefined, f: CsvFormat): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "";
-  const s = String(v);
-  return f.decimal === "," ? s.replace(".", ",") : s;
-}
 
 const TIER_MS: Record<ExportGroup, number> = { raw: 60_000, "1m": 60_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000, "1mo": 31 * 86_400_000 };
 
@@ -61,13 +41,12 @@ export function* historyCsv(x: HistoryExport): Generator<string> {
   const sep = f.sep;
   const fmt = new OffsetFormatter(f.timeZone);
   const pts = x.indexes.map((i) => h.points[i]!);
-  const unit = (u: string) => (u ? ` (${u})` : "");
   const head = ["timestamp"];
   for (const p of pts) {
-    if (x.group === "raw") head.push(`${p.name}${unit(p.unit)}`, `${p.name} quality`);
-    else head.push(`${p.name} mean${unit(p.unit)}`, `${p.name} min${unit(p.unit)}`, `${p.name} max${unit(p.unit)}`, `${p.name} coverage (%)`, `${p.name} quality`);
+    if (x.group === "raw") head.push(withUnit(p.name, p.unit), `${p.name} quality`);
+    else head.push(withUnit(`${p.name} mean`, p.unit), withUnit(`${p.name} min`, p.unit), withUnit(`${p.name} max`, p.unit), `${p.name} coverage (%)`, `${p.name} quality`);
   }
-  yield CSV_BOM + head.map((c) => cell(c, sep)).join(sep) + "\r\n";
+  yield headerLine(head, sep);
   const tier = x.group === "raw" ? -1 : TIER_IDS.indexOf(x.group);
   const cal = h.calendar;
   let a = tier < 0 ? x.from : cal.start(tier, x.from);
@@ -152,6 +131,8 @@ export interface AlarmExport {
   device?: string;
   priority?: string;
   format: CsvFormat;
+  /** Called after each page of rows with the share done (progress). */
+  progress?: (done: number) => void;
 }
 
 const ALARM_COLUMNS = ["raised", "alarm", "device", "point", "priority", "message", "value", "acknowledged", "acknowledged by", "comment", "cleared", "closed", "close reason", "duration (s)"];
@@ -162,15 +143,20 @@ export function* alarmsCsv(x: AlarmExport): Generator<string> {
   const sep = f.sep;
   const fmt = new OffsetFormatter(f.timeZone);
   const time = (t: number | null) => (t === null ? "" : fmt.format(t));
-  yield CSV_BOM + ALARM_COLUMNS.map((c) => cell(c, sep)).join(sep) + "\r\n";
+  yield headerLine(ALARM_COLUMNS, sep);
   const q = x.sqlite.prepare(
     `SELECT * FROM alarm_activations WHERE id > ? AND raised_at >= ? AND raised_at < ?${x.device ? " AND device = ?" : ""}${x.priority ? " AND priority = ?" : ""} ORDER BY id LIMIT 2000`,
   );
+  const filters: (string | number)[] = [];
+  if (x.device) filters.push(x.device);
+  if (x.priority) filters.push(x.priority);
+  const total = x.progress
+    ? (x.sqlite.prepare(`SELECT COUNT(*) AS n FROM alarm_activations WHERE raised_at >= ? AND raised_at < ?${x.device ? " AND device = ?" : ""}${x.priority ? " AND priority = ?" : ""}`).get(x.from, x.to, ...filters) as { n: number }).n
+    : 0;
   let after = 0;
+  let written = 0;
   for (;;) {
-    const args: (string | number)[] = [after, x.from, x.to];
-    if (x.device) args.push(x.device);
-    if (x.priority) args.push(x.priority);
+    const args: (string | number)[] = [after, x.from, x.to, ...filters];
     const rows = q.all(...args) as {
       id: number; alarm_id: string; device: string; point: string; priority: string; message: string; value: number | null;
       raised_at: number; acked_at: number | null; acked_by: string | null; ack_comment: string | null; cleared_at: number | null; closed_at: number | null; close_reason: string | null;
@@ -183,6 +169,8 @@ export function* alarmsCsv(x: AlarmExport): Generator<string> {
         [time(r.raised_at), cell(r.alarm_id, sep), cell(r.device, sep), cell(r.point, sep), r.priority, cell(r.message, sep), num(r.value, f), time(r.acked_at), cell(r.acked_by ?? "", sep), cell(r.ack_comment ?? "", sep), time(r.cleared_at), time(r.closed_at), cell(r.close_reason ?? "", sep), end === null ? "" : num((end - r.raised_at) / 1000, f)].join(sep) + "\r\n";
     }
     yield out;
+    written += rows.length;
+    x.progress?.(total ? Math.min(1, written / total) : 1);
     after = rows[rows.length - 1]!.id;
   }
 }

@@ -38,6 +38,7 @@ import { registerCount } from "../protocols/modbus/codec.ts";
 import type { JournalEntry } from "../journal/journal.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { ReplyCache } from "./reply-cache.ts";
+import { journalText } from "../journal/i18n.ts";
 
 export interface GatewayRoute {
   /** Unit id the clients address. */
@@ -318,12 +319,12 @@ export function startGateway(opts: GatewayOptions): Gateway {
       source: `gateway:${client}`,
       device: route?.device,
       actor: `gateway:${client}`,
-      message: t(lang, "journal.gateway.refused", {
+      ...journalText(lang, "journal.gateway.refused", {
         client,
         unit,
         op: describeOp(op),
-        reason: t(lang, `journal.gateway.reason.${reason}`),
-        more: more ? t(lang, "journal.gateway.more", { n: more }) : "",
+        reason: { key: `journal.gateway.reason.${reason}` },
+        more: more ? { fr: t("fr", "journal.gateway.more", { n: more }), en: t("en", "journal.gateway.more", { n: more }) } : "",
       }),
       data: { ...writeData(client, unit, op, route), reason, unjournaledBefore: more },
     });
@@ -347,7 +348,7 @@ export function startGateway(opts: GatewayOptions): Gateway {
       source: `gateway:${client}`,
       device: route.device,
       actor: `gateway:${client}`,
-      message: t(lang, r.ok ? "journal.gateway.write" : "journal.gateway.writeFailed", {
+      ...journalText(lang, r.ok ? "journal.gateway.write" : "journal.gateway.writeFailed", {
         client,
         unit,
         device: route.device ?? `${route.bus}/${route.target}`,

@@ -13,6 +13,7 @@ import { histPoints } from "./points.ts";
 import { multiSeries, DEFAULT_MAX, type Series } from "./query.ts";
 import { Retention, sizes } from "./retention.ts";
 import { historyPathFor } from "./store.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /** The historian as a running Busbar has it: writer, live feed, retention, backups, restore. */
 export interface History {
@@ -43,7 +44,7 @@ export interface HistoryOptions {
 export type Restart = (swap: () => Promise<void> | void, after?: (journal: Journal) => void) => Promise<void>;
 
 function workerUrl(): URL {
-  return import.meta.url.includes("$bunfs") ? new URL("./historian/backup-worker.ts", import.meta.url) : new URL("./backup-worker.ts", import.meta.url);
+  return import.meta.url.includes("$bunfs") ? new URL("./workers/history-backup.ts", import.meta.url) : new URL("../workers/history-backup.ts", import.meta.url);
 }
 
 /** One job in a fresh worker (a backup a day does not deserve a resident thread). */
@@ -94,7 +95,7 @@ export function startHistory(o: HistoryOptions): History {
       type: "backup.create",
       source: site.site.name,
       actor,
-      message: t(lang, "journal.backup.create", { file: file.split("/").pop()!, size: String(manifest.files.reduce((s, f) => s + f.bytes, 0)) }),
+      ...journalText(lang, "journal.backup.create", { file: file.split("/").pop()!, size: String(manifest.files.reduce((s, f) => s + f.bytes, 0)) }),
       data: { file, manifest },
     });
     return { file, manifest };
@@ -110,7 +111,7 @@ export function startHistory(o: HistoryOptions): History {
           .then(() => rotate(folder, keep))
           .catch((e) => {
             o.log(`[error] scheduled backup failed: ${(e as Error).message}`);
-            journal.append({ type: "backup.failed", source: site.site.name, message: t(lang, "journal.backup.failed", { error: (e as Error).message }) });
+            journal.append({ type: "backup.failed", source: site.site.name, ...journalText(lang, "journal.backup.failed", { error: (e as Error).message }) });
           });
       },
       everyHours * 3_600_000,
@@ -136,14 +137,14 @@ export function startHistory(o: HistoryOptions): History {
       try {
         staged = await inWorker<StagedRestore>({ op: "stage", archive, staging });
       } catch (e) {
-        journal.append({ type: "backup.restore.refused", source: site.site.name, actor, message: t(lang, "journal.backup.refused", { error: (e as Error).message }) });
+        journal.append({ type: "backup.restore.refused", source: site.site.name, actor, ...journalText(lang, "journal.backup.refused", { error: (e as Error).message }) });
         throw e;
       }
       journal.append({
         type: "backup.restore.start",
         source: site.site.name,
         actor,
-        message: t(lang, "journal.backup.restoreStart", { site: staged.manifest.site, at: staged.manifest.createdAt }),
+        ...journalText(lang, "journal.backup.restoreStart", { site: staged.manifest.site, at: staged.manifest.createdAt }),
         data: { manifest: staged.manifest },
       });
       // Answer first, then stop, swap the files and start again on them.
@@ -153,7 +154,7 @@ export function startHistory(o: HistoryOptions): History {
             type: "backup.restore",
             source: site.site.name,
             actor,
-            message: t(lang, "journal.backup.restored", { site: staged.manifest.site, at: staged.manifest.createdAt }),
+            ...journalText(lang, "journal.backup.restored", { site: staged.manifest.site, at: staged.manifest.createdAt }),
             data: { manifest: staged.manifest, migrated: staged.migrated, journalRows: staged.journalRows },
           });
         void o.restart!(() => swapIn(staged, o.dbPath, historyPath), after).catch((e) => o.log(`[error] restart after restore failed: ${(e as Error).message}`));

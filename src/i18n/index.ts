@@ -58,6 +58,18 @@ export function setSiteLanguage(lang: Lang): void {
   siteLanguage = lang;
 }
 
+let siteNamesByLang: { fr: string; en: string } | undefined;
+/** Set once at start: the site's name in each language, so every page's header shows the reader's. */
+export function setSiteNames(names: { fr: string; en: string }): void {
+  siteNamesByLang = names;
+}
+
+/** The site's name in `lang`, when `name` is the site's (any of its forms); else `name` unchanged. */
+export function siteNameFor(name: string, lang: Lang): string {
+  const n = siteNamesByLang;
+  return n && (name === n.fr || name === n.en) ? n[lang] : name;
+}
+
 /** The site's language (what site labels and stored journal messages are written in). */
 export function getSiteLanguage(): Lang {
   return siteLanguage;

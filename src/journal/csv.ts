@@ -2,6 +2,7 @@ import type { Journal, JournalFilter, JournalRow } from "./journal.ts";
 import { OffsetFormatter } from "./time.ts";
 import { journalMessage } from "./i18n.ts";
 import type { Lang } from "../i18n/index.ts";
+import { cell, headerLine, type CsvSep } from "../exports/format.ts";
 
 /**
  * The journal as CSV: UTF-8 with a byte-order mark (so Excel shows accents right), ISO 8601 times
@@ -10,28 +11,21 @@ import type { Lang } from "../i18n/index.ts";
  * loop turns between chunks, whatever the size of the range.
  */
 
-export const CSV_BOM = "\uFEFF";
+// The shared CSV format (src/exports/format.ts), re-exported for the journal's existing callers.
+export { CSV_BOM, cell } from "../exports/format.ts";
 export const CSV_COLUMNS = ["id", "timestamp", "type", "source", "device", "user", "message", "data", "hash"];
 
 export interface CsvOptions {
   timeZone: string;
-  /** `,` (RFC 4180, default) or `;` (Excel with a French list separator). */
-  sep?: "," | ";";
+  /** `,` (RFC 4180, default), `;` (Excel with a French list separator) or a tab. */
+  sep?: CsvSep;
   chunkRows?: number;
   /** Messages in this language where the row allows it (src/journal/i18n.ts); default: as stored. */
   lang?: Lang;
 }
 
-/** One RFC 4180 cell; a leading = + - @ is defused with an apostrophe (spreadsheet formula injection). */
-export function cell(s: string, sep: string): string {
-  let v = s;
-  if (v.length && (v[0] === "=" || v[0] === "+" || v[0] === "-" || v[0] === "@" || v[0] === "\t" || v[0] === "\r")) v = "'" + v;
-  if (v.includes('"') || v.includes(sep) || v.includes("\n") || v.includes("\r")) return `"${v.replace(/"/g, '""')}"`;
-  return v;
-}
-
 export function csvHeader(sep = ","): string {
-  return CSV_BOM + CSV_COLUMNS.join(sep) + "\r\n";
+  return headerLine(CSV_COLUMNS, sep);
 }
 
 export function csvRows(rows: readonly JournalRow[], fmt: OffsetFormatter, sep = ",", lang?: Lang): string {

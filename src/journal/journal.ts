@@ -34,6 +34,8 @@ export interface JournalEntry {
   /** Who did it; '' for the system. */
   actor?: string;
   data?: unknown;
+  /** Key + parameters of `message` (journal/i18n.ts journalText), stored as data.i18n so any language can show the row. */
+  i18n?: { key: string; params: Record<string, unknown> };
   ts?: number;
 }
 
@@ -136,7 +138,7 @@ export class Journal {
       actor: e.actor ?? "",
       device: e.device ?? "",
       message: e.message,
-      data: e.data === undefined || e.data === null ? null : JSON.stringify(e.data),
+      data: dataOf(e),
     };
     const hash = rowHash(prevHash, r);
     this.insert.run(r.id, r.ts, r.type, r.source, r.actor, r.device, r.message, r.data, hash);
@@ -288,6 +290,14 @@ export class Journal {
   types(): string[] {
     return (this.sqlite.query("SELECT DISTINCT type FROM events ORDER BY type").all() as { type: string }[]).map((r) => r.type);
   }
+}
+
+function dataOf(e: JournalEntry): string | null {
+  if (e.i18n) {
+    const d = e.data && typeof e.data === "object" && !Array.isArray(e.data) ? e.data : e.data === undefined || e.data === null ? {} : { value: e.data };
+    return JSON.stringify({ ...d, i18n: e.i18n });
+  }
+  return e.data === undefined || e.data === null ? null : JSON.stringify(e.data);
 }
 
 function whereOf(f: JournalFilter): { where: string[]; params: (string | number)[] } {

@@ -11,6 +11,7 @@ import { BlockDemandMeter, RollingMean, type BlockDemand } from "./demand.ts";
 import { decideDispatch, type DispatchDecision, type Interlock } from "./dispatch.ts";
 import { MG } from "./points.ts";
 import { decideStage, INITIAL_SHED_STATE, type ShedConfig, type ShedDecision, type ShedState } from "./shedding.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * The microgrid controller: once a second, and as soon as the building's kW changes (a fresh 5B1
@@ -159,7 +160,7 @@ export class MicrogridController {
         journal.append({
           type: "microgrid.source",
           source: `${MG}.kw_instant`,
-          message: t(lang, idx < 0 ? "journal.mg.noSource" : "journal.mg.source", { point: this.power[idx]?.id ?? "", points: cfg.power.join(", ") }),
+          ...journalText(lang, idx < 0 ? "journal.mg.noSource" : "journal.mg.source", { point: this.power[idx]?.id ?? "", points: cfg.power.join(", ") }),
           data: { source: this.power[idx]?.id ?? null },
         });
       this.sourceIndex = idx;
@@ -183,10 +184,10 @@ export class MicrogridController {
     const gdpSp = this.num(`${MG}.gdp_setpoint`);
     if (active !== this.gdpActive) {
       const key = active === 0 ? "journal.mg.gdpEnd" : this.gdpActive === 0 ? "journal.mg.gdpStart" : "journal.mg.gdpChange";
-      journal.append({ type: "microgrid.gdp", source: `${MG}.gdp_active`, message: t(lang, key, { by: t(lang, active === 2 || (active === 0 && this.gdpActive === 2) ? "mg.by.schedule" : "mg.by.request"), kw: gdpSp }), data: { active, was: this.gdpActive, setpointKw: gdpSp } });
+      journal.append({ type: "microgrid.gdp", source: `${MG}.gdp_active`, ...journalText(lang, key, { by: { key: active === 2 || (active === 0 && this.gdpActive === 2) ? "mg.by.schedule" : "mg.by.request" }, kw: gdpSp }), data: { active, was: this.gdpActive, setpointKw: gdpSp } });
       this.gdpActive = active;
     } else if (active && gdpSp !== this.gdpSetpointSeen) {
-      journal.append({ type: "microgrid.gdp", source: `${MG}.gdp_setpoint`, message: t(lang, "journal.mg.gdpSetpoint", { old: this.gdpSetpointSeen, kw: gdpSp }), data: { active, setpointKw: gdpSp } });
+      journal.append({ type: "microgrid.gdp", source: `${MG}.gdp_setpoint`, ...journalText(lang, "journal.mg.gdpSetpoint", { old: this.gdpSetpointSeen, kw: gdpSp }), data: { active, setpointKw: gdpSp } });
     }
     this.gdpSetpointSeen = gdpSp;
     const normalSp = this.num(`${MG}.shed_setpoint`);
@@ -202,7 +203,7 @@ export class MicrogridController {
       journal.append({
         type: "microgrid.stage",
         source: `${MG}.shed_stage`,
-        message: t(lang, "journal.mg.stage", { from: before.stage, to: this.state.stage, signal: decision.signal, second: this.state.second ? "100" : "0", excess: excess.toFixed(1), setpoint }),
+        ...journalText(lang, "journal.mg.stage", { from: before.stage, to: this.state.stage, signal: decision.signal, second: this.state.second ? "100" : "0", excess: excess.toFixed(1), setpoint }),
         data: { from: before.stage, to: this.state.stage, signal: decision.signal, second: this.state.second, excessKw: excess, setpointKw: setpoint },
       });
 
@@ -288,7 +289,7 @@ export class MicrogridController {
         type: "microgrid.interlock",
         source: `${MG}.bess_interlock`,
         device: d,
-        message: t(lang, il ? "journal.mg.interlock" : "journal.mg.interlockClear", { device: d, reason: il ?? "" }),
+        ...journalText(lang, il ? "journal.mg.interlock" : "journal.mg.interlockClear", { device: d, reason: il ?? "" }),
         data: { interlock: il, was: this.interlock },
       });
       if (il && il !== "comm-loss" && decision.interlock && this.commandKw !== 0 && b.control && !manual) {
@@ -338,7 +339,7 @@ export class MicrogridController {
         source: info.id,
         device: info.device,
         actor: "control",
-        message: t(this.deps.lang, r.ok ? "journal.write.ok" : "journal.write.failed", { user: "control", point: info.id, old: `${old ?? "—"} kW`, new: `${kw} kW`, error: r.error ?? "", ms: Math.round(r.ms) }),
+        ...journalText(this.deps.lang, r.ok ? "journal.write.ok" : "journal.write.failed", { user: "control", point: info.id, old: `${old ?? "—"} kW`, new: `${kw} kW`, error: r.error ?? "", ms: Math.round(r.ms) }),
         data: { old, new: kw, ok: r.ok, error: r.error ?? null, ms: r.ms, reason: interlockZero ? "interlock" : "dispatch" },
       });
       if (!r.ok && !interlockZero) this.interlock = "write-failed";

@@ -61,6 +61,8 @@ export interface OutMessage {
   priority: string;
   /** Machine-readable payload for webhooks. */
   payload: unknown;
+  /** Files (scheduled reports); e-mail only: other channels carry the text. */
+  attachments?: { filename: string; contentType: string; content: Uint8Array }[];
 }
 
 const TIMEOUT_MS = 15_000;
@@ -105,6 +107,7 @@ async function sendEmail(c: EmailConfig, s: Record<string, string>, m: OutMessag
       text: m.text,
       messageId: `<${m.id}@${domain}>`,
       headers: { "X-Busbar-Message": m.id },
+      attachments: m.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content) })),
     });
     return String(info.response ?? "accepted");
   } finally {

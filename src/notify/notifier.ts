@@ -7,6 +7,7 @@ import { OffsetFormatter } from "../journal/time.ts";
 import { CHANNEL_TYPES, SECRET_FIELDS, sendOn, type Channel, type ChannelConfig, type ChannelType, type OutMessage } from "./channels.ts";
 import { alarmEventOf, quietUntil, ruleMatches, type AlarmEvent, type RuleConfig } from "./rules.ts";
 import type { SecretBox } from "./secret-box.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * Alarm notifications through a durable outbox.
@@ -311,7 +312,8 @@ export class Notifier {
       if (!ch) throw new Error("channel deleted");
       if (!ch.enabled) throw new Error("channel disabled");
       const body = JSON.parse(row.body) as { text: string; priority: string; payload: unknown };
-      answer = await sendOn(ch, { id: `busbar-${row.id}-${row.created_at}`, subject: row.subject, text: body.text, priority: body.priority, payload: body.payload, recipients: row.recipients ? row.recipients.split(",") : [] });
+      const attachments = (this.sqlite.query("SELECT filename, content_type, data FROM notify_attachments WHERE outbox_id = ? ORDER BY id").all(row.id) as { filename: string; content_type: string; data: Uint8Array }[]).map((a) => ({ filename: a.filename, contentType: a.content_type, content: a.data }));
+      answer = await sendOn(ch, { id: `busbar-${row.id}-${row.created_at}`, subject: row.subject, text: body.text, priority: body.priority, payload: body.payload, recipients: row.recipients ? row.recipients.split(",") : [], attachments });
     } catch (e) {
       const error = String((e as Error).message ?? e).slice(0, 500);
       const now = this.o.now();
@@ -321,7 +323,7 @@ export class Notifier {
           this.journal.append({
             type: "notify.failed",
             source: ch?.name ?? `channel ${row.channel_id}`,
-            message: this.m("journal.notify.failed", { id: row.id, channel: ch?.name ?? String(row.channel_id), attempts, error }),
+            ...journalText(this.o.lang, "journal.notify.failed", { id: row.id, channel: ch?.name ?? String(row.channel_id), attempts, error }),
             data: { outbox: row.id, channel: row.channel_id, attempts, error, subject: row.subject },
           });
         });
@@ -332,7 +334,30 @@ export class Notifier {
       }
       return;
     }
-    this.sqlite.run("UPDATE notify_outbox SET status = 'sent', response = ?, last_error = '', sent_at = ? WHERE id = ?", [answer.slice(0, 500), this.o.now(), row.id]);
+    this.sqlite.transaction(() => {
+      this.sqlite.run("UPDATE notify_outbox SET status = 'sent', response = ?, last_error = '', sent_at = ? WHERE id = ?", [answer.slice(0, 500), this.o.now(), row.id]);
+      // A sent report's file is not kept twice: it can be generated again from the energy tables.
+      this.sqlite.run("DELETE FROM notify_attachments WHERE outbox_id = ?", [row.id]);
+    })();
+  }
+
+  /**
+   * Queues one message (a scheduled report) with its files, in the caller's transaction when there
+   * is one: the outbox row, its attachments and whatever the caller records commit together.
+   */
+  enqueue(m: { channelId: number; recipients: string[]; subject: string; text: string; payload?: unknown; attachments?: { filename: string; contentType: string; content: Uint8Array }[] }): number {
+    const now = this.o.now();
+    let id = 0;
+    this.journal.transaction(() => {
+      id = (
+        this.sqlite
+          .query("INSERT INTO notify_outbox (created_at, channel_id, status, next_at, recipients, subject, body) VALUES (?, ?, 'pending', ?, ?, ?, ?) RETURNING id")
+          .get(now, m.channelId, now, m.recipients.map((r) => r.toLowerCase()).join(","), m.subject, JSON.stringify({ text: m.text, priority: "low", payload: m.payload ?? { site: this.o.siteName } })) as { id: number }
+      ).id;
+      const add = this.sqlite.prepare("INSERT INTO notify_attachments (outbox_id, filename, content_type, data) VALUES (?, ?, ?, ?)");
+      for (const a of m.attachments ?? []) add.run(id, a.filename, a.contentType, a.content);
+    });
+    return id;
   }
 
   /** Tests: run gather and delivery until nothing is due. */

@@ -21,6 +21,7 @@ import { registerSimRoutes } from "./routes/sim.tsx";
 import { registerHistoryRoutes } from "./routes/history.tsx";
 import { registerEnergyRoutes } from "./routes/energy.tsx";
 import { registerNotifyRoutes } from "./routes/notify.tsx";
+import { registerReportRoutes } from "./routes/reports.tsx";
 import { registerExportRoutes } from "./routes/exports.tsx";
 
 export type { AppContext } from "./context.ts";
@@ -56,6 +57,7 @@ export function createApp(ctx: AppContext): Hono {
   registerHistoryRoutes(app, ctx);
   registerEnergyRoutes(app, ctx);
   registerNotifyRoutes(app, ctx);
+  registerReportRoutes(app, ctx);
   registerExportRoutes(app, ctx);
   return app;
 }

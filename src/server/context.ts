@@ -13,6 +13,7 @@ import type { MicrogridController } from "../microgrid/controller.ts";
 import type { History } from "../historian/runtime.ts";
 import type { Energy } from "../energy/runtime.ts";
 import type { Notifier } from "../notify/notifier.ts";
+import type { ReportScheduler } from "../reports/schedules.ts";
 
 /** What every route module gets: the running site's parts. */
 export interface AppContext {
@@ -41,4 +42,6 @@ export interface AppContext {
   energy?: Energy;
   /** Alarm notifications (absent in route tests that do not need them). */
   notify?: Notifier;
+  /** Scheduled reports (absent without energy meters, or in route tests). */
+  reports?: ReportScheduler;
 }

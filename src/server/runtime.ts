@@ -1,4 +1,4 @@
-import type { Site } from "../config/site.ts";
+import { siteNames, type Site } from "../config/site.ts";
 import { openDatabase, type BusbarDb } from "../db/database.ts";
 import { LiveView } from "../points/live.ts";
 import type { PointRegistry } from "../points/registry.ts";
@@ -28,7 +28,11 @@ import { startHistory, type History, type Restart } from "../historian/runtime.t
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
 import { Notifier } from "../notify/notifier.ts";
+import { closeReportPool } from "../reports/pool.ts";
+import { ReportScheduler } from "../reports/schedules.ts";
+import { reportJobSource } from "../reports/source.ts";
 import { SecretBox } from "../notify/secret-box.ts";
+import { journalText } from "../journal/i18n.ts";
 
 /**
  * One running Busbar: point table, drivers' workers, computed points, live view, database and HTTP server.
@@ -90,6 +94,8 @@ export interface Busbar {
   history: History | undefined;
   /** Alarm notifications and their outbox (src/notify). */
   notify: Notifier;
+  /** Scheduled reports (absent without energy meters). */
+  reports: ReportScheduler | undefined;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -156,7 +162,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       alarms.onDeviceStatus(device, status);
     },
     workerRestart: (bus, reason) => {
-      journal.append({ type: "worker.restart", source: bus, message: t(lang, "journal.worker.restart", { bus, reason }), data: { reason } });
+      journal.append({ type: "worker.restart", source: bus, ...journalText(lang, "journal.worker.restart", { bus, reason }), data: { reason } });
     },
     event: (e) => {
       journal.append({ type: `device.${e.kind}`, source: e.source, device: e.source, message: e.message, data: e.data });
@@ -168,7 +174,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   journal.append({
     type: "system.start",
     source: site.site.name,
-    message: t(lang, "journal.system.start", { site: site.site.name }),
+    ...journalText(lang, "journal.system.start", { site: siteNames(site.site) }),
     data: {
       points: registry.points.length,
       buses: site.buses.length,
@@ -208,6 +214,10 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   computed.start();
   const history = site.historian.enabled ? startHistory({ site, dbPath: opts.dbPath, live, db, journal, lang, log, restart: opts.restart }) : undefined;
   const energy = startEnergy({ site, db: history?.historian.db ?? db.sqlite, settings: db.sqlite, live, journal, computed });
+  // Scheduled reports: after energy (their data) and the notifier (their outbox); a report due while
+  // Busbar was down goes now, once (src/reports/schedules.ts).
+  const reports = energy ? new ReportScheduler({ sqlite: db.sqlite, journal, notifier: notify, energy: () => reportJobSource({ energy, site }), site: site.site.name, timezone: site.site.timezone, lang, log }) : undefined;
+  reports?.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));
   supervisor.start();
@@ -223,9 +233,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       gateway = startGateway({ site, backend: modbus, port: opts.gatewayPort, journal, lang, log: (level, msg) => log(`[${level}] gateway: ${msg}`) });
     } catch (e) {
       // Polling and the pages stay useful without it; the failure is loud and journaled.
-      const message = `Modbus TCP gateway not started on ${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}: ${(e as Error).message}`;
-      log(`[error] ${message}`);
-      journal.append({ type: "system.gateway", source: site.site.name, message });
+      const text = journalText(lang, "journal.system.gatewayFailed", { at: `${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}`, error: (e as Error).message });
+      log(`[error] ${t("en", "journal.system.gatewayFailed", { at: `${site.gateway.host}:${opts.gatewayPort ?? site.gateway.port}`, error: (e as Error).message })}`);
+      journal.append({ type: "system.gateway", source: site.site.name, ...text });
     }
   }
 
@@ -237,13 +247,13 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       const { startBacnetServer } = await import("../bacnet-server/index.ts");
       bacnetServer = await startBacnetServer({ site, live, alarms, supervisor, db, port: opts.bacnetPort, log: (level, msg) => log(`[${level}] bacnet: ${msg}`) });
     } catch (e) {
-      const message = `BACnet/IP server not started on UDP ${opts.bacnetPort ?? site.bacnetServer.port}: ${(e as Error).message}`;
-      log(`[error] ${message}`);
-      journal.append({ type: "system.bacnet", source: site.site.name, message });
+      const params = { port: opts.bacnetPort ?? site.bacnetServer.port, error: (e as Error).message };
+      log(`[error] ${t("en", "journal.system.bacnetFailed", params)}`);
+      journal.append({ type: "system.bacnet", source: site.site.name, ...journalText(lang, "journal.system.bacnetFailed", params) });
     }
   }
 
-  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid };
+  const ctx: AppContext = { site, live, supervisor, modbus, bacnet, computed, db, pageEvents, gateway, history, energy, sim: opts.sim, bacnetServer, notify, microgrid, reports };
   attachServices(ctx, { journal, auth, alarms, lang });
   const app = createApp(ctx);
   let server: ReturnType<typeof Bun.serve>;
@@ -264,6 +274,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     alarms.stop();
     live.stop();
     await supervisor.stop();
+    await reports?.stop();
     energy?.stop();
     history?.stop();
     await notify.stop();
@@ -294,6 +305,7 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
     history,
     energy,
     notify,
+    reports,
     url,
     port: server.port!,
     async stop() {
@@ -305,10 +317,12 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
       live.stop();
       await supervisor.stop();
       server.stop(true);
+      await reports?.stop();
+      await closeReportPool();
       energy?.stop();
       history?.stop();
       await notify.stop();
-      journal.append({ type: "system.stop", source: site.site.name, message: t(lang, "journal.system.stop", { site: site.site.name }) });
+      journal.append({ type: "system.stop", source: site.site.name, ...journalText(lang, "journal.system.stop", { site: siteNames(site.site) }) });
       db.close();
     },
   };

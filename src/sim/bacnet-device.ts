@@ -72,6 +72,8 @@ export class BacnetSimDevice {
   notificationsSent = 0;
   /** ReadProperty requests for one array element (Object_List read by index). */
   readsByIndex = 0;
+  /** WriteProperty requests received (the last 100): value (null = relinquish) and priority. */
+  readonly writes: { point: string; value: number | null; priority: number }[] = [];
   private readonly byObject = new Map<string, BacnetPoint[]>();
   private readonly subs: Subscription[] = [];
   private closed = false;
@@ -346,7 +348,11 @@ export class BacnetSimDevice {
     const p = pts[0]!;
     if (!p.writable || value.property.id !== PROP.PRESENT_VALUE) return this.client.errorResponse(m.header.sender, SERVICE.WRITE_PROPERTY, this.invoke(m), ERR.PROPERTY, CODE.WRITE_ACCESS_DENIED);
     const v = value.value?.[0];
-    if (v && v.type !== T.NULL) this.dev.pin(p.id, Number(v.value) * p.multiplier * (p.useFactor ? this.factor() : 1));
+    const relinquish = !v || v.type === T.NULL;
+    // What the device was asked, as decoded from the request (16 when the request named none).
+    this.writes.push({ point: p.id, value: relinquish ? null : Number(v.value), priority: Number(value.priority ?? 16) });
+    if (this.writes.length > 100) this.writes.shift();
+    if (!relinquish) this.dev.pin(p.id, Number(v.value) * p.multiplier * (p.useFactor ? this.factor() : 1));
     else this.dev.pin(p.id, null);
     this.client.simpleAckResponse(m.header.sender, SERVICE.WRITE_PROPERTY, this.invoke(m));
   }

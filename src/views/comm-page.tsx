@@ -12,8 +12,15 @@ import { SEGMENTATION } from "../protocols/bacnet/objects.ts";
 function BacnetDiscovery(props: { stats: BacnetStats; t: T; now: number }) {
   const { stats, t, now } = props;
   const run = new Map(stats.bacnet.devices.map((d) => [d.id, d]));
+  const fd = stats.bacnet.foreign;
   return (
     <div class="table-scroll bacnet-discovery">
+      {fd ? (
+        <p class={fd.error ? "bacnet-foreign err" : "bacnet-foreign"}>
+          {t("comm.bacnet.foreign", { bbmd: fd.bbmd, ttl: fd.ttlS })}{" "}
+          {fd.error ? t("comm.bacnet.foreign.failed", { error: fd.error }) : fd.registeredAt ? t("comm.bacnet.foreign.ok", { ago: ago(t, fd.registeredAt, now) }) : t("comm.bacnet.foreign.pending")}
+        </p>
+      ) : null}
       <table class="comm-devices">
         <thead>
           <tr>

@@ -184,6 +184,13 @@ function Commands(props: DetailProps) {
                 ✎ {name} <span class="pt-id">{p.id}</span>
               </span>
             );
+          // A BACnet command can also be given back (its priority is chosen on the confirm screen).
+          const relinquish =
+            p.owner.driver === "bacnet" ? (
+              <a class="btn btn-big" href={`${href}?relinquish=1&back=${encodeURIComponent(back)}`} data-cmd={`${p.id}:relinquish`}>
+                {t("operate.relinquish")}
+              </a>
+            ) : null;
           return states ? (
             <div class="cmd">
               <span class="cmd-name">{name}</span>
@@ -192,12 +199,14 @@ function Commands(props: DetailProps) {
                   {label}
                 </a>
               ))}
+              {relinquish}
             </div>
           ) : (
             <div class="cmd">
               <a class="btn btn-big" href={`${href}?back=${encodeURIComponent(back)}`} data-cmd={p.id}>
                 ✎ {name}
               </a>
+              {relinquish}
             </div>
           );
         })}

@@ -2,7 +2,7 @@ import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import { policyFor, type Access } from "../auth/policy.ts";
 import { atLeast, isRole } from "../auth/roles.ts";
-import { DICTS, getSiteLanguage, translator, type Lang, type T } from "../i18n/index.ts";
+import { DICTS, getSiteLanguage, siteNameFor, translator, type Lang, type T } from "../i18n/index.ts";
 
 /**
  * The page shell every screen shares: grey ISA-101 background, no colour unless something is
@@ -34,7 +34,7 @@ export interface LayoutProps {
 }
 
 /** Dictionary entries the browser needs (states, qualities, link and trend texts; the alarm line and user area). */
-const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail.", "banner.", "priority.", "role.", "auth.pin.link", "system.restore"];
+const CLIENT_PREFIXES = ["brk.", "ats.", "src.", "quality.", "qs.", "link.", "trends.", "hmi.", "comm.dev.", "detail.", "banner.", "priority.", "role.", "auth.pin.link", "system.restore", "export.progress.", "export.sameMarks"];
 const clientDicts = new Map<Lang, string>();
 function clientDict(lang: Lang): string {
   let s = clientDicts.get(lang);
@@ -118,12 +118,15 @@ export function Layout(props: LayoutProps) {
   const path = props.path ?? "/";
   const back = encodeURIComponent(path);
   const nav = NAV.filter((n) => mayOpen(n.access, props.user));
+  const siteName = siteNameFor(props.siteName, lang);
+  // The name is in the site's language unless the site file gives it in the reader's (nameEn/nameFr).
+  const siteNameLang = siteName === siteNameFor(props.siteName, getSiteLanguage()) && getSiteLanguage() !== lang ? getSiteLanguage() : undefined;
   return (
     <html lang={lang} data-tz={props.timeZone}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${props.title} — ${props.siteName} — Busbar`}</title>
+        <title>{`${props.title} — ${siteName} — Busbar`}</title>
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/busbar.css" />
         {(props.styles ?? []).map((s) => (
@@ -148,9 +151,9 @@ export function Layout(props: LayoutProps) {
               <img class="brand-ico" src="/assets/favicon.svg" alt="" width="28" height="28" />
               <span class="brand-name">{t("app.name")}</span>
             </a>
-            {/* The site's name is in the site's language, whatever the interface's (screen readers). */}
-            <span class="site" title={props.siteName} lang={getSiteLanguage() !== lang ? getSiteLanguage() : undefined}>
-              {props.siteName}
+            {/* The site's name in the reader's language when the site file gives it, else marked as the site's (screen readers). */}
+            <span class="site" title={siteName} lang={siteNameLang}>
+              {siteName}
             </span>
             <nav class="nav" aria-label={t("nav.label")}>
               {nav.map((n) => (

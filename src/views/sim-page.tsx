@@ -28,7 +28,15 @@ function Act(props: { t: T; csrf: string; action: string; target?: string; label
   );
 }
 
-export function SimPage(props: { req: PageRequest; siteName: string; site: Site; status: SimStatus; csrf: string; ok?: string; err?: string }) {
+/** The microgrid's GDP event as the page shows it (null: the site has no microgrid). */
+export interface SimGdp {
+  /** 0 none, 1 by request (BMS, operator, this page), 2 by schedule. */
+  active: 0 | 1 | 2;
+  request: boolean;
+  setpointKw: number;
+}
+
+export function SimPage(props: { req: PageRequest; siteName: string; site: Site; status: SimStatus; gdp?: SimGdp | null; csrf: string; ok?: string; err?: string }) {
   const lang = props.req.lang;
   const t = translator(lang);
   const s = props.status;
@@ -76,6 +84,17 @@ export function SimPage(props: { req: PageRequest; siteName: string; site: Site;
               ) : null}
             </p>
           </div>
+          {props.gdp ? (
+            <div class={`sim-card${props.gdp.active ? " is-gdp" : ""}`} data-sim-gdp>
+              <h2>{t("sim.gdp")}</h2>
+              <p>
+                {t("sim.gdp.state")}:{" "}
+                <b data-sim-state="gdp">{props.gdp.active ? t("sim.gdp.on", { kw: fmtNumber(props.gdp.setpointKw, lang), by: t(props.gdp.active === 2 ? "mg.by.schedule" : "mg.by.request") }) : t("sim.gdp.off")}</b>
+              </p>
+              <p class="hint">{t("sim.gdp.hint")}</p>
+              {props.gdp.request ? <Act t={t} csrf={csrf} action="gdp-end" label={t("sim.act.gdp-end")} /> : <Act t={t} csrf={csrf} action="gdp-start" label={t("sim.act.gdp-start")} cls="btn-danger" />}
+            </div>
+          ) : null}
         </div>
         <h2>{t("sim.breakers")}</h2>
         <div class="sim-grid">

@@ -1,16 +1,17 @@
 import { BACnetClient } from "../../protocols/bacnet/client.ts";
+import { BacnetTransport, RequestTimeouts } from "../../protocols/bacnet/transport.ts";
 import { Quality } from "../../points/quality.ts";
 import type { PointTable } from "../../points/table.ts";
 import { decodePoint, deviceFactorOf, encodeWriteValue, type AppValue } from "../../protocols/bacnet/decode.ts";
 import { classifyFailure, objectRef, OBJECT_TYPES, PROP, segmentsReplies, type RequestFailure } from "../../protocols/bacnet/objects.ts";
 import { chunk, RpmSizer } from "../../protocols/bacnet/rpm-size.ts";
 import type { DeviceStats, DeviceStatus } from "../protocol.ts";
-import type { BacnetDeviceInfo, BacnetPortConfig, BacnetStats, BacnetWorkerDevice, FromBacnetWorker, IAmInfo } from "./messages.ts";
+import type { BacnetDeviceInfo, BacnetPortConfig, BacnetStats, BacnetWorkerDevice, ForeignRegistration, FromBacnetWorker, IAmInfo } from "./messages.ts";
 
 /**
  * One BACnet/IP port: discovery (Who-Is/I-Am, re-binding), per-device polling with sized
  * ReadPropertyMultiple (ReadProperty fallback), COV subscriptions with renewal and fallback to
- * polling, and WriteProperty with priority. Runs inside the port's worker (worker.ts); every value
+ * polling, and WriteProperty with priority. Runs inside the port's worker (src/workers/bacnet-port.ts); every value
  * goes into the shared point table, nothing else leaves but statuses and events.
  */
 
@@ -32,6 +33,8 @@ interface Read {
   property: number;
   /** Table entries fed by this property (a bit-string feeds one per bit). */
   points: BacnetWorkerDevice["points"];
+  /** This property as an RPM request item, built once rather than on every poll. */
+  spec: { objectId: { type: number; instance: number }; properties: { id: number; index: number }[] };
 }
 
 interface DeviceRun {
@@ -92,7 +95,7 @@ export class BacnetDriver {
   private totals = { requests: 0, errors: 0, timeouts: 0, exceptions: 0, badReplies: 0, notifications: 0 };
   private window = { requests: 0, responseMs: 0, maxMs: 0, busyMs: 0, notifications: 0, at: Date.now() };
   private readonly processId: number;
-  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private statsTimer: ReturnType<typeof setTimeout> | undefined;
   private scans: { id: number; low?: number; high?: number; found: IAmInfo[] }[] = [];
 
   constructor(
@@ -106,15 +109,14 @@ export class BacnetDriver {
     // One subscriber process id per worker start: notifications for an older incarnation's
     // subscriptions are recognised as stale (and left to expire) instead of being taken as fresh.
     this.processId = 1 + Math.floor(Math.random() * 0x3fffff);
+    const fd = bus.bbmd;
+    this.bbmd = fd && { ttlS: fd.ttlS, address: fd.address.includes(":") ? fd.address : `${fd.address}:47808` };
     this.client =
       opts.client ??
       new BACnetClient({
-        port: bus.port,
-        interface: bus.interface,
-        broadcastAddress: bus.broadcast,
         apduTimeout: bus.timeoutMs,
         // Another process on our port would silently take our unicast replies (peers/README.md).
-        reuseAddr: false,
+        transport: new BacnetTransport({ port: bus.port, interface: bus.interface, broadcastAddress: bus.broadcast, reuseAddr: false }) as any,
       });
     this.devices = devices.map((cfg) => {
       const reads: Read[] = [];
@@ -123,7 +125,8 @@ export class BacnetDriver {
         const k = keyOf(p.point.objectType, p.point.instance, p.point.property);
         let r = readByKey.get(k);
         if (!r) {
-          r = { objectType: p.point.objectType, instance: p.point.instance, property: p.point.property, points: [] };
+          const { objectType, instance, property } = p.point;
+          r = { objectType, instance, property, points: [], spec: { objectId: { type: objectType, instance }, properties: [{ id: property, index: ARRAY_ALL }] } };
           readByKey.set(k, r);
           reads.push(r);
         }
@@ -164,6 +167,7 @@ export class BacnetDriver {
       for (const p of cfg.points) this.pointOwner.set(p.index, run);
       return run;
     });
+    if (!opts.client) (this.client as any)._requestManager = new RequestTimeouts(bus.timeoutMs);
     this.guardReceive();
     this.client.on("iAm", (m: any) => this.onIAm(m));
     this.client.on("covNotify", (m: any) => this.onCov(m, true));
@@ -219,16 +223,30 @@ export class BacnetDriver {
   /** Frames the library could not decode (cut short, wrong tags): never fatal, counted here. */
   badFrames = 0;
 
+  /** Registration with the BBMD, when the port is a foreign device. */
+  private foreign: ForeignRegistration | undefined;
+  /**
+   * The BBMD as `ip:port`: the site file may leave out the standard port, the library's
+   * registration accepts only the full form (and failed on every attempt without it).
+   */
+  private readonly bbmd: { address: string; ttlS: number } | undefined;
+
   async run(): Promise<void> {
-    if (this.bus.bbmd) void this.foreignDeviceLoop();
-    this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
+    if (this.bbmd) {
+      // Register before the first Who-Is: a BBMD may refuse to distribute for a stranger.
+      let first!: () => void;
+      const registered = new Promise<void>((r) => (first = r));
+      void this.foreignDeviceLoop(first);
+      await registered;
+    }
+    this.scheduleStats();
     this.whoIs();
     await Promise.all(this.devices.map((d) => this.deviceLoop(d)));
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.statsTimer);
+    clearTimeout(this.statsTimer);
     for (const d of this.devices) d.wake?.();
     // Free the devices' subscription slots now rather than at the end of their lifetime (not awaited:
     // a stopping worker has a few tens of milliseconds).
@@ -257,7 +275,7 @@ export class BacnetDriver {
     const opts = low !== undefined ? { lowLimit: low, highLimit: high ?? low } : undefined;
     try {
       if (to) this.client.whoIs({ address: to }, opts ?? {});
-      else if (this.bus.bbmd) this.client.whoIsThroughBBMD({ address: this.bus.bbmd.address }, opts);
+      else if (this.bbmd) this.client.whoIsThroughBBMD({ address: this.bbmd.address }, opts);
       else this.client.whoIs(opts as any);
       this.window.requests++;
     } catch (e) {
@@ -265,16 +283,29 @@ export class BacnetDriver {
     }
   }
 
-  private async foreignDeviceLoop(): Promise<void> {
-    const { address, ttlS } = this.bus.bbmd!;
+  private async foreignDeviceLoop(firstDone: () => void): Promise<void> {
+    const { address, ttlS } = this.bbmd!;
+    const fd: ForeignRegistration = (this.foreign = { bbmd: address, ttlS, registeredAt: null, error: null });
     while (!this.stopped) {
+      let ok = false;
       try {
         await this.client.registerForeignDevice({ address }, ttlS);
+        ok = true;
+        if (fd.error) this.post({ type: "log", level: "info", msg: `bacnet ${this.bus.id}: registered as a foreign device with ${address} again` });
+        fd.registeredAt = Date.now();
+        fd.error = null;
       } catch (e) {
-        this.post({ type: "log", level: "warn", msg: `bacnet ${this.bus.id}: foreign-device registration with ${address} failed: ${(e as Error).message}` });
+        const msg = (e as Error).message;
+        // The library says "Result:48" for a BVLC-Result NAK (X'0030'), ERR_TIMEOUT for no answer.
+        const nak = /Result:(\d+)/.exec(msg);
+        const why = nak ? `BBMD refused (BVLC-Result 0x${Number(nak[1]).toString(16).padStart(4, "0")})` : msg.includes("ERR_TIMEOUT") ? "no answer from the BBMD" : msg;
+        if (fd.error !== why) this.post({ type: "log", level: "warn", msg: `bacnet ${this.bus.id}: foreign-device registration with ${address} failed: ${why}` });
+        fd.error = why;
       }
-      // Re-register before the BBMD's table entry (TTL + 30 s grace) runs out.
-      await sleep(Math.max(5, ttlS / 2) * 1000);
+      firstDone();
+      // Re-register at half the TTL, well before the BBMD's entry (TTL + 30 s grace) runs out; after
+      // a failure, retry sooner (still not hammering the BBMD).
+      await sleep((ok ? Math.max(5, ttlS / 2) : Math.min(Math.max(5, ttlS / 2), 10)) * 1000);
     }
   }
 
@@ -366,6 +397,7 @@ export class BacnetDriver {
         await this.pollOnce(d, false);
         d.cycleMs = Date.now() - started;
         d.lastGoodAt = Date.now();
+        this.maybeStats();
       } catch (e) {
         const f = e instanceof DeviceFailure ? e.failure : classifyFailure(e);
         this.failDevice(d, f.text, f.kind === "timeout" ? "comm-fail" : "bad-reply");
@@ -402,7 +434,8 @@ export class BacnetDriver {
   private segmentedTail: Promise<void> = Promise.resolve();
 
   private async request<T>(d: DeviceRun, fn: (addr: { address: string }) => Promise<T>): Promise<T> {
-    if (!segmentsReplies(d.iam?.segmentation ?? 3)) return this.requestNow(d, fn);
+    // Before its I-Am a device may segment too (we always say we accept segments): serialised as well.
+    if (d.iam && !segmentsReplies(d.iam.segmentation)) return this.requestNow(d, fn);
     const before = this.segmentedTail;
     let release!: () => void;
     this.segmentedTail = new Promise<void>((r) => (release = r));
@@ -507,7 +540,7 @@ export class BacnetDriver {
 
   /** Reads every property not kept fresh by COV (or all of `only`). */
   private async pollOnce(d: DeviceRun, covOnly: boolean, only?: Read[]): Promise<void> {
-    const due = only ?? d.reads.filter((r) => !d.covered.has(keyOf(r.objectType, r.instance, r.property)) || covOnly);
+    const due = only ?? (covOnly || d.covered.size === 0 ? d.reads : d.reads.filter((r) => !d.covered.has(keyOf(r.objectType, r.instance, r.property))));
     if (!due.length) {
       // Everything comes by COV: still ask one cheap question per poll period, so a device that
       // stops answering is comm-fail within a poll period plus its timeouts, not after the COV silence limit.
@@ -539,7 +572,7 @@ export class BacnetDriver {
         const ack = await this.request(d, (a) =>
           this.client.readPropertyMultiple(
             a,
-            part.map((r) => ({ objectId: { type: r.objectType, instance: r.instance }, properties: [{ id: r.property, index: ARRAY_ALL }] })),
+            part.map((r) => r.spec),
             // The library always says "segmented answers accepted" (it turns 0 segments into 65).
             {},
           ),
@@ -568,24 +601,45 @@ export class BacnetDriver {
   }
 
   private applyRpm(d: DeviceRun, part: Read[], values: any[]): void {
-    const seen = new Set<Read>();
-    for (const obj of values ?? []) {
-      for (const pv of obj?.values ?? []) {
+    const ts = Date.now();
+    // Devices answer in the order asked: the i-th result is the i-th item (checked, not assumed);
+    // any other order falls back to a lookup.
+    let seen: Set<Read> | undefined;
+    let inOrder = 0;
+    const answer = Array.isArray(values) ? values : [];
+    for (let i = 0; i < answer.length; i++) {
+      const obj = answer[i];
+      const props = obj?.values;
+      if (!Array.isArray(props)) continue;
+      for (const pv of props) {
         // RPM answers carry the property id as `id` (COV notifications as `property.id`).
-        const r = d.readByKey.get(keyOf(obj.objectId?.type, obj.objectId?.instance, pv?.id ?? pv?.property?.id));
-        if (!r || !part.includes(r)) continue;
-        seen.add(r);
-        this.apply(d, r, pv.value);
+        const type = obj.objectId?.type;
+        const instance = obj.objectId?.instance;
+        const prop = pv?.id ?? pv?.property?.id;
+        const expected = part[inOrder];
+        let r: Read | undefined;
+        if (!seen && expected && expected.objectType === type && expected.instance === instance && expected.property === prop) {
+          r = expected;
+          inOrder++;
+        } else {
+          seen ??= new Set(part.slice(0, inOrder));
+          r = d.readByKey.get(keyOf(type, instance, prop));
+          if (!r || seen.has(r) || !part.includes(r)) continue;
+          seen.add(r);
+        }
+        this.apply(d, r, pv.value, undefined, ts);
       }
     }
     // A property the answer left out is not "unchanged": it is a bad answer for that point.
-    for (const r of part) if (!seen.has(r)) this.apply(d, r, [], "missing from the RPM answer");
+    for (let i = 0; i < part.length; i++) {
+      const r = part[i]!;
+      if (seen ? !seen.has(r) : i >= inOrder) this.apply(d, r, [], "missing from the RPM answer", ts);
+    }
   }
 
-  private apply(d: DeviceRun, r: Read, values: AppValue[] | undefined, error?: string): void {
+  private apply(d: DeviceRun, r: Read, values: AppValue[] | undefined, error?: string, ts = Date.now()): void {
     // An answer still in flight when its address turned out to be another device's is not this device's value.
     if (d.conflict) return;
-    const ts = Date.now();
     for (const { index, point } of r.points) {
       const dec = error && (!values || values.length === 0 || values[0]?.type === 105) ? { value: NaN, quality: error.startsWith("missing") ? Quality.BAD_DATA : Quality.DEVICE_EXCEPTION, text: error } : decodePoint(point, values, d.factor);
       this.table.write(index, dec.value, ts, dec.quality, this.ring);
@@ -806,7 +860,7 @@ export class BacnetDriver {
       busy: Math.min(1, w.busyMs / (secs * 1000)),
       devices,
       at: now,
-      bacnet: { discovered: [...this.heard.values()].sort((a, b) => a.instance - b.instance), devices: this.info(), notificationsPerSec: w.notifications / secs },
+      bacnet: { discovered: [...this.heard.values()].sort((a, b) => a.instance - b.instance), devices: this.info(), notificationsPerSec: w.notifications / secs, foreign: this.foreign && { ...this.foreign } },
     };
     this.window = { requests: 0, responseMs: 0, maxMs: 0, busyMs: 0, notifications: 0, at: now };
     return s;
@@ -814,6 +868,22 @@ export class BacnetDriver {
 
   private postStats(): void {
     this.post({ type: "stats", stats: this.stats() });
+    this.scheduleStats();
+  }
+
+  /**
+   * Statistics go out every second, preferably from a poll cycle's own wake-up (maybeStats); this
+   * timer fires only when no cycle came in time (devices unreachable, long poll periods).
+   */
+  private scheduleStats(): void {
+    clearTimeout(this.statsTimer);
+    // Later than the next cycle would post them, so the two never wake the loop one after the other.
+    if (!this.stopped) this.statsTimer = setTimeout(() => this.postStats(), STATS_EVERY_MS + 500);
+  }
+
+  /** After a poll cycle: post the statistics now if they are nearly due, saving the timer's wake-up. */
+  private maybeStats(): void {
+    if (Date.now() - this.window.at >= STATS_EVERY_MS - 200) this.postStats();
   }
 }
 

@@ -65,8 +65,17 @@ export interface BacnetDeviceInfo {
   missing: { object: string; error: string }[];
 }
 
+/** Foreign-device registration with a BBMD (the port sits on a subnet without one). */
+export interface ForeignRegistration {
+  bbmd: string;
+  ttlS: number;
+  /** Last BVLC-Result of success, and the last failure (NAK code or timeout), if any since. */
+  registeredAt: number | null;
+  error: string | null;
+}
+
 export interface BacnetStats extends BusStats {
-  bacnet: { discovered: IAmInfo[]; devices: BacnetDeviceInfo[]; notificationsPerSec: number };
+  bacnet: { discovered: IAmInfo[]; devices: BacnetDeviceInfo[]; notificationsPerSec: number; foreign?: ForeignRegistration };
 }
 
 export interface BacnetInit extends WorkerInit {

@@ -11,7 +11,7 @@ import { bacnetDevices } from "./points.ts";
 
 /** In the compiled binary the worker is bundled at drivers/bacnet/worker.js (scripts/build.ts). */
 export function bacnetWorkerUrl(): URL {
-  return import.meta.url.includes("$bunfs") ? new URL("./drivers/bacnet/worker.ts", import.meta.url) : new URL("./worker.ts", import.meta.url);
+  return import.meta.url.includes("$bunfs") ? new URL("./workers/bacnet-port.ts", import.meta.url) : new URL("../../workers/bacnet-port.ts", import.meta.url);
 }
 
 export function portConfig(bus: BacnetBusConfig): BacnetPortConfig {

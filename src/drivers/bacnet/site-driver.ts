@@ -86,6 +86,12 @@ export class BacnetSiteDriver {
     });
   }
 
+  /** The priority a write of this point uses when none is given: its profile's (8, manual operator, by default). */
+  defaultPriority(point: number): number | undefined {
+    for (const p of this.ports) for (const d of p.devices) for (const x of d.points) if (x.index === point) return x.point.priority;
+    return undefined;
+  }
+
   /**
    * WriteProperty at `priority` (1–16), or relinquish it (`value: null`). Callers do the role check,
    * confirmation and journal, as for any write (the operate route).

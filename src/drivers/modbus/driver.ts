@@ -29,7 +29,7 @@ export interface ModbusDriverOptions {
  * bundled at drivers/modbus/worker.js below it (scripts/build.ts passes it as an extra entrypoint).
  */
 export function modbusWorkerUrl(): URL {
-  return import.meta.url.includes("$bunfs") ? new URL("./drivers/modbus/worker.ts", import.meta.url) : new URL("./worker.ts", import.meta.url);
+  return import.meta.url.includes("$bunfs") ? new URL("./workers/modbus-bus.ts", import.meta.url) : new URL("../../workers/modbus-bus.ts", import.meta.url);
 }
 
 /** The request plan of every enabled Modbus device, computed once. */

@@ -426,8 +426,15 @@ export function layoutWide(m: OneLineModel): OneLineLayout {
         const dsH = downstreamH(m, n);
         const ds = n.to ? node(m, n.to) : undefined;
         const dsY = textTop + textH + 12 + (ds ? halfH(ds) : 0);
-        // Below the breaker: a stub to the load, or a wire behind the texts to the downstream node.
-        ctx.wires.push({ d: `M${x} ${by + BRK} V${ds ? dsY - halfH(ds) : by + BRK + 4}`, e: n.to ?? loadNodeId(fid) });
+        // Below the breaker: a stub to the load, or a wire to the downstream node that steps aside
+        // to the column's edge, clear of the breaker's texts, and comes back above the node (a
+        // wire behind texts reads as crossing them, halo or not). Texts are centred and narrower
+        // than the column, so its edge is free.
+        if (ds) {
+          const side = x + pitch / 2 - 3;
+          const top = dsY - halfH(ds);
+          ctx.wires.push({ d: `M${x} ${by + BRK} V${by + BRK + 4} H${side} V${top - 7} H${x} V${top}`, e: n.to! });
+        } else ctx.wires.push({ d: `M${x} ${by + BRK} V${by + BRK + 4}`, e: loadNodeId(fid) });
         ctx.placed.add(fid);
         ctx.nodes.push({
           id: fid,

@@ -191,13 +191,17 @@ export class TcpLink implements ModbusLink {
     this.drop(new LinkError("bad-reply", message));
   }
 
-  /** One request → its reply PDU, serialised behind any request in flight. Unit 0: sent, never awaited. */
-  private transact(unit: number, pdu: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
+  /**
+   * One request → its reply PDU, serialised behind any request in flight. A write to unit 0 is a
+   * broadcast: sent, never awaited. (A read at unit 0 is an ordinary request on Modbus TCP: many
+   * devices answer any unit id, and unit 0 is a valid address there.)
+   */
+  private transact(unit: number, pdu: Uint8Array, timeoutMs: number, broadcast = false): Promise<Uint8Array | null> {
     const run = async (): Promise<Uint8Array | null> => {
       if (!this.socket) await this.connect();
       this.tid = (this.tid + 1) & 0xffff;
       const frame = this.frame(this.tid, unit, pdu);
-      if (unit === BROADCAST_UNIT) {
+      if (broadcast) {
         // No device answers a broadcast: waiting would end in a timeout and a reset connection.
         this.send(frame);
         await Bun.sleep(TCP_BROADCAST_QUIET_MS);
@@ -231,8 +235,8 @@ export class TcpLink implements ModbusLink {
   }
 
   /** transact() with the reply's function code checked: an exception becomes its LinkError. */
-  private async exchange(unit: number, pdu: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
-    const reply = await this.transact(unit, pdu, timeoutMs);
+  private async exchange(unit: number, pdu: Uint8Array, timeoutMs: number, broadcast = false): Promise<Uint8Array | null> {
+    const reply = await this.transact(unit, pdu, timeoutMs, broadcast);
     if (!reply) return null;
     if (reply[0] === (pdu[0]! | 0x80)) {
       if (reply.length !== 2) throw this.resync("malformed reply: exception of the wrong length");
@@ -249,7 +253,6 @@ export class TcpLink implements ModbusLink {
   }
 
   async read(unit: number, fc: 1 | 2 | 3 | 4, start: number, count: number, timeoutMs: number): Promise<Uint8Array> {
-    if (unit === BROADCAST_UNIT) throw new LinkError("bad-reply", "a read cannot be broadcast");
     const reply = (await this.exchange(unit, readPdu(fc, start, count), timeoutMs))!;
     const expected = fc >= 3 ? count * 2 : Math.ceil(count / 8);
     // More bytes than asked for is as malformed as fewer: which of them would be ours?
@@ -260,13 +263,13 @@ export class TcpLink implements ModbusLink {
 
   async writeRegisters(unit: number, fc: 6 | 16, address: number, words: number[], timeoutMs: number): Promise<void> {
     const pdu = writeRegistersPdu(fc, address, words);
-    const reply = await this.exchange(unit, pdu, timeoutMs);
+    const reply = await this.exchange(unit, pdu, timeoutMs, unit === BROADCAST_UNIT);
     if (reply) this.checkWriteEcho(pdu, reply);
   }
 
   async writeBits(unit: number, fc: 5 | 15, address: number, bits: boolean[], timeoutMs: number): Promise<void> {
     const pdu = writeBitsPdu(fc, address, bits);
-    const reply = await this.exchange(unit, pdu, timeoutMs);
+    const reply = await this.exchange(unit, pdu, timeoutMs, unit === BROADCAST_UNIT);
     if (reply) this.checkWriteEcho(pdu, reply);
   }
 

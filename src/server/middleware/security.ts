@@ -9,6 +9,7 @@ import type { Session } from "../../auth/sessions.ts";
 import { langFromRequest, t, type Lang } from "../../i18n/index.ts";
 import type { AppContext } from "../context.ts";
 import { servicesOf } from "./services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * The gate in front of every route: who is asking (session cookie, kiosk address), whether the
@@ -164,7 +165,7 @@ export function installSecurity(app: Hono, ctx: AppContext): void {
           type: "auth.denied",
           source: `${c.req.method} ${c.req.path}`,
           actor: a.user.name,
-          message: t(services.lang, "journal.auth.denied", { name: a.user.name, role: a.user.role, what: `${c.req.method} ${c.req.path}`, need: access }),
+          ...journalText(services.lang, "journal.auth.denied", { name: a.user.name, role: { key: `role.${a.user.role}` }, what: `${c.req.method} ${c.req.path}`, need: { key: `role.${access}` } }),
           data: { ip, role: a.user.role, need: access },
         });
       }

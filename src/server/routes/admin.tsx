@@ -7,6 +7,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /** Administration: landing page, alarm configuration (YAML, validated like the site file), journal verification. */
 export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
@@ -78,7 +79,7 @@ export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
           type: "config.alarms",
           source: "alarms",
           actor: a.user!.name,
-          message: t(siteLang, "journal.config.alarmsRevert", { user: a.user!.name }),
+          ...journalText(siteLang, "journal.config.alarmsRevert", { user: a.user!.name }),
           data: { action: "revert", before: before.yaml },
         });
       });
@@ -94,7 +95,7 @@ export function registerAdminRoutes(app: Hono, ctx: AppContext): void {
         type: "config.alarms",
         source: "alarms",
         actor: a.user!.name,
-        message: t(siteLang, "journal.config.alarms", { user: a.user!.name, n: parsed.config.points.length }),
+        ...journalText(siteLang, "journal.config.alarms", { user: a.user!.name, n: parsed.config.points.length }),
         data: { action: "save", before: before.yaml, after: yaml },
       });
     });

@@ -11,6 +11,7 @@ import type { AppContext } from "../context.ts";
 import { authOf, isHttps, SESSION_COOKIE } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
 import { redirectTarget } from "../redirect.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /** Log in and out, kiosk PIN unlock, first-admin setup (loopback only, while no user exists), own account. */
 export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
@@ -171,7 +172,7 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
         type: "config.user",
         source: u.name,
         actor: u.name,
-        message: t(siteLang, "journal.user.setup", { name: u.name, ip: authOf(c).ip }),
+        ...journalText(siteLang, "journal.user.setup", { name: u.name, ip: authOf(c).ip }),
         data: { action: "setup", name: u.name, role: "admin", pin: !!pin, ip: authOf(c).ip },
       });
     } catch (e) {
@@ -209,7 +210,7 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
         type: "auth.fail",
         source: a.user!.name,
         actor: a.user!.name,
-        message: t(siteLang, "journal.auth.fail", { name: a.user!.name, ip: a.ip, reason: t(siteLang, "journal.reason.password") }),
+        ...journalText(siteLang, "journal.auth.fail", { name: a.user!.name, ip: a.ip, reason: { key: "journal.reason.password" } }),
         data: { name: a.user!.name, ip: a.ip, reason: "password", during: `account.${what}` },
       });
       return c.redirect("/account?err=current", 303);
@@ -243,7 +244,7 @@ export function registerAuthRoutes(app: Hono, ctx: AppContext): void {
       type: "config.user",
       source: row.name,
       actor: row.name,
-      message: t(siteLang, what === "password" ? "journal.user.ownPassword" : "journal.user.ownPin", { name: row.name }),
+      ...journalText(siteLang, what === "password" ? "journal.user.ownPassword" : "journal.user.ownPin", { name: row.name }),
       data: { action: `own-${what}`, name: row.name },
     });
     void lang;

@@ -4,6 +4,7 @@ import { zodIssues } from "../../config/validation.ts";
 import { costSchema, validateTariffs } from "../../energy/tariffs.ts";
 import { buildView, PERIODS, viewCsv, VIEWS, type EnergyView, type ViewRequest } from "../../energy/views.ts";
 import { langFromRequest } from "../../i18n/index.ts";
+import { csvFormat } from "../../exports/format.ts";
 import { EnergyPage } from "../../views/energy/energy-page.tsx";
 import { EnergyAdminPage } from "../../views/energy/energy-admin-page.tsx";
 import { stringify } from "yaml";
@@ -13,6 +14,7 @@ import { energySchema, validateEnergy } from "../../energy/structure.ts";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * Energy pages and API (src/energy):
@@ -48,9 +50,11 @@ export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
   app.get("/api/energy/view.csv", (c) => {
     const v = viewOf(c);
     if (!v) return c.text("no energy meters configured", 404);
-    const fmt = new Intl.DateTimeFormat("sv-SE", { timeZone: site.site.timezone, dateStyle: "short", timeStyle: "short" });
+    // The shared CSV format: sep/decimal as asked, else the reader's language's (fr: ; and ,).
+    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, site.site.timezone, v.req.lang);
+    if (typeof format === "string") return c.json({ error: format }, 400);
     const name = `energy-${v.req.view}-${v.req.period}-${new Date(v.from + 43_200_000).toISOString().slice(0, 10)}.csv`;
-    return c.body(viewCsv(v, (ts) => fmt.format(ts)), 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"` });
+    return c.body(viewCsv(v, format), 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}"` });
   });
 
   const costsBody = z.object({ costs: z.array(costSchema), confirm: z.boolean().default(false), recomputeFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional() }).strict();
@@ -142,7 +146,12 @@ export function registerEnergyRoutes(app: Hono, ctx: AppContext): void {
         repriced = e.service.reprice(e.service.clock.fromLocal(y!, m!, d!), actor);
       }
     }
-    ctx.db.journal.append({ type: "energy.config", message: `energy configuration saved${structureChanged ? " (structure applies at the next start)" : ""}${repriced ? `; ${repriced} intervals repriced` : ""}`, actor });
+    const lang = site.site.language;
+    ctx.db.journal.append({
+      type: "energy.config",
+      ...journalText(lang, repriced ? "journal.energy.savedRepriced" : "journal.energy.saved", { user: actor, structure: structureChanged ? { key: "journal.energy.structureNext" } : "", n: repriced }),
+      actor,
+    });
     return c.json({ errors: [], warnings: r.warnings, saved: true, repriced, note: structureChanged ? "saved; tariffs in force now, structure at the next start" : "saved; tariffs in force now" });
   });
 }

@@ -1,7 +1,9 @@
 import type { Context, Hono } from "hono";
 import { atLeast } from "../../auth/roles.ts";
 import { t } from "../../i18n/index.ts";
-import { csvStream } from "../../journal/csv.ts";
+import { csvPieces, piecesStream } from "../../journal/csv.ts";
+import { csvFormat } from "../../exports/format.ts";
+import { jobsFor, tracked } from "../../exports/progress.ts";
 import type { JournalFilter } from "../../journal/journal.ts";
 import { parseTimeFilter } from "../../journal/time.ts";
 import { JournalPage } from "../../views/alarms/journal-page.tsx";
@@ -10,6 +12,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * The journal page (signed-in users) and its CSV download (admin): UTF-8 with BOM, ISO 8601 times
@@ -68,7 +71,11 @@ export function registerJournalRoutes(app: Hono, ctx: AppContext): void {
   app.get("/journal/export.csv", (c) => {
     const { filter, bad } = filterOf(c);
     if (bad) return c.json({ error: `${bad}: not a date (YYYY-MM-DD), date-time or ms since 1970` }, 400);
-    const sep = c.req.query("sep") === ";" ? ";" : ",";
+    // The shared CSV format: as asked, else the reader's language's (fr: ; en: ,); a bad one is a 400.
+    const lang = pageRequest(c, site.site.language).lang;
+    const format = csvFormat({ sep: c.req.query("sep"), decimal: c.req.query("decimal") }, tz, lang);
+    if (typeof format === "string") return c.json({ error: format }, 400);
+    const sep = format.sep;
     const who = authOf(c).user!.name;
     const described = Object.entries(filter)
       .filter(([, v]) => v !== undefined)
@@ -78,12 +85,15 @@ export function registerJournalRoutes(app: Hono, ctx: AppContext): void {
       type: "journal.export",
       source: "journal",
       actor: who,
-      message: t(siteLang, "journal.export.csv", { user: who, filter: described || "*" }),
+      ...journalText(siteLang, "journal.export.csv", { user: who, filter: described || "*" }),
       data: { ...filter, sep },
     });
     // Named by the site's local date (an export at 20:00 in Montréal is still today's).
     const stamp = fmtDate(Date.now(), tz);
-    return new Response(csvStream(journal, filter, { timeZone: tz, sep, lang: pageRequest(c, site.site.language).lang }), {
+    const job = jobsFor(ctx).start(c.req.query("job"), who, "journal");
+    // The journal is read by id, not by time: its share is unknown (the page shows lines and MB).
+    if (job) job.done = null;
+    return new Response(piecesStream(tracked(jobsFor(ctx), job, csvPieces(journal, filter, { timeZone: tz, sep, lang }))), {
       headers: {
         "content-type": "text/csv; charset=utf-8",
         "content-disposition": `attachment; filename="busbar-journal-${stamp}.csv"`,

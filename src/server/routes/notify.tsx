@@ -9,6 +9,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText } from "../../journal/i18n.ts";
 
 /**
  * Notification administration (admin only, policy.ts): channels, rules, users' e-mail addresses,
@@ -47,9 +48,11 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
       status,
     );
 
-  const log = (c: Context, what: string, data: Record<string, unknown>) => {
+  // What changed, in both languages (the row reads in the reader's).
+  const log = (c: Context, key: string, params: Record<string, string | number>, data: Record<string, unknown>) => {
+    const what = { fr: t("fr", `journal.notify.what.${key}`, params), en: t("en", `journal.notify.what.${key}`, params) };
     const user = authOf(c).user!.name;
-    journal.append({ type: "config.notify", source: "notify", actor: user, message: t(siteLang, "journal.config.notify", { what, user }), data });
+    journal.append({ type: "config.notify", source: "notify", actor: user, ...journalText(siteLang, "journal.config.notify", { what, user }), data });
   };
   const id = (c: Context) => {
     const n = Number(c.req.param("id"));
@@ -92,7 +95,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     for (const k of SECRET_FIELDS[type]) if (str(b[`secret.${k}`])) secrets[k] = str(b[`secret.${k}`]);
     const clear = all(b, "clear");
     const cid = notify.saveChannel(existing, name, type, config, secrets, clear, b.enabled !== undefined);
-    log(c, existing ? `channel ${name} changed` : `channel ${name} added`, { channel: cid, type, config, secretsChanged: Object.keys(secrets), secretsCleared: clear });
+    log(c, existing ? "channelChanged" : "channelAdded", { name }, { channel: cid, type, config, secretsChanged: Object.keys(secrets), secretsCleared: clear });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
 
@@ -100,7 +103,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     const ch = notify.channel(id(c) ?? 0);
     if (!ch) return c.text("no such channel", 404);
     notify.deleteChannel(ch.id);
-    log(c, `channel ${ch.name} deleted`, { channel: ch.id });
+    log(c, "channelDeleted", { name: ch.name }, { channel: ch.id });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
 
@@ -112,7 +115,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     if (ch.type === "email" && !/^[^@\s<>]+@[^@\s<>]+$/.test(to)) return page(c, { problems: ["to: an e-mail address"] }, 400);
     const res = await notify.sendTest(ch.id, to ? [to] : []);
     const user = authOf(c).user!.name;
-    journal.append({ type: "notify.test", source: ch.name, actor: user, message: t(siteLang, "journal.notify.test", { channel: ch.name, user, answer: res.answer.slice(0, 200) }), data: { channel: ch.id, ok: res.ok, answer: res.answer, to } });
+    journal.append({ type: "notify.test", source: ch.name, actor: user, ...journalText(siteLang, "journal.notify.test", { channel: ch.name, user, answer: res.answer.slice(0, 200) }), data: { channel: ch.id, ok: res.ok, answer: res.answer, to } });
     if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(res, res.ok ? 200 : 502);
     return page(c, { test: { channel: ch.id, ...res } }, res.ok ? 200 : 502);
   });
@@ -129,7 +132,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     if (existing !== undefined && !notify.rulesList().some((r) => r.id === existing)) problems.push("id: no such rule");
     if (problems.length || !parsed.ok) return page(c, { problems }, 400);
     const rid = notify.saveRule(existing, name, channel, parsed.config, b.enabled !== undefined);
-    log(c, existing ? `rule ${name} changed` : `rule ${name} added`, { rule: rid, channel, config: parsed.config });
+    log(c, existing ? "ruleChanged" : "ruleAdded", { name }, { rule: rid, channel, config: parsed.config });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
 
@@ -137,7 +140,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     const rule = notify.rulesList().find((r) => r.id === id(c));
     if (!rule) return c.text("no such rule", 404);
     notify.deleteRule(rule.id);
-    log(c, `rule ${rule.name} deleted`, { rule: rule.id });
+    log(c, "ruleDeleted", { name: rule.name }, { rule: rule.id });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
 
@@ -156,7 +159,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
     if (problems.length) return page(c, { problems }, 400);
     journal.transaction(() => {
       for (const ch of changes) ctx.db.sqlite.run("UPDATE users SET email = ? WHERE name = ?", [ch.email, ch.user]);
-      if (changes.length) log(c, `e-mail addresses (${changes.map((x) => x.user).join(", ")})`, { changes });
+      if (changes.length) log(c, "emails", { users: changes.map((x) => x.user).join(", ") }, { changes });
     });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
@@ -164,7 +167,7 @@ export function registerNotifyRoutes(app: Hono, ctx: AppContext): void {
   app.post("/admin/notify/outbox/:id/retry", (c) => {
     const n = id(c);
     if (!n || !notify.retry(n)) return c.text("no such failed message", 404);
-    log(c, `message ${n} retried`, { outbox: n });
+    log(c, "retried", { n }, { outbox: n });
     return c.redirect("/admin/notify?ok=notifySaved", 303);
   });
 }

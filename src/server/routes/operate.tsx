@@ -144,8 +144,11 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     const info = registry.byId.get(c.req.param("point"));
     if (!info || !operable(info)) return c.text(t(req.lang, "operate.err.notWritable"), 404);
     const value = live.value(info);
+    // BACnet points: the confirm screen offers the command priority, preset to the point's default.
+    const q = Number(c.req.query("priority"));
+    const priority = info.owner.driver === "bacnet" ? { default: ctx.bacnet.defaultPriority(info.index) ?? 8, chosen: Number.isInteger(q) && q >= 1 && q <= 16 ? q : undefined } : undefined;
     if (c.req.query("relinquish") === "1" && info.owner.driver === "bacnet")
-      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={NaN} relinquish csrf={authOf(c).csrf} rights={rights(c)} />);
+      return c.html(<OperateConfirmPage req={req} siteName={site.site.name} info={info} value={value} newValue={NaN} relinquish priority={priority} csrf={authOf(c).csrf} rights={rights(c)} back={safeNext(c.req.query("back"), "")} />);
     const raw = c.req.query("value");
     if (raw !== undefined) {
       const parsed = parseWriteValue(raw, info, req.lang);
@@ -164,6 +167,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
           rights={rights(c)}
           breaker={breakerConsequence(site, live, info.device)}
           processValue={processValueFor(live, info)}
+          priority={priority}
           select={needsSelect(info) ? { mine: !!sel && sel.session === sessionOf(c) && sel.point === info.id && sel.value === v, holder: sel && sel.session !== sessionOf(c) ? sel : undefined, until: sel?.until, timeoutS: sels.timeoutMs / 1000 } : undefined}
           back={safeNext(c.req.query("back"), "")}
           tz={site.site.timezone}
@@ -228,7 +232,8 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       relinquish = b.relinquish === "1" || b.relinquish === "true";
     }
     const bacnetPoint = info.owner.driver === "bacnet";
-    const priority = rawPriority === undefined ? undefined : Number(rawPriority);
+    // A BACnet write without a priority uses the point's default: the journal says which.
+    const priority = rawPriority === undefined ? (bacnetPoint ? ctx.bacnet.defaultPriority(info.index) : undefined) : Number(rawPriority);
     const parsed = bodyProblem ? { ok: false as const, error: bodyProblem } : relinquish ? { ok: true as const, value: NaN } : parseWriteValue(rawValue, info, req.lang);
     const v = parsed.ok ? parsed.value : NaN;
     const problem = !parsed.ok
@@ -250,9 +255,10 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
     };
     const exact = (x: number | string | null): string => exactIn(x, siteLang);
     // What was asked, in a language: the value (or "relinquished") and a BACnet priority when given.
+    const unitOf = info.unit && !info.states ? ` ${info.unit}` : "";
     const askedIn = (lang: Lang): string =>
-      (relinquish ? t(lang, "operate.relinquished") : Number.isFinite(v) ? exactIn(v, lang) : boundedText(rawValue)) +
-      (priority !== undefined ? ` (${t(lang, "operate.priority", { p: boundedText(String(rawPriority)) })})` : "");
+      (relinquish ? t(lang, "operate.relinquished") : (Number.isFinite(v) ? exactIn(v, lang) : boundedText(rawValue)) + unitOf) +
+      (priority !== undefined ? ` (${t(lang, "operate.priority", { p: boundedText(String(rawPriority ?? priority)) })})` : "");
     const oldText = info.readable ? exact(before.value) : "—";
     const newText = askedIn(siteLang);
     const unit = info.unit && !info.states ? ` ${info.unit}` : "";
@@ -282,7 +288,7 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
       user: a.user!.name,
       point: info.id,
       old: oldText + (info.readable ? unit : ""),
-      new: newText + unit,
+      new: newText,
       error: result.error ?? "",
       ms: Math.round(result.ms),
     };
@@ -309,14 +315,14 @@ export function registerOperateRoutes(app: Hono, ctx: AppContext): void {
           params: {
             ...writeParams,
             old: info.readable ? { fr: exactIn(before.value, "fr") + unit, en: exactIn(before.value, "en") + unit } : "—",
-            new: relinquish || Number.isFinite(v) ? { fr: askedIn("fr") + unit, en: askedIn("en") + unit } : writeParams.new,
+            new: relinquish || Number.isFinite(v) ? { fr: askedIn("fr"), en: askedIn("en") } : writeParams.new,
           },
         },
       },
     });
     if (json) return c.json({ ok: result.ok, error: result.error ?? null, ms: result.ms, old: before.value, new: relinquish ? null : v }, problem ? 400 : 200);
     return c.html(
-      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.readable ? unit : "")} newText={newText + unit} result={result} back={safeNext(c.req.query("back"), "") || undefined} />,
+      <OperateResultPage req={req} siteName={site.site.name} info={info} oldText={oldText + (info.readable ? unit : "")} newText={newText} result={result} back={safeNext(c.req.query("back"), "") || undefined} />,
       problem ? 400 : 200,
     );
   });

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { setCookie } from "hono/cookie";
-import { isLang, LANG_COOKIE, setSiteLanguage } from "../../i18n/index.ts";
+import { siteNames } from "../../config/site.ts";
+import { isLang, LANG_COOKIE, setSiteLanguage, setSiteNames } from "../../i18n/index.ts";
 import { pageRequest } from "../../views/page-context.ts";
 import { PointsPage } from "../../views/points-page.tsx";
 import type { AppContext } from "../context.ts";
@@ -10,6 +11,7 @@ import { redirectTarget } from "../redirect.ts";
 export function registerPageRoutes(app: Hono, ctx: AppContext): void {
   const { live, site } = ctx;
   setSiteLanguage(site.site.language);
+  setSiteNames(siteNames(site.site));
 
   app.get("/points", (c) => {
     const now = Date.now();

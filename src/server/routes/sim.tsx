@@ -1,11 +1,13 @@
 import type { Hono } from "hono";
 import { t } from "../../i18n/index.ts";
 import { describeLoadProfileWith, parseLoadProfile, type LoadProfile } from "../../sim/load-profiles.ts";
-import { fmtNumber } from "../../hmi/format.ts";
+import { fmtNumber, statesFor } from "../../hmi/format.ts";
 import { SimPage } from "../../views/sim-page.tsx";
 import { safeNext } from "../../views/alarms/ui.tsx";
 import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
+import { journalText } from "../../journal/i18n.ts";
+import { MG } from "../../microgrid/points.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
 
@@ -29,11 +31,15 @@ export type SimAction =
   | "garbage"
   | "sane"
   | "load"
-  | "load-release";
+  | "load-release"
+  | "gdp-start"
+  | "gdp-end";
 
 const BREAKER_ACTIONS = new Set(["trip", "reset", "open", "close", "load", "load-release"]);
 const DEVICE_ACTIONS = new Set(["offline", "online", "garbage", "sane"]);
-const SITE_ACTIONS = new Set(["ats-emergency", "ats-normal", "utility-lost", "utility-back"]);
+const SITE_ACTIONS = new Set(["ats-emergency", "ats-normal", "utility-lost", "utility-back", "gdp-start", "gdp-end"]);
+/** A Hydro-Québec peak-demand event, as the BMS announces it: a write of Busbar's GDP request point. */
+const GDP_ACTIONS = new Set(["gdp-start", "gdp-end"]);
 
 /** Ready-made profiles a newcomer can run in one tap (the target feeder's present load as base). */
 export function presetProfile(name: string, baseKw: number, buildingKw: number, shedKw: number | null): LoadProfile | null {
@@ -57,11 +63,17 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
   const { journal, lang: siteLang } = servicesOf(ctx);
   const { site } = ctx;
 
+  const gdpRequest = () => (ctx.microgrid ? ctx.live.registry.byId.get(`${MG}.gdp_request`) : undefined);
+
   app.get("/sim", (c) => {
     const sim = ctx.sim;
     const req = pageRequest(c, site.site.language);
     if (!sim) return c.text(t(req.lang, "sim.none"), 404);
-    return c.html(<SimPage req={req} siteName={site.site.name} site={site} status={sim.status()} csrf={authOf(c).csrf} ok={c.req.query("ok")} err={c.req.query("err")} />);
+    const mg = ctx.microgrid?.status();
+    const rq = gdpRequest();
+    // The request as written (the controller's status follows at its next tick).
+    const gdp = mg && rq ? { active: mg.gdp.active, request: ctx.live.value(rq).value === 1, setpointKw: mg.gdp.setpointKw } : null;
+    return c.html(<SimPage req={req} siteName={site.site.name} site={site} status={sim.status()} gdp={gdp} csrf={authOf(c).csrf} ok={c.req.query("ok")} err={c.req.query("err")} />);
   });
 
   app.post("/sim", async (c) => {
@@ -83,6 +95,8 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
     if (DEVICE_ACTIONS.has(action) && !device) return fail(`no device "${target}"`, 404);
     if (!BREAKER_ACTIONS.has(action) && !DEVICE_ACTIONS.has(action) && !SITE_ACTIONS.has(action)) return fail(`unknown action "${action}"`);
     if ((action === "ats-emergency" || action === "ats-normal") && status.atsToEmergency === null) return fail("the site has no ATS");
+    const gdpPoint = GDP_ACTIONS.has(action) ? gdpRequest() : undefined;
+    if (GDP_ACTIONS.has(action) && !gdpPoint) return fail("the site has no microgrid (no GDP request point)");
 
     let profile: LoadProfile | null = null;
     if (action === "load") {
@@ -147,6 +161,33 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
       case "load-release":
         sim.setLoad(id, null);
         break;
+      case "gdp-start":
+      case "gdp-end": {
+        // The same write the BMS makes (BACnet BV MICROGRID.Gdp_request, or /operate): through the
+        // supervisor to the point's owner, so the controller reacts exactly as to the BMS.
+        const p = gdpPoint!;
+        const before = ctx.live.value(p);
+        const to = action === "gdp-start" ? 1 : 0;
+        const r = await ctx.supervisor.write(p.index, to);
+        const stateIn = (lang: "fr" | "en", v: number | string | null) => (v === null ? "—" : (statesFor(p, lang)?.[String(v)] ?? String(v)));
+        journal.append({
+          type: "point.write",
+          source: p.id,
+          device: p.device,
+          actor: who,
+          ...journalText(siteLang, r.ok ? "journal.write.ok" : "journal.write.failed", {
+            user: who,
+            point: p.id,
+            old: { fr: stateIn("fr", before.value), en: stateIn("en", before.value) },
+            new: { fr: stateIn("fr", to), en: stateIn("en", to) },
+            error: r.error ?? "",
+            ms: Math.round(r.ms),
+          }),
+          data: { simulation: true, old: before.value, new: to, ok: r.ok, error: r.error ?? null, ms: r.ms },
+        });
+        if (!r.ok) return fail(`${p.id}: ${r.error ?? "write failed"}`);
+        break;
+      }
     }
     if (json || (c.req.header("accept") ?? "").includes("application/json")) return c.json({ ok: true, action, target: what, profile, status: sim.status() });
     return c.redirect(safeNext(b.back, "/sim") + `${(b.back ?? "").includes("?") ? "&" : "?"}ok=sim`, 303);

@@ -8,6 +8,7 @@ import { pageRequest } from "../../views/page-context.ts";
 import type { AppContext } from "../context.ts";
 import { authOf } from "../middleware/security.ts";
 import { servicesOf } from "../middleware/services.ts";
+import { journalText, type JournalParams } from "../../journal/i18n.ts";
 
 /**
  * Users (admin): create, change role, set or generate password and PIN, disable, delete. The last
@@ -35,12 +36,12 @@ export function registerUserRoutes(app: Hono, ctx: AppContext): void {
       status,
     );
 
-  const log = (c: Context, u: { name: string }, key: string, data: Record<string, unknown>, params: Record<string, string | number> = {}) =>
+  const log = (c: Context, u: { name: string }, key: string, data: Record<string, unknown>, params: JournalParams = {}) =>
     journal.append({
       type: "config.user",
       source: u.name,
       actor: authOf(c).user!.name,
-      message: t(siteLang, key, { admin: authOf(c).user!.name, name: u.name, ...params }),
+      ...journalText(siteLang, key, { admin: authOf(c).user!.name, name: u.name, ...params }),
       data: { name: u.name, ...data },
     });
 
@@ -63,7 +64,7 @@ export function registerUserRoutes(app: Hono, ctx: AppContext): void {
     const pin = b.withPin ? generatePin() : null;
     try {
       const u = await auth.users.create(name, role, password, pin);
-      log(c, u, "journal.user.created", { action: "create", role, pin: !!pin }, { role });
+      log(c, u, "journal.user.created", { action: "create", role, pin: !!pin }, { role: { key: `role.${role}` } });
       return page(c, { shown: { name: u.name, password: typed ? undefined : password, pin: pin ?? undefined } });
     } catch (e) {
       if (e instanceof UserError) return page(c, { error: e.message }, 400);
@@ -79,7 +80,7 @@ export function registerUserRoutes(app: Hono, ctx: AppContext): void {
     if (role !== "admin" && lastAdmin(u)) return c.redirect("/users?err=lastAdmin", 303);
     if (role === u.role) return c.redirect("/users", 303);
     auth.users.setRole(u.id, role as Role);
-    log(c, u, "journal.user.role", { action: "role", from: u.role, to: role }, { from: u.role, to: role });
+    log(c, u, "journal.user.role", { action: "role", from: u.role, to: role }, { from: { key: `role.${u.role}` }, to: { key: `role.${role}` } });
     return c.redirect("/users?ok=saved", 303);
   });
 

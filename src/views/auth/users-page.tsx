@@ -61,6 +61,11 @@ export function AdminPage(props: {
           </a>
         </li>
         <li>
+          <a class="btn btn-big" href="/reports">
+            {t("admin.reports")}
+          </a>
+        </li>
+        <li>
           <a class="btn btn-big" href="/admin/notify">
             {t("admin.notify")}
           </a>

@@ -17,6 +17,11 @@ export function EnergyPage(props: { site: Site; view: EnergyView | undefined; la
   const locale = lang === "fr" ? "fr-CA" : "en-CA";
   const num = (x: number, d = 0) => new Intl.NumberFormat(locale, { maximumFractionDigits: d, minimumFractionDigits: d }).format(x);
   const money = (x: number | null | undefined, cur: string) => (x === null || x === undefined ? t("energy.noTariff") : cur ? new Intl.NumberFormat(locale, { style: "currency", currency: cur }).format(x) : num(x, 2));
+  // The period's general PDF report (src/reports), for who may download it.
+  const pdfHref = (from: number, period: "month" | "year") => {
+    const [y, m] = new Intl.DateTimeFormat("en-CA", { timeZone: site.site.timezone, year: "numeric", month: "2-digit" }).format(from + 12 * 3_600_000).split("-");
+    return `/reports/report.pdf?kind=general&period=${period}&year=${Number(y)}&month=${Number(m)}&lang=${lang}`;
+  };
   const qty = (kwh: number) => (Math.abs(kwh) >= 10_000 ? `${num(kwh / 1000, 1)} MWh` : `${num(kwh, 0)} kWh`);
   const href = (o: Record<string, string | number | undefined>) => {
     const q = new URLSearchParams();
@@ -205,6 +210,14 @@ export function EnergyPage(props: { site: Site; view: EnergyView | undefined; la
             <a class="btn" href={href({}).replace("/energy?", "/api/energy/view.csv?")} download>
               ↓ {t("energy.csv")}
             </a>
+            {(v.req.period === "month" || v.req.period === "year") && (props.user?.role === "maintenance" || props.user?.role === "admin") ? (
+              <>
+                {" "}
+                <a class="btn" href={pdfHref(v.from, v.req.period)}>
+                  ↓ {t("energy.pdf")}
+                </a>
+              </>
+            ) : null}
           </p>
           <script type="application/json" id="energy-data">
             {raw(JSON.stringify({ ...v, locale, tz: site.site.timezone, i18n: { when: t(`energy.bucket.${v.bucket}`), previous: t("energy.previousPeriod"), estimated: t("energy.legend.estimated"), bad: t("energy.legend.bad"), missing: t("energy.missing") } }).replace(/</g, "\\u003c"))}

@@ -180,6 +180,30 @@ export function OperateSelectPage(props: { req: PageRequest; siteName: string; i
   );
 }
 
+/**
+ * The BACnet command priority (WriteProperty 1–16) for the execute form, preset to the point's
+ * default. One 48 px target per priority (touch, no keyboard); the device obeys the highest one
+ * commanded, so a relinquish only gives back the chosen level.
+ */
+function PriorityPicker(props: { t: T; priority: { default: number; chosen?: number }; relinquish: boolean }) {
+  const { t } = props;
+  const chosen = props.priority.chosen ?? props.priority.default;
+  return (
+    <fieldset class="operate-priority" data-priority-picker>
+      <legend>{t("operate.priority.pick")}</legend>
+      <div class="prio-chips">
+        {Array.from({ length: 16 }, (_, i) => i + 1).map((n) => (
+          <label class={`prio-chip${n === props.priority.default ? " is-default" : ""}`}>
+            <input type="radio" name="priority" value={String(n)} form="operate-exec-form" checked={n === chosen} data-priority={String(n)} />
+            <span>{n}</span>
+          </label>
+        ))}
+      </div>
+      <p class="hint">{t(props.relinquish ? "operate.priority.hintRelinquish" : "operate.priority.hint", { p: props.priority.default })}</p>
+    </fieldset>
+  );
+}
+
 /** Step 2: confirm old → new with what it will do; for breakers select first (lock), then execute. */
 export function OperateConfirmPage(props: {
   req: PageRequest;
@@ -191,6 +215,8 @@ export function OperateConfirmPage(props: {
   rights: OperateRights;
   /** A BACnet command given back (relinquished) instead of a new value. */
   relinquish?: boolean;
+  /** BACnet points: the command priority to offer (the point's default, or one chosen before). */
+  priority?: { default: number; chosen?: number };
   breaker?: BreakerConsequence;
   processValue?: Live;
   select?: { mine: boolean; holder?: Selection; until?: number; timeoutS: number };
@@ -279,6 +305,7 @@ export function OperateConfirmPage(props: {
               : t("operate.pvNow", { pv: `${label(pv.info, lang)} ${fmtValue(pv.value, lang)} ${pv.info.unit}` })}
           </p>
         ) : null}
+        {props.rights.canOperate && props.priority && (!select || select.mine) ? <PriorityPicker t={t} priority={props.priority} relinquish={!!props.relinquish} /> : null}
         {props.rights.canOperate && select?.holder ? (
           <p class="flash flash-err sel-other" role="alert" data-selected-by={select.holder.user}>
             {t("operate.sel.heldBy", { user: select.holder.user, time: fmtDateTime(select.holder.until, tz).slice(11) })}
@@ -306,7 +333,7 @@ export function OperateConfirmPage(props: {
         ) : null}
         {props.rights.canOperate && (!select || select.mine) ? (
           <div class="operate-exec">
-            <form method="post" action={props.back ? `${href}?back=${encodeURIComponent(props.back)}` : href}>
+            <form method="post" action={props.back ? `${href}?back=${encodeURIComponent(props.back)}` : href} id="operate-exec-form">
               <CsrfField token={props.csrf} />
               {props.relinquish ? <input type="hidden" name="relinquish" value="1" /> : <input type="hidden" name="value" value={String(props.newValue)} />}
               <input type="hidden" name="old" value={value.value === null ? "" : String(value.value)} />

@@ -2,7 +2,7 @@
  * Backups and restore checks off the main thread: VACUUM INTO, SHA-256 and integrity_check of a
  * multi-GB history take seconds, during which pages and the historian's writer must keep running.
  */
-import { createBackup, RestoreRefused, stageRestore } from "./backup.ts";
+import { createBackup, RestoreRefused, stageRestore } from "../historian/backup.ts";
 
 declare const self: Worker;
 

@@ -2,9 +2,9 @@
  * Entry of a BACnet/IP port's worker thread: attaches to the shared point table and runs the port's
  * driver. Started and restarted by the supervisor like the Modbus bus workers.
  */
-import { PointTable } from "../../points/table.ts";
-import { BacnetDriver } from "./driver.ts";
-import type { FromBacnetWorker, ToBacnetWorker } from "./messages.ts";
+import { PointTable } from "../points/table.ts";
+import { BacnetDriver } from "../drivers/bacnet/driver.ts";
+import type { FromBacnetWorker, ToBacnetWorker } from "../drivers/bacnet/messages.ts";
 
 declare const self: Worker;
 

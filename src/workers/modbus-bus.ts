@@ -1,14 +1,15 @@
 /**
  * Entry of a bus worker thread: attaches to the shared point table and runs the bus's poll loop —
- * one loop per TCP address when a modbus-tcp bus holds devices with their own address (endpoints.ts).
+ * one loop per TCP address when a modbus-tcp bus holds devices with their own address
+ * (src/drivers/modbus/endpoints.ts).
  * Started and restarted by the supervisor (src/drivers/supervisor.ts).
  */
-import { createLink } from "../../protocols/modbus/link.ts";
-import { PointTable } from "../../points/table.ts";
-import { BusPoller } from "./poller.ts";
-import { ReplyCache } from "../../gateway/reply-cache.ts";
-import { mergeStats, splitEndpoints } from "./endpoints.ts";
-import type { BusStats, FromWorker, ToWorker } from "./protocol.ts";
+import { createLink } from "../protocols/modbus/link.ts";
+import { PointTable } from "../points/table.ts";
+import { BusPoller } from "../drivers/modbus/poller.ts";
+import { ReplyCache } from "../gateway/reply-cache.ts";
+import { mergeStats, splitEndpoints } from "../drivers/modbus/endpoints.ts";
+import type { BusStats, FromWorker, ToWorker } from "../drivers/modbus/protocol.ts";
 
 declare const self: Worker;
 

@@ -1,0 +1,125 @@
+/**
+ * Issue 13 PDF figures: a yearly detailed report of every circuit of the demo site, from a synthetic
+ * year of counter readings fed through the energy service into a history file.
+ *   1. generation time, in the piscina pool                  target < 3 s
+ *   2. the longest event-loop stall on the main thread meanwhile  target < 20 ms
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseYaml } from "../src/config/profile.ts";
+import { parseSite, siteUnits } from "../src/config/site.ts";
+import { INTERVAL_MS, type Interval } from "../src/energy/counters.ts";
+import { EnergyService } from "../src/energy/service.ts";
+import { EnergyStore } from "../src/energy/store.ts";
+import { validateEnergy } from "../src/energy/structure.ts";
+import { openHistoryDb } from "../src/historian/store.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
+import { closeReportPool, runReport } from "../src/reports/pool.ts";
+import { report } from "./report.ts";
+
+const profiles = loadProfiles();
+const site = parseSite(parseYaml(DEMO_SITE, "demo-site.yaml"), profiles);
+const { meters } = validateEnergy(site.energy, siteUnits(site, profiles));
+const tz = site.site.timezone;
+const dir = mkdtempSync(join(tmpdir(), "busbar-report-bench-"));
+const dbPath = join(dir, "history.db");
+const db = openHistoryDb(dbPath);
+const store = new EnergyStore(db, tz);
+const svc = new EnergyService({ config: site.energy, meters, store, timeZone: tz });
+
+const DAY = 86_400_000;
+const year = new Date().getUTCFullYear() - 1;
+const from = svc.clock.fromLocal(year - 1, 1, 1);
+const to = svc.clock.fromLocal(year + 1, 1, 1);
+let seed = 11;
+const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+const t0 = performance.now();
+// Intervals written as the energy service stores them (the counter path is issue 11's bench): a
+// daily-shaped load per feeder, the head their sum + 3 %, priced by the demo's tariffs.
+const ev = svc.evaluators.get("electricity");
+const head = meters.find((m) => m.head)!;
+const headIvs: Interval[] = [];
+const per = new Map(meters.filter((m) => !m.head).map((m) => [m.id, [] as Interval[]]));
+for (let ts = from; ts < to; ts += INTERVAL_MS) {
+  const hour = new Date(ts).getUTCHours();
+  const shape = 0.4 + 0.6 * Math.max(0, Math.sin(((hour - 5) / 24) * 2 * Math.PI));
+  let sum = 0;
+  for (const m of meters) {
+    if (m.head) continue;
+    const kwh = (10 + rnd() * 40) * shape * 0.25;
+    if (!m.excluded) sum += kwh;
+    per.get(m.id)!.push({ ts, value: kwh, held: 0, flags: 0 });
+  }
+  headIvs.push({ ts, value: sum * 1.03, held: 0, flags: 0 });
+}
+for (const [id, ivs] of per) store.write(id, ivs, ev);
+store.write(head.id, headIvs, ev);
+console.log(`synthetic year of ${meters.length} meters stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+const job = { dbPath, site: site.site.name, timezone: tz, config: site.energy, meters, req: { kind: "detailed" as const, period: "year" as const, year, month: 1, lang: "fr" as const }, format: "pdf" as const };
+
+/**
+ * A 1 ms timer on the main thread: the longest gap between its ticks is the event-loop stall. On a
+ * loaded machine a gap can also be the thread waiting for a core, so the probe also keeps the most
+ * CPU time the main thread itself ran between two ticks (/proc/self/task/PID/schedstat, ns): that
+ * part is work on the main thread, the rest is the machine.
+ */
+function loopProbe(): { stop(): { stall: number; busy: number } } {
+  const stat = `/proc/self/task/${process.pid}/schedstat`;
+  const cpu = () => Number(readFileSync(stat, "utf8").split(" ")[0]) / 1e6;
+  let last = performance.now();
+  let lastCpu = cpu();
+  let stall = 0;
+  let busy = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const c = cpu();
+    if (now - last > stall) stall = now - last;
+    if (c - lastCpu > busy) busy = c - lastCpu;
+    last = now;
+    lastCpu = c;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { stall: Math.max(0, stall - 1), busy };
+    },
+  };
+}
+
+/** Runs one report while the probe watches the main thread. */
+async function measured(): Promise<{ ms: number; stall: number; busy: number; bytes: Uint8Array }> {
+  // The synthetic year left garbage on the main thread: collect it before, not during, the figure.
+  Bun.gc(true);
+  const p = loopProbe();
+  const a = performance.now();
+  const bytes = await runReport(job);
+  const ms = performance.now() - a;
+  const { stall, busy } = p.stop();
+  if (process.env.BUSBAR_BENCH_DEBUG) console.log(`  run ${ms.toFixed(0)} ms, stall ${stall.toFixed(1)} ms, main thread ran ${busy.toFixed(1)} ms of it`);
+  return { ms, stall, busy, bytes };
+}
+
+Bun.gc(true);
+const idleProbe = loopProbe();
+await Bun.sleep(1500);
+const idle = idleProbe.stop();
+const cold = await measured();
+const runs = [await measured(), await measured(), await measured()];
+const warm = runs.map((r) => r.ms).sort((a, b) => a - b)[1]!;
+const stall = Math.max(cold.stall, ...runs.map((r) => r.stall));
+const busy = Math.max(cold.busy, ...runs.map((r) => r.busy));
+if (process.env.BUSBAR_BENCH_KEEP) writeFileSync(process.env.BUSBAR_BENCH_KEEP, cold.bytes);
+const circuits = new Set(meters.filter((m) => !m.head && !m.excluded).map((m) => m.circuit)).size;
+console.log(`yearly detailed report, ${circuits} circuits of ${meters.length} meters: ${(cold.bytes.length / 1024).toFixed(0)} KiB`);
+report("yearly detailed PDF, first (pool start + fonts)", cold.ms, "ms", { max: 3000 });
+report("yearly detailed PDF, pool warm (median of 3)", warm, "ms", { max: 3000 });
+report("longest main-thread event-loop stall meanwhile", stall, "ms", { max: 20 });
+report("  main thread's own CPU between two ticks (rest: no core free)", busy, "ms", { max: 20 });
+report("  the same probe with no report running: stall (machine noise)", idle.stall, "ms");
+console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+await closeReportPool();
+db.close();
+rmSync(dir, { recursive: true, force: true });
