@@ -57,6 +57,8 @@ export class Historian {
   /** Stable database id per point index. */
   readonly pid: number[];
   readonly holdMs: Float64Array;
+  /** Heartbeat per point (ms); Infinity for a point not stored. */
+  private readonly heartbeatMs: Float64Array;
   private readonly now: () => number;
 
   // Sampler: the last stored sample per point.
@@ -115,6 +117,7 @@ export class Historian {
     const n = opts.points.length;
     this.pid = this.store.pointIds(opts.points.map((p) => ({ name: p.name, kind: p.kind, unit: p.unit })));
     this.holdMs = Float64Array.from(opts.points, (p) => 2 * p.heartbeatMs);
+    this.heartbeatMs = Float64Array.from(opts.points, (p) => (p.store ? p.heartbeatMs : Infinity));
     this.lastV = new ValueColumn(n);
     this.lastT = new Float64Array(n);
     this.lastQ = new Int32Array(n).fill(OFFLINE);
@@ -192,9 +195,11 @@ export class Historian {
   sweepHeartbeats(now = this.now()): void {
     const cur = this.current;
     if (!cur) return;
-    for (let i = 0; i < this.points.length; i++) {
-      const p = this.points[i]!;
-      if (!p.store || now - this.lastT[i]! < p.heartbeatMs) continue;
+    // Every FLUSH_MS over every point (20,000 at scale): typed columns only, no object per point.
+    const hb = this.heartbeatMs;
+    const lastT = this.lastT;
+    for (let i = 0; i < hb.length; i++) {
+      if (now - lastT[i]! < hb[i]!) continue;
       const c = cur(i);
       if (c.q === Quality.INIT) continue;
       this.accept(i, now, c.v, c.q);

@@ -91,6 +91,12 @@ export class Notifier {
   private readonly box: SecretBox;
   private readonly o: Required<Omit<NotifyOptions, "sqlite" | "journal" | "box" | "log">> & { log: (l: string) => void };
   private timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * No outbox work before this time (ms): the tick then skips its two queries. Everything that
+   * queues or re-arms a message here resets it to 0; it is never more than a minute ahead, so a
+   * database changed behind our back (a restore) is seen within a minute.
+   */
+  private quietUntil = 0;
   private delivering = false;
   private stopping = false;
   private readonly fmt: OffsetFormatter;
@@ -196,6 +202,7 @@ export class Notifier {
     );
     for (const r of this.rules()) {
       if (!ruleMatches(r.config, e)) continue;
+      this.quietUntil = 0;
       insert.run(this.o.now(), r.channel, r.id, quietUntil(r.config, e, this.o.timezone), JSON.stringify(e), this.recipientsOf(r.config).join(","));
     }
   }
@@ -278,12 +285,29 @@ export class Notifier {
   // ------------------------------------------------------------------ delivery
 
   tick(): void {
+    const now = this.o.now();
+    if (now < this.quietUntil || this.delivering) return;
     try {
-      this.gather();
+      this.gather(now);
     } catch (e) {
       this.o.log(`[error] notify: ${(e as Error).message}`);
     }
-    if (!this.delivering) this.pass = this.deliver();
+    this.pass = this.deliver(now).then(() => this.rest());
+  }
+
+  /** After a pass: sleep until the next pending message is due, or a minute when nothing waits. */
+  private rest(): void {
+    try {
+      const r = this.sqlite
+        .query("SELECT SUM(status = 'held') AS held, MIN(CASE WHEN status = 'pending' THEN next_at END) AS next FROM notify_outbox WHERE status IN ('held', 'pending', 'sending')")
+        .get() as { held: number | null; next: number | null };
+      const now = this.o.now();
+      // Held events settle by time (digests): keep ticking while any wait.
+      if (r.held) this.quietUntil = 0;
+      else this.quietUntil = Math.min(r.next ?? Infinity, now + 60_000);
+    } catch {
+      this.quietUntil = 0;
+    }
   }
 
   /** Sends what is due, one message at a time (a slow relay does not open a hundred connections). */
@@ -357,6 +381,7 @@ export class Notifier {
       const add = this.sqlite.prepare("INSERT INTO notify_attachments (outbox_id, filename, content_type, data) VALUES (?, ?, ?, ?)");
       for (const a of m.attachments ?? []) add.run(id, a.filename, a.contentType, a.content);
     });
+    this.quietUntil = 0;
     return id;
   }
 
@@ -456,6 +481,7 @@ export class Notifier {
 
   /** Retry a failed message now (admin). */
   retry(id: number): boolean {
+    this.quietUntil = 0;
     return this.sqlite.run("UPDATE notify_outbox SET status = 'pending', attempts = 0, next_at = ? WHERE id = ? AND status = 'failed'", [this.o.now(), id]).changes > 0;
   }
 
