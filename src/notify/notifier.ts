@@ -286,13 +286,13 @@ export class Notifier {
 
   tick(): void {
     const now = this.o.now();
-    if (now < this.quietUntil || this.delivering) return;
+    if (now < this.quietUntil) return;
     try {
       this.gather(now);
     } catch (e) {
       this.o.log(`[error] notify: ${(e as Error).message}`);
     }
-    this.pass = this.deliver(now).then(() => this.rest());
+    if (!this.delivering) this.pass = this.deliver(now).then(() => this.rest());
   }
 
   /** After a pass: sleep until the next pending message is due, or a minute when nothing waits. */
