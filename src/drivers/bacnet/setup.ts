@@ -9,7 +9,7 @@ import { bacnetDevices } from "./points.ts";
  * with their table index (from the registry, so both sides agree on the numbering).
  */
 
-/** In the compiled binary the worker is bundled at drivers/bacnet/worker.js (scripts/build.ts). */
+/** The port's thread entry, src/workers/bacnet-port.ts; in the compiled binary bundled at workers/bacnet-port.js (scripts/build.ts). */
 export function bacnetWorkerUrl(): URL {
   return import.meta.url.includes("$bunfs") ? new URL("./workers/bacnet-port.ts", import.meta.url) : new URL("../../workers/bacnet-port.ts", import.meta.url);
 }

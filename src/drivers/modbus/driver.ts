@@ -26,7 +26,8 @@ export interface ModbusDriverOptions {
 
 /**
  * In the compiled binary all code shares the entry's URL (/$bunfs/root/busbar) and the worker is
- * bundled at drivers/modbus/worker.js below it (scripts/build.ts passes it as an extra entrypoint).
+ * bundled at workers/modbus-bus.js below it (scripts/build.ts passes src/workers/modbus-bus.ts as an
+ * extra entrypoint).
  */
 export function modbusWorkerUrl(): URL {
   return import.meta.url.includes("$bunfs") ? new URL("./workers/modbus-bus.ts", import.meta.url) : new URL("../../workers/modbus-bus.ts", import.meta.url);
