@@ -73,10 +73,20 @@ describe("microgrid control on the demo", () => {
 
   it("a GDP event: setpoint drops, the BESS discharges and holds the building under it", async () => {
     // Load the building above the event setpoint (200 kW) but within what the battery can cover.
-    const base = val("5B1.p_total");
-    const feeder = sim.status().breakers.find((b) => b.feeder && b.closed)!;
-    sim.setLoad(feeder.id, { kind: "constant", kw: Math.max(0, feeder.kw + (260 - base)) });
-    await waitFor("building ~260 kW", () => Math.abs(val("5B1.p_total") - 260) < 15, 5000);
+    // Adjusted until 5B1 reads it (once per poll), on the largest feeder each time: the demo's load
+    // follows the time of day (about 330 kW at midday), so one small feeder may not be enough.
+    await waitFor(
+      "building ~260 kW",
+      () => {
+        const now = val("5B1.p_total");
+        if (Math.abs(now - 260) < 15) return true;
+        const largest = sim.status().breakers.filter((b) => b.feeder && b.closed).sort((a, b) => b.kw - a.kw)[0]!;
+        sim.setLoad(largest.id, { kind: "constant", kw: Math.max(0, largest.kw + (260 - now)) });
+        return false;
+      },
+      15_000,
+      1500,
+    );
     const t0 = Date.now();
     expect((await write("MICROGRID.gdp_request", 1)).ok).toBe(true);
     await waitFor("GDP active", () => val("MICROGRID.gdp_active") === 1 && val("MICROGRID.setpoint_active") === 200, 1000);
@@ -94,7 +104,7 @@ describe("microgrid control on the demo", () => {
     const w = rows("point.write").filter((r) => r.actor === "control");
     expect(w.length).toBeGreaterThan(0);
     expect(w[0]!.source).toBe("BESS.p_setpoint");
-  }, 25_000);
+  }, 40_000);
 
   it("interlocks: contactor open, BESS fault, comm loss → stop writing within one cycle, alarm", async () => {
     const alarmActive = () => busbar.alarms.get("MICROGRID.bess_interlock.H")?.active === true;
