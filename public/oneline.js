@@ -75,11 +75,13 @@
     }
     return n.noData ? "nodata" : "good";
   }
-  function energize() {
-    const after = (id) => {
-      const n = G[id];
-      return n && n.k === "breaker" ? n.to || n.load : id;
-    };
+  /** The node on a breaker's load side (itself for any other node). */
+  function after(id) {
+    const n = G[id];
+    return n && n.k === "breaker" ? n.to || n.load : id;
+  }
+  /** The switching graph as [from, to, 1 closed | 0 open | -1 unknown] edges (ATS positions, breakers). */
+  function switchingEdges() {
     const edges = [];
     for (const [id, n] of Object.entries(G)) {
       if (n.k === "ats") {
@@ -92,6 +94,10 @@
         edges.push([after(n.from), n.to || n.load, st === "closed" ? 1 : st === "unknown" ? -1 : 0]);
       }
     }
+    return edges;
+  }
+  function energize() {
+    const edges = switchingEdges();
     const roots = [];
     for (const [id, n] of Object.entries(G)) if (n.k === "source") roots.push([id, sourceLive(n)]);
     const reach = (opt) => {
@@ -224,22 +230,7 @@
   }
   /** 1 when a busbar is energized from `src` through closed switching (sure), -1 maybe, 0 no. */
   function feeds(src) {
-    const after = (id) => {
-      const n = G[id];
-      return n && n.k === "breaker" ? n.to || n.load : id;
-    };
-    const edges = [];
-    for (const [id, n] of Object.entries(G)) {
-      if (n.k === "ats") {
-        const pos = atsPosition(n);
-        const sel = (w) => (pos === "unknown" ? -1 : pos === w ? 1 : 0);
-        if (n.normal) edges.push([after(n.normal), id, sel("normal")]);
-        if (n.emergency) edges.push([after(n.emergency), id, sel("emergency")]);
-      } else if (n.k === "breaker" && n.from) {
-        const st = breakerState(n);
-        edges.push([after(n.from), n.to || n.load, st === "closed" ? 1 : st === "unknown" ? -1 : 0]);
-      }
-    }
+    const edges = switchingEdges();
     const best = new Map([[src, 1]]);
     const q = [src];
     while (q.length) {

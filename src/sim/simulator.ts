@@ -126,15 +126,6 @@ const BESS_ROUND_TRIP = 0.88;
 /** A meter and the breaker it sits beside (TH40C and 5B1) differ by at most this share (class 0.5 and 1). */
 const METER_DISAGREEMENT = 0.003;
 
-export interface SimStatus {
-  utilityAvailable: boolean;
-  atsToEmergency: boolean | null;
-  breakers: { id: string; device: string | null; closed: boolean; tripped: boolean; kw: number; feeder: boolean; profile: LoadProfile | null; profileSince: number | null }[];
-  devices: { id: string; offline: boolean; garbage: boolean }[];
-  buildingKw: number;
-  shedSetpointKw: number | null;
-}
-
 type Node = { kind: "source"; sourceKind: string; id: string } | { kind: "ats"; id: string } | { kind: "busbar"; id: string };
 
 interface BreakerEntry {
