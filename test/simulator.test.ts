@@ -170,6 +170,8 @@ describe("simulator: the demo site over Modbus TCP", () => {
   it("trips a breaker: OF 0, SD/SDE 1, no power; a close command over Modbus resets it", async () => {
     const u = unitOf("2B3");
     // A known load on 2B3: its daily shape is small at some hours, below the main's own noise.
+    // The BESS is held off: above 250 kW it shaves the peak and the main stays at 250 across the trip.
+    sim.setBessFault("BESS", true);
     sim.setLoad("2B3", { kind: "constant", kw: 60 });
     await waitFor("2B3 at 60 kW", () => Math.abs(num("2B3", "p_total") - 60) < 3, 5000);
     const mainBefore = num("5B1", "p_total");
@@ -183,6 +185,7 @@ describe("simulator: the demo site over Modbus TCP", () => {
     expect(f32(r[1]!.ok as number[])).toBe(0);
     expect(num("5B1", "p_total")).toBeLessThan(mainBefore - feederBefore * 0.5);
     sim.setLoad("2B3", null);
+    sim.setBessFault("BESS", false);
     // A value a trip unit does not know is refused; then close by command (FC6, register 65281).
     const bad = await mbpoll(swPort, ["-a", String(u), "-r", "65281", "-t", "4"], ["7"]);
     expect(bad.out).toMatch(/Illegal data value/i);
