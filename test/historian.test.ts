@@ -7,6 +7,7 @@ import { historianSchema } from "../src/historian/config.ts";
 import { Historian, OFFLINE } from "../src/historian/historian.ts";
 import type { HistPoint } from "../src/historian/points.ts";
 import { chooseTier, series } from "../src/historian/query.ts";
+import { storedSamples } from "./helpers/hist-stored.ts";
 
 /**
  * Change-based storage and rollups, each against an independent computation in this file over the
@@ -30,16 +31,7 @@ function make(points: HistPoint[], clock: { t: number }, tz = "UTC", path?: stri
 }
 
 type S = [ts: number, v: number | null, q: number];
-const raw = (h: Historian, i: number) =>
-  (
-    h.db.query("SELECT ts, value AS v, quality AS q FROM (SELECT * FROM h_raw UNION ALL SELECT * FROM h_recent) WHERE point = ? ORDER BY ts").all(h.pid[i]!) as {
-      ts: number;
-      v: number | null;
-      q: number;
-    }[]
-  ).map(
-    (r) => [r.ts, r.v, r.q] as S,
-  );
+const raw = (h: Historian, i: number) => storedSamples(h.db, h.opts.path, h.pid[i]!).map((r) => [r.ts, r.v, r.q] as S);
 
 /** What a recorder with this deadband and heartbeat keeps: written from the rule, not from the code. */
 function expectedStored(input: S[], deadband: number, heartbeatMs: number): S[] {

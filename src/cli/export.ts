@@ -139,11 +139,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`--points: point ids of the site, comma-separated (unknown: ${ids.filter((_, k) => indexes[k] === -1).join(", ") || "none given"})`);
       return 2;
     }
-    const h = new Historian({ path: historyPathFor(dbPath), points: histPoints(registry.points, site.historian), config: site.historian, timeZone: tz });
+    const h = new Historian({ path: historyPathFor(dbPath), points: histPoints(registry.points, site.historian), config: site.historian, timeZone: tz, reader: true });
     try {
       for (const piece of historyCsv({ historian: h, indexes, from, to, group, format, progress })) await write(piece);
     } finally {
-      // Not stop(): that records a stop gap and checkpoints, which is the running Busbar's business.
+      // Not stop(): a reader records nothing; gaps and checkpoints are the running Busbar's business.
       h.db.close();
     }
   }

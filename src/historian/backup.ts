@@ -5,6 +5,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { migrate } from "../db/database.ts";
 import { MIGRATIONS } from "../db/migrations.ts";
 import { Journal } from "../journal/journal.ts";
+import { readSampleLog, removeSampleLog } from "./samplelog.ts";
 import { HISTORY_MIGRATIONS, migrateHistory } from "./store.ts";
 import { extractEntry, listTar, sha256File, writeTar } from "./tar.ts";
 
@@ -54,7 +55,29 @@ export function createBackup(o: { main: Source; history: Source | undefined; sit
     const histFile = join(work, "history.db");
     const mainVersion = vacuumInto(o.main, mainFile);
     let histVersion = 0;
-    if (o.history !== undefined) histVersion = vacuumInto(o.history, histFile);
+    if (typeof o.history === "string") {
+      // The open minutes' samples live in the sample log beside the file, not in it: read first
+      // (what the snapshot then lacks is at most what was committed meanwhile), copied into the
+      // snapshot's h_recent, which a restored Busbar reads back as its open minutes.
+      const open = readSampleLog(o.history);
+      histVersion = vacuumInto(o.history, histFile);
+      if (open.length) {
+        const db = new Database(histFile);
+        try {
+          const add = db.prepare(
+            "INSERT INTO h_recent (point, ts, value, quality) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM h_raw WHERE point = ?1 AND ts = ?2) AND NOT EXISTS (SELECT 1 FROM h_recent WHERE point = ?1 AND ts = ?2)",
+          );
+          // A later sample at the same time wins, as in the live historian.
+          const last = new Map<string, (typeof open)[number]>();
+          for (const r of open) last.set(`${r.pid}:${r.ts}`, r);
+          db.transaction(() => {
+            for (const r of last.values()) add.run(r.pid, r.ts, r.v, r.q);
+          })();
+        } finally {
+          db.close();
+        }
+      }
+    } else if (o.history !== undefined) histVersion = vacuumInto(o.history, histFile);
     else {
       const empty = new Database(histFile, { create: true });
       migrateHistory(empty);
@@ -193,6 +216,8 @@ export function swapIn(staged: StagedRestore, mainPath: string, historyPath: str
     [staged.main, mainPath],
   ] as const) {
     for (const ext of ["-wal", "-shm"]) rmSync(to + ext, { force: true });
+    // The replaced history's open minutes are not the restored one's.
+    if (to === historyPath) removeSampleLog(to);
     if (existsSync(to)) renameSync(to, to + ".before-restore");
     renameSync(from, to);
   }

@@ -4,6 +4,7 @@ import { aggregate, emptySamples, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
+import { SampleLog, readSampleLog } from "./samplelog.ts";
 import { HistoryStore, openHistoryDb } from "./store.ts";
 import { Calendar, TIERS } from "./tiers.ts";
 
@@ -31,6 +32,11 @@ export interface HistorianOptions {
   sliceMs?: number;
   /** Called after each commit with the number of samples it wrote. */
   onCommit?: (samples: number) => void;
+  /**
+   * Reads the history of a Busbar that may be running (CLI exports): loads its closed intervals and
+   * open minutes and writes nothing (no gap markers, no catch-up, the sample log left alone).
+   */
+  reader?: boolean;
 }
 
 export interface HistorianStats {
@@ -88,12 +94,17 @@ export class Historian {
   private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
   private readonly scratch: Samples = emptySamples();
   /**
-   * Committed samples of minutes not closed yet, per point (one shared slot pool). They
-   * are in h_recent, an append-only table, until their minute closes and they move to h_raw: rows
-   * keyed (point, ts) written twice a second would dirty one page per point per commit (MBs of WAL a
+   * Committed samples of minutes not closed yet, per point (one shared slot pool). Durable in the
+   * sample log (samplelog.ts) until their minute closes and they move to h_raw: rows keyed
+   * (point, ts) written twice a second would dirty one page per point per commit (MBs of WAL a
    * second at 20,000 points); moved once a minute, a point's page is written once a minute.
    */
   readonly open: OpenSamples;
+  readonly log: SampleLog;
+  /** h_recent holds rows (written by an older Busbar, or by a backup of the open minutes): emptied as minutes close. */
+  private recentRows = false;
+  /** A minute closed since the log last started a segment. */
+  private rotateDue = false;
   /** End of the last closed interval, per tier. */
   readonly closed: number[];
   private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
@@ -132,7 +143,9 @@ export class Historian {
     // Two samples a point to start with: the pool doubles if a minute holds more.
     this.open = new OpenSamples(n, Math.max(1024, 2 * n));
     this.closed = TIERS.map(() => 0);
-    this.recover();
+    this.log = new SampleLog(opts.reader ? ":memory:" : opts.path);
+    if (opts.reader) this.loadForReading();
+    else this.recover();
     // Start-up reads are per point (20,000 at scale): collect their garbage now, not at the RSS peak.
     Bun.gc(true);
   }
@@ -274,12 +287,19 @@ export class Historian {
     const n = this.qLen;
     const closedBefore = this.closed[0]!;
     let done = true;
+    // On-time samples first: into the open minutes and the sample log, one write for the batch (the
+    // batch is durable from here); late ones (for closed minutes) wait in their slots for the transaction.
+    const late: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const slot = (this.qHead + k) % this.cap;
+      const i = this.qPoint[slot]!;
+      const ts = this.qTs[slot]!;
+      if (ts < this.closedAt(i)) late.push(slot);
+      else this.putOpen(i, ts, this.valueAt(slot), this.qQual[slot]!);
+    }
+    this.log.write();
     this.db.transaction(() => {
-      for (let k = 0; k < n; k++) {
-        const slot = (this.qHead + k) % this.cap;
-        this.put(this.qPoint[slot]!, this.qTs[slot]!, this.valueAt(slot), this.qQual[slot]!);
-      }
-      this.store.recentBatch.end();
+      for (const slot of late) this.putLate(this.qPoint[slot]!, this.qTs[slot]!, this.valueAt(slot), this.qQual[slot]!);
       // Empty: start again at slot 0, so the ring's pages in use are the backlog's, not all of it (RSS).
       this.qHead = 0;
       this.qLen = 0;
@@ -287,6 +307,7 @@ export class Historian {
       done = this.advanceClose(now, t0 + budgetMs);
       this.store.putMeta("last_commit", now);
     })();
+    if (done) this.rotateLog();
     // A minute's close dirties a page per point: hand SQLite's transient memory back afterwards.
     if (done && this.closed[0]! !== closedBefore) this.db.exec("PRAGMA shrink_memory");
     this.stats.stored += n;
@@ -310,6 +331,7 @@ export class Historian {
         done = this.advanceClose(this.now(), t0 + (this.opts.sliceMs ?? SLICE_MS));
       })();
       if (done) {
+        this.rotateLog();
         this.db.exec("PRAGMA shrink_memory");
         // A close leaves ~100,000 short-lived values at 20,000 points: collect them now (concurrently)
         // rather than let the heap grow to the GC's own threshold (RSS); then, once idle, JSC gives its
@@ -345,25 +367,23 @@ export class Historian {
     return true;
   }
 
-  /**
-   * Writes one sample (inside the writer's transaction): into h_recent and the open minute's buffer,
-   * or, late for a closed minute, straight into h_raw with a repair of the intervals it touches.
-   */
-  private put(i: number, ts: number, v: number | string | null, q: number): void {
-    if (ts < this.closedAt(i)) {
-      this.store.insertRaw.run(this.pid[i]!, ts, v, q);
-      const d = this.dirty.get(i);
-      if (d === undefined) this.dirty.set(i, [ts, ts]);
-      else {
-        if (ts < d[0]) d[0] = ts;
-        if (ts > d[1]) d[1] = ts;
-      }
-      const ct = this.carryT[i]!;
-      if (!(ct === ct) || ts > ct) this.setCarry(i, ts, v, q);
-      return;
-    }
-    this.store.recentBatch.add4(this.pid[i]!, ts, v, q);
+  /** A sample for a minute still open: into its buffer and the sample log (written once per commit). */
+  private putOpen(i: number, ts: number, v: number | string | null, q: number): void {
+    this.log.add(this.pid[i]!, ts, v, q);
     this.open.insert(i, ts, v, q);
+  }
+
+  /** A sample late for a closed minute (inside the writer's transaction): into h_raw, with a repair of the intervals it touches. */
+  private putLate(i: number, ts: number, v: number | string | null, q: number): void {
+    this.store.insertRaw.run(this.pid[i]!, ts, v, q);
+    const d = this.dirty.get(i);
+    if (d === undefined) this.dirty.set(i, [ts, ts]);
+    else {
+      if (ts < d[0]) d[0] = ts;
+      if (ts > d[1]) d[1] = ts;
+    }
+    const ct = this.carryT[i]!;
+    if (!(ct === ct) || ts > ct) this.setCarry(i, ts, v, q);
   }
 
   private setCarry(i: number, ts: number, v: number | string | null, q: number): void {
@@ -433,10 +453,36 @@ export class Historian {
       this.store.putMeta("closed.1m", b);
     }
     if (this.closed[0]! > start) {
-      // The moved samples leave h_recent in bounded steps (120,000 rows a minute at 20,000 points).
-      while ((this.store.dropRecentSome.run(this.closed[0]!, 4 * CLOSE_STEP * 8).changes as number) > 0) yield;
+      // The moved samples leave the log once this close is committed (rotateLog), and h_recent's
+      // rows (if any) in bounded steps.
+      this.rotateDue = true;
+      if (this.recentRows) {
+        while ((this.store.dropRecentSome.run(this.closed[0]!, 4 * CLOSE_STEP * 8).changes as number) > 0) yield;
+        this.recentRows = this.db.query("SELECT 1 FROM h_recent LIMIT 1").get() !== null;
+      }
     }
     yield* this.closeCoarser();
+  }
+
+  /**
+   * After a committed close: the log starts a new segment with the samples still open, and drops
+   * the older segments once a checkpoint has put the WAL (with the close) into the database file
+   * itself, synced: at synchronous=NORMAL a commit survives kill -9 but not necessarily a power
+   * loss, and the deleted segment must not be the only copy of a minute's samples.
+   */
+  private rotateLog(): void {
+    if (!this.rotateDue || !this.log.enabled) return;
+    this.rotateDue = false;
+    const ck = this.db.query("PRAGMA wal_checkpoint(PASSIVE)").get() as { busy: number; log: number; checkpointed: number };
+    const durable = ck.busy === 0 && ck.log === ck.checkpointed;
+    const o = this.open;
+    this.log.rotate(() => {
+      for (let i = 0; i < this.points.length; i++) {
+        if (!o.length(i)) continue;
+        const pid = this.pid[i]!;
+        for (let k = o.first(i); k >= 0; k = o.after(k)) this.log.add(pid, o.tsAt(k), o.valueAt(k), o.qualityAt(k));
+      }
+    }, durable);
   }
 
   /** End of the closed minutes for point i (further for points a close in progress has passed). */
@@ -518,7 +564,8 @@ export class Historian {
   /**
    * After a stop or a crash: the time Busbar was not running becomes a recorded gap (an OFFLINE
    * sample at the last commit), minutes not rolled up yet are computed from raw, and the open
-   * minute's samples are reloaded.
+   * minute's samples are reloaded: from the sample log, and from h_recent (an older Busbar's table,
+   * or a backup's copy of the open minutes).
    */
   private recover(): void {
     const now = this.now();
@@ -535,10 +582,20 @@ export class Historian {
       this.store.dropRecent.run(open);
       const byPid = new Map(this.pid.map((p, i) => [p, i]));
       for (const r of this.db.query("SELECT point, ts, value AS v, quality AS q FROM h_recent ORDER BY point, ts").all() as { point: number; ts: number; v: number | string | null; q: number }[]) {
+        this.recentRows = true;
         const i = byPid.get(r.point);
         if (i === undefined) continue;
         this.open.insert(i, r.ts, r.v, r.q);
       }
+      // The log in write order (a later sample at the same time wins, as it did live). A point no
+      // longer in the site keeps its samples: straight to h_raw.
+      const raw = this.store.rawBatch;
+      for (const r of readSampleLog(this.opts.path)) {
+        const i = byPid.get(r.pid);
+        if (r.ts < open || i === undefined) raw.add4(r.pid, r.ts, r.v, r.q);
+        else this.open.insert(i, r.ts, r.v, r.q);
+      }
+      raw.end();
       const lastOf = (i: number) => {
         const k = this.open.last(i);
         if (k >= 0) return { ts: this.open.tsAt(k), v: this.open.valueAt(k), q: this.open.qualityAt(k) };
@@ -556,13 +613,12 @@ export class Historian {
           // The time Busbar was not running is a recorded gap, from its last commit on.
           const ts = Math.max(last.ts + 1, lastCommit + 1);
           if (ts < open) this.store.insertRaw.run(this.pid[i]!, ts, null, OFFLINE);
-          else this.put(i, ts, null, OFFLINE);
+          else this.putOpen(i, ts, null, OFFLINE);
           this.lastT[i] = ts;
           this.lastV.set(i, null);
           this.lastQ[i] = OFFLINE;
         }
       }
-      this.store.recentBatch.end();
       if (catchUp) {
         for (let i = 0; i < this.points.length; i++) this.recompute(i, closed1m, open);
         this.closed[0] = open;
@@ -575,6 +631,22 @@ export class Historian {
         else this.clearCarry(i);
       }
     })();
+    // The open minutes (with the gap markers) start a new segment; the replayed ones go.
+    this.rotateDue = true;
+    this.rotateLog();
+  }
+
+  private loadForReading(): void {
+    for (let k = 0; k < TIERS.length; k++) {
+      const v = Number(this.store.meta(`closed.${TIERS[k]!.id}`) ?? NaN);
+      this.closed[k] = Number.isFinite(v) ? v : this.calendar.start(k, this.now());
+    }
+    const byPid = new Map(this.pid.map((p, i) => [p, i]));
+    const recent = this.db.query("SELECT point AS pid, ts, value AS v, quality AS q FROM h_recent ORDER BY point, ts").all() as { pid: number; ts: number; v: number | string | null; q: number }[];
+    for (const r of [...recent, ...readSampleLog(this.opts.path)]) {
+      const i = byPid.get(r.pid);
+      if (i !== undefined && r.ts >= this.closed[0]!) this.open.insert(i, r.ts, r.v, r.q);
+    }
   }
 
   /** Commits what is queued and records the stop as a gap from now on. */
@@ -586,6 +658,7 @@ export class Historian {
     const now = this.now();
     for (let i = 0; i < this.points.length; i++) if (this.lastQ[i] !== OFFLINE && this.lastT[i]! > 0) this.accept(i, now, null, OFFLINE);
     this.flush(now);
+    this.log.close();
     this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     this.db.close();
   }

@@ -1,0 +1,174 @@
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+/**
+ * The open minutes' samples, appended once per commit to a file beside the history database
+ * (`history.db-samples.N`): one write() per commit of every sample the commit makes durable.
+ *
+ * Why not a table: an append-only table (h_recent, the earlier design) cost a row insert per sample
+ * at every commit and a row delete per sample once its minute had moved to h_raw: at 2,000 samples/s
+ * that was a third of the historian's CPU, for rows read back only after a crash. Here a commit is
+ * one record (header, CRC-32, 32 bytes per sample), a closed minute is dropped by starting a new
+ * segment with the samples still open and deleting the older ones. Like the WAL at
+ * synchronous=NORMAL, a written record survives kill -9 (it is in the OS's cache); a torn last
+ * record after a power loss fails its CRC and is ignored, never read as data.
+ *
+ * Segments are deleted only once the database's WAL is fully checkpointed (see Historian.rotateLog),
+ * so a power loss never leaves h_raw without samples the deleted segment held.
+ */
+
+const MAGIC = 0x4c534242; // "BBSL"
+const HEADER = 16; // magic, samples, text bytes, CRC-32 of what follows
+const WIDTH = 4; // per sample: point id, ts, value (NaN: not a number), quality — as float64
+
+export interface LoggedSample {
+  pid: number;
+  ts: number;
+  v: number | string | null;
+  q: number;
+}
+
+const PREFIX = (dbPath: string) => `${basename(dbPath)}-samples.`;
+
+/** The log's segment files of a history database, oldest first. */
+export function sampleLogFiles(dbPath: string): string[] {
+  if (dbPath === ":memory:") return [];
+  const prefix = PREFIX(dbPath);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dbPath));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
+    .map((n) => join(dirname(dbPath), n));
+}
+
+/** Every intact record of every segment, in write order (a segment ends at its first bad record). */
+export function readSampleLog(dbPath: string): LoggedSample[] {
+  const out: LoggedSample[] = [];
+  for (const file of sampleLogFiles(dbPath)) {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(file);
+    } catch {
+      continue;
+    }
+    let at = 0;
+    while (at + HEADER <= buf.length) {
+      if (buf.readUInt32LE(at) !== MAGIC) break;
+      const n = buf.readUInt32LE(at + 4);
+      const textBytes = buf.readUInt32LE(at + 8);
+      const end = at + HEADER + n * WIDTH * 8 + textBytes;
+      if (end > buf.length) break;
+      const body = buf.subarray(at + HEADER, end);
+      if ((Bun.hash.crc32(body) >>> 0) !== buf.readUInt32LE(at + 12)) break;
+      const texts = textBytes ? new Map(JSON.parse(body.subarray(n * WIDTH * 8).toString("utf8")) as [number, string][]) : undefined;
+      const f = new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + n * WIDTH * 8));
+      for (let k = 0; k < n; k++) {
+        const v = f[k * WIDTH + 2]!;
+        out.push({ pid: f[k * WIDTH]!, ts: f[k * WIDTH + 1]!, v: v === v ? v : (texts?.get(k) ?? null), q: f[k * WIDTH + 3]! });
+      }
+      at = end;
+    }
+  }
+  return out;
+}
+
+/** Removes every segment (a restore puts another database in place). */
+export function removeSampleLog(dbPath: string): void {
+  for (const f of sampleLogFiles(dbPath)) rmSync(f, { force: true });
+}
+
+export class SampleLog {
+  private fd = -1;
+  private seq = 0;
+  private buf = new Float64Array(1024 * WIDTH);
+  private n = 0;
+  private texts: [number, string][] = [];
+  /** Segments older than the current one, kept until the database is known durable. */
+  private old: string[] = [];
+  readonly enabled: boolean;
+
+  constructor(private readonly dbPath: string) {
+    this.enabled = dbPath !== ":memory:";
+    const files = sampleLogFiles(dbPath);
+    this.old = files;
+    const last = files[files.length - 1];
+    this.seq = last ? Number(last.slice(last.lastIndexOf(".") + 1)) : 0;
+  }
+
+  get buffered(): number {
+    return this.n;
+  }
+
+  add(pid: number, ts: number, v: number | string | null, q: number): void {
+    if (!this.enabled) return;
+    if ((this.n + 1) * WIDTH > this.buf.length) {
+      const b = new Float64Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    const o = this.n * WIDTH;
+    this.buf[o] = pid;
+    this.buf[o + 1] = ts;
+    if (typeof v === "number") this.buf[o + 2] = v;
+    else {
+      this.buf[o + 2] = NaN;
+      if (v !== null) this.texts.push([this.n, v]);
+    }
+    this.buf[o + 3] = q;
+    this.n++;
+  }
+
+  /** Appends what was added as one record (one write); nothing when nothing was added. */
+  write(): void {
+    if (!this.enabled || this.n === 0) return;
+    if (this.fd < 0) this.fd = openSync(this.segment(this.seq === 0 ? ++this.seq : this.seq), "a");
+    const data = new Uint8Array(this.buf.buffer, 0, this.n * WIDTH * 8);
+    const text = this.texts.length ? Buffer.from(JSON.stringify(this.texts), "utf8") : undefined;
+    const body = text ? Buffer.concat([data, text]) : data;
+    const head = Buffer.alloc(HEADER);
+    head.writeUInt32LE(MAGIC, 0);
+    head.writeUInt32LE(this.n, 4);
+    head.writeUInt32LE(text?.length ?? 0, 8);
+    head.writeUInt32LE(Bun.hash.crc32(body) >>> 0, 12);
+    writeSync(this.fd, Buffer.concat([head, body]));
+    this.n = 0;
+    this.texts = [];
+  }
+
+  /**
+   * Starts a new segment holding `still` (the samples not in the database yet: call `add` for each
+   * inside it), then deletes the older segments if `durable` (their content is safely in the
+   * database), else keeps them for a later rotation (a replay of a sample already stored is harmless).
+   */
+  rotate(still: () => void, durable: boolean): void {
+    if (!this.enabled) return;
+    const prev = this.fd >= 0 ? this.segment(this.seq) : undefined;
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    if (prev) this.old.push(prev);
+    this.seq++;
+    this.n = 0;
+    this.texts = [];
+    still();
+    this.fd = openSync(this.segment(this.seq), "a");
+    this.write();
+    if (durable) {
+      for (const f of this.old) rmSync(f, { force: true });
+      this.old = [];
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private segment(seq: number): string {
+    return join(dirname(this.dbPath), PREFIX(this.dbPath) + seq);
+  }
+}
