@@ -21,7 +21,7 @@ import { Historian } from "../src/historian/historian.ts";
 import type { HistPoint } from "../src/historian/points.ts";
 import { multiSeries } from "../src/historian/query.ts";
 import { sizes } from "../src/historian/retention.ts";
-import { openHistoryDb } from "../src/historian/store.ts";
+import { encodeBlock, openHistoryDb } from "../src/historian/store.ts";
 import { TIERS } from "../src/historian/tiers.ts";
 import { Quality } from "../src/points/quality.ts";
 import { report } from "./report.ts";
@@ -176,18 +176,32 @@ if (PARTS.includes("year")) {
   };
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-  // Raw: the demo's measured ~13 samples/s spread over its points (analogs move, discretes mostly hold).
-  const raw = bulk("h_raw", ["point", "ts", "value", "quality"]);
+  // Raw: the demo's measured ~13 samples/s spread over its points (analogs move, discretes mostly
+  // hold), as the historian's closes write them: one h_block row per point and minute with samples.
+  const putBlock = db.prepare("INSERT INTO h_block (point, ts, n, data) VALUES (?, ?, ?, ?)");
   const rawDays = Math.max(1, Math.round(30 * SCALE));
   for (let p = 1; p <= DEMO; p++) {
     const meanGap = p % 10 < 5 ? 9_000 : p % 10 < 9 ? 900_000 : 7_000;
     db.transaction(() => {
       let v = 100 + p;
+      const m = { at: NaN, ts: [] as number[], v: [] as number[], q: [] as number[] };
+      const flush = () => {
+        if (m.ts.length) putBlock.run(p, m.at, m.ts.length, encodeBlock(m.at, m.ts, m.v, m.q, m.ts.length));
+        m.ts.length = m.v.length = m.q.length = 0;
+      };
       for (let t = end - rawDays * DAY; t < end; t += Math.max(1000, Math.round(-Math.log(1 - rnd()) * meanGap))) {
         v += p % 10 < 5 ? (rnd() - 0.5) * 4 : p % 10 < 9 ? 0 : rnd();
-        raw.add(p, t, v, Quality.GOOD);
+        const minute = Math.floor(t / 60_000) * 60_000;
+        if (minute !== m.at) {
+          flush();
+          m.at = minute;
+        }
+        m.ts.push(t);
+        m.v.push(v);
+        m.q.push(Quality.GOOD);
+        rows++;
       }
-      raw.end();
+      flush();
     })();
   }
   // Rollups: one row per interval, a plausible walk (the values do not matter to the reads).

@@ -11,6 +11,7 @@ import { series } from "../src/historian/query.ts";
 import { readSampleLog, sampleLogFiles } from "../src/historian/samplelog.ts";
 import { openHistoryDb } from "../src/historian/store.ts";
 import { Quality } from "../src/points/quality.ts";
+import { storedSamples } from "./helpers/hist-stored.ts";
 
 /**
  * The open minutes' samples are written once, to the sample log beside the history file, instead
@@ -62,7 +63,9 @@ describe("sample log", () => {
     const before = sampleLogFiles(path);
     clock.t = T0 + 60_000 + 2_500;
     h.flush();
-    expect(count(h.db, "h_raw")).toBe(60);
+    expect(count(h.db, "h_raw")).toBe(0);
+    expect(count(h.db, "h_block")).toBe(3); // one row per point for the minute
+    expect(storedSamples(h.db, path)).toHaveLength(60);
     // A new segment holds only what is still open (nothing here); the one with the closed minute is gone.
     expect(sampleLogFiles(path).some((f) => before.includes(f))).toBe(false);
     expect(readSampleLog(path)).toHaveLength(0);
@@ -82,8 +85,8 @@ describe("sample log", () => {
     expect(series(b, 0, T0, T0 + 30_000, -1).v.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, s) => s));
     clock.t = T0 + 62_500;
     b.flush();
-    const rows = b.db.query("SELECT ts, value FROM h_raw WHERE point = ? AND quality = 1 ORDER BY ts").all(b.pid[0]!) as { ts: number; value: number }[];
-    expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, s) => s));
+    const rows = storedSamples(b.db, b.opts.path, b.pid[0]!).filter((r) => r.q === Quality.GOOD);
+    expect(rows.map((r) => r.v)).toEqual(Array.from({ length: 20 }, (_, s) => s));
     b.stop();
   });
 
@@ -100,7 +103,7 @@ describe("sample log", () => {
     clock.t = T0 + 62_500;
     h.flush();
     expect(count(h.db, "h_recent")).toBe(0);
-    expect((h.db.query("SELECT COUNT(*) AS n FROM h_raw WHERE point = 1 AND quality = 1").get() as { n: number }).n).toBe(20);
+    expect(storedSamples(h.db, path, 1).filter((r) => r.q === Quality.GOOD)).toHaveLength(20);
     const m = h.db.query("SELECT n, mean FROM h_1m WHERE point = 1 AND ts = ?").get(T0) as { n: number; mean: number };
     expect(m.n).toBe(21); // the 20 samples and the gap marker of the restart
     h.stop();
@@ -152,13 +155,13 @@ describe("sample log", () => {
     const w = make(path, clock);
     ingest(w, clock);
     const files = sampleLogFiles(path);
-    const raw = count(w.db, "h_raw");
+    const raw = count(w.db, "h_raw") + count(w.db, "h_block");
     clock.t = T0 + 40_000;
     const r = make(path, clock, true);
     expect(series(r, 1, T0, T0 + 30_000, -1).v.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, s) => 100 + s));
     r.db.close();
     expect(sampleLogFiles(path)).toEqual(files);
-    expect(count(w.db, "h_raw")).toBe(raw); // no gap markers written into a running Busbar's history
+    expect(count(w.db, "h_raw") + count(w.db, "h_block")).toBe(raw); // no gap markers written into a running Busbar's history
     ingest(w, clock, T0 + 20_000, 5);
     expect(readSampleLog(path)).toHaveLength(75);
     w.stop();

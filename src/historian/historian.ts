@@ -5,7 +5,7 @@ import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
 import { SampleLog, readSampleLog } from "./samplelog.ts";
-import { HistoryStore, openHistoryDb } from "./store.ts";
+import { encodeBlock, HistoryStore, openHistoryDb } from "./store.ts";
 import { Calendar, TIERS } from "./tiers.ts";
 
 /** Stored when Busbar was not running (clean stop, or found at start after a crash): a gap. */
@@ -415,7 +415,7 @@ export class Historian {
    */
   private *closeSteps(until: number): Generator<void, void, void> {
     const up = this.store.upsertRow[0]!;
-    const raw = this.store.rawBatch;
+    const block = this.store.putBlock;
     const open = this.open;
     const start = this.closed[0]!;
     while (this.closed[0]! < until) {
@@ -442,7 +442,8 @@ export class Historian {
         }
         if (hi > 0) {
           const pid = this.pid[i]!;
-          for (let k = 0; k < hi; k++) raw.add4(pid, s.ts[k]!, s.v[k]!, s.q[k]!);
+          // One row for the point's minute (h_block), not a row per sample.
+          block.run(pid, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
           this.setCarry(i, s.ts[hi - 1]!, s.v[hi - 1]!, s.q[hi - 1]!);
           for (let k = 0; k < hi; k++) open.shift(i);
         } else if (c && c.ts + this.holdMs[i]! <= b) this.clearCarry(i);
@@ -513,9 +514,9 @@ export class Historian {
     if (!this.dirty.size) return;
     for (const [i, [from, latest]] of this.dirty) {
       const pid = this.pid[i]!;
-      const next = this.db.query("SELECT ts FROM h_raw WHERE point = ? AND ts > ? ORDER BY ts LIMIT 1").get(pid, latest) as { ts: number } | null;
+      const next = this.store.rawAfter(pid, latest);
       // The latest late value holds until the next sample (or its hold ends): those minutes change too.
-      const until = Math.min(this.closed[0]!, this.calendar.start(0, Math.min(next?.ts ?? Infinity, latest + this.holdMs[i]!)) + 60_000);
+      const until = Math.min(this.closed[0]!, this.calendar.start(0, Math.min(next ?? Infinity, latest + this.holdMs[i]!)) + 60_000);
       this.recompute(i, this.calendar.start(0, from), until);
     }
     this.dirty.clear();
@@ -526,9 +527,8 @@ export class Historian {
     if (to <= from || this.points[i]!.kind === "text") return;
     const pid = this.pid[i]!;
     const hold = this.holdMs[i]!;
-    const before = this.store.rawBefore.get(pid, from) as { ts: number; v: number | string | null; q: number } | null;
-    const rows = this.store.rawRange.all(pid, from, to) as { ts: number; v: number | string | null; q: number }[];
-    const s: Samples = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
+    const before = this.store.rawBefore(pid, from);
+    const s = this.store.raw(pid, from, to);
     let carry = before ?? undefined;
     let k = 0;
     const up = this.store.upsertRow[0]!;
@@ -599,7 +599,7 @@ export class Historian {
       const lastOf = (i: number) => {
         const k = this.open.last(i);
         if (k >= 0) return { ts: this.open.tsAt(k), v: this.open.valueAt(k), q: this.open.qualityAt(k) };
-        return (this.store.rawBefore.get(this.pid[i]!, Number.MAX_SAFE_INTEGER) as { ts: number; v: number | string | null; q: number } | null) ?? undefined;
+        return this.store.rawBefore(this.pid[i]!, Number.MAX_SAFE_INTEGER) ?? undefined;
       };
       const catchUp = Number.isFinite(closed1m) && closed1m < open;
       if (catchUp) this.closed[0] = closed1m;
@@ -626,7 +626,7 @@ export class Historian {
       }
       this.store.putMeta("closed.1m", this.closed[0]!);
       for (let i = 0; i < this.points.length; i++) {
-        const c = this.store.rawBefore.get(this.pid[i]!, this.closed[0]!) as { ts: number; v: number | string | null; q: number } | null;
+        const c = this.store.rawBefore(this.pid[i]!, this.closed[0]!);
         if (c && c.ts + this.holdMs[i]! > this.closed[0]!) this.setCarry(i, c.ts, c.v, c.q);
         else this.clearCarry(i);
       }

@@ -43,7 +43,7 @@ export const DEFAULT_MAX = 2000;
 export function chooseTier(h: Historian, i: number, from: number, to: number, max: number, now = Date.now()): number {
   const cut = h.cutoffs(now);
   if (from >= cut[0]!) {
-    let stored = (h.store.rawCount.get(h.pid[i]!, from, to, max + 1) as { n: number }).n;
+    let stored = h.store.rawCount(h.pid[i]!, from, to, max + 1);
     const o = h.open;
     for (let k = o.first(i); k >= 0; k = o.after(k)) {
       const t = o.tsAt(k);
@@ -63,8 +63,7 @@ type RawRow = { ts: number; v: number | string | null; q: number };
  */
 function rawSamples(h: Historian, i: number, from: number, to: number): { carry: RawRow | undefined; s: Samples } {
   const pid = h.pid[i]!;
-  const rows = h.store.rawRange.all(pid, from, to) as RawRow[];
-  const s: Samples = { ts: rows.map((r) => r.ts), v: rows.map((r) => r.v), q: rows.map((r) => r.q) };
+  const s = h.store.raw(pid, from, to);
   const o = h.open;
   let carry: RawRow | undefined;
   for (let k = o.first(i); k >= 0; k = o.after(k)) {
@@ -72,7 +71,7 @@ function rawSamples(h: Historian, i: number, from: number, to: number): { carry:
     if (t < from) carry = { ts: t, v: o.valueAt(k), q: o.qualityAt(k) };
     else if (t < to) mergeIn(s, t, o.valueAt(k), o.qualityAt(k));
   }
-  carry ??= (h.store.rawBefore.get(pid, from) as RawRow | null) ?? undefined;
+  carry ??= h.store.rawBefore(pid, from) ?? undefined;
   const p = h.pending(i, from);
   for (let k = 0; k < p.ts.length; k++) if (p.ts[k]! < to) mergeIn(s, p.ts[k]!, p.v[k]!, p.q[k]!);
   return { carry, s };

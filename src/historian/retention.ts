@@ -11,7 +11,10 @@ const STEP_ROWS = 5_000;
 /** (table, point) pairs looked at per step: a 20,000-point site is a long pass of cheap steps. */
 const STEP_PROBES = 300;
 const VACUUM_PAGES = 500;
+/** What the system page lists: raw (rows and blocks together), then the tiers. */
 export const TABLES = ["h_raw", ...TIERS.map((t) => t.table)];
+/** What retention prunes, with the index of its cut-off (h_block is raw: a block is keyed by its minute's start). */
+const PRUNED: [table: string, cut: number][] = [["h_raw", 0], ["h_block", 0], ...TIERS.map((t, k): [string, number] => [t.table, k + 1])];
 
 export class Retention {
   private table = 0;
@@ -38,14 +41,16 @@ export class Retention {
       const i = this.point;
       if (++this.point >= h.points.length) {
         this.point = 0;
-        this.table = (this.table + 1) % TABLES.length;
+        this.table = (this.table + 1) % PRUNED.length;
         if (this.table === 0) passEnded = true;
       }
-      if (!Number.isFinite(cut[t]!)) continue;
-      const table = TABLES[t]!;
+      const [table, k] = PRUNED[t]!;
+      if (!Number.isFinite(cut[k]!)) continue;
+      // A block goes when its whole minute is before the cut-off (ts + 60 s ≤ cut).
+      const before = table === "h_block" ? cut[k]! - 60_000 + 1 : cut[k]!;
       deleted = h.db
         .query(`DELETE FROM ${table} WHERE point = ?1 AND ts IN (SELECT ts FROM ${table} WHERE point = ?1 AND ts < ?2 ORDER BY ts LIMIT ${STEP_ROWS})`)
-        .run(h.pid[i]!, cut[t]!).changes;
+        .run(h.pid[i]!, before).changes;
     }
     this.pruned += deleted;
     this.passDeleted += deleted;
@@ -82,9 +87,11 @@ export class Retention {
 export function sizes(h: Historian): { table: string; bytes: number; rows: number }[] {
   const bytes = new Map<string, number>();
   for (const r of h.db.query("SELECT name, SUM(pgsize) AS b FROM dbstat GROUP BY name").all() as { name: string; b: number }[]) bytes.set(r.name, r.b);
-  return TABLES.map((table) => ({
-    table,
-    bytes: bytes.get(table) ?? 0,
-    rows: (h.db.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n,
-  }));
+  const count = (sql: string) => (h.db.query(sql).get() as { n: number }).n;
+  return TABLES.map((table) =>
+    table === "h_raw"
+      ? // Raw samples: rows, and blocks by the samples they hold.
+        { table, bytes: (bytes.get("h_raw") ?? 0) + (bytes.get("h_block") ?? 0), rows: count("SELECT COUNT(*) AS n FROM h_raw") + count("SELECT COALESCE(SUM(n), 0) AS n FROM h_block") }
+      : { table, bytes: bytes.get(table) ?? 0, rows: count(`SELECT COUNT(*) AS n FROM ${table}`) },
+  );
 }

@@ -1,6 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { emptySamples, type Samples } from "./aggregate.ts";
 import { TIERS } from "./tiers.ts";
 
 /**
@@ -32,7 +33,87 @@ export const HISTORY_MIGRATIONS: { name: string; sql: string }[] = [
       CREATE TABLE h_recent (point INTEGER NOT NULL, ts INTEGER NOT NULL, value, quality INTEGER NOT NULL);
     `,
   },
+  {
+    // A closed minute's samples of one point as one row (see encodeBlock): written once a minute
+    // per point that changed, instead of a row per sample. h_raw keeps late samples and what older
+    // versions stored; readers merge both (RawReader).
+    name: "h0002_raw_blocks",
+    sql: `CREATE TABLE h_block (point INTEGER NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (point, ts)) WITHOUT ROWID;`,
+  },
 ];
+
+/**
+ * One point's samples of one minute [ts, ts + 60 s), packed: a flags byte, the count (u16), then
+ * the times as offsets from the minute (u16 ms, or f64 when one is not a whole ms), the qualities
+ * (i8), the values (f32 when every one is exactly a float32, as register values are, else f64; NaN
+ * for no value). A block with a text value is JSON instead: [[offset, value, quality], ...].
+ * 60 samples of a 1 Hz float32 point: 423 bytes, where 60 rows took ~1.8 kB and 60 b-tree inserts.
+ */
+const F64_VALUES = 1;
+const F64_TIMES = 2;
+
+export function encodeBlock(minute: number, ts: ArrayLike<number>, v: ArrayLike<number | string | null>, q: ArrayLike<number>, n: number): Uint8Array | string {
+  let flags = 0;
+  for (let k = 0; k < n; k++) {
+    const x = v[k];
+    if (typeof x === "string") {
+      const rows: [number, number | string | null, number][] = [];
+      for (let j = 0; j < n; j++) rows.push([ts[j]! - minute, v[j]!, q[j]!]);
+      return JSON.stringify(rows);
+    }
+    if (typeof x === "number" && Math.fround(x) !== x) flags |= F64_VALUES;
+    const off = ts[k]! - minute;
+    if (!Number.isInteger(off) || off < 0 || off > 65535) flags |= F64_TIMES;
+  }
+  const tBytes = flags & F64_TIMES ? 8 : 2;
+  const vBytes = flags & F64_VALUES ? 8 : 4;
+  const out = new Uint8Array(3 + n * (tBytes + 1 + vBytes));
+  const dv = new DataView(out.buffer);
+  dv.setUint8(0, flags);
+  dv.setUint16(1, n, true);
+  let o = 3;
+  for (let k = 0; k < n; k++, o += tBytes) {
+    if (tBytes === 2) dv.setUint16(o, ts[k]! - minute, true);
+    else dv.setFloat64(o, ts[k]! - minute, true);
+  }
+  for (let k = 0; k < n; k++, o++) dv.setInt8(o, q[k]!);
+  for (let k = 0; k < n; k++, o += vBytes) {
+    const x = v[k];
+    const num = typeof x === "number" ? x : NaN;
+    if (vBytes === 4) dv.setFloat32(o, num, true);
+    else dv.setFloat64(o, num, true);
+  }
+  return out;
+}
+
+/** Appends a block's samples with from ≤ ts < to to `out` (see encodeBlock). */
+export function decodeBlock(minute: number, data: Uint8Array | string, out: Samples, from = -Infinity, to = Infinity): void {
+  if (typeof data === "string") {
+    for (const [off, v, q] of JSON.parse(data) as [number, number | string | null, number][]) {
+      const t = minute + off;
+      if (t < from || t >= to) continue;
+      out.ts.push(t);
+      out.v.push(v);
+      out.q.push(q);
+    }
+    return;
+  }
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const flags = dv.getUint8(0);
+  const n = dv.getUint16(1, true);
+  const tBytes = flags & F64_TIMES ? 8 : 2;
+  const vBytes = flags & F64_VALUES ? 8 : 4;
+  const qAt = 3 + n * tBytes;
+  const vAt = qAt + n;
+  for (let k = 0; k < n; k++) {
+    const t = minute + (tBytes === 2 ? dv.getUint16(3 + 2 * k, true) : dv.getFloat64(3 + 8 * k, true));
+    if (t < from || t >= to) continue;
+    const x = vBytes === 4 ? dv.getFloat32(vAt + 4 * k, true) : dv.getFloat64(vAt + 8 * k, true);
+    out.ts.push(t);
+    out.v.push(x === x ? x : null);
+    out.q.push(dv.getInt8(qAt + k));
+  }
+}
 
 /** The history file that goes with a main database path. */
 export function historyPathFor(mainPath: string): string {
@@ -124,9 +205,16 @@ export class HistoryStore {
   readonly deleteMinute: Statement;
   /** Recomputes one point's coarser row from its finer rows: (point, a, b, point, a, b, point, a, b). */
   readonly rollFrom: Statement[];
-  readonly rawRange: Statement;
-  readonly rawBefore: Statement;
-  readonly rawCount: Statement;
+  /** h_raw rows only (late samples, older versions); the raw* methods read rows and blocks together. */
+  private readonly rowRange: Statement;
+  private readonly rowBefore: Statement;
+  private readonly rowAfter: Statement;
+  private readonly rowCount: Statement;
+  readonly putBlock: Statement;
+  private readonly blockRange: Statement;
+  private readonly blockBefore: Statement;
+  private readonly blockFrom: Statement;
+  private readonly blockInner: Statement;
   readonly tierRange: Statement[];
   /** What a trend draws, as arrays (ts, good_ms, mean, min, max): the long-range read path. */
   readonly tierView: Statement[];
@@ -155,15 +243,101 @@ export class HistoryStore {
           (SELECT last FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 AND good_ms > 0 AND mean IS NOT NULL ORDER BY ts DESC LIMIT 1)
         FROM ${f} WHERE point = ?1 AND ts >= ?2 AND ts < ?3 HAVING COUNT(*) > 0`);
     });
-    this.rawRange = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts");
-    this.rawBefore = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts < ? ORDER BY ts DESC LIMIT 1");
-    this.rawCount = db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? LIMIT ?)");
+    this.rowRange = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts");
+    this.rowBefore = db.prepare("SELECT ts, value AS v, quality AS q FROM h_raw WHERE point = ? AND ts < ? ORDER BY ts DESC LIMIT 1");
+    this.rowAfter = db.prepare("SELECT ts FROM h_raw WHERE point = ? AND ts > ? ORDER BY ts LIMIT 1");
+    this.rowCount = db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM h_raw WHERE point = ? AND ts >= ? AND ts < ? LIMIT ?)");
+    this.putBlock = db.prepare("INSERT OR REPLACE INTO h_block (point, ts, n, data) VALUES (?, ?, ?, ?)");
+    this.blockRange = db.prepare("SELECT ts, data FROM h_block WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts");
+    this.blockBefore = db.prepare("SELECT ts, data FROM h_block WHERE point = ? AND ts < ? ORDER BY ts DESC LIMIT 2");
+    this.blockFrom = db.prepare("SELECT ts, data FROM h_block WHERE point = ? AND ts >= ? ORDER BY ts LIMIT 2");
+    this.blockInner = db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM h_block WHERE point = ? AND ts >= ? AND ts <= ?");
     this.tierRange = TIERS.map((t) =>
       db.prepare(`SELECT ts, n, good_ms AS goodMs, mean, min, max, first, last FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`),
     );
     this.tierView = TIERS.map((t) => db.prepare(`SELECT ts, good_ms, mean, min, max FROM ${t.table} WHERE point = ? AND ts >= ? AND ts < ? ORDER BY ts`));
     this.getMeta = db.prepare("SELECT value FROM h_meta WHERE key = ?");
     this.setMeta = db.prepare("INSERT INTO h_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  }
+
+  /** Raw samples of [from, to), rows and blocks merged in time order (a row wins over a block sample at the same time). */
+  raw(pid: number, from: number, to: number): Samples {
+    const s = emptySamples();
+    for (const b of this.blockRange.values(pid, Math.floor(from / 60_000) * 60_000, to) as [number, Uint8Array | string][]) decodeBlock(b[0], b[1], s, from, to);
+    const rows = this.rowRange.values(pid, from, to) as [number, number | string | null, number][];
+    if (!rows.length) return s;
+    if (!s.ts.length) {
+      for (const r of rows) {
+        s.ts.push(r[0]);
+        s.v.push(r[1]);
+        s.q.push(r[2]);
+      }
+      return s;
+    }
+    const out = emptySamples();
+    let k = 0;
+    for (const r of rows) {
+      while (k < s.ts.length && s.ts[k]! < r[0]) {
+        out.ts.push(s.ts[k]!);
+        out.v.push(s.v[k]!);
+        out.q.push(s.q[k]!);
+        k++;
+      }
+      if (k < s.ts.length && s.ts[k] === r[0]) k++;
+      out.ts.push(r[0]);
+      out.v.push(r[1]);
+      out.q.push(r[2]);
+    }
+    for (; k < s.ts.length; k++) {
+      out.ts.push(s.ts[k]!);
+      out.v.push(s.v[k]!);
+      out.q.push(s.q[k]!);
+    }
+    return out;
+  }
+
+  /** The last raw sample before `t`, or null. */
+  rawBefore(pid: number, t: number): { ts: number; v: number | string | null; q: number } | null {
+    const row = this.rowBefore.get(pid, t) as { ts: number; v: number | string | null; q: number } | null;
+    let best = row;
+    const s = emptySamples();
+    // The newest block before t may hold only samples from t on (t inside its minute): then the one before.
+    for (const b of this.blockBefore.values(pid, t) as [number, Uint8Array | string][]) {
+      decodeBlock(b[0], b[1], s, -Infinity, t);
+      if (s.ts.length) break;
+    }
+    const n = s.ts.length;
+    if (n && (!best || s.ts[n - 1]! > best.ts)) best = { ts: s.ts[n - 1]!, v: s.v[n - 1]!, q: s.q[n - 1]! };
+    return best;
+  }
+
+  /** Time of the first raw sample after `t`, or null. */
+  rawAfter(pid: number, t: number): number | null {
+    const row = (this.rowAfter.get(pid, t) as { ts: number } | null)?.ts ?? null;
+    const s = emptySamples();
+    let blk: number | null = null;
+    for (const b of this.blockFrom.values(pid, Math.floor(t / 60_000) * 60_000) as [number, Uint8Array | string][]) {
+      s.ts.length = s.v.length = s.q.length = 0;
+      decodeBlock(b[0], b[1], s);
+      blk = s.ts.find((x) => x > t) ?? null;
+      if (blk !== null) break;
+    }
+    return row === null ? blk : blk === null ? row : Math.min(row, blk);
+  }
+
+  /** Raw samples in [from, to), counted up to `limit` (enough to choose a tier). */
+  rawCount(pid: number, from: number, to: number, limit: number): number {
+    let n = (this.rowCount.get(pid, from, to, limit) as { n: number }).n;
+    // Whole minutes by their counts, the partial first and last minutes decoded.
+    const first = Math.ceil(from / 60_000) * 60_000;
+    const last = Math.floor(to / 60_000) * 60_000 - 60_000;
+    if (last >= first) n += (this.blockInner.get(pid, first, last) as { n: number }).n;
+    const edge = emptySamples();
+    for (const m of new Set([Math.floor(from / 60_000) * 60_000, Math.floor(to / 60_000) * 60_000])) {
+      if (m >= first && m <= last) continue;
+      for (const b of this.blockRange.values(pid, m, m + 1) as [number, Uint8Array | string][]) decodeBlock(b[0], b[1], edge, from, to);
+    }
+    return n + edge.ts.length;
   }
 
   meta(key: string): string | undefined {
