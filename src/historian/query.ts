@@ -97,7 +97,7 @@ function mergeIn(s: Samples, t: number, v: number | string | null, q: number): v
 
 /** Tier k's rows of [a, b): stored where closed, computed from the finer tier beyond. */
 function rows(h: Historian, i: number, k: number, a: number, b: number): RollupRow[] {
-  const closed = h.closed[k]!;
+  const closed = h.storedTo(k, i);
   const out = a < closed ? (h.store.tierRange[k]!.all(h.pid[i]!, a, Math.min(b, closed)) as RollupRow[]) : [];
   const tailFrom = Math.max(a, closed);
   if (tailFrom >= b) return out;
@@ -174,7 +174,7 @@ export function series(h: Historian, i: number, from: number, to: number, tier: 
   }
   const cal = h.calendar;
   const a = cal.start(tier, from);
-  const closed = h.closed[tier]!;
+  const closed = h.storedTo(tier, i);
   // Stored intervals as arrays (the long-range path), then the ones not rolled up yet, computed.
   const stored = a < closed ? (h.store.tierView[tier]!.values(h.pid[i]!, a, Math.min(to, closed)) as [number, number, number | null, number | null, number | null][]) : [];
   const tail = closed < to ? rows(h, i, tier, Math.max(a, closed), to).map((r) => [r.ts, r.goodMs, r.mean, r.min, r.max] as [number, number, number | null, number | null, number | null]) : [];
