@@ -529,8 +529,14 @@ export class Historian {
     return this.closingTo && i < this.cursor ? this.closingTo : this.closed[0]!;
   }
 
-  /** Coarser tiers whose interval the finer tier has now closed, for every point. */
+  /**
+   * Coarser tiers whose interval the finer tier has now closed, for every point. A point whose
+   * last sample (its carry) is before the interval only held that value through it: its row is
+   * the carry's, computed here (the SQL rollup of its finer rows gives the same row, at ~80 µs a
+   * point, 1.6 s of CPU per quarter hour at 20,000 points).
+   */
   private *closeCoarser(): Generator<void, void, void> {
+    const empty = emptySamples();
     for (let k = 1; k < TIERS.length; k++) {
       for (;;) {
         const a = this.closed[k]!;
@@ -540,9 +546,13 @@ export class Historian {
         for (let i = 0; i < this.points.length; i++) {
           if (i % CLOSE_STEP === 0) yield;
           if (this.points[i]!.kind === "text") continue;
-          // The quarter's carried minutes first: the 15-minute row rolls up whole 1-minute rows.
+          // The quarter's carried minutes first: 1-minute rows are whole up to each quarter hour.
           if (k === 1 && this.denseTo[i]! < b) this.fillCarried(i, b);
-          st.run(this.pid[i]!, a, b);
+          const ct = this.carryT[i]!;
+          if (ct === ct && ct < a) {
+            const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!);
+            if (r) this.store.upsertRow[k]!.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+          } else st.run(this.pid[i]!, a, b);
         }
         this.closed[k] = b;
         this.store.putMeta(`closed.${TIERS[k]!.id}`, b);

@@ -8,8 +8,12 @@ import { TIERS } from "./tiers.ts";
  * growing once retention is reached, and nobody ever presses "Optimize".
  */
 const STEP_ROWS = 5_000;
-/** (table, point) pairs looked at per step: a 20,000-point site is a long pass of cheap steps. */
-const STEP_PROBES = 300;
+/**
+ * Point ids looked at per step, in one query (an index seek each). One DELETE statement per
+ * (table, point) probed, as before, cost ~10 µs each: at 20,000 points a pass never ended, and
+ * retention alone took ~0.5 % of a core, all the time, with nothing to delete.
+ */
+const STEP_PROBES = 2_000;
 const VACUUM_PAGES = 500;
 /** What the system page lists: raw (rows and blocks together), then the tiers. */
 export const TABLES = ["h_raw", ...TIERS.map((t) => t.table)];
@@ -18,6 +22,7 @@ const PRUNED: [table: string, cut: number][] = [["h_raw", 0], ["h_block", 0], ..
 
 export class Retention {
   private table = 0;
+  /** Next point id (h_points: every point ever stored, including those no longer in the site). */
   private point = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   pruned = 0;
@@ -28,29 +33,38 @@ export class Retention {
   private passDeleted = 0;
 
   /**
-   * One step: up to STEP_PROBES (table, point) pairs, until one has rows to delete. Returns whether
-   * to keep stepping (false once a whole pass found nothing: look again later).
+   * One step: the first of the next STEP_PROBES point ids of one table with rows to delete, and up
+   * to STEP_ROWS of them. Returns whether to keep stepping (false once a whole pass found nothing:
+   * look again later).
    */
   step(now = Date.now()): boolean {
     const h = this.h;
     const cut = h.cutoffs(now);
     let deleted = 0;
     let passEnded = false;
-    for (let tried = 0; tried < STEP_PROBES && deleted === 0; tried++) {
-      const t = this.table;
-      const i = this.point;
-      if (++this.point >= h.points.length) {
-        this.point = 0;
-        this.table = (this.table + 1) % PRUNED.length;
-        if (this.table === 0) passEnded = true;
-      }
-      const [table, k] = PRUNED[t]!;
-      if (!Number.isFinite(cut[k]!)) continue;
+    const maxId = (h.db.query("SELECT COALESCE(MAX(id), 0) AS m FROM h_points").get() as { m: number }).m;
+    const [table, k] = PRUNED[this.table]!;
+    const from = this.point;
+    let found: number | undefined;
+    if (Number.isFinite(cut[k]!)) {
       // A block goes when its whole minute is before the cut-off (ts + 60 s ≤ cut).
       const before = table === "h_block" ? cut[k]! - 60_000 + 1 : cut[k]!;
-      deleted = h.db
-        .query(`DELETE FROM ${table} WHERE point = ?1 AND ts IN (SELECT ts FROM ${table} WHERE point = ?1 AND ts < ?2 ORDER BY ts LIMIT ${STEP_ROWS})`)
-        .run(h.pid[i]!, before).changes;
+      found = (
+        h.db
+          .query(`SELECT id FROM h_points WHERE id >= ?1 AND id < ?2 AND EXISTS (SELECT 1 FROM ${table} WHERE point = h_points.id AND ts < ?3) ORDER BY id LIMIT 1`)
+          .get(from, from + STEP_PROBES, before) as { id: number } | null
+      )?.id;
+      if (found !== undefined)
+        deleted = h.db
+          .query(`DELETE FROM ${table} WHERE point = ?1 AND ts IN (SELECT ts FROM ${table} WHERE point = ?1 AND ts < ?2 ORDER BY ts LIMIT ${STEP_ROWS})`)
+          .run(found, before).changes;
+    }
+    // Stay on a point while it has rows to delete; else on to the next ids, then the next table.
+    if (found !== undefined) this.point = found;
+    else if ((this.point = from + STEP_PROBES) > maxId) {
+      this.point = 0;
+      this.table = (this.table + 1) % PRUNED.length;
+      if (this.table === 0) passEnded = true;
     }
     this.pruned += deleted;
     this.passDeleted += deleted;
