@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { Quality } from "../points/quality.ts";
-import { aggregate, emptySamples, type Samples } from "./aggregate.ts";
+import { aggregate, emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
@@ -370,6 +370,7 @@ export class Historian {
     } finally {
       // A slice ends inside its transaction: rows still buffered go with it.
       this.store.rawBatch.end();
+      this.store.minuteBatch.end();
     }
     this.closer = undefined;
     this.repairDirty();
@@ -509,14 +510,21 @@ export class Historian {
     this.denseTo[i] = to;
     const c = this.carryOf(i);
     if (!c || this.points[i]!.kind === "text") return;
-    const up = this.store.upsertRow[0]!;
+    const hold = this.holdMs[i]!;
     const s = this.scratch;
     s.ts.length = s.v.length = s.q.length = 0;
+    const batch = this.store.minuteBatch;
+    // Every minute the hold covers whole is the same row but for its time: computed once.
+    let full: RollupRow | undefined;
     for (let a = from; a < to; a += 60_000) {
-      const r = aggregate(c, s, 0, 0, a, a + 60_000, this.holdMs[i]!);
+      const whole = c.ts + hold >= a + 60_000;
+      const r = whole && full ? full : aggregate(c, s, 0, 0, a, a + 60_000, hold);
       if (!r) break; // the hold ran out: nothing covers the minutes after either
-      up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+      if (whole) full = r;
+      r.ts = a;
+      batch.addRow(this.pid[i]!, r);
     }
+    // Rows still buffered are written before a rollup reads them, and at the end of each slice (advanceClose).
   }
 
   /** End of point i's stored rows of tier k (beyond, queries compute them: see denseTo). */
@@ -552,7 +560,10 @@ export class Historian {
           if (ct === ct && ct < a) {
             const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!);
             if (r) this.store.upsertRow[k]!.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
-          } else st.run(this.pid[i]!, a, b);
+          } else {
+            this.store.minuteBatch.end();
+            st.run(this.pid[i]!, a, b);
+          }
         }
         this.closed[k] = b;
         this.store.putMeta(`closed.${TIERS[k]!.id}`, b);
@@ -726,6 +737,7 @@ export class Historian {
     // Every point's 1-minute rows written up to the last closed minute: the next start need not recompute them.
     this.db.transaction(() => {
       for (let i = 0; i < this.points.length; i++) if (this.denseTo[i]! < this.closed[0]!) this.fillCarried(i, this.closed[0]!);
+      this.store.minuteBatch.end();
       this.store.putMeta("dense.1m", this.closed[0]!);
     })();
     this.log.close();

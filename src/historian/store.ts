@@ -1,7 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { emptySamples, type Samples } from "./aggregate.ts";
+import { emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
 import { TIERS } from "./tiers.ts";
 
 /**
@@ -184,6 +184,25 @@ export class BatchInsert {
     }
   }
 
+  /** A 1-minute row: (point, ts, n, good_ms, mean, min, max, first, last) for a 9-wide batch. */
+  addRow(point: number, r: RollupRow): void {
+    const o = this.n * 9;
+    const a = this.args;
+    a[o] = point;
+    a[o + 1] = r.ts;
+    a[o + 2] = r.n;
+    a[o + 3] = r.goodMs;
+    a[o + 4] = r.mean;
+    a[o + 5] = r.min;
+    a[o + 6] = r.max;
+    a[o + 7] = r.first;
+    a[o + 8] = r.last;
+    if (++this.n === BatchInsert.ROWS) {
+      this.many.run(...a);
+      this.n = 0;
+    }
+  }
+
   end(): void {
     for (let k = 0; k < this.n; k++) this.one.run(...this.args.slice(k * this.width, (k + 1) * this.width));
     this.n = 0;
@@ -197,6 +216,8 @@ export class HistoryStore {
   /** Batched forms (point, ts, value, quality): see BatchInsert. */
   readonly rawBatch: BatchInsert;
   readonly recentBatch: BatchInsert;
+  /** 1-minute rows, batched (the carried minutes a quarter-hour close writes: up to 15 per point). */
+  readonly minuteBatch: BatchInsert;
   readonly dropRecent: Statement;
   /** Up to ?2 rows of closed minutes (the oldest rowids come first in the scan): a bounded step. */
   readonly dropRecentSome: Statement;
@@ -227,6 +248,7 @@ export class HistoryStore {
     this.dropRecent = db.prepare("DELETE FROM h_recent WHERE ts < ?");
     this.rawBatch = new BatchInsert(db, "INSERT OR REPLACE", "h_raw (point, ts, value, quality)", 4);
     this.recentBatch = new BatchInsert(db, "INSERT", "h_recent (point, ts, value, quality)", 4);
+    this.minuteBatch = new BatchInsert(db, "INSERT OR REPLACE", `${TIERS[0]!.table} (point, ts, n, good_ms, mean, min, max, first, last)`, 9);
     this.dropRecentSome = db.prepare("DELETE FROM h_recent WHERE rowid IN (SELECT rowid FROM h_recent WHERE ts < ? LIMIT ?)");
     this.upsertRow = TIERS.map((t) =>
       db.prepare(`INSERT OR REPLACE INTO ${t.table} (point, ts, n, good_ms, mean, min, max, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
