@@ -53,8 +53,8 @@ export function warmReportPool(): void {
 
 /**
  * Called once by the server before it listens. Bun's first node:worker_threads Worker of a process
- * costs the calling thread 5–12 ms (measured: its lazy set-up of worker_threads' messaging and
- * stdio plumbing, and piscina's cold code paths), later ones 0.3–2 ms. Unprimed, that first cost
+ * costs the calling thread 5–12 ms (measured; the web Workers the drivers start do not pay it, and
+ * piscina's code runs cold the first time too), later ones 0.3–2 ms. Unprimed, that first cost
  * landed in the first report after start, a main-thread stall beside the poll drain and the pages.
  * A throwaway pool starts a thread that loads nothing (src/workers/report-pool.ts) and is closed
  * at once: no memory is kept, and the report pool's own start later costs only the cheap part.
