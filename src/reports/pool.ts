@@ -10,8 +10,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Piscina from "piscina";
-import type { ReportJob } from "./job.ts";
-import type { PoolTask } from "../workers/report-pool.ts";
+import type { PoolTask, ReportJob } from "./job.ts";
 
 let pool: Piscina | undefined;
 let priming: Promise<void> | undefined;

@@ -9,7 +9,7 @@
  * starts a thread that loads none of them.
  */
 import { getPriority, setPriority } from "node:os";
-import type { ReportJob } from "../reports/job.ts";
+import type { PoolTask } from "../reports/job.ts";
 
 /**
  * Polling, alarms and pages come before a report: this thread runs at the process's nice + 10, so
@@ -24,8 +24,6 @@ if (process.platform === "linux") {
     // Refused (a sandbox): the report runs at normal priority.
   }
 }
-
-export type PoolTask = ReportJob | { warm: true } | { start: true };
 
 export default async function runPoolTask(task: PoolTask): Promise<Uint8Array> {
   if ("start" in task) return new Uint8Array(0);
