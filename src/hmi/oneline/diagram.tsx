@@ -165,8 +165,8 @@ function NodeView(props: { n: NodeModel; p: PlacedNode; d: DiagramProps }) {
       <Txt at={p.reason} cls="qr">
         {bad ? d.t(`qs.${q}`) : ""}
       </Txt>
-      {lineRowsOf(lines.map((l) => l.line), p.split).map(([line, row]) => (
-        <Line line={line} at={linesAt} row={row} split={p.split} d={d} />
+      {lineRowsOf(lines.map((l) => l.line), p.split).map(([line, row], i) => (
+        <Line line={line} at={linesAt} row={p.lines.rows?.[i] ?? row} split={p.split} d={d} />
       ))}
     </g>
   );
