@@ -141,9 +141,10 @@ async function textProblems(page: Page, orient: "wide" | "tall"): Promise<string
 }
 
 /**
- * Wires that run through a text's box (issue 14: the 2B8 → BESS wire ran behind 2B8's texts, hidden
- * only by their halo). Wires are H/V/M paths; each segment is mapped to the page with the SVG's
- * screen matrix and tested against every text's glyph box, shrunk like textProblems'.
+ * Wires, busbars and symbols that run through a text's box (issue 14: the 2B8 → BESS wire ran
+ * behind 2B8's texts, hidden only by their halo). Wires are H/V/M paths; each segment is mapped to
+ * the page with the SVG's screen matrix and tested against every text's glyph box, shrunk like
+ * textProblems'.
  */
 async function wireProblems(page: Page, orient: "wide" | "tall"): Promise<string[]> {
   return page.$eval(`.ol-${orient}`, (svg) => {
@@ -153,6 +154,12 @@ async function wireProblems(page: Page, orient: "wide" | "tall"): Promise<string
       .map((el) => ({ r: el.getBoundingClientRect(), id: `${el.closest("[data-id]")?.getAttribute("data-id") ?? "bar"}:${el.textContent}` }))
       .filter((x) => x.r.width > 0 && x.r.height > 0);
     const out: string[] = [];
+    const hits = (seg: { l: number; r: number; t: number; b: number }, what: string) => {
+      for (const t of texts) {
+        const r = { l: t.r.left + 1, r: t.r.right - 1, t: t.r.top + t.r.height * 0.2, b: t.r.bottom - t.r.height * 0.2 };
+        if (seg.l <= r.r && seg.r >= r.l && seg.t <= r.b && seg.b >= r.t) out.push(`${what} × ${t.id}`);
+      }
+    };
     for (const w of svg.querySelectorAll(".wires path")) {
       const d = w.getAttribute("d")!;
       let x = 0;
@@ -167,11 +174,19 @@ async function wireProblems(page: Page, orient: "wide" | "tall"): Promise<string
         const p = at(from.x, from.y);
         const q = at(x, y);
         const seg = { l: Math.min(p.x, q.x), r: Math.max(p.x, q.x), t: Math.min(p.y, q.y), b: Math.max(p.y, q.y) };
-        for (const t of texts) {
-          const r = { l: t.r.left + 1, r: t.r.right - 1, t: t.r.top + t.r.height * 0.2, b: t.r.bottom - t.r.height * 0.2 };
-          if (seg.l <= r.r && seg.r >= r.l && seg.t <= r.b && seg.b >= r.t) out.push(`wire ${w.getAttribute("data-e")} (${d}) × ${t.id}`);
-        }
+        hits(seg, `wire ${w.getAttribute("data-e")} (${d})`);
       }
+    }
+    // The busbars are wires too.
+    for (const b of svg.querySelectorAll<SVGLineElement>(".bars line")) {
+      const p = at(b.x1.baseVal.value, b.y1.baseVal.value);
+      const q = at(b.x2.baseVal.value, b.y2.baseVal.value);
+      hits({ l: Math.min(p.x, q.x), r: Math.max(p.x, q.x), t: Math.min(p.y, q.y), b: Math.max(p.y, q.y) }, `bar ${b.getAttribute("data-e")}`);
+    }
+    // And no text runs over a symbol (with its "?" badge when not good), its own or another's.
+    for (const g of svg.querySelectorAll(".nd > g")) {
+      const r = g.getBoundingClientRect();
+      hits({ l: r.left + 1, r: r.right - 1, t: r.top + 1, b: r.bottom - 1 }, `symbol ${g.parentElement!.getAttribute("data-id")}`);
     }
     return out;
   });

@@ -391,19 +391,21 @@ function placeDownstream(ctx: Ctx, n: NodeModel, x: number, y: number, hitW: num
     x,
     y,
     orient: "v",
+    // Under the symbol: label, sublabel, state, quality reason (beside the symbol it ran into the
+    // "?" badge), values.
     label: { x, y: y + hh + 18, anchor: "middle" },
     state: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 2 : 1), anchor: "middle" },
-    reason: { x: x + halfW(d) + 6, y: y - hh + 4, anchor: "start" },
-    lines: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 3 : 2), anchor: "middle", step: LINE_H },
+    reason: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 3 : 2), anchor: "middle" },
+    lines: { x, y: y + hh + 18 + LINE_H * ((d.sublabel ? 3 : 2) + reasonRows(d)), anchor: "middle", step: LINE_H },
     split: true,
-    hit: { x: x - hitW / 2, y: y - hh - 6, w: hitW, h: 2 * hh + 12 + rows(d, true) * LINE_H },
+    hit: { x: x - hitW / 2, y: y - hh - 6, w: hitW, h: 2 * hh + 12 + underRows(d) * LINE_H },
   });
   return true;
 }
 
 const downstreamH = (m: OneLineModel, n: NodeModel) => {
   const d = n.to ? node(m, n.to) : undefined;
-  return d && d.kind !== "busbar" ? 2 * halfH(d) + 40 + rows(d, true) * LINE_H : 0;
+  return d && d.kind !== "busbar" ? 2 * halfH(d) + 40 + underRows(d) * LINE_H : 0;
 };
 
 /** Standalone nodes: not placed by any section (a UPS no breaker reaches, an unconnected ATS...). */
@@ -576,11 +578,12 @@ export function layoutWide(m: OneLineModel): OneLineLayout {
         y: busY,
         orient: "h",
         label: { x: tx, y: busY + BRK + 22, anchor: "middle" },
-        state: { x: tx, y: busY - BRK - 10, anchor: "middle" },
-        reason: { x: tx, y: busY - BRK - 28, anchor: "middle" },
+        // Above the symbol, clear of its TRIPPED flag.
+        state: { x: tx, y: busY - BRK - 18, anchor: "middle" },
+        reason: { x: tx, y: busY - BRK - 36, anchor: "middle" },
         lines: { x: tx, y: busY + BRK + 22 + LINE_H * (b.sublabel ? 2 : 1), anchor: "middle", step: LINE_H },
         split: true,
-        hit: { x: tx - TIE_GAP / 2 + 8, y: busY - BRK - 44, w: TIE_GAP - 16, h: 2 * BRK + 60 + rows(b, true) * LINE_H },
+        hit: { x: tx - TIE_GAP / 2 + 8, y: busY - BRK - 52, w: TIE_GAP - 16, h: 2 * BRK + 68 + rows(b, true) * LINE_H },
       });
       x0 += width + TIE_GAP;
     } else x0 += width + SECTION_GAP;
@@ -642,7 +645,7 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
       const b = node(m, tie)!;
       const upE = b.from === s.bus ? b.to! : b.from!;
       const ty = y + 30;
-      const texts = phoneRowTexts(b, BUS_X + 26, ty - 2);
+      const texts = phoneRowTexts(b, BUS_X + 34, ty - 2); // clear of the TRIPPED flag
       const below = Math.max(44, (texts.rows - 1) * LINE_H + 22);
       ctx.wires.push({ d: `M${BUS_X} ${y - 24} V${ty - BRK}`, e: upE });
       ctx.wires.push({ d: `M${BUS_X} ${ty + BRK} V${ty + below}`, e: s.bus });
