@@ -35,7 +35,7 @@ async function staticBusbar(site: Site): Promise<Busbar> {
   for (const id of model.points) {
     const p = busbar.registry.byId.get(id)!;
     const role = p.role ?? "";
-    const v = role === "breaker.tripped" ? 0 : p.kind === "digital" ? 1 : role === "bess.soc" ? 88.8 : role === "frequency" ? 60.01 : -888.8;
+    const v = role === "breaker.tripped" ? 0 : p.kind === "digital" ? 1 : role === "bess.soc" ? 88.8 : role === "frequency" ? 60.01 : -8888.8;
     busbar.table.write(p.index, v, ts, Quality.GOOD, 0);
   }
   return busbar;
@@ -69,7 +69,8 @@ function reasonTexts(n: NodeModel, lang: Lang): string[] {
 
 /**
  * Puts every symbol in its widest case: the state text (with its class: TRIPPED and EMERGENCY are
- * drawn larger) and the quality reason that measure widest, and every value marked not good.
+ * drawn larger) and the quality reason that measure widest, and every value marked not good (a
+ * value with state texts at its widest one).
  */
 async function showWidest(page: Page, orient: "wide" | "tall", model: OneLineModel, lang: Lang): Promise<void> {
   const cases = Object.fromEntries([...model.nodes.values()].map((n) => [n.id, { st: stateTexts(n, lang), qr: reasonTexts(n, lang) }]));
@@ -109,9 +110,12 @@ async function showWidest(page: Page, orient: "wide" | "tall", model: OneLineMod
         g.setAttribute("class", classOf(stCls));
         st.textContent = stText;
         qr.textContent = reason;
-        for (const v of g.querySelectorAll(".v")) {
+        for (const v of g.querySelectorAll<SVGTSpanElement>(".v")) {
           v.classList.add("vb");
-          if (!v.textContent!.endsWith(" ?")) v.textContent += " ?";
+          // A value with state texts (a UPS's mode) shows its widest one.
+          const states = v.dataset.s ? Object.values(JSON.parse(v.dataset.s) as Record<string, string>) : [];
+          const text = widest(states, (t) => ((v.textContent = t), v.getComputedTextLength())) ?? v.textContent!.replace(/ \?$/, "");
+          v.textContent = `${text} ?`;
         }
       }
     },
