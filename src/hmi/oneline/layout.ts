@@ -433,7 +433,8 @@ function phoneRowTexts(n: NodeModel, x: number, baseline: number): Pick<PlacedNo
   // The quality reason takes a row of its own, under the names (only where the node can show one).
   const reasonRow = left.length;
   if (reasonW(n)) left.push(reasonW(n));
-  const fits = (row: number, w: number) => (left[row] ?? 0) + (left[row] ? 14 : 0) + w <= right - x;
+  // Below the left texts every row is free (even for a text wider than the row: it cannot do better).
+  const fits = (row: number, w: number) => row >= left.length || left[row]! + 14 + w <= right - x;
   const place = (from: number, w: number) => {
     let r = from;
     while (!fits(r, w)) r++;
