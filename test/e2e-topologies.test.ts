@@ -198,6 +198,23 @@ async function wireProblems(page: Page, orient: "wide" | "tall"): Promise<string
   });
 }
 
+/** On the phone a tap on a text opens its own symbol: each text lies inside its node's tap target. */
+async function textsOutsideTarget(page: Page, orient: "wide" | "tall"): Promise<string[]> {
+  return page.$eval(`.ol-${orient}`, (svg) => {
+    const out: string[] = [];
+    for (const g of svg.querySelectorAll(".nd[data-id]")) {
+      const hit = g.querySelector(":scope > .hit")!.getBoundingClientRect();
+      for (const t of g.querySelectorAll(":scope > text")) {
+        const r = t.getBoundingClientRect();
+        if (r.width === 0) continue;
+        // Glyph boxes include line spacing: a little slack top and bottom.
+        if (r.left < hit.left - 1 || r.right > hit.right + 1 || r.top + r.height * 0.2 < hit.top - 1 || r.bottom - r.height * 0.2 > hit.bottom + 1) out.push(`${g.getAttribute("data-id")}:${t.textContent} outside its tap target`);
+      }
+    }
+    return out;
+  });
+}
+
 /** The smallest text of the drawing as the screen shows it (font size × the SVG's scale), in px. */
 async function smallestText(page: Page, orient: "wide" | "tall"): Promise<number> {
   return page.$eval(`.ol-${orient}`, (svg) => {
@@ -260,6 +277,7 @@ describe("one-line of other topologies", () => {
               expect(await page.evaluate(() => document.documentElement.scrollWidth), size).toBeLessThanOrEqual(dims.width);
               // Legible on a touchscreen: no text under 12 px as shown (the quality reason is the smallest).
               expect(await smallestText(page, orient), size).toBeGreaterThanOrEqual(12);
+              for (const p of await textsOutsideTarget(page, orient)) problems.push(`${what}: ${p}`);
             }
             await page.screenshot({ path: artifact(`topology-${name}-${dims.width}-${lang}.png`), fullPage: size === "phone" });
           }
