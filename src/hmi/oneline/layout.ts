@@ -691,7 +691,7 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
       const c = rowY + 26;
       const bx = BUS_X + 44;
       const texts = phoneRowTexts(n, bx + BRK + 14, c - 4);
-      let h = Math.max(60, Math.max(texts.rows, 2) * LINE_H + 24);
+      let h = Math.max(60, texts.rows * LINE_H + 16); // 10 px above the first text and below the last
       const ds = n.to ? node(m, n.to) : undefined;
       ctx.wires.push({ d: `M${BUS_X} ${c} H${bx - BRK}`, e: s.bus });
       ctx.placed.add(fid);
