@@ -107,6 +107,25 @@ describe("one-line model and layout from the site file", () => {
     expect(wide.width / wide.height).toBeGreaterThan(1.2); // still a landscape drawing
   });
 
+  it("on the phone, keeps texts off each other's rows and the ATS's texts right of its symbol (issue 14 item 12)", () => {
+    const site = twinSite();
+    const tall = layoutOneLine(buildOneLineModel(site, buildRegistry(site)), "tall");
+    const at = (id: string) => tall.nodes.find((n) => n.id === id)!;
+    // A short load name shares its row with the kW value; a long one sends the values below it.
+    expect(at("F1").lines.rows).toEqual([1]);
+    expect(at("F11").lines.rows![0]).toBeGreaterThanOrEqual(2);
+    expect(at("F11").state.y).toBe(at("F11").label.y); // the state stays beside the name
+    // The quality reason has its own row under the names, not the state's.
+    expect(at("F1").reason.y).toBeGreaterThan(at("F1").state.y);
+    // ATS B sits in its breaker's column with its texts on the right, away from the bus B wire (x = 24).
+    expect(at("atsB").x).toBe(at("MB").x);
+    expect(at("atsB").label).toMatchObject({ anchor: "start" });
+    expect(at("atsB").label.x).toBeGreaterThan(at("atsB").x);
+    // Under the ATS's fork, the generator breaker carries its texts under its symbol.
+    expect(at("genBrk").label).toMatchObject({ anchor: "middle", x: at("genBrk").x });
+    expect(at("genBrk").label.y).toBeGreaterThan(at("genBrk").y);
+  });
+
   it("draws a tie breaker between its two busbars, horizontally", () => {
     const site = twinSite();
     const wide = layoutOneLine(buildOneLineModel(site, buildRegistry(site)), "wide");
