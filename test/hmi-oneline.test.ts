@@ -4,7 +4,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { DEMO_SITE } from "../src/embedded.ts";
-import { layoutOneLine, type OneLineLayout } from "../src/hmi/oneline/layout.ts";
+import { fitName, layoutOneLine, type OneLineLayout } from "../src/hmi/oneline/layout.ts";
 import { buildOneLineModel, type OneLineModel } from "../src/hmi/oneline/model.ts";
 import { atsPosition, breakerState, energize, sourceState } from "../src/hmi/oneline/state.ts";
 import { en } from "../src/i18n/en.ts";
@@ -124,6 +124,29 @@ describe("one-line model and layout from the site file", () => {
     // Under the ATS's fork, the generator breaker carries its texts under its symbol.
     expect(at("genBrk").label).toMatchObject({ anchor: "middle", x: at("genBrk").x });
     expect(at("genBrk").label.y).toBeGreaterThan(at("genBrk").y);
+  });
+
+  it("on the phone, cuts a site-file name too long for its slot with an ellipsis, and only then", () => {
+    const site = twinSite();
+    site.topology.ats[0]!.label = "Inverseur de source automatique ASCO série 7000";
+    const m = buildOneLineModel(site, buildRegistry(site));
+    const tall = layoutOneLine(m, "tall");
+    const ats = tall.nodes.find((n) => n.id === "atsB")!;
+    const cut = fitName(m.nodes.get("atsB")!.label, ats.label.maxW, "label");
+    expect(cut).toMatch(/^Inverseur de .+…$/);
+    expect(ats.label.x + cut.length * 16 * 0.7).toBeLessThanOrEqual(tall.width);
+    // Every name of the test sites fits as it is; the wide drawing never cuts.
+    for (const make of [twinSite, fortySite, demoSite]) {
+      const s2 = make();
+      const m2 = buildOneLineModel(s2, buildRegistry(s2));
+      for (const orient of ["tall", "wide"] as const)
+        for (const p of layoutOneLine(m2, orient).nodes) {
+          const n = m2.nodes.get(p.id)!;
+          expect(fitName(n.label, p.label.maxW, "label"), p.id).toBe(n.label);
+          if (n.sublabel) expect(fitName(n.sublabel, p.label.maxW, "sub"), p.id).toBe(n.sublabel);
+        }
+    }
+    expect(layoutOneLine(m, "wide").nodes.every((n) => n.label.maxW === undefined)).toBe(true);
   });
 
   it("draws a tie breaker between its two busbars, horizontally", () => {

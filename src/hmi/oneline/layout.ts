@@ -23,6 +23,8 @@ export interface TextAt {
   x: number;
   y: number;
   anchor: "start" | "middle" | "end";
+  /** On the phone: the width the slot has for a site-file name (label, load name); see fitName. */
+  maxW?: number;
 }
 
 export interface PlacedNode {
@@ -123,6 +125,19 @@ function lineW(l: ValueLine, split: boolean): number[] {
   if (isLiteral(l) && split) return [estW(len(l.label) - 1, 13, EM.text), estW(values, 15, EM.text)];
   const label = isLiteral(l) ? len(l.label) - 1 : widestChars([l.label]);
   return [estW(label + 1 + values, 15, EM.text)];
+}
+
+/**
+ * A site-file name cut to its slot on the phone, with "…" (`kind`: the node's label, 16 px bold,
+ * or its load name, 14 px). The symbol's aria-label and the detail panel keep it whole.
+ */
+export function fitName(text: string, maxW: number | undefined, kind: "label" | "sub"): string {
+  if (maxW === undefined) return text;
+  // Here the average of the measured widths, not the generous one: cut only what is clearly too long.
+  const [px, em] = kind === "label" ? [16, 0.7] : [14, 0.58];
+  const chars = [...text];
+  if (estW(chars.length, px, em) <= maxW) return text;
+  return `${chars.slice(0, Math.max(1, Math.floor(maxW / (px * em)) - 1)).join("").trimEnd()}…`;
 }
 
 /** Text rows of a node's value lines. */
@@ -281,7 +296,7 @@ function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: nu
       x,
       y,
       orient: "v",
-      label: { x, y: labelY, anchor: "middle" },
+      label: { x, y: labelY, anchor: "middle", maxW: w - 8 },
       state: { x, y: stateY, anchor: "middle" },
       reason: { x, y: stateY + LINE_H, anchor: "middle" },
       lines: { x, y: stateY + LINE_H * (1 + reasonRows(n)), anchor: "middle", step: LINE_H },
@@ -312,7 +327,7 @@ function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: nu
     x,
     y,
     orient: "v",
-    label: { x: tx, y: first, anchor },
+    label: { x: tx, y: first, anchor, maxW: ctx.tall ? (left ? tx - 4 : TALL_W - 8 - tx) : undefined },
     state: { x: tx, y: row(1 + sub), anchor },
     reason: ctx.tall ? { x: tx, y: row(r - 1), anchor } : { x: x - hw - 8, y: y + 5, anchor: "end" },
     lines: { x: tx, y: row(2 + sub), anchor, step: LINE_H },
@@ -429,7 +444,7 @@ function restRoots(ctx: Ctx): string[] {
  */
 function phoneRowTexts(n: NodeModel, x: number, baseline: number): Pick<PlacedNode, "label" | "state" | "reason" | "lines"> & { rows: number } {
   const right = TALL_W - 8;
-  const left = [estW(len(n.label), 16, EM.label), ...(n.sublabel ? [estW(len(n.sublabel), 14, EM.text)] : [])];
+  const left = [Math.min(estW(len(n.label), 16, EM.label), right - x), ...(n.sublabel ? [Math.min(estW(len(n.sublabel), 14, EM.text), right - x)] : [])];
   // The quality reason takes a row of its own, under the names (only where the node can show one).
   const reasonRow = left.length;
   if (reasonW(n)) left.push(reasonW(n));
@@ -453,7 +468,7 @@ function phoneRowTexts(n: NodeModel, x: number, baseline: number): Pick<PlacedNo
   }
   const at = (row: number, tx: number, anchor: TextAt["anchor"]): TextAt => ({ x: tx, y: baseline + row * LINE_H, anchor });
   return {
-    label: at(0, x, "start"),
+    label: { ...at(0, x, "start"), maxW: right - x },
     state: at(stateRow, right, "end"),
     reason: at(reasonRow, x, "start"),
     lines: { ...at(0, right, "end"), step: LINE_H, rows: lineRow },
@@ -716,12 +731,14 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
           const placed = ctx.nodes[ctx.nodes.length - 1]!;
           const tx = dsx + halfW(ds) + 12;
           const first = dy - halfH(ds) + 12;
-          placed.label = { x: tx, y: first, anchor: "start" };
+          // Label, sublabel, state, values, then the quality reason: the last row, as upstream.
+          const r = rows(ds, false) + reasonRows(ds);
+          placed.label = { x: tx, y: first, anchor: "start", maxW: TALL_W - 8 - tx };
           placed.state = { x: tx, y: first + LINE_H * (ds.sublabel ? 2 : 1), anchor: "start" };
           placed.lines = { x: tx, y: first + LINE_H * (ds.sublabel ? 3 : 2), anchor: "start", step: LINE_H };
           placed.split = false;
-          placed.reason = { x: TALL_W - 8, y: first, anchor: "end" };
-          const dh = Math.max(2 * halfH(ds) + 12, rows(ds, false) * LINE_H + 8);
+          placed.reason = { x: tx, y: first + LINE_H * (r - 1), anchor: "start" };
+          const dh = Math.max(2 * halfH(ds) + 12, r * LINE_H + 8);
           placed.hit = { x: BUS_X + 8, y: dy - halfH(ds) - 6, w: TALL_W - BUS_X - 10, h: dh };
           h += dh + 10;
         }
