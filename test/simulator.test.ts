@@ -285,7 +285,8 @@ describe("simulator: the demo site over Modbus TCP", () => {
     expect(w[0]).toEqual({ ok: true });
     const written = Math.ceil(Date.now() / 1000);
     const after = await pymodbus(enPort, [["rh", u, 0, 6]]);
-    const sinceResetKwh = (KW * (Date.now() - t0 + 300) * SPEED) / 3_600_000; // + a tick of margin
+    // setLoad ticked at t0, so whatever the meter integrated after the reset lies within [t0, now] (+ a little margin).
+    const sinceResetKwh = (KW * (Date.now() - t0 + 300) * SPEED) / 3_600_000;
     sim.setLoad("2B11", null);
     const regs = after[0]!.ok as number[];
     // Restarted from 0: only what the known load brought since (it was > 1000 kWh before).
