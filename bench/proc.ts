@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** What the benches read of a Linux process from /proc. */
 
@@ -19,4 +19,32 @@ export function cpuMs(pid: number): number {
 export function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU time (ms, 10 ms ticks) of each thread of `pid`, by thread id, with the thread's name. */
+export function threadCpu(pid: number): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(t), { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ms of `pid` grouped: its main thread, JSC's JIT compilers, its GC and allocator helpers, the rest. */
+export function threadGroups(pid: number): { main: number; jit: number; gc: number; other: number } {
+  const g = { main: 0, jit: 0, gc: 0, other: 0 };
+  for (const [tid, { name, ms }] of threadCpu(pid)) {
+    if (tid === pid) g.main += ms;
+    else if (/JIT/i.test(name)) g.jit += ms;
+    else if (/Heap|Collector|scavenger/i.test(name)) g.gc += ms;
+    else g.other += ms;
+  }
+  return g;
 }

@@ -94,7 +94,7 @@
         ctx.fillStyle = "#b8007a";
         ctx.fillText("!", x, top - 18 * dpr);
       }
-      if (missing(i) && v.starts[i] < Date.now()) {
+      if (missing(i) && v.starts[i] < (window.BusbarLive ? window.BusbarLive.now() : Date.now())) {
         ctx.fillStyle = "#6b6b6b";
         ctx.fillText("–", x, bottom - 6 * dpr);
       }

@@ -20,6 +20,10 @@
   const LANG = document.documentElement.lang === "en" ? "en" : "fr";
   const LOCALE = LANG === "en" ? "en-CA" : "fr-CA";
   const TZ = document.documentElement.dataset.tz || undefined;
+  // The server's clock, as the page was made and at each heartbeat: trends and countdowns place
+  // "now" on it, so a control-room PC whose clock drifted does not show an hour-old window as live.
+  let clockOffset = Number(document.documentElement.dataset.serverNow) - Date.now() || 0;
+  const serverNow = () => Date.now() + clockOffset;
   const t = (key, params) => {
     let s = I18N[key] ?? key;
     if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
@@ -152,7 +156,10 @@
         return;
       }
       applyValues(list);
-    } else if (event !== "ping") {
+    } else if (event === "ping") {
+      const at = Number(data);
+      if (at > 0) clockOffset = at - Date.now();
+    } else {
       let detail = data;
       try {
         detail = JSON.parse(data);
@@ -214,6 +221,8 @@
   }
 
   window.BusbarLive = {
+    /** Now on the server's clock (ms). */
+    now: serverNow,
     values,
     t,
     fmtValue,

@@ -2,9 +2,11 @@
 // when it runs out, reloads so the screen shows the released state (the server has released it).
 (function () {
   "use strict";
-  const el = document.querySelector(".sel-countdown[data-until]");
+  const el = document.querySelector(".sel-countdown[data-left-ms]");
   if (!el) return;
-  const until = Number(el.dataset.until);
+  // The time left as the server counted it, run down on this page's own clock: a kiosk whose clock
+  // is off from the server's (no NTP on the control-room PC) still counts the selection's seconds.
+  const until = Date.now() + Number(el.dataset.leftMs);
   const fr = document.documentElement.lang === "fr";
   const tick = () => {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));

@@ -184,7 +184,7 @@
       });
     }
 
-    const now = () => Date.now();
+    const now = () => L.now(); // the server's clock: the live window ends where its samples do
     const cur = () => (live ? [now() - spanMs, now()] : range);
     function redraw() {
       u.setData([xs, ...ys, ...mins, ...maxs], false);

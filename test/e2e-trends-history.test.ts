@@ -120,11 +120,15 @@ describe("trends over the historian", () => {
 
   it("takes the detail panel's trend back a week", async () => {
     const { page, context } = await newPage(browser, SIZES.control);
+    // This kiosk's clock is an hour behind the server's: the live trend still ends at the server's now.
+    await page.clock.setSystemTime(Date.now() - 3_600_000);
     await page.goto(demo.busbar.url);
     await waitLive(page);
     await page.click('.ol-wide .nd[data-id="5B1"]');
     await page.waitForSelector('#detail .mini-trend[data-ready="1"] canvas', { timeout: 10_000 });
     expect(await page.$eval("#detail .mini-trend", (el) => el.getAttribute("data-trend"))).toBe("5B1.p_total");
+    const liveEnd = await page.evaluate(() => (window as unknown as { BusbarTrendLast: Ctl }).BusbarTrendLast.view()[1]!);
+    expect(Math.abs(liveEnd * 1000 - Date.now())).toBeLessThan(5_000);
     await page.click('#detail [data-trend-range="week"]');
     await page.waitForFunction(() => document.querySelector("#detail .mini-trend")?.getAttribute("data-tier") === "15m", undefined, { timeout: 10_000 });
     expect(await page.$eval('#detail [data-trend-range="week"]', (el) => el.getAttribute("aria-pressed"))).toBe("true");

@@ -5,8 +5,8 @@ import { artifact, launchChromium, newPage, SIZES, startDemo, type Demo } from "
 
 /**
  * The energy pages on the demo building, in Chromium, over a month of stored intervals: the
- * previous month (complete, untouched by the live feed) with a 2-hour gap on 2B6 and a held spike
- * on 2B2. Screenshots in test/artifacts/energy-*.png.
+ * previous month (complete, untouched by the live feed) with a 2-hour gap on 2B6, a held spike
+ * on 2B2 and three hours of the 20th that no meter reached. Screenshots in test/artifacts/energy-*.png.
  */
 let demo: Demo;
 let browser: Browser;
@@ -14,6 +14,8 @@ let at = "";
 let expectedHead = 0;
 /** The local day holding 2B6's estimated interval. */
 let estDay = "";
+/** The local day with three hours no meter reached (03:00–06:00). */
+let holeDay = "";
 
 beforeAll(async () => {
   demo = await startDemo();
@@ -28,6 +30,9 @@ beforeAll(async () => {
   const ev = e.service.evaluators.get("electricity");
   const ep = clock.parts(from + 10 * 86_400_000);
   estDay = `${ep.year}-${String(ep.month).padStart(2, "0")}-${String(ep.day).padStart(2, "0")}`;
+  holeDay = `${y}-${String(m).padStart(2, "0")}-20`;
+  const holeFrom = clock.fromLocal(y, m, 20) + 3 * 3_600_000;
+  const inHole = (ts: number) => ts >= holeFrom && ts < holeFrom + 3 * 3_600_000;
   const perMeter = new Map<string, Interval[]>();
   let sum = 0;
   let k = 0;
@@ -36,6 +41,7 @@ beforeAll(async () => {
     const ivs: Interval[] = [];
     const base = 4 + (k++ % 5) * 3; // kWh per interval, steady per feeder
     for (let ts = from; ts < to; ts += INTERVAL_MS) {
+      if (inHole(ts)) continue;
       const hour = new Date(ts).getUTCHours();
       let value = base * (hour >= 12 && hour < 23 ? 1.6 : 0.7);
       let flags = 0;
@@ -51,9 +57,11 @@ beforeAll(async () => {
     perMeter.set(meter.id, ivs);
   }
   const head: Interval[] = [];
+  const byTs = [...perMeter.values()].map((ivs) => new Map(ivs.map((iv) => [iv.ts, iv.value])));
   for (let ts = from; ts < to; ts += INTERVAL_MS) {
+    if (inHole(ts)) continue;
     let s = 0;
-    for (const ivs of perMeter.values()) s += ivs[(ts - from) / INTERVAL_MS]!.value;
+    for (const values of byTs) s += values.get(ts)!;
     head.push({ ts, value: s * 1.04, held: 0, flags: 0 });
   }
   expectedHead = sum * 1.04;
@@ -93,6 +101,12 @@ describe("energy pages", () => {
     expect(lines[0]).toContain("CVC (kWh)");
     expect(csv).toContain("bad");
     expect(csv).toContain("estimated");
+    // Every day of the month has data (the 20th only in part): no missing note.
+    expect(await page.$(".en-missing")).toBeNull();
+    // The 20th by hour: three hours no meter reached are named, not silently left out of the total.
+    await page.goto(`${demo.busbar.url}energy?view=total&period=day&at=${holeDay}`);
+    await page.waitForSelector("#energy-chart canvas");
+    expect(await page.textContent(".en-missing")).toMatch(/Aucune donnée pour 3 des 24 heures écoulées/);
     await context.close();
   });
 

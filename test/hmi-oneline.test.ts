@@ -4,7 +4,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite, type Site } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { DEMO_SITE } from "../src/embedded.ts";
-import { layoutOneLine, type OneLineLayout } from "../src/hmi/oneline/layout.ts";
+import { fitName, layoutOneLine, type OneLineLayout } from "../src/hmi/oneline/layout.ts";
 import { buildOneLineModel, type OneLineModel } from "../src/hmi/oneline/model.ts";
 import { atsPosition, breakerState, energize, sourceState } from "../src/hmi/oneline/state.ts";
 import { en } from "../src/i18n/en.ts";
@@ -105,6 +105,48 @@ describe("one-line model and layout from the site file", () => {
     expect(bars.length).toBeGreaterThanOrEqual(3);
     expect(wide.width).toBeLessThan(1920);
     expect(wide.width / wide.height).toBeGreaterThan(1.2); // still a landscape drawing
+  });
+
+  it("on the phone, keeps texts off each other's rows and the ATS's texts right of its symbol (issue 14 item 12)", () => {
+    const site = twinSite();
+    const tall = layoutOneLine(buildOneLineModel(site, buildRegistry(site)), "tall");
+    const at = (id: string) => tall.nodes.find((n) => n.id === id)!;
+    // A short load name shares its row with the kW value; a long one sends the values below it.
+    expect(at("F1").lines.rows).toEqual([1]);
+    expect(at("F11").lines.rows![0]).toBeGreaterThanOrEqual(2);
+    expect(at("F11").state.y).toBe(at("F11").label.y); // the state stays beside the name
+    // The quality reason has its own row under the names, not the state's.
+    expect(at("F1").reason.y).toBeGreaterThan(at("F1").state.y);
+    // ATS B sits in its breaker's column with its texts on the right, away from the bus B wire (x = 24).
+    expect(at("atsB").x).toBe(at("MB").x);
+    expect(at("atsB").label).toMatchObject({ anchor: "start" });
+    expect(at("atsB").label.x).toBeGreaterThan(at("atsB").x);
+    // Under the ATS's fork, the generator breaker carries its texts under its symbol.
+    expect(at("genBrk").label).toMatchObject({ anchor: "middle", x: at("genBrk").x });
+    expect(at("genBrk").label.y).toBeGreaterThan(at("genBrk").y);
+  });
+
+  it("on the phone, cuts a site-file name too long for its slot with an ellipsis, and only then", () => {
+    const site = twinSite();
+    site.topology.ats[0]!.label = "Inverseur de source automatique ASCO série 7000";
+    const m = buildOneLineModel(site, buildRegistry(site));
+    const tall = layoutOneLine(m, "tall");
+    const ats = tall.nodes.find((n) => n.id === "atsB")!;
+    const cut = fitName(m.nodes.get("atsB")!.label, ats.label.maxW, "label");
+    expect(cut).toMatch(/^Inverseur de .+…$/);
+    expect(ats.label.x + cut.length * 16 * 0.7).toBeLessThanOrEqual(tall.width);
+    // Every name of the test sites fits as it is; the wide drawing never cuts.
+    for (const make of [twinSite, fortySite, demoSite]) {
+      const s2 = make();
+      const m2 = buildOneLineModel(s2, buildRegistry(s2));
+      for (const orient of ["tall", "wide"] as const)
+        for (const p of layoutOneLine(m2, orient).nodes) {
+          const n = m2.nodes.get(p.id)!;
+          expect(fitName(n.label, p.label.maxW, "label"), p.id).toBe(n.label);
+          if (n.sublabel) expect(fitName(n.sublabel, p.label.maxW, "sub"), p.id).toBe(n.sublabel);
+        }
+    }
+    expect(layoutOneLine(m, "wide").nodes.every((n) => n.label.maxW === undefined)).toBe(true);
   });
 
   it("draws a tie breaker between its two busbars, horizontally", () => {

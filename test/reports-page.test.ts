@@ -8,6 +8,7 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { parseSite } from "../src/config/site.ts";
 import { DEMO_SITE } from "../src/embedded.ts";
+import { reportPoolPrimed } from "../src/reports/pool.ts";
 import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { startSimulator, type Sim } from "../src/sim/simulator.ts";
 import { artifact, KIOSK, launchChromium, newPage, SIZES } from "./helpers/browser.ts";
@@ -85,6 +86,8 @@ describe("/reports", () => {
   }, 60_000);
 
   it("maintenance downloads a PDF on demand and has no schedule form", async () => {
+    // The server primed the report pool before it listened (test/reports.test.ts measures what it saves).
+    expect(await reportPoolPrimed()).toBe(true);
     const { page, context } = await signedIn("max", "max-password-123");
     expect(await page.locator("form[action='/reports/schedules']").count()).toBe(0);
     await page.selectOption("form[action='/reports/report.pdf'] select[name=kind]", "detailed");

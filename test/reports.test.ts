@@ -237,6 +237,24 @@ describe("reports", () => {
     expect(readFileSync(artifact("report-detailed-year.pdf")).length).toBeGreaterThan(10_000);
   }, 60_000);
 
+  it("the first report after a fresh pool: the server's start-up prime keeps the main thread free, the prime keeps no thread, the report thread runs at nice 10", () => {
+    // Measured (bench/report-pdf.bench.ts): unprimed, the first report's pool start ran the main
+    // thread 12–17 ms in one go (Bun's first worker_threads Worker); primed, 1–3 ms. 8 ms between.
+    const jobFile = join(dir, "first-run-job.json");
+    writeFileSync(jobFile, JSON.stringify({ ...source, site: SITE, timezone: TZ, req: { kind: "detailed", period: "year", year: 2026, month: 1, lang: "fr" }, format: "pdf", now: clock.fromLocal(2026, 11, 1, 60) }));
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, "helpers/report-first-run.ts"), jobFile], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { maxTickCpuMs: number; workersAfterPrime: number; mainNice: number; reportThreadNice: number[]; bytes: number; head: string };
+    expect(out.head).toBe("%PDF-");
+    expect(out.bytes).toBeGreaterThan(10_000);
+    // The prime's thread is closed at once: no idle report thread (~50 MB) after every start.
+    expect(out.workersAfterPrime).toBe(0);
+    expect(out.maxTickCpuMs).toBeLessThan(8);
+    // The report's thread yields the core to polling and pages (src/workers/report-pool.ts); the
+    // main thread keeps its own priority.
+    expect(out.reportThreadNice).toEqual([Math.min(19, out.mainNice + 10)]);
+  }, 60_000);
+
   it("refuses any malformed report query or schedule with a reason, never a throw (fuzzed)", () => {
     let seed = 13;
     const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

@@ -54,7 +54,11 @@ export interface EnergyView {
   series: Series[];
   /** The same total over the previous period, bucket by bucket (previous day, month, year, decade). */
   previous: { label: string; value: number[]; flags: number[] } | undefined;
-  total: { value: number; cost: number | null; flags: number; held: number };
+  /**
+   * `missing`: buckets already over (of `elapsed`) that no meter of the total reached: the total
+   * counts only the others, and the page says so.
+   */
+  total: { value: number; cost: number | null; flags: number; held: number; missing: number; elapsed: number };
   previousTotal: { value: number; cost: number | null } | undefined;
   share: { id: string; label: string; value: number; cost: number | null; pct: number }[];
   /** Demand charge over the billing period holding the view (month view only). */
@@ -100,7 +104,7 @@ function sumRows(rowsList: BucketRow[][], n: number): { value: number[]; cost: (
   return { value, cost, held, flags };
 }
 
-export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyConfig, meters: readonly ResolvedMeter[], ev: TariffEvaluator | undefined, req: ViewRequest): EnergyView {
+export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyConfig, meters: readonly ResolvedMeter[], ev: TariffEvaluator | undefined, req: ViewRequest, now = Date.now()): EnergyView {
   const { from, to, bucket, prevFrom } = periodRange(clock, store, req.period, req.at);
   const starts = store.buckets(bucket, from, to);
   const n = starts.length;
@@ -167,6 +171,14 @@ export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyC
   for (const f of cur.flags) flags |= f & ~Flag.MISSING;
   let held = cur.held.reduce((x, y) => x + y, 0);
   if (head && (req.view === "total" || req.view === "cost")) for (const s of series) if (s.id !== "unmetered") held += s.held.reduce((x, y) => x + y, 0);
+  // Buckets already over with nothing from the total's meters; the one in progress is not missing yet.
+  let elapsed = 0;
+  let missing = 0;
+  starts.forEach((ts, i) => {
+    if ((starts[i + 1] ?? to) > now) return;
+    elapsed++;
+    if ((cur.flags[i] ?? Flag.MISSING) & Flag.MISSING) missing++;
+  });
   const costSum = cur.cost.reduce<number | null>((x, y) => (x === null || y === null ? null : x + y), 0);
   const totalValue = cur.value.reduce((x, y) => x + y, 0);
   const shareBase = series.filter((s) => s.stacked);
@@ -200,7 +212,7 @@ export function buildView(store: EnergyStore, clock: LocalClock, config: EnergyC
     currency: ev?.config.currency ?? "",
     series,
     previous: prevValid ? previous : undefined,
-    total: { value: totalValue, cost: req.view === "compare" ? null : costSum, flags, held },
+    total: { value: totalValue, cost: req.view === "compare" ? null : costSum, flags, held, missing, elapsed },
     previousTotal: prevValid ? { value: prevRaw.value.reduce((x, y) => x + y, 0), cost: null } : undefined,
     share,
     demand,

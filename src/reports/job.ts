@@ -24,6 +24,9 @@ export interface ReportJob {
   now?: number;
 }
 
+/** What the report pool's thread is given: a report, a warm-up (load pdfmake and the fonts), or the server's start-up prime (nothing). */
+export type PoolTask = ReportJob | { warm: true } | { start: true };
+
 export default async function runReportJob(job: ReportJob | { warm: true }): Promise<Uint8Array> {
   if ("warm" in job) {
     // Someone opened /reports: the thread, pdfmake and the fonts are ready before they click.

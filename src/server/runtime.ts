@@ -28,7 +28,7 @@ import { startHistory, type History, type Restart } from "../historian/runtime.t
 import { applySavedEnergy, startEnergy, type Energy } from "../energy/runtime.ts";
 import { energyPointDefs } from "../energy/service.ts";
 import { Notifier } from "../notify/notifier.ts";
-import { closeReportPool } from "../reports/pool.ts";
+import { closeReportPool, primeReportPool } from "../reports/pool.ts";
 import { ReportScheduler } from "../reports/schedules.ts";
 import { reportJobSource } from "../reports/source.ts";
 import { SecretBox } from "../notify/secret-box.ts";
@@ -217,6 +217,9 @@ export async function startBusbar(opts: BusbarOptions): Promise<Busbar> {
   // Scheduled reports: after energy (their data) and the notifier (their outbox); a report due while
   // Busbar was down goes now, once (src/reports/schedules.ts).
   const reports = energy ? new ReportScheduler({ sqlite: db.sqlite, journal, notifier: notify, energy: () => reportJobSource({ energy, site }), site: site.site.name, timezone: site.site.timezone, lang, log }) : undefined;
+  // Before the server listens: the process's first worker_threads Worker blocks this thread for
+  // 5–12 ms; paid now, not in the middle of the first report (src/reports/pool.ts).
+  if (energy) void primeReportPool(log);
   reports?.start();
   live.start();
   alarms.start((fn) => live.subscribe(fn));

@@ -122,7 +122,8 @@ export function Layout(props: LayoutProps) {
   // The name is in the site's language unless the site file gives it in the reader's (nameEn/nameFr).
   const siteNameLang = siteName === siteNameFor(props.siteName, getSiteLanguage()) && getSiteLanguage() !== lang ? getSiteLanguage() : undefined;
   return (
-    <html lang={lang} data-tz={props.timeZone}>
+    // data-server-now: the pages keep their times on the server's clock, not the kiosk's (public/live.js).
+    <html lang={lang} data-tz={props.timeZone} data-server-now={String(Date.now())}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />

@@ -118,7 +118,7 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 
 const profiles = loadProfiles();
 
-/** Two utility incomers, one per busbar, a tie breaker, and a generator breaker feeding an ATS. */
+/** Two utility incomers, one per busbar, a tie breaker, a generator breaker feeding an ATS, and a feeder with three currents and a long load name. */
 export function twinSite(): Site {
   const feeders = (bus: string, from: number, n: number) =>
     Array.from({ length: n }, (_, i) => ({ id: `F${from + i}`, from: bus, load: `Load ${from + i}`, device: `F${from + i}` }));
@@ -131,6 +131,8 @@ export function twinSite(): Site {
         { id: "MB", bus: "gw", unit: 2, profile: "micrologic-p" },
         { id: "TIE", bus: "gw", unit: 3, profile: "micrologic-e" },
         ...Array.from({ length: 10 }, (_, i) => ({ id: `F${i + 1}`, bus: "gw", unit: 10 + i, profile: "micrologic-e" })),
+        // A feeder with three currents and a long load name: the phone row must find room for both.
+        { id: "F11", bus: "gw", unit: 20, profile: "micrologic-p" },
       ],
       topology: {
         sources: [
@@ -150,6 +152,7 @@ export function twinSite(): Site {
           { id: "TIE", from: "busA", to: "busB", device: "TIE" },
           ...feeders("busA", 1, 5),
           ...feeders("busB", 6, 5),
+          { id: "F11", from: "busB", load: "Chauffage, ventilation bât. B", device: "F11" },
         ],
       },
     },

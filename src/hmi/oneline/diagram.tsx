@@ -3,7 +3,7 @@ import type { PointValue } from "../../points/live.ts";
 import type { PointRegistry } from "../../points/registry.ts";
 import { fmtValue, statesFor } from "../format.ts";
 import { LINE_H, SRC } from "./geometry.ts";
-import { loadNodeId, type OneLineLayout, type PlacedNode, type TextAt } from "./layout.ts";
+import { fitName, loadNodeId, type OneLineLayout, type PlacedNode, type TextAt } from "./layout.ts";
 import type { NodeModel, OneLineModel, ValueLine } from "./model.ts";
 import { atsPosition, breakerState, energize, nodeQuality, sourceState, type Tri, type Values } from "./state.ts";
 import { AtsSymbol, BreakerSymbol, SourceSymbol } from "./symbols.tsx";
@@ -152,11 +152,11 @@ function NodeView(props: { n: NodeModel; p: PlacedNode; d: DiagramProps }) {
         </g>
       </g>
       <Txt at={p.label} cls="lbl">
-        {n.label}
+        {fitName(n.label, p.label.maxW, "label")}
       </Txt>
       {n.sublabel ? (
         <Txt at={subAt} dy={LINE_H} cls="sub">
-          {n.sublabel}
+          {fitName(n.sublabel, p.label.maxW, "sub")}
         </Txt>
       ) : null}
       <Txt at={p.state} cls="st">
@@ -165,8 +165,8 @@ function NodeView(props: { n: NodeModel; p: PlacedNode; d: DiagramProps }) {
       <Txt at={p.reason} cls="qr">
         {bad ? d.t(`qs.${q}`) : ""}
       </Txt>
-      {lineRowsOf(lines.map((l) => l.line), p.split).map(([line, row]) => (
-        <Line line={line} at={linesAt} row={row} split={p.split} d={d} />
+      {lineRowsOf(lines.map((l) => l.line), p.split).map(([line, row], i) => (
+        <Line line={line} at={linesAt} row={p.lines.rows?.[i] ?? row} split={p.split} d={d} />
       ))}
     </g>
   );

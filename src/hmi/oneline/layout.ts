@@ -1,3 +1,4 @@
+import { DICTS, LANGS } from "../../i18n/index.ts";
 import { ATS_H, ATS_W, BRK, LINE_H, SRC } from "./geometry.ts";
 import type { NodeModel, OneLineModel, ValueLine } from "./model.ts";
 
@@ -22,6 +23,8 @@ export interface TextAt {
   x: number;
   y: number;
   anchor: "start" | "middle" | "end";
+  /** On the phone: the width the slot has for a site-file name (label, load name); see fitName. */
+  maxW?: number;
 }
 
 export interface PlacedNode {
@@ -34,7 +37,8 @@ export interface PlacedNode {
   state: TextAt;
   /** Where the short quality reason goes ("no comm.") when a point is not good. */
   reason: TextAt;
-  lines: TextAt & { step: number };
+  /** `rows`: each value line's row from `y` when they are not consecutive (phone rows). */
+  lines: TextAt & { step: number; rows?: number[] };
   /** Lines with their own label (a meter) take two rows: label, then value. */
   split: boolean;
   /** Tap target (≥ 48 px on screen). */
@@ -91,6 +95,50 @@ const node = (m: OneLineModel, id: string): NodeModel | undefined => m.nodes.get
 const isBus = (m: OneLineModel, id: string | undefined) => !!id && m.nodes.get(id)?.kind === "busbar";
 const allLines = (n: NodeModel): ValueLine[] => [...n.lines, ...n.meters.flatMap((x) => x.lines)];
 const isLiteral = (l: ValueLine) => l.label.startsWith("=");
+
+// ---- estimated text widths (the layout runs on the server, without fonts) ---------------------
+// Average em per character of busbar.css's text classes, measured in Chromium and rounded up: a
+// row that leaves air beats one whose texts touch. The layout serves both languages, so each word
+// slot takes its widest translation.
+const EM = { state: 0.8, label: 0.75, text: 0.6, reason: 0.72 } as const;
+
+/** Estimated width in px of `chars` characters at `px`. */
+const estW = (chars: number, px: number, em: number) => Math.ceil(chars * px * em);
+const len = (s: string | undefined) => [...(s ?? "")].length;
+const widestChars = (keys: string[]) => Math.max(0, ...LANGS.flatMap((l) => keys.map((k) => len(DICTS[l][k] ?? k))));
+const keysOf = (prefix: string, names: string[]) => names.map((n) => `${prefix}.${n}`);
+/** The widest state word each kind can show (15 px bold capitals: TRIPPED and EMERGENCY are drawn larger). */
+const STATE_CHARS: Record<string, number> = {
+  breaker: widestChars(keysOf("brk", ["closed", "open", "tripped", "unknown"])),
+  ats: widestChars([...keysOf("ats", ["normal", "emergency", "neutral", "unknown"]), "src.nodata"]),
+  source: widestChars(keysOf("src", ["live", "lost", "running", "stopped", "unknown", "nodata"])),
+};
+const stateW = (n: NodeModel) => estW(STATE_CHARS[n.kind] ?? 0, 15, EM.state);
+/** The widest quality reason a node can show ("no comm.", "out of range"; "no device" without one; 12 px). */
+const BAD = keysOf("qs", ["init", "stale", "comm-fail", "device-exception", "not-available", "out-of-range", "manual", "bad-data", "estimated"]);
+const reasonW = (n: NodeModel) => estW(Math.max(n.points.length ? widestChars(BAD) : 0, n.noData ? widestChars(["qs.nodata"]) : 0), 12, EM.reason);
+/** A value at its widest, as drawn: "−12 345 ?" (4 significant digits, a not-good value carries " ?"). */
+const VALUE_CHARS = 9;
+/** Width of a value line ("P −888,8 ? kW", "I a / b / c A"), or of a meter's name row and value row. */
+function lineW(l: ValueLine, split: boolean): number[] {
+  const values = l.points.length * VALUE_CHARS + (l.points.length - 1) * 3 + 1 + len(l.unit);
+  if (isLiteral(l) && split) return [estW(len(l.label) - 1, 13, EM.text), estW(values, 15, EM.text)];
+  const label = isLiteral(l) ? len(l.label) - 1 : widestChars([l.label]);
+  return [estW(label + 1 + values, 15, EM.text)];
+}
+
+/**
+ * A site-file name cut to its slot on the phone, with "…" (`kind`: the node's label, 16 px bold,
+ * or its load name, 14 px). The symbol's aria-label and the detail panel keep it whole.
+ */
+export function fitName(text: string, maxW: number | undefined, kind: "label" | "sub"): string {
+  if (maxW === undefined) return text;
+  // Here the average of the measured widths, not the generous one: cut only what is clearly too long.
+  const [px, em] = kind === "label" ? [16, 0.7] : [14, 0.58];
+  const chars = [...text];
+  if (estW(chars.length, px, em) <= maxW) return text;
+  return `${chars.slice(0, Math.max(1, Math.floor(maxW / (px * em)) - 1)).join("").trimEnd()}…`;
+}
 
 /** Text rows of a node's value lines. */
 export function lineRows(n: NodeModel, split: boolean): number {
@@ -174,95 +222,115 @@ function treeWidth(m: OneLineModel, id: string, depth = 0): number {
   return Math.max(1, kids.reduce((s, k) => s + treeWidth(m, k, depth + 1), 0));
 }
 
-/** Nodes of the upstream trees by level (1 = the roots). */
-function levels(m: OneLineModel, roots: string[]): NodeModel[][] {
+/**
+ * Nodes of the upstream trees by level (1 = the roots), and the nodes that hang under a fan-out
+ * (an ATS's inputs and what feeds them): on the phone those share the width and carry their texts
+ * under the symbol.
+ */
+function levels(m: OneLineModel, roots: string[]): { lv: NodeModel[][]; fanned: Set<string> } {
   const out: NodeModel[][] = [];
-  const walk = (id: string, level: number, seen: Set<string>) => {
+  const fanned = new Set<string>();
+  const walk = (id: string, level: number, seen: Set<string>, inFan: boolean) => {
     if (level > 16 || seen.has(id)) return;
     seen.add(id);
     const n = node(m, id);
     if (!n) return;
     (out[level - 1] ??= []).push(n);
-    for (const k of upstreamOf(m, id)) walk(k, level + 1, seen);
+    if (inFan) fanned.add(id);
+    const kids = upstreamOf(m, id);
+    for (const k of kids) walk(k, level + 1, seen, inFan || kids.length > 1);
   };
-  for (const r of roots) walk(r, 1, new Set());
-  return out;
+  for (const r of roots) walk(r, 1, new Set(), false);
+  return { lv: out, fanned };
 }
+
+/** On the phone: does the node carry its texts under its symbol (sources, and anything in a fan-out)? */
+const textsUnder = (tall: boolean, n: NodeModel, fanned: boolean) => tall && (n.kind === "source" || fanned);
+/** Baseline of the first text under a symbol (a breaker's wire steps aside above it, see placeUpstream). */
+const underY = (n: NodeModel) => halfH(n) + (n.kind === "source" ? 18 : 24);
+/** The quality reason's row, where the node can show one. */
+const reasonRows = (n: NodeModel) => (reasonW(n) ? 1 : 0);
+/** Rows of texts under a symbol: label, sublabel, state, quality reason, values. */
+const underRows = (n: NodeModel) => rows(n, true) + reasonRows(n);
 
 /**
  * y of each level above the bar, as offsets upward from the bar (index 0 = the roots), sized so a
  * level's texts clear the level below and the bar.
  */
 function levelOffsets(m: OneLineModel, roots: string[], tall: boolean): number[] {
-  const lv = levels(m, roots);
+  const { lv, fanned } = levels(m, roots);
   const offsets: number[] = [];
   let y = 0;
-  // Tall sources carry their texts below: rows plus the quality reason row.
-  const textBelowRows = (n: NodeModel) => (tall && n.kind === "source" ? rows(n, true) + 1 : 0);
   lv.forEach((nodes, i) => {
     const hh = Math.max(...nodes.map(halfH));
-    const r = Math.max(...nodes.map((n) => rows(n, false)));
+    const under = nodes.filter((n) => textsUnder(tall, n, fanned.has(n.id)));
+    const beside = nodes.filter((n) => !under.includes(n));
+    // On the phone the quality reason is one more row of the side texts (see pushUpstreamNode).
+    const r = Math.max(1, ...beside.map((n) => rows(n, false) + (tall ? reasonRows(n) : 0)));
     if (i === 0) {
       // Roots: their side texts must end above the bar (and leave room for the bar's label).
       y = Math.max(hh + 44, -hh + 12 + (r - 1) * LINE_H + 40);
     } else {
       const below = lv[i - 1]!;
       const hp = Math.max(...below.map(halfH));
-      const tb = Math.max(...nodes.map(textBelowRows));
-      const side = hp - hh + 12 + (r - 1) * LINE_H + 34;
-      const under = tb ? hh + 18 + (tb - 1) * LINE_H + 24 + hp : 0;
-      y += Math.max(hp + hh + 46, side, under);
+      const side = beside.length ? hp - hh + 12 + (r - 1) * LINE_H + 34 : 0;
+      const texts = Math.max(0, ...under.map((n) => underY(n) + (underRows(n) - 1) * LINE_H + 32 + hp));
+      y += Math.max(hp + hh + 46, side, texts);
     }
     offsets.push(y);
   });
   return offsets;
 }
 
-function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: number): void {
+function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: number, fanned: boolean): void {
   const hh = halfH(n);
   const hw = halfW(n);
-  if (ctx.tall && n.kind === "source") {
-    // Narrow: texts under the source, centred.
-    const r = rows(n, true) + 1;
-    const w = Math.max(unit - 8, 110);
-    const stateY = y + SRC + 18 + LINE_H * (n.sublabel ? 2 : 1);
+  if (textsUnder(ctx.tall, n, fanned)) {
+    // Narrow: texts under the symbol, centred in its share of the width.
+    const r = underRows(n);
+    const w = Math.min(Math.max(unit - 8, 110), 2 * Math.min(x - 2, TALL_W - 2 - x)); // inside the drawing
+    const labelY = y + underY(n);
+    const stateY = labelY + LINE_H * (n.sublabel ? 2 : 1);
     ctx.nodes.push({
       id: n.id,
       x,
       y,
       orient: "v",
-      label: { x, y: y + SRC + 18, anchor: "middle" },
+      label: { x, y: labelY, anchor: "middle", maxW: w - 8 },
       state: { x, y: stateY, anchor: "middle" },
       reason: { x, y: stateY + LINE_H, anchor: "middle" },
-      lines: { x, y: stateY + 2 * LINE_H, anchor: "middle", step: LINE_H },
+      lines: { x, y: stateY + LINE_H * (1 + reasonRows(n)), anchor: "middle", step: LINE_H },
       split: true,
-      hit: { x: x - w / 2, y: y - SRC - 6, w, h: 2 * SRC + 12 + r * LINE_H },
+      hit: { x: x - w / 2, y: y - hh - 6, w, h: underY(n) - 6 + hh + r * LINE_H },
     });
     return;
   }
-  const r = rows(n, false);
+  // On the phone the quality reason is the last row of the side texts: beside the symbol it would
+  // leave the drawing or cross the wire the symbol hangs on.
+  const r = rows(n, false) + (ctx.tall ? reasonRows(n) : 0);
   let textW = Math.max(unit / 2 - hw - 14, 100);
   const first = y - hh + 12;
   // Texts right of the symbol; on a narrow drawing, left of it (within its own share of the width)
   // when the right edge is too close.
   const left = ctx.tall && x + hw + 10 + Math.max(textW, 130) > TALL_W;
   if (left) textW = Math.max(unit / 2 - hw - 14, 40);
-  const tx = left ? x - hw - 10 : x + hw + 10;
+  const tx = left ? x - hw - 10 : x + hw + (n.kind === "ats" ? 16 : 10); // an ATS's "?" badge sits on its corner
   const anchor = left ? "end" : "start";
-  // An ATS's texts on the left run as long as they are: its box takes their estimated width (bold
-  // 15 px, ~9 px a character; the state word may be "EMERGENCY") so they do not spill out of it.
-  const longest = Math.max(n.label.length * 9, (n.sublabel?.length ?? 0) * 9, 9 * 13);
+  // The side texts' estimated width ("AUCUNE DONNÉE", "I a / b / c A"): the tap target covers them.
+  const longest = Math.max(estW(len(n.label), 16, EM.label), estW(len(n.sublabel), 14, EM.text), stateW(n), ...allLines(n).flatMap((l) => lineW(l, false)), ctx.tall ? reasonW(n) : 0);
   const hitX = left ? Math.max(2, x - hw - 8 - (n.kind === "ats" ? Math.max(textW, longest) : textW)) : x - hw - 8;
-  const hitW = left ? x + hw + 8 - hitX : Math.min(hw * 2 + 18 + textW, ctx.tall ? TALL_W - 2 - hitX : Infinity);
+  const hitW = left ? x + hw + 8 - hitX : ctx.tall ? Math.min(Math.max(hw * 2 + 18 + textW, tx - hitX + longest + 6), TALL_W - 2 - hitX) : hw * 2 + 18 + textW;
+  const row = (k: number) => first + LINE_H * k;
+  const sub = n.sublabel ? 1 : 0;
   ctx.nodes.push({
     id: n.id,
     x,
     y,
     orient: "v",
-    label: { x: tx, y: first, anchor },
-    state: { x: tx, y: first + LINE_H * (n.sublabel ? 2 : 1), anchor },
-    reason: left ? { x: x + hw + 6, y: y + hh + 14, anchor: "middle" } : { x: x - hw - 8, y: y + 5, anchor: "end" },
-    lines: { x: tx, y: first + LINE_H * (n.sublabel ? 3 : 2), anchor, step: LINE_H },
+    label: { x: tx, y: first, anchor, maxW: ctx.tall ? (left ? tx - 4 : TALL_W - 8 - tx) : undefined },
+    state: { x: tx, y: row(1 + sub), anchor },
+    reason: ctx.tall ? { x: tx, y: row(r - 1), anchor } : { x: x - hw - 8, y: y + 5, anchor: "end" },
+    lines: { x: tx, y: row(2 + sub), anchor, step: LINE_H },
     split: false,
     hit: { x: hitX, y: first - 18, w: hitW, h: Math.max(2 * hh + 16, r * LINE_H + 10, 56) },
   });
@@ -272,7 +340,7 @@ function pushUpstreamNode(ctx: Ctx, n: NodeModel, x: number, y: number, unit: nu
  * Places an upstream tree with its root at (cx, levelY[0]); children one level up each.
  * Returns the right edge its texts reach.
  */
-function placeUpstream(ctx: Ctx, id: string, cx: number, levelY: number[], level: number, unit: number, childCx = cx): number {
+function placeUpstream(ctx: Ctx, id: string, cx: number, levelY: number[], level: number, unit: number, childCx = cx, fanned = false): number {
   const { m } = ctx;
   const n = node(m, id);
   const y = levelY[level] ?? levelY[levelY.length - 1]! - 120;
@@ -288,28 +356,38 @@ function placeUpstream(ctx: Ctx, id: string, cx: number, levelY: number[], level
   const total = widths.reduce((s, w) => s + w, 0);
   let left = childCx - (total * unit) / 2;
   const childY = levelY[level + 1] ?? y - 120;
+  // On the phone a chain (one input) stays in its column, its texts on the right where there is
+  // room; the tree fans out, centred as asked, where a node has several inputs (an ATS).
+  const chain = ctx.tall && kids.length === 1;
+  const kidsFanned = fanned || kids.length > 1;
   kids.forEach((k, i) => {
-    const kx = left + (widths[i]! * unit) / 2;
+    const kx = chain ? cx : left + (widths[i]! * unit) / 2;
     left += widths[i]! * unit;
-    right = Math.max(right, placeUpstream(ctx, k, kx, levelY, level + 1, unit));
+    right = Math.max(right, placeUpstream(ctx, k, kx, levelY, level + 1, unit, chain ? childCx : kx, kidsFanned));
     const kn = node(m, k);
-    // On the phone a source's texts sit under it: its wire leaves below them, never through them.
-    const top = ctx.tall && kn?.kind === "source" ? childY + SRC + 6 + (rows(kn, true) + 1) * LINE_H : childY + halfH(kn);
-    if (n.kind === "ats") {
-      const cxIn = cx + (i === 0 ? -ATS_W * 0.6 : ATS_W * 0.6);
-      ctx.wires.push({ d: `M${kx} ${top} V${y - ATS_H - 18} H${cxIn} V${y - ATS_H}`, e: k });
-    } else if (kx === cx) {
-      ctx.wires.push({ d: `M${kx} ${top} V${y - halfH(n)}`, e: k });
-    } else {
-      ctx.wires.push({ d: `M${kx} ${top} V${y - halfH(n) - 18} H${cx} V${y - halfH(n)}`, e: k });
+    // Where the wire comes down to: an ATS's input, or the node's top.
+    const toX = n.kind === "ats" ? cx + (i === 0 ? -ATS_W * 0.6 : ATS_W * 0.6) : cx;
+    const toY = n.kind === "ats" ? y - ATS_H : y - halfH(n);
+    const dropY = toY - 18;
+    if (kn && textsUnder(ctx.tall, kn, kidsFanned) && kn.kind !== "source") {
+      // On the phone a breaker (or ATS) with its texts under it: its wire steps aside to the edge
+      // of its share, clear of them, toward where it goes.
+      const edge = kx + (toX > kx ? 1 : -1) * (unit / 2 - 4);
+      const out = childY + halfH(kn) + 6;
+      ctx.wires.push({ d: `M${kx} ${childY + halfH(kn)} V${out} H${edge} V${dropY} H${toX} V${toY}`, e: k });
+      return;
     }
+    // On the phone a source's texts sit under it: its wire leaves below them, never through them.
+    const top = kn && textsUnder(ctx.tall, kn, kidsFanned) ? childY + halfH(kn) + 6 + underRows(kn) * LINE_H : childY + halfH(kn);
+    if (n.kind === "ats" || kx !== cx) ctx.wires.push({ d: `M${kx} ${top} V${dropY} H${toX} V${toY}`, e: k });
+    else ctx.wires.push({ d: `M${kx} ${top} V${toY}`, e: k });
   });
   if (n.kind === "breaker" && isBus(m, n.from)) {
     // A breaker fed from another busbar: a reference instead of a long wire across the drawing.
     ctx.refs.push({ text: `↑ ${node(m, n.from!)!.label}`, x: cx, y: y - BRK - 30, anchor: "middle" });
     ctx.wires.push({ d: `M${cx} ${y - BRK - 24} V${y - BRK}`, e: n.from! });
   }
-  pushUpstreamNode(ctx, n, cx, y, unit);
+  pushUpstreamNode(ctx, n, cx, y, unit, fanned);
   return right;
 }
 
@@ -328,19 +406,21 @@ function placeDownstream(ctx: Ctx, n: NodeModel, x: number, y: number, hitW: num
     x,
     y,
     orient: "v",
+    // Under the symbol: label, sublabel, state, quality reason (beside the symbol it ran into the
+    // "?" badge), values.
     label: { x, y: y + hh + 18, anchor: "middle" },
     state: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 2 : 1), anchor: "middle" },
-    reason: { x: x + halfW(d) + 6, y: y - hh + 4, anchor: "start" },
-    lines: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 3 : 2), anchor: "middle", step: LINE_H },
+    reason: { x, y: y + hh + 18 + LINE_H * (d.sublabel ? 3 : 2), anchor: "middle" },
+    lines: { x, y: y + hh + 18 + LINE_H * ((d.sublabel ? 3 : 2) + reasonRows(d)), anchor: "middle", step: LINE_H },
     split: true,
-    hit: { x: x - hitW / 2, y: y - hh - 6, w: hitW, h: 2 * hh + 12 + rows(d, true) * LINE_H },
+    hit: { x: x - hitW / 2, y: y - hh - 6, w: hitW, h: 2 * hh + 12 + underRows(d) * LINE_H },
   });
   return true;
 }
 
 const downstreamH = (m: OneLineModel, n: NodeModel) => {
   const d = n.to ? node(m, n.to) : undefined;
-  return d && d.kind !== "busbar" ? 2 * halfH(d) + 40 + rows(d, true) * LINE_H : 0;
+  return d && d.kind !== "busbar" ? 2 * halfH(d) + 40 + underRows(d) * LINE_H : 0;
 };
 
 /** Standalone nodes: not placed by any section (a UPS no breaker reaches, an unconnected ATS...). */
@@ -353,6 +433,47 @@ function restRoots(ctx: Ctx): string[] {
     out.push(id);
   }
   return out;
+}
+
+/**
+ * Texts of a row on the phone (a feeder or tie breaker off the vertical bar): name, load name and
+ * quality reason down the left from `x`; state, then values, right-aligned at the drawing's edge.
+ * Each right-hand text takes the first row (after the previous one) where it clears the left-hand
+ * text beside it, by estimated widths of the widest words, so a long load name or "DÉCLENCHÉ"
+ * pushes a value down a row instead of running into it. Returns the texts and the rows they take.
+ */
+function phoneRowTexts(n: NodeModel, x: number, baseline: number): Pick<PlacedNode, "label" | "state" | "reason" | "lines"> & { rows: number } {
+  const right = TALL_W - 8;
+  const left = [Math.min(estW(len(n.label), 16, EM.label), right - x), ...(n.sublabel ? [Math.min(estW(len(n.sublabel), 14, EM.text), right - x)] : [])];
+  // The quality reason takes a row of its own, under the names (only where the node can show one).
+  const reasonRow = left.length;
+  if (reasonW(n)) left.push(reasonW(n));
+  // Below the left texts every row is free (even for a text wider than the row: it cannot do better).
+  const fits = (row: number, w: number) => row >= left.length || left[row]! + 14 + w <= right - x;
+  const place = (from: number, w: number) => {
+    let r = from;
+    while (!fits(r, w)) r++;
+    return r;
+  };
+  const stateRow = place(0, stateW(n));
+  // Each value line's first row; a split meter line keeps its name and value on consecutive rows.
+  const lineRow: number[] = [];
+  let next = stateRow + 1;
+  for (const l of allLines(n)) {
+    const ws = lineW(l, true);
+    let r = next;
+    while (!ws.every((w, i) => fits(r + i, w))) r++;
+    lineRow.push(r);
+    next = r + ws.length;
+  }
+  const at = (row: number, tx: number, anchor: TextAt["anchor"]): TextAt => ({ x: tx, y: baseline + row * LINE_H, anchor });
+  return {
+    label: { ...at(0, x, "start"), maxW: right - x },
+    state: at(stateRow, right, "end"),
+    reason: at(reasonRow, x, "start"),
+    lines: { ...at(0, right, "end"), step: LINE_H, rows: lineRow },
+    rows: Math.max(left.length, next),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,11 +594,12 @@ export function layoutWide(m: OneLineModel): OneLineLayout {
         y: busY,
         orient: "h",
         label: { x: tx, y: busY + BRK + 22, anchor: "middle" },
-        state: { x: tx, y: busY - BRK - 10, anchor: "middle" },
-        reason: { x: tx, y: busY - BRK - 28, anchor: "middle" },
+        // Above the symbol, clear of its TRIPPED flag.
+        state: { x: tx, y: busY - BRK - 18, anchor: "middle" },
+        reason: { x: tx, y: busY - BRK - 36, anchor: "middle" },
         lines: { x: tx, y: busY + BRK + 22 + LINE_H * (b.sublabel ? 2 : 1), anchor: "middle", step: LINE_H },
         split: true,
-        hit: { x: tx - TIE_GAP / 2 + 8, y: busY - BRK - 44, w: TIE_GAP - 16, h: 2 * BRK + 60 + rows(b, true) * LINE_H },
+        hit: { x: tx - TIE_GAP / 2 + 8, y: busY - BRK - 52, w: TIE_GAP - 16, h: 2 * BRK + 68 + rows(b, true) * LINE_H },
       });
       x0 += width + TIE_GAP;
     } else x0 += width + SECTION_GAP;
@@ -539,22 +661,24 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
       const b = node(m, tie)!;
       const upE = b.from === s.bus ? b.to! : b.from!;
       const ty = y + 30;
+      const texts = phoneRowTexts(b, BUS_X + 34, ty - 2); // clear of the TRIPPED flag
+      const below = Math.max(44, (texts.rows - 1) * LINE_H + 22);
       ctx.wires.push({ d: `M${BUS_X} ${y - 24} V${ty - BRK}`, e: upE });
-      ctx.wires.push({ d: `M${BUS_X} ${ty + BRK} V${ty + 44}`, e: s.bus });
+      ctx.wires.push({ d: `M${BUS_X} ${ty + BRK} V${ty + below}`, e: s.bus });
       ctx.placed.add(tie);
       ctx.nodes.push({
         id: tie,
         x: BUS_X,
         y: ty,
         orient: "v",
-        label: { x: BUS_X + 26, y: ty - 2, anchor: "start" },
-        state: { x: 214, y: ty - 2, anchor: "start" },
-        reason: { x: 214, y: ty + 14, anchor: "start" },
-        lines: { x: TALL_W - 8, y: ty - 2, anchor: "end", step: LINE_H },
+        label: texts.label,
+        state: texts.state,
+        reason: texts.reason,
+        lines: texts.lines,
         split: true,
-        hit: { x: 2, y: ty - 28, w: TALL_W - 4, h: 56 },
+        hit: { x: 2, y: ty - 28, w: TALL_W - 4, h: below + 12 },
       });
-      y = ty + 44;
+      y = ty + below;
       barTop = y;
     }
     if (!s.incomers.length) y += 24; // room for the bar's label
@@ -579,11 +703,10 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
     let rowY = y + 8;
     for (const fid of s.feeders) {
       const n = node(m, fid)!;
-      const valueRows = Math.max(lineRows(n, true), 1);
-      const leftRows = 1 + (n.sublabel ? 1 : 0);
       const c = rowY + 26;
       const bx = BUS_X + 44;
-      let h = Math.max(60, Math.max(valueRows, leftRows, 2) * LINE_H + 24);
+      const texts = phoneRowTexts(n, bx + BRK + 14, c - 4);
+      let h = Math.max(60, texts.rows * LINE_H + 16); // 10 px above the first text and below the last
       const ds = n.to ? node(m, n.to) : undefined;
       ctx.wires.push({ d: `M${BUS_X} ${c} H${bx - BRK}`, e: s.bus });
       ctx.placed.add(fid);
@@ -592,10 +715,10 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
         x: bx,
         y: c,
         orient: "h",
-        label: { x: bx + BRK + 14, y: c - 4, anchor: "start" },
-        state: { x: 210, y: c - 4, anchor: "start" },
-        reason: { x: 210, y: c + 13, anchor: "start" },
-        lines: { x: TALL_W - 8, y: c - 4, anchor: "end", step: LINE_H },
+        label: texts.label,
+        state: texts.state,
+        reason: texts.reason,
+        lines: texts.lines,
         split: true,
         hit: { x: BUS_X + 8, y: rowY + 2, w: TALL_W - BUS_X - 10, h: h - 4 },
       });
@@ -608,12 +731,14 @@ export function layoutTall(m: OneLineModel): OneLineLayout {
           const placed = ctx.nodes[ctx.nodes.length - 1]!;
           const tx = dsx + halfW(ds) + 12;
           const first = dy - halfH(ds) + 12;
-          placed.label = { x: tx, y: first, anchor: "start" };
+          // Label, sublabel, state, values, then the quality reason: the last row, as upstream.
+          const r = rows(ds, false) + reasonRows(ds);
+          placed.label = { x: tx, y: first, anchor: "start", maxW: TALL_W - 8 - tx };
           placed.state = { x: tx, y: first + LINE_H * (ds.sublabel ? 2 : 1), anchor: "start" };
           placed.lines = { x: tx, y: first + LINE_H * (ds.sublabel ? 3 : 2), anchor: "start", step: LINE_H };
           placed.split = false;
-          placed.reason = { x: TALL_W - 8, y: first, anchor: "end" };
-          const dh = Math.max(2 * halfH(ds) + 12, rows(ds, false) * LINE_H + 8);
+          placed.reason = { x: tx, y: first + LINE_H * (r - 1), anchor: "start" };
+          const dh = Math.max(2 * halfH(ds) + 12, r * LINE_H + 8);
           placed.hit = { x: BUS_X + 8, y: dy - halfH(ds) - 6, w: TALL_W - BUS_X - 10, h: dh };
           h += dh + 10;
         }

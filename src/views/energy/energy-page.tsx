@@ -161,6 +161,11 @@ export function EnergyPage(props: { site: Site; view: EnergyView | undefined; la
                 {v.total.flags & Flag.ESTIMATED ? t("energy.hasEstimated") : ""}
               </p>
             ) : null}
+            {v.total.missing ? (
+              <p class="en-quality en-missing" role="note">
+                {t(`energy.hasMissing.${v.bucket}`, { n: v.total.missing, of: v.total.elapsed })}
+              </p>
+            ) : null}
           </section>
           <div class="en-chart-wrap">
             <div id="energy-chart" class="en-chart" role="img" aria-label={t("energy.chart")}></div>

@@ -342,7 +342,7 @@ export function OperateConfirmPage(props: {
               </button>
             </form>
             {select?.mine ? (
-              <p class="sel-countdown" data-until={String(select.until ?? 0)} role="timer">
+              <p class="sel-countdown" data-left-ms={String(Math.max(0, (select.until ?? 0) - Date.now()))} role="timer">
                 {t("operate.sel.mine", { time: fmtDateTime(select.until, tz).slice(11) })}
               </p>
             ) : null}
