@@ -17,7 +17,8 @@ const HEARTBEAT_MS = 15_000;
  *   &fmt=c                             compact messages: [[id, value, quality, ts], ...]
  *
  * The first `values` message is a snapshot of the lease; every later one carries the changes of one
- * drained batch. Page events (alarms...) are forwarded as named events; `ping` every 15 s.
+ * drained batch. Page events (alarms...) are forwarded as named events; `ping` (the server's time)
+ * right after the snapshot and every 15 s.
  * Each change is encoded once per batch however many pages lease it.
  */
 
@@ -125,6 +126,9 @@ export function registerLiveRoutes(app: Hono, ctx: AppContext): void {
       };
       const now = Date.now();
       write("values", `[${selected.map((p) => hub.encode(p, compact, now)).join(",")}]`);
+      // The server's time at once (then with every heartbeat): a page restored from the browser's
+      // cache would otherwise keep the clock it was made with until the first heartbeat.
+      write("ping", String(now));
       const sendEvent = (event: string, data: unknown) => write(event, JSON.stringify(data));
       for (const [event, data] of pageEvents.retained()) sendEvent(event, data);
       const unsubscribeEvents = pageEvents.subscribe(sendEvent);
