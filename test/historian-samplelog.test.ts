@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,8 +8,9 @@ import { historianSchema } from "../src/historian/config.ts";
 import { Historian } from "../src/historian/historian.ts";
 import type { HistPoint } from "../src/historian/points.ts";
 import { series } from "../src/historian/query.ts";
-import { readSampleLog, sampleLogFiles } from "../src/historian/samplelog.ts";
-import { openHistoryDb } from "../src/historian/store.ts";
+import { readSampleLog, SampleLog, sampleLogFiles } from "../src/historian/samplelog.ts";
+import { decodeBlock, openHistoryDb } from "../src/historian/store.ts";
+import { emptySamples } from "../src/historian/aggregate.ts";
 import { Quality } from "../src/points/quality.ts";
 import { storedSamples } from "./helpers/hist-stored.ts";
 
@@ -165,5 +166,35 @@ describe("sample log", () => {
     ingest(w, clock, T0 + 20_000, 5);
     expect(readSampleLog(path)).toHaveLength(75);
     w.stop();
+  });
+
+  it("a log that cannot be written (disk full, I/O error) is counted, never thrown, and the history still gets the samples", () => {
+    const dir = tmp();
+    const path = join(dir, "h.db");
+    // The segment's name taken by a directory: opening it fails as a failing disk would (root ignores permissions).
+    mkdirSync(`${path}-samples.1`);
+    const log = new SampleLog(path);
+    log.add(1, T0, 1.5, Quality.GOOD);
+    expect(() => log.write()).not.toThrow();
+    expect(log.failures).toBe(1);
+    expect(log.buffered).toBe(0);
+    rmSync(`${path}-samples.1`, { recursive: true });
+    // A historian whose log fails keeps committing: the closed minute is in h_block once, not twice.
+    const clock = { t: T0 };
+    const h = make(path, clock);
+    const broken = h.log as unknown as { fd: number; segment: (seq: number) => string };
+    broken.segment = () => dir; // every (re)open fails: EISDIR
+    broken.fd = -1;
+    ingest(h, clock, T0, 5);
+    expect(h.log.failures).toBeGreaterThan(0);
+    clock.t = T0 + 125_000;
+    h.flush();
+    // Each sample once in the minute's block (a throw would have queued them into the open minute again).
+    const block = h.db.query("SELECT data FROM h_block WHERE point = ? AND ts = ?").get(h.pid[0]!, T0) as { data: Uint8Array | string };
+    const got = emptySamples();
+    decodeBlock(T0, block.data, got);
+    expect(new Set(got.ts).size).toBe(got.ts.length);
+    expect(got.v.filter((_, k) => got.q[k] === Quality.GOOD)).toEqual([0, 1, 2, 3, 4]);
+    h.stop();
   });
 });

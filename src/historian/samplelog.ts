@@ -91,6 +91,9 @@ export class SampleLog {
   /** Segments older than the current one, kept until the database is known durable. */
   private old: string[] = [];
   readonly enabled: boolean;
+  /** Records that could not be written (disk full, I/O error). */
+  failures = 0;
+  private failureLoggedAt = 0;
 
   constructor(private readonly dbPath: string) {
     this.enabled = dbPath !== ":memory:";
@@ -126,7 +129,6 @@ export class SampleLog {
   /** Appends what was added as one record (one write); nothing when nothing was added. */
   write(): void {
     if (!this.enabled || this.n === 0) return;
-    if (this.fd < 0) this.fd = openSync(this.segment(this.seq === 0 ? ++this.seq : this.seq), "a");
     const data = new Uint8Array(this.buf.buffer, 0, this.n * WIDTH * 8);
     const text = this.texts.length ? Buffer.from(JSON.stringify(this.texts), "utf8") : undefined;
     const body = text ? Buffer.concat([data, text]) : data;
@@ -135,7 +137,21 @@ export class SampleLog {
     head.writeUInt32LE(this.n, 4);
     head.writeUInt32LE(text?.length ?? 0, 8);
     head.writeUInt32LE(Bun.hash.crc32(body) >>> 0, 12);
-    writeSync(this.fd, Buffer.concat([head, body]));
+    try {
+      if (this.fd < 0) this.fd = openSync(this.segment(this.seq === 0 ? ++this.seq : this.seq), "a");
+      writeSync(this.fd, Buffer.concat([head, body]));
+    } catch (e) {
+      this.closeFd(); // the next record opens the segment again
+      // A full or failing disk: these samples still reach the database when their minute closes;
+      // only their crash copy is lost. Never thrown: a throw here would leave them queued and put
+      // them in the open minutes again at the next commit.
+      this.failures++;
+      const now = Date.now();
+      if (now - this.failureLoggedAt >= 60_000) {
+        this.failureLoggedAt = now;
+        console.error(`historian: sample log write failed (${(e as Error).message}); ${this.failures} so far`);
+      }
+    }
     this.n = 0;
     this.texts = [];
   }
@@ -148,23 +164,36 @@ export class SampleLog {
   rotate(still: () => void, durable: boolean): void {
     if (!this.enabled) return;
     const prev = this.fd >= 0 ? this.segment(this.seq) : undefined;
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.closeFd();
     if (prev) this.old.push(prev);
     this.seq++;
     this.n = 0;
     this.texts = [];
     still();
-    this.fd = openSync(this.segment(this.seq), "a");
-    this.write();
+    this.write(); // opens the new segment (a failure to is counted there, never thrown)
     if (durable) {
-      for (const f of this.old) rmSync(f, { force: true });
-      this.old = [];
+      // One that cannot be removed now is tried again at the next rotation (a replay is harmless).
+      this.old = this.old.filter((f) => {
+        try {
+          rmSync(f, { force: true });
+          return false;
+        } catch {
+          return true;
+        }
+      });
     }
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    this.closeFd();
+  }
+
+  private closeFd(): void {
+    try {
+      if (this.fd >= 0) closeSync(this.fd);
+    } catch {
+      // already gone (a failed disk): nothing to keep
+    }
     this.fd = -1;
   }
 
