@@ -135,8 +135,10 @@ describe("one-line diagram", () => {
     expect(await page.$$("#detail button:not(.detail-close):not([data-trend-range])")).toHaveLength(0); // no acknowledge nor command button for a kiosk
     // The panel's points joined the page's lease: its values move live.
     await page.waitForSelector('#detail .mini-trend[data-ready="1"] canvas', { timeout: 10_000 });
-    const before = await page.$eval('#detail [data-pt="5B1.v_ab"]', (el) => el.textContent);
-    await page.waitForFunction((b) => document.querySelector('#detail [data-pt="5B1.v_ab"]')?.textContent !== b, before, { timeout: 10_000 });
+    // Any of 5B1's: at some hours the demo's BESS holds the main at its setpoint, and a single value
+    // (v_ab) went 10 s unchanged.
+    const before = await page.evaluate(() => [...document.querySelectorAll('#detail [data-pt^="5B1."]')].map((el) => el.textContent).join("|"));
+    await page.waitForFunction((b) => [...document.querySelectorAll('#detail [data-pt^="5B1."]')].map((el) => el.textContent).join("|") !== b, before, { timeout: 10_000 });
     await page.screenshot({ path: artifact("oneline-detail-1920x1080.png") });
     await page.click("#detail .detail-close");
     expect(await page.$eval("#detail", (el) => (el as HTMLElement).hidden)).toBe(true);
