@@ -767,6 +767,11 @@ export const en: Record<string, string> = {
   "mg.reason.event": "GDP event: {need} kW needed to hold the event setpoint",
   "mg.reason.eventRating": "GDP event: {need} kW needed, limited by the rating ({limit} kW)",
   "mg.reason.eventCurrent": "GDP event: {need} kW needed, limited by the discharge current ({limit} kW)",
+  "mg.q.held": "NO MEASUREMENT — held",
+  "mg.q.partial": "estimate: {pct} % of the block measured",
+  "mg.q.gap": "estimate: gap in the block",
+  "mg.bess.unconfirmed": "NOT CONFIRMED by the BESS (it may hold its last setpoint)",
+  "mg.reason.write-failed": "INTERLOCK: the last write to the BESS failed — no writes for 10 s, then a retry",
   "mg.reason.waiting": "Waiting for the BESS's first reading",
   // Historian, system page, backup and restore (issue 16); trend ranges
   "system.title": "System",

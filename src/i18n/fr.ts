@@ -767,6 +767,11 @@ export const fr: Record<string, string> = {
   "mg.reason.event": "Événement GDP : {need} kW nécessaires pour tenir la consigne d'événement",
   "mg.reason.eventRating": "Événement GDP : {need} kW nécessaires, limités par la puissance nominale ({limit} kW)",
   "mg.reason.eventCurrent": "Événement GDP : {need} kW nécessaires, limités par le courant de décharge ({limit} kW)",
+  "mg.q.held": "AUCUNE MESURE — maintenu",
+  "mg.q.partial": "estimation : {pct} % du bloc mesuré",
+  "mg.q.gap": "estimation : trou dans le bloc",
+  "mg.bess.unconfirmed": "NON CONFIRMÉE par le BESS (il peut garder sa dernière consigne)",
+  "mg.reason.write-failed": "VERROUILLAGE : la dernière écriture au BESS a échoué — aucune écriture pendant 10 s, puis nouvel essai",
   "mg.reason.waiting": "En attente de la première lecture du BESS",
   // Historian, system page, backup and restore (issue 16); trend ranges
   "system.title": "Système",

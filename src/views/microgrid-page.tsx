@@ -83,17 +83,21 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
   const src = st.source;
   const gdpText = st.gdp.active === 1 ? t("mg.gdp.request") : st.gdp.active === 2 ? t("mg.gdp.schedule") : t("mg.gdp.none");
   const b = st.bess;
+  // Without a good building kW the outputs are comm-fail (held, not computed): never shown as good.
+  const held = src.index < 0;
+  const big = (abnormal: boolean) => `mg-big${abnormal ? " abnormal" : ""}${held ? " q-bad" : ""}`;
+  const heldMark = held ? <small class="qb">{t("mg.q.held")}</small> : null;
   return (
-    <div id="mg-why" class="mg-why" data-stage={d.state.stage} data-signal={d.signal} data-gdp={st.gdp.active}>
+    <div id="mg-why" class="mg-why" data-stage={d.state.stage} data-signal={d.signal} data-gdp={st.gdp.active} data-quality={held ? "comm-fail" : "good"}>
       <section class="mg-head" aria-live="polite">
-        <div class={`mg-big ${d.state.stage > 0 ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.stage")}</span> <b data-k="stage">{d.state.stage}</b>
+        <div class={big(d.state.stage > 0)}>
+          <span class="mg-lbl">{t("mg.stage")}</span> <b data-k="stage">{d.state.stage}</b> {heldMark}
         </div>
-        <div class={`mg-big ${d.signal < 100 ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.signal")}</span> <b data-k="signal">{d.signal} %</b>
+        <div class={big(d.signal < 100)}>
+          <span class="mg-lbl">{t("mg.signal")}</span> <b data-k="signal">{d.signal} %</b> {heldMark}
         </div>
-        <div class={`mg-big ${d.state.second ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.second")}</span> <b data-k="second">{d.state.second ? 100 : 0} %</b>
+        <div class={big(d.state.second)}>
+          <span class="mg-lbl">{t("mg.second")}</span> <b data-k="second">{d.state.second ? 100 : 0} %</b> {heldMark}
         </div>
         <div class={`mg-big ${st.gdp.active ? "abnormal" : ""}`} data-k="gdp">
           {gdpText}
@@ -128,19 +132,26 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
           <tbody>
             <tr>
               <th>{t("mg.block", { from: clock(st.block.start, tz, lang), to: clock(st.block.end, tz, lang) })}</th>
-              <td data-k="block">{n1(st.block.runningKw, lang)} kW</td>
+              <td data-k="block" class={st.blockComplete ? undefined : "q-bad"}>
+                {n1(st.block.runningKw, lang)} kW{st.blockComplete ? null : <small class="qb"> {t("mg.q.partial", { pct: Math.round((100 * st.block.coveredMs) / Math.max(1, st.now - st.block.start)) })}</small>}
+              </td>
             </tr>
             <tr>
               <th>{t("mg.projected")}</th>
-              <td data-k="projected">{n1(st.block.projectedKw, lang)} kW</td>
+              <td data-k="projected" class={st.blockComplete && !held ? undefined : "q-bad"}>
+                {n1(st.block.projectedKw, lang)} kW
+              </td>
             </tr>
             <tr>
               <th>{t("mg.lastBlock")}</th>
-              <td>{st.lastBlockKw === null ? "—" : `${n1(st.lastBlockKw, lang)} kW`}</td>
+              <td data-k="last-block" class={st.lastBlockKw === null || st.lastBlockComplete ? undefined : "q-bad"}>
+                {st.lastBlockKw === null ? "—" : `${n1(st.lastBlockKw, lang)} kW`}
+                {st.lastBlockKw !== null && !st.lastBlockComplete ? <small class="qb"> {t("mg.q.gap")}</small> : null}
+              </td>
             </tr>
             <tr>
               <th>{t("mg.rolling")}</th>
-              <td>{n1(st.rollingKw, lang)} kW</td>
+              <td data-k="rolling" class={held ? "q-bad" : undefined}>{n1(st.rollingKw, lang)} kW</td>
             </tr>
           </tbody>
         </table>
@@ -150,7 +161,10 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
             <tbody>
               <tr>
                 <th>{t("mg.bess.command")}</th>
-                <td data-k="bess">{b.commandKw === null ? "—" : `${n1(b.commandKw, lang)} kW`} · SOC {n1(b.soc, lang)} % · {n1(b.powerKw, lang)} kW</td>
+                <td data-k="bess" class={b.unconfirmed ? "q-bad" : undefined}>
+                  {b.commandKw === null ? "—" : `${n1(b.commandKw, lang)} kW`}
+                  {b.unconfirmed ? <small class="qb"> {t("mg.bess.unconfirmed")}</small> : null} · SOC {n1(b.soc, lang)} % · {n1(b.powerKw, lang)} kW
+                </td>
               </tr>
               <tr>
                 <th>{t("mg.bess.reason")}</th>
