@@ -248,6 +248,14 @@ describe("microgrid control on the demo", () => {
     expect((await call("POST", "/sim", m, { action: "gdp-start" })).status).toBe(403);
     expect((await call("POST", "/sim", { cookie: a.cookie, csrf: "forged" }, { action: "gdp-start" })).status).toBe(403);
     expect(val("MICROGRID.gdp_active")).toBe(0);
+    // The oscillation preset runs around Busbar's own setpoint's first row (250 + 10 kW), ±5 kW.
+    const feeder = sim.status().breakers.find((b) => b.profile?.kind === "constant")!;
+    const st0 = sim.status();
+    expect((await call("POST", "/sim", a, { action: "load", target: feeder.id, preset: "oscillation" })).status).toBeLessThan(400);
+    const osc = sim.status().breakers.find((b) => b.id === feeder.id)!.profile! as { kind: string; meanKw: number; amplitudeKw: number };
+    expect(osc).toMatchObject({ kind: "oscillation", amplitudeKw: 5 });
+    // The feeder's mean puts the building at 260 kW (sim ticks in between move it a little).
+    expect(Math.abs(osc.meanKw - Math.max(5, feeder.kw + 260 - st0.buildingKw))).toBeLessThan(10);
     const t0 = Date.now();
     const r = await call("POST", "/sim", a, { action: "gdp-start" });
     expect(((await r.json()) as { ok: boolean }).ok).toBe(true);

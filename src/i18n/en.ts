@@ -613,7 +613,7 @@ export const en: Record<string, string> = {
   "sim.apply": "Set",
   "sim.preset.ramp": "Slow ramp over the shedding setpoint",
   "sim.preset.step": "Load step",
-  "sim.preset.oscillation": "Oscillation",
+  "sim.preset.oscillation": "Oscillation around the first shedding row",
   "sim.act.trip": "Trip",
   "sim.act.reset": "Reset and close",
   "sim.act.open": "Open",

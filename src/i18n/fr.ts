@@ -613,7 +613,7 @@ export const fr: Record<string, string> = {
   "sim.apply": "Appliquer",
   "sim.preset.ramp": "Rampe lente au-delà de la consigne de délestage",
   "sim.preset.step": "Échelon de charge",
-  "sim.preset.oscillation": "Oscillation",
+  "sim.preset.oscillation": "Oscillation autour du premier palier de délestage",
   "sim.act.trip": "Déclencher",
   "sim.act.reset": "Réarmer et fermer",
   "sim.act.open": "Ouvrir",
