@@ -8,6 +8,7 @@ import { startBusbar, type Busbar } from "../src/server/runtime.ts";
 import { waitFor } from "./helpers/peers.ts";
 import { BACNET_BIN, bacToolAsync, freeUdpPort } from "./helpers/bacnet.ts";
 import { ObjectType } from "@bacnet-js/client";
+import { Exceptions } from "../src/protocols/modbus/tcp-server.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -292,6 +293,39 @@ describe("microgrid control on the demo", () => {
     expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
     await waitFor("GDP ended", () => val("MICROGRID.gdp_active") === 0, 1000);
   }, 15_000);
+
+  it("a BESS that refuses the setpoint (Modbus exception): WRITE FAILED interlock journaled and alarmed, resent once it clears", async () => {
+    let refuse = false;
+    sim.device("BESS")!.onWrite((tag) => (refuse && tag.id === "p_setpoint" ? Exceptions.serverDeviceBusy : undefined));
+    const bessSp = () => sim.getValue("BESS", "p_setpoint") as number;
+    const feeder = sim.status().breakers.find((b) => b.profile?.kind === "oscillation")!;
+    sim.setLoad(feeder.id, { kind: "constant", kw: feeder.kw });
+    expect((await write("MICROGRID.gdp_request", 1)).ok).toBe(true);
+    await waitFor("discharging", () => bessSp() > 10, 5000);
+    const before = bessSp();
+    refuse = true;
+    // 30 kW more load: the loop must ask for more, and the BESS refuses it.
+    sim.setLoad(feeder.id, { kind: "constant", kw: feeder.kw + 30 });
+    await waitFor("WRITE FAILED", () => val("MICROGRID.bess_interlock") === 4, 6000);
+    expect(busbar.alarms.get("MICROGRID.bess_interlock.H")?.active).toBe(true);
+    expect(JSON.parse(rows("microgrid.interlock")[0]!.data!).interlock).toBe("write-failed");
+    const failed = rows("point.write").find((r) => r.actor === "control")!;
+    expect(JSON.parse(failed.data!)).toMatchObject({ ok: false });
+    expect(q("MICROGRID.bess_command")).not.toBe("good");
+    // (The simulator's register image takes a refused write all the same: the device's answer is what counts.)
+    const writes = busbar.microgrid!.writes;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(busbar.microgrid!.writes, "no write while interlocked").toBe(writes);
+    refuse = false;
+    await waitFor("cleared", () => val("MICROGRID.bess_interlock") === 0, 15_000);
+    await waitFor("resent and confirmed", () => q("MICROGRID.bess_command") === "good", 3000);
+    const ok = rows("point.write").find((r) => r.actor === "control")!;
+    expect(ok.id).toBeGreaterThan(failed.id);
+    expect(JSON.parse(ok.data!)).toMatchObject({ ok: true, reason: "dispatch" });
+    expect(JSON.parse(ok.data!).new).toBeGreaterThan(before + 15);
+    expect((await write("MICROGRID.gdp_request", 0)).ok).toBe(true);
+    await waitFor("GDP ended", () => val("MICROGRID.gdp_active") === 0, 1000);
+  }, 30_000);
 
   it("the setpoint and the GDP request survive a restart", async () => {
     expect((await write("MICROGRID.shed_setpoint", 275)).ok).toBe(true);
