@@ -4,6 +4,10 @@ import { decideStage, DEFAULT_SHED_CONFIG, INITIAL_SHED_STATE, SITE_LIST_TABLE, 
 import { decideDispatch, type BessInputs } from "../src/microgrid/dispatch.ts";
 import { parseEventTime, localInputValue } from "../src/microgrid/schedule.ts";
 import { microgridSchema } from "../src/microgrid/config.ts";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseSite } from "../src/config/site.ts";
+import { parseYaml } from "../src/config/profile.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
 
 /**
  * The microgrid's decisions against independent computations on recorded profiles (issue 12):
@@ -123,6 +127,26 @@ describe("shedding stage (src/microgrid/shedding.ts)", () => {
     expect(decideStage(INITIAL_SHED_STATE, 5, T0, sh).signal).toBe(0); // shed depth = 100 − permitted
     expect(decideStage(INITIAL_SHED_STATE, 25, T0, sh).signal).toBe(50);
     expect(() => microgridSchema.parse({ shedding: { table: [{ excessKw: 10, signal: 100 }, { excessKw: 5, signal: 90 }] } })).toThrow(/thresholds must rise/);
+  });
+
+  it("the site file's microgrid section: every mistake is an error with its path, before anything starts", () => {
+    const errors = (f: (raw: Record<string, any>) => void) => {
+      const raw = parseYaml(DEMO_SITE, "demo") as Record<string, any>;
+      f(raw);
+      try {
+        parseSite(raw, loadProfiles(), "site.yaml");
+        return "";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(errors(() => {})).toBe("");
+    expect(errors((r) => (r.microgrid.shedding.table = [{ excessKw: 10, signal: 100 }, { excessKw: 5, signal: 90 }]))).toMatch(/microgrid\.shedding\.table: row 2: thresholds must rise/);
+    expect(errors((r) => (r.microgrid.shedding.direction = "up"))).toMatch(/microgrid\.shedding\.direction:/);
+    expect(errors((r) => (r.microgrid.power = ["5B1.p_total", "NOPE.p_total"]))).toMatch(/microgrid\.power\[1\]: no device "NOPE"/);
+    expect(errors((r) => (r.microgrid.power = ["5B1.p_totl"]))).toMatch(/microgrid\.power\[0\]: profile \S+ has no tag "p_totl"/);
+    expect(errors((r) => (r.microgrid.bess.device = "NOPE"))).toMatch(/microgrid\.bess\.device: no device "NOPE"/);
+    expect(errors((r) => (r.microgrid.bess.device = "5B1"))).toMatch(/microgrid\.bess\.device: device 5B1 \(profile \S+\) is not a BESS: no tag soc/);
   });
 });
 
