@@ -8,6 +8,8 @@ import { loadProfiles } from "../src/config/profiles.ts";
 import { parseSite } from "../src/config/site.ts";
 import { parseYaml } from "../src/config/profile.ts";
 import { DEMO_SITE } from "../src/embedded.ts";
+import { WhyPanel } from "../src/views/microgrid-page.tsx";
+import type { MicrogridStatus } from "../src/microgrid/controller.ts";
 
 /**
  * The microgrid's decisions against independent computations on recorded profiles (issue 12):
@@ -254,5 +256,47 @@ describe("GDP event times", () => {
     expect(parseEventTime("2026-01-15T06:00Z", "America/Toronto")).toBe(Date.UTC(2026, 0, 15, 6, 0));
     expect(parseEventTime("tomorrow", "UTC")).toBeNaN();
     expect(localInputValue(Date.UTC(2026, 0, 15, 11, 0), "America/Toronto")).toBe("2026-01-15T06:00");
+  });
+});
+
+describe("the why panel (src/views/microgrid-page.tsx)", () => {
+  /** The panel for one decision of the shedding stage, as the controller's status carries it. */
+  const panel = async (prev: ShedState, excess: number, lang: "fr" | "en") => {
+    const decision = decideStage(prev, excess, T0, DEFAULT_SHED_CONFIG);
+    const st = {
+      now: T0,
+      source: { index: 0, id: "5B1.p_total", fallback: false, kw: SP + excess, ts: T0 },
+      setpointKw: SP,
+      normalSetpointKw: SP,
+      basis: "instant",
+      basisKw: SP + excess,
+      excessKw: excess,
+      block: blockDemand([{ ts: T0 - 60_000, kw: SP + excess }], T0),
+      blockComplete: false,
+      lastBlockKw: null,
+      lastBlockComplete: false,
+      rollingKw: SP + excess,
+      decision,
+      shedding: DEFAULT_SHED_CONFIG,
+      gdp: { active: 0, request: false, schedStart: 0, schedEnd: 0, setpointKw: 200 },
+      bess: null,
+      tickMs: { last: 0, latencyMs: 0 },
+    } as unknown as MicrogridStatus;
+    return String(await WhyPanel({ st, trend: { t: [], kw: [], setpoint: [], signal: [] }, lang, tz: "America/Toronto" }).toString());
+  };
+
+  it("says the excess, the row's threshold and signal, and, when held, the row wanted with its threshold and the hold time", async () => {
+    // At row 5 (+30 kW → 60 %) for 1 s, the excess jumps to +50 kW (row 9): held up for holdUpS.
+    const atRow5: ShedState = { ...INITIAL_SHED_STATE, stage: 5, since: T0 - 1000 };
+    const fr = await panel(atRow5, 50, "fr");
+    expect(fr).toContain("Dépassement 50,0 kW : la ligne 9 (+50 kW) est atteinte ; maintenu à la ligne 5 (60 %)");
+    expect(fr).toContain("(maintien minimal 10 s)");
+    const en = await panel(atRow5, 50, "en");
+    expect(en).toContain("Excess 50.0 kW reaches row 9 (+50 kW); held at row 5 (60 %)");
+    // Falling under row 5's release (+27 kW) within holdDownS: held down, its release point said.
+    expect(await panel(atRow5, 20, "en")).toContain("Excess 20.0 kW, under the release of row 5 (+27 kW); held at row 5 (60 %)");
+    // In force: the excess beside the threshold it reached.
+    expect(await panel(INITIAL_SHED_STATE, 32.4, "fr")).toContain("Dépassement 32,4 kW ≥ +30 kW (ligne 5) → 60 %");
+    expect(await panel(INITIAL_SHED_STATE, 4, "en")).toContain("Excess 4.0 kW, below the first row (+10 kW): no shedding, signal 100 %");
   });
 });

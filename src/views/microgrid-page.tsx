@@ -70,15 +70,20 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
   if (!st) return <div id="mg-why">—</div>;
   const d = st.decision;
   const r = d.rule;
+  // The rule in words, with the excess that fired it and the thresholds it was compared with.
+  const excess = n1(st.excessKw, lang);
+  const rows = st.shedding.table;
   const rule =
     r.kind === "none"
-      ? t("mg.rule.none", { next: r.nextKw })
+      ? t("mg.rule.none", { excess, next: r.nextKw })
       : r.kind === "row"
         ? r.nextKw === null
-          ? t("mg.rule.rowLast", { thr: r.thresholdKw, row: r.row, signal: r.signal, release: r.releaseKw })
-          : t("mg.rule.row", { thr: r.thresholdKw, row: r.row, signal: r.signal, next: r.nextKw, release: r.releaseKw })
+          ? t("mg.rule.rowLast", { excess, thr: r.thresholdKw, row: r.row, signal: d.signal, release: r.releaseKw })
+          : t("mg.rule.row", { excess, thr: r.thresholdKw, row: r.row, signal: d.signal, next: r.nextKw, release: r.releaseKw })
         : r.kind === "held"
-          ? t("mg.rule.held", { row: r.row, wanted: r.wanted, until: clock(r.untilMs, tz, lang) })
+          ? r.wanted > r.row
+            ? t("mg.rule.heldUp", { excess, wanted: r.wanted, thr: rows[r.wanted - 1]?.excessKw ?? "?", row: r.row, signal: d.signal, until: clock(r.untilMs, tz, lang), hold: st.shedding.holdUpS })
+            : t("mg.rule.heldDown", { excess, row: r.row, release: (rows[r.row - 1]?.excessKw ?? 0) - st.shedding.hysteresisKw, signal: d.signal, until: clock(r.untilMs, tz, lang), hold: st.shedding.holdDownS })
           : t("mg.rule.noData", { row: r.row });
   const src = st.source;
   const gdpText = st.gdp.active === 1 ? t("mg.gdp.request") : st.gdp.active === 2 ? t("mg.gdp.schedule") : t("mg.gdp.none");
