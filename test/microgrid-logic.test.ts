@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BlockDemandMeter, blockDemand, RollingMean, type KwSample } from "../src/microgrid/demand.ts";
+import { BlockDemandMeter, blockDemand, closedBlockDemand, RollingMean, type KwSample } from "../src/microgrid/demand.ts";
 import { decideStage, DEFAULT_SHED_CONFIG, INITIAL_SHED_STATE, SITE_LIST_TABLE, type ShedConfig, type ShedState } from "../src/microgrid/shedding.ts";
 import { decideDispatch, type BessInputs } from "../src/microgrid/dispatch.ts";
 import { parseEventTime, localInputValue } from "../src/microgrid/schedule.ts";
@@ -215,6 +215,20 @@ describe("15-minute demand (src/microgrid/demand.ts)", () => {
     expect(d.runningKw).toBeCloseTo(200, 6);
     expect(d.projectedKw).toBeCloseTo(200, 6);
     expect(d.billedKw).toBeCloseTo(200 / 3, 6); // billed so far: energy / 15 min
+  });
+
+  it("a closed block with a gap: estimated over what was measured, unknown under half, billed only when whole", () => {
+    const start = Date.UTC(2026, 0, 15, 13, 0, 0);
+    const meter = new BlockDemandMeter();
+    // 300 kW for the first 10 minutes, then 5B1 silent for 5 minutes (no TH40C either).
+    for (let i = 0; i <= 600; i++) meter.add(start + i * 1000, 300);
+    meter.at(start + 900_000 + 1000);
+    const last = meter.lastBlock!;
+    expect(last.coveredMs).toBe(600_000);
+    expect(last.billedKw).toBeCloseTo(200, 6); // 50 kWh ÷ 15 min: the gap counted as zero
+    expect(closedBlockDemand(last)).toEqual({ kw: expect.closeTo(300, 6), complete: false });
+    expect(closedBlockDemand({ billedKw: 80, coveredMs: 240_000 }).kw).toBeNaN();
+    expect(closedBlockDemand({ billedKw: 240, coveredMs: 900_000 })).toEqual({ kw: 240, complete: true });
   });
 
   it("rolling 15-minute mean", () => {

@@ -773,6 +773,8 @@ export const en: Record<string, string> = {
   "mg.q.gap": "estimate: gap in the block",
   "mg.bess.unconfirmed": "NOT CONFIRMED by the BESS (it may hold its last setpoint)",
   "mg.reason.write-failed": "INTERLOCK: the last write to the BESS failed — no writes for 10 s, then a retry",
+  "mg.bess.now": "SOC {soc} % · the BESS delivers {kw} kW",
+  "mg.q.notMeasured": "not measured (Busbar saw under half of it)",
   "mg.reason.waiting": "Waiting for the BESS's first reading",
   // Historian, system page, backup and restore (issue 16); trend ranges
   "system.title": "System",

@@ -773,6 +773,8 @@ export const fr: Record<string, string> = {
   "mg.q.gap": "estimation : trou dans le bloc",
   "mg.bess.unconfirmed": "NON CONFIRMÉE par le BESS (il peut garder sa dernière consigne)",
   "mg.reason.write-failed": "VERROUILLAGE : la dernière écriture au BESS a échoué — aucune écriture pendant 10 s, puis nouvel essai",
+  "mg.bess.now": "SOC {soc} % · le BESS fournit {kw} kW",
+  "mg.q.notMeasured": "non mesuré (Busbar en a vu moins de la moitié)",
   "mg.reason.waiting": "En attente de la première lecture du BESS",
   // Historian, system page, backup and restore (issue 16); trend ranges
   "system.title": "Système",

@@ -7,7 +7,7 @@ import type { PointTable } from "../points/table.ts";
 import type { Journal } from "../journal/journal.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { MicrogridConfig } from "./config.ts";
-import { BLOCK_MS, BlockDemandMeter, RollingMean, type BlockDemand } from "./demand.ts";
+import { BlockDemandMeter, closedBlockDemand, RollingMean, type BlockDemand } from "./demand.ts";
 import { decideDispatch, type DispatchDecision, type Interlock } from "./dispatch.ts";
 import { MG } from "./points.ts";
 import { decideStage, INITIAL_SHED_STATE, type ShedConfig, type ShedDecision, type ShedState } from "./shedding.ts";
@@ -47,6 +47,8 @@ export interface MicrogridStatus {
   blockComplete: boolean;
   lastBlockKw: number | null;
   lastBlockComplete: boolean;
+  /** A block has closed since the start (its demand may still be unknown: measured under half). */
+  lastBlockSeen: boolean;
   rollingKw: number;
   decision: ShedDecision;
   shedding: ShedConfig;
@@ -233,8 +235,11 @@ export class MicrogridController {
     set("demand_block", block.runningKw, blockQ);
     set("demand_block_projected", block.projectedKw, !Number.isFinite(block.projectedKw) || idx < 0 ? Quality.COMM_FAIL : blockQ);
     const last = this.block.lastBlock;
-    const lastQ = !last ? Quality.COMM_FAIL : last.coveredMs >= BLOCK_MS - COVER_SLACK_MS ? Quality.GOOD : last.coveredMs >= BLOCK_MS / 2 ? Quality.ESTIMATED : Quality.COMM_FAIL;
-    set("demand_block_last", last ? last.billedKw : NaN, lastQ);
+    // A block measured in part is an estimate, under half of it measured unknown (demand.ts).
+    const closed = last ? closedBlockDemand(last) : null;
+    const lastKw = closed ? closed.kw : NaN;
+    const lastQ = !closed || !Number.isFinite(closed.kw) ? Quality.COMM_FAIL : closed.complete ? Quality.GOOD : Quality.ESTIMATED;
+    set("demand_block_last", lastKw, lastQ);
     set("shed_request", this.state.stage > 0 ? 1 : 0);
     set("shed_signal", decision.signal);
     set("shed_stage", this.state.stage);
@@ -258,8 +263,9 @@ export class MicrogridController {
       excessKw: excess,
       block,
       blockComplete: blockQ === Quality.GOOD,
-      lastBlockKw: last?.billedKw ?? null,
+      lastBlockKw: Number.isFinite(lastKw) ? lastKw : null,
       lastBlockComplete: lastQ === Quality.GOOD,
+      lastBlockSeen: last !== null,
       rollingKw,
       decision,
       shedding: this.shed,

@@ -23,6 +23,12 @@ function clock(ms: number, tz: string, lang: Lang, withDate = false): string {
   return new Intl.DateTimeFormat(lang === "fr" ? "fr-CA" : "en-CA", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: withDate ? undefined : "2-digit", ...(withDate ? { year: "numeric", month: "2-digit", day: "2-digit" } : {}), hour12: false }).format(ms);
 }
 
+/** The dispatch's reason parameters (numbers as text) in the reader's decimal format. */
+function localNumbers(p: Record<string, string | number> | undefined, lang: Lang): Record<string, string | number> | undefined {
+  if (!p) return p;
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === "string" && /^-?\d+\.\d+$/.test(v) ? n1(Number(v), lang) : v]));
+}
+
 /** kW and setpoint on the left axis, the signal (0..100 %) on the right; gaps stay gaps. */
 export function TrendSvg(props: { s: TrendSeries; lang: Lang }) {
   const W = 900;
@@ -150,7 +156,7 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
             <tr>
               <th>{t("mg.lastBlock")}</th>
               <td data-k="last-block" class={st.lastBlockKw === null || st.lastBlockComplete ? undefined : "q-bad"}>
-                {st.lastBlockKw === null ? "—" : `${n1(st.lastBlockKw, lang)} kW`}
+                {st.lastBlockKw === null ? (st.lastBlockSeen ? <small class="qb">{t("mg.q.notMeasured")}</small> : "—") : `${n1(st.lastBlockKw, lang)} kW`}
                 {st.lastBlockKw !== null && !st.lastBlockComplete ? <small class="qb"> {t("mg.q.gap")}</small> : null}
               </td>
             </tr>
@@ -168,13 +174,13 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
                 <th>{t("mg.bess.command")}</th>
                 <td data-k="bess" class={b.unconfirmed ? "q-bad" : undefined}>
                   {b.commandKw === null ? "—" : `${n1(b.commandKw, lang)} kW`}
-                  {b.unconfirmed ? <small class="qb"> {t("mg.bess.unconfirmed")}</small> : null} · SOC {n1(b.soc, lang)} % · {n1(b.powerKw, lang)} kW
+                  {b.unconfirmed ? <small class="qb"> {t("mg.bess.unconfirmed")}</small> : null} · {t("mg.bess.now", { soc: n1(b.soc, lang), kw: n1(b.powerKw, lang) })}
                 </td>
               </tr>
               <tr>
                 <th>{t("mg.bess.reason")}</th>
                 <td data-k="bess-reason" class={b.interlock ? "q-bad" : undefined}>
-                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : t(b.reason.key, b.reason.params)}
+                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : t(b.reason.key, localNumbers(b.reason.params, lang))}
                 </td>
               </tr>
             </tbody>
