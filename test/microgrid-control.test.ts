@@ -165,14 +165,23 @@ describe("microgrid control on the demo", () => {
     ] as const) {
       // The GDP event of the test before runs: the BESS is discharging on Busbar's setpoint.
       await waitFor(`${name}: discharging first`, () => bessSp() > 10 && val("MICROGRID.bess_interlock") === 0, 10_000);
+      // When the main thread first sees the condition in the shared table.
+      const watched = info(name === "fault" ? "BESS.ac_group_startup" : "BESS.contactor").index;
+      let seenAt = 0;
+      const unsubscribe = busbar.live.subscribe((changed) => {
+        if (!seenAt && changed.includes(watched)) seenAt = Date.now();
+      });
       const t0 = Date.now();
       on();
       await waitFor(`${name} interlock`, () => val("MICROGRID.bess_interlock") === code, 6000);
-      // Seen by the next poll of the BESS (1 s) and acted on in the same tick; comm loss needs the timeouts first.
+      unsubscribe();
+      // Seen by the next poll of the BESS (1 s) and acted on in the drain that brings it; comm loss needs the timeouts first.
       if (name !== "comm") expect(Date.now() - t0, name).toBeLessThan(2000);
       // The tick that saw it issued no dispatch write, nor did any tick after it.
       const engaged = rows("microgrid.interlock").find((r) => JSON.parse(r.data!).interlock === (name === "comm" ? "comm-loss" : name === "fault" ? "fault" : "contactor-open"))!;
       expect(engaged, name).toBeTruthy();
+      // Acted on in the drain that brought it, not at the next 1 s tick.
+      if (name !== "comm") expect(engaged.ts - seenAt, `${name}: interlock after the reading`).toBeLessThan(150);
       const writes = busbar.microgrid!.writes;
       if (name === "comm") {
         // The device cannot be told: the command shows comm-fail (its last value is what the BESS

@@ -115,14 +115,18 @@ export class MicrogridController {
       return p;
     });
     if (cfg.bess) for (const n of ["soc", "power", "voltage", "contactor", "p_setpoint"]) if (!registry.byId.get(`${cfg.bess.device}.${n}`)) throw new Error(`microgrid.bess: device "${cfg.bess.device}" has no point ${n} (profile bess)`);
-    this.inputs = new Set(this.power.map((p) => p.index));
+    // A tick runs at once on a new building reading (latency) and on a change of the BESS's
+    // interlock and permissive states or their quality (an interlock stops writing in the drain
+    // that brings it, not at the next 1 s tick).
+    const bessStates = cfg.bess ? ["contactor", "ac_group_startup", "ambient_temp_fault", "ambient_humidity_fault", "p_control_mode"].map((n) => registry.byId.get(`${cfg.bess!.device}.${n}`)).filter((p) => p !== undefined) : [];
+    this.inputs = new Set([...this.power, ...bessStates].map((p) => p.index));
   }
 
   start(): void {
     this.gdpSetpointSeen = this.num(`${MG}.gdp_setpoint`);
     this.tick();
     this.timer = setInterval(() => this.tick(), TICK_MS);
-    // React to a fresh building reading at once (latency target < 100 ms), coalesced per drain.
+    // React to a fresh building reading (latency target < 100 ms) or a BESS state at once, coalesced per drain.
     this.unsubscribe = this.deps.live.subscribe((changed) => {
       if (this.pending) return;
       for (const i of changed)
