@@ -225,6 +225,11 @@ describe("microgrid control on the demo", () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     const w = rows("point.write").find((x) => x.source === "MICROGRID.gdp_request");
     expect(w?.actor).toBe("marie");
+    // A change of the event setpoint during the event: in force at once, journaled as a GDP change.
+    expect(((await (await call("POST", "/operate/MICROGRID.gdp_setpoint", m, { value: 190 })).json()) as { ok: boolean }).ok).toBe(true);
+    await waitFor("event setpoint 190", () => val("MICROGRID.setpoint_active") === 190, 1500);
+    await waitFor("journaled", () => rows("microgrid.gdp").some((x) => JSON.parse(x.data!).setpointKw === 190 && x.source === "MICROGRID.gdp_setpoint"), 1500);
+    expect((await write("MICROGRID.gdp_setpoint", 200)).ok).toBe(true);
     // The page, the banner and the why panel say it.
     const banner = await (await call("GET", "/microgrid/banner", o)).text();
     expect(banner).toMatch(/ÉVÉNEMENT GDP|GDP EVENT/);
@@ -245,6 +250,8 @@ describe("microgrid control on the demo", () => {
     await waitFor("scheduled event over", () => val("MICROGRID.gdp_active") === 0, 4000);
     const gdp = rows("microgrid.gdp").map((x) => x.message);
     expect(gdp.some((x) => /planifié|scheduled/.test(x))).toBe(true);
+    // Stored as key + parameters (shown in each reader's language), like the controller's rows.
+    expect(JSON.parse(rows("microgrid.gdp").find((x) => x.source === "MICROGRID.gdp_sched_start")!.data!).i18n.key).toBe("journal.mg.gdpSchedule");
     expect(gdp.filter((x) => /planification/.test(x) && /commencé/.test(x)).length).toBe(1);
     expect(gdp.filter((x) => /planification/.test(x) && /terminé/.test(x)).length).toBe(1);
   }, 20_000);
