@@ -45,6 +45,12 @@ export interface DeviceInfo {
 }
 
 export interface LiveSource {
+  /**
+   * Non-zero while the server answers one request: the instant its reads judge staleness and
+   * alarms at. A ReadPropertyMultiple of 10 objects took the clock 30 times, 55 ns each on this VM:
+   * a fifth of its cost. 0 (outside a request): each read takes the clock.
+   */
+  requestTime?: number;
   /** value, quality (with staleness), ms timestamp; may reuse one object: read it at once. */
   read(index: number): { value: number; quality: number; ts: number };
   /** Active alarm kind on a point, if any. */

@@ -251,12 +251,16 @@ export class BacnetServer {
   /** Everything from the socket lands here; nothing escapes it. */
   onPacket(msg: Buffer, rinfo: { address: string; port: number }): void {
     this.stats.received++;
+    const live = this.deps.live;
+    live.requestTime = Date.now();
     try {
       this.handle(msg, rinfo);
     } catch (e) {
       // A defect, not the client's fault; logged, never a crash.
       this.stats.crashes++;
       this.log("error", `BACnet request from ${rinfo.address}:${rinfo.port} failed: ${(e as Error).stack ?? e}`);
+    } finally {
+      live.requestTime = 0;
     }
   }
 
