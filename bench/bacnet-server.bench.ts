@@ -17,6 +17,7 @@
  * share of it (the same traffic answered by a C program, bench/peers/udp-echo.c) and the server's
  * own work per request, fed in-process without a socket.
  *
+ * Env: BENCH_WARMUP_S (120), BENCH_WINDOW_S (20), RP_PER_S (1000), RPM_PER_S (200).
  * Run: npm run bench -- bacnet-server. `--sim` and `--clients` are the child processes it spawns.
  */
 import { createSocket } from "node:dgram";
@@ -39,7 +40,8 @@ import { report } from "./report.ts";
 const RP_PER_S = Number(process.env.RP_PER_S ?? 1000);
 const RPM_PER_S = Number(process.env.RPM_PER_S ?? 200);
 const SUBSCRIPTIONS = 100;
-const SECONDS = 10;
+// 20 s windows: with 10 s ones, two runs of the same code differed by up to 1 % of a core.
+const SECONDS = Number(process.env.BENCH_WINDOW_S ?? 20);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 120);
 const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 

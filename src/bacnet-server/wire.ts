@@ -230,6 +230,9 @@ export class Reader {
   /** A context tag `num` with a primitive value, or undefined when the next tag is another one. */
   optionalContext(num: number): TagHead | undefined {
     if (this.done) return undefined;
+    // The first octet tells a tag number below 15 and its class: most misses end here, undecoded.
+    const first = this.buf[this.pos]!;
+    if (num < 15 && ((first & 0x08) === 0 || first >> 4 !== num || (first & 0x07) >= 6)) return undefined;
     const save = this.pos;
     const t = this.head();
     if (t.context && t.num === num && !t.opening && !t.closing) return t;
@@ -249,6 +252,8 @@ export class Reader {
   }
 
   isClosing(num: number): boolean {
+    // A closing tag numbered below 15 is one octet (clause 20.2.1.3.2).
+    if (num < 15) return !this.done && this.buf[this.pos] === ((num << 4) | 0x0f);
     const t = this.peek();
     return !!t && t.closing && t.num === num;
   }
