@@ -55,7 +55,13 @@ describe("objects from the site point list", () => {
     for (const m of ["CPE-2B6", "CPE-2B11", "CPE-2B12"]) expect(by(m).map((o) => o.point.name)).toEqual(["accumulated", "last_reset", "units_code", "reset"]);
     // The point list's microgrid block (16): Busbar's controller (src/microgrid) and the energy module's monthly
     // consumption, plus the controller's GDP request.
-    expect(by("MICROGRID").map((o) => o.name)).toEqual(["MICROGRID.Shed_setpoint", "MICROGRID.Shed_request", "MICROGRID.Kw_instant", "MICROGRID.Kw_avg_15min", "MICROGRID.Gdp_request"]);
+    expect(by("MICROGRID").map((o) => o.name).slice(0, 5)).toEqual(["MICROGRID.Shed_setpoint", "MICROGRID.Shed_request", "MICROGRID.Kw_instant", "MICROGRID.Kw_avg_15min", "MICROGRID.Gdp_request"]);
+    // And what the controller decides from them, read-only for the BMS (issue 12): the staged signal,
+    // its second stage, the row, the setpoint in force, the kW's source, block demand, GDP event, battery.
+    expect(by("MICROGRID").map((o) => o.point.name).slice(5)).toEqual(["shed_signal", "shed_stage2", "shed_stage", "setpoint_active", "kw_source", "demand_block", "demand_block_projected", "demand_block_last", "gdp_active", "bess_command", "bess_interlock"]);
+    expect(set.byName.get("MICROGRID.Shed_signal")!.type).toBe(ObjectType.ANALOG_INPUT);
+    expect(set.byName.get("MICROGRID.Kw_source")!.states.map((s) => s.text)).toEqual(["5B1", "TH40C"]);
+    expect(set.byName.get("MICROGRID.Bess_interlock")!.type).toBe(ObjectType.MULTI_STATE_INPUT);
     expect(by("ENERGY")).toHaveLength(12);
     expect(by("TH40C")).toHaveLength(0); // not in the point list
     const p = set.byName.get("5B1.P_total")!;
