@@ -39,6 +39,9 @@ function startPacket(dest: NpduAddress | undefined, expectingReply: boolean): nu
   return b.offset;
 }
 
+/** views[n]: the scratch buffer's first n octets, for every reply up to the largest APDU's size. */
+const views: (Buffer | undefined)[] = new Array(1600).fill(undefined);
+
 /** Finishes the packet started last: its BVLC header, the packet (a view) and the APDU's length. */
 function finishPacket(broadcast: boolean, apduStart: number): { bytes: Buffer; apduLength: number } {
   const b = scratch;
@@ -49,8 +52,14 @@ function finishPacket(broadcast: boolean, apduStart: number): { bytes: Buffer; a
   b.buffer[2] = len >> 8;
   b.buffer[3] = len & 0xff;
   // A view of the scratch buffer, valid until the next packet: the socket copies it at once
-  // (send is synchronous); whoever keeps a packet (COV retries) copies it.
-  return { bytes: b.buffer.subarray(0, len), apduLength: len - apduStart };
+  // (send is synchronous); whoever keeps a packet (COV retries) copies it. One view per length,
+  // made once: a subarray per reply was a visible share of a request served in a short burst.
+  let bytes = len < views.length ? views[len] : undefined;
+  if (!bytes) {
+    bytes = b.buffer.subarray(0, len);
+    if (len < views.length) views[len] = bytes;
+  }
+  return { bytes, apduLength: len - apduStart };
 }
 
 /** A packet whose APDU is written by `body`. */

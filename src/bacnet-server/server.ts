@@ -284,14 +284,14 @@ export class BacnetServer {
     const dest = frame.source;
     switch (a.pdu) {
       case "unconfirmed":
-        return this.unconfirmed(a.service, a.body, from, dest);
+        return this.unconfirmed(a.service, a.buf, a.at, from, dest);
       case "confirmed": {
         if (a.segmented) {
           this.stats.aborted++;
           return this.send(enc.abortPdu(dest, a.invokeId, AbortReason.SEGMENTATION_NOT_SUPPORTED), from);
         }
         try {
-          this.confirmed(a.service, a.invokeId, a.maxApdu, a.body, from, dest);
+          this.confirmed(a.service, a.invokeId, a.maxApdu, a.buf, a.at, from, dest);
         } catch (e) {
           if (!(e instanceof Rejection)) throw e;
           this.stats.rejected++;
@@ -310,16 +310,17 @@ export class BacnetServer {
     }
   }
 
-  private unconfirmed(service: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined): void {
+  /** The request is `buf` from `at` on (wire.ts: offsets, not views). */
+  private unconfirmed(service: number, buf: Uint8Array, at: number, from: Endpoint, dest: NpduAddress | undefined): void {
     const cfg = this.deps.config;
     try {
       if (service === US.WHO_IS) {
-        const r = decodeWhoIs(body);
+        const r = decodeWhoIs(buf, at);
         if (r.low !== undefined && (cfg.instance < r.low || cfg.instance > r.high!)) return;
         return this.announce(enc.iAm(dest, true, cfg.instance, MAX_APDU, Segmentation.NO_SEGMENTATION, cfg.vendorId), from, dest !== undefined);
       }
       if (service === US.WHO_HAS) {
-        const r = decodeWhoHas(body);
+        const r = decodeWhoHas(buf, at);
         if (r.low !== undefined && (cfg.instance < r.low || cfg.instance > r.high!)) return;
         const o = r.object ? this.find(r.object.type, r.object.instance) : r.name !== undefined ? this.findByName(r.name) : undefined;
         if (!o) return;
@@ -359,7 +360,7 @@ export class BacnetServer {
     return o ? this.find(o.type, o.instance) : undefined;
   }
 
-  private confirmed(service: number, invokeId: number, maxApdu: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined): void {
+  private confirmed(service: number, invokeId: number, maxApdu: number, buf: Uint8Array, at: number, from: Endpoint, dest: NpduAddress | undefined): void {
     const error = (c: number, code: number) => {
       this.stats.errors++;
       this.send(enc.errorPdu(dest, service, invokeId, c, code), from);
@@ -372,7 +373,7 @@ export class BacnetServer {
     const limit = Math.min(maxApdu, MAX_APDU);
     switch (service) {
       case CS.READ_PROPERTY: {
-        const r = decodeReadProperty(body);
+        const r = decodeReadProperty(buf, at);
         const o = this.find(r.object.type, r.object.instance);
         if (!o) return error(ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT);
         const { id, index } = r.property;
@@ -390,7 +391,7 @@ export class BacnetServer {
         return p ? this.send(p, from) : tooBig();
       }
       case CS.READ_PROPERTY_MULTIPLE: {
-        const specs = decodeReadPropertyMultiple(body);
+        const specs = decodeReadPropertyMultiple(buf, at);
         // Encoded as it is read: each result goes into the reply at once.
         const b = enc.startRpmAck(dest, invokeId);
         for (const s of specs) {
@@ -417,7 +418,7 @@ export class BacnetServer {
         return p ? this.send(p, from) : tooBig();
       }
       case CS.WRITE_PROPERTY: {
-        const w = decodeWriteProperty(body);
+        const w = decodeWriteProperty(buf, at);
         if (w.priority !== undefined && (w.priority < 1 || w.priority > 16)) throw new Rejection(RejectReason.PARAMETER_OUT_OF_RANGE, "priority must be 1..16");
         // A client that times out resends the same request (same invoke id) while the device is
         // still being written: one write, one answer (clause 5.4.5.1, duplicate requests).
@@ -435,7 +436,7 @@ export class BacnetServer {
         return;
       }
       case CS.SUBSCRIBE_COV: {
-        const s = decodeSubscribeCov(body);
+        const s = decodeSubscribeCov(buf, at);
         const o = this.find(s.object.type, s.object.instance);
         if (!o) return error(ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT);
         if (o.obj === "device") return error(ErrorClass.OBJECT, ErrorCode.OPTIONAL_FUNCTIONALITY_NOT_SUPPORTED);
