@@ -369,8 +369,7 @@ export class Historian {
       while (!this.closer.next().done) if (performance.now() >= deadline) return false;
     } finally {
       // A slice ends inside its transaction: rows still buffered go with it.
-      this.store.rawBatch.end();
-      this.store.minuteBatch.end();
+      this.store.endBatches();
     }
     this.closer = undefined;
     this.repairDirty();
@@ -424,8 +423,9 @@ export class Historian {
    * While minute [a, b) is half closed, points below `cursor` count as closed up to b (put, closedAt).
    */
   private *closeSteps(until: number): Generator<void, void, void> {
-    const up = this.store.upsertRow[0]!;
-    const block = this.store.putBlock;
+    // Rows and blocks batched (store.ts): written by the slice's end (advanceClose) at the latest.
+    const minutes = this.store.minuteBatch;
+    const blocks = this.store.blockBatch;
     const open = this.open;
     const start = this.closed[0]!;
     while (this.closed[0]! < until) {
@@ -451,13 +451,13 @@ export class Historian {
         const hi = s.ts.length;
         if (this.points[i]!.kind !== "text") {
           const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!);
-          if (r) up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+          if (r) minutes.addRow(this.pid[i]!, r);
         }
         this.denseTo[i] = b;
         if (hi > 0) {
           const pid = this.pid[i]!;
           // One row for the point's minute (h_block), not a row per sample.
-          block.run(pid, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
+          blocks.add4(pid, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
           this.setCarry(i, s.ts[hi - 1]!, s.v[hi - 1]!, s.q[hi - 1]!);
           for (let k = 0; k < hi; k++) open.shift(i);
         } else if (c && c.ts + this.holdMs[i]! <= b) this.clearCarry(i);
@@ -559,12 +559,13 @@ export class Historian {
           const ct = this.carryT[i]!;
           if (ct === ct && ct < a) {
             const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!);
-            if (r) this.store.upsertRow[k]!.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+            if (r) this.store.tierBatch[k]!.addRow(this.pid[i]!, r);
           } else {
-            this.store.minuteBatch.end();
+            this.store.tierBatch[k - 1]!.end(); // the finer rows it reads
             st.run(this.pid[i]!, a, b);
           }
         }
+        this.store.tierBatch[k]!.end(); // read by the next tier's rollup
         this.closed[k] = b;
         this.store.putMeta(`closed.${TIERS[k]!.id}`, b);
         if (k === 1) this.store.putMeta("dense.1m", b);
@@ -694,6 +695,7 @@ export class Historian {
         this.closed[0] = open;
         this.denseTo.fill(open);
         for (const _ of this.closeCoarser());
+        this.store.endBatches();
       }
       this.store.putMeta("closed.1m", this.closed[0]!);
       this.store.putMeta("dense.1m", this.closed[0]!);
