@@ -29,9 +29,15 @@ export function emptySamples(): Samples {
   return { ts: [], v: [], q: [] };
 }
 
+/** A row to fill (aggregate's `out`). */
+export function emptyRow(): RollupRow {
+  return { ts: 0, n: 0, goodMs: 0, mean: null, min: null, max: null, first: null, last: null };
+}
+
 /**
  * The row for [a, b) from `carry` (the last sample before a, if any) and the samples inside [lo, hi)
- * of `s` (all with a ≤ ts < b). Undefined when nothing covers the interval.
+ * of `s` (all with a ≤ ts < b). Undefined when nothing covers the interval. With `out`, the row is
+ * written there (a close reuses one row per use, consumed at once, instead of ~40,000 new objects).
  */
 export function aggregate(
   carry: { ts: number; v: number | string | null; q: number } | undefined,
@@ -41,6 +47,7 @@ export function aggregate(
   a: number,
   b: number,
   holdMs: number,
+  out?: RollupRow,
 ): RollupRow | undefined {
   // One pass over the held segments (the carry's first), no closure per call: a quarter-hour close
   // calls this ~40,000 times at 20,000 points, and a closure each was ~6 MB of garbage (RSS).
@@ -75,18 +82,17 @@ export function aggregate(
     last = v;
   }
   if (!covered) return undefined;
-  const good = any;
-  return {
-    ts: a,
-    n: hi - lo,
-    goodMs,
-    // Clamped: rounding must never put a mean outside its own band.
-    mean: goodMs > 0 ? Math.min(max, Math.max(min, sum / goodMs)) : null,
-    min: good ? min : null,
-    max: good ? max : null,
-    first: good ? first : null,
-    last: good ? last : null,
-  };
+  const row = out ?? emptyRow();
+  row.ts = a;
+  row.n = hi - lo;
+  row.goodMs = goodMs;
+  // Clamped: rounding must never put a mean outside its own band.
+  row.mean = goodMs > 0 ? Math.min(max, Math.max(min, sum / goodMs)) : null;
+  row.min = any ? min : null;
+  row.max = any ? max : null;
+  row.first = any ? first : null;
+  row.last = any ? last : null;
+  return row;
 }
 
 /** A coarser row from finer rows of the same point (the SQL rollup does the same in store.ts). */

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { Quality } from "../points/quality.ts";
-import { aggregate, emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
+import { aggregate, emptyRow, emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
@@ -93,6 +93,9 @@ export class Historian {
   /** Reused to hand one point's carry and minute to aggregate() (which keeps neither). */
   private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
   private readonly scratch: Samples = emptySamples();
+  /** Reused rows for aggregate() in closes: each is written to a batch (copied) at once. */
+  private readonly rowA: RollupRow = emptyRow();
+  private readonly rowB: RollupRow = emptyRow();
   /**
    * Committed samples of minutes not closed yet, per point (one shared slot pool). Durable in the
    * sample log (samplelog.ts) until their minute closes and they move to h_raw: rows keyed
@@ -450,7 +453,7 @@ export class Historian {
         }
         const hi = s.ts.length;
         if (this.points[i]!.kind !== "text") {
-          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!);
+          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!, this.rowA);
           if (r) minutes.addRow(this.pid[i]!, r);
         }
         this.denseTo[i] = b;
@@ -518,7 +521,8 @@ export class Historian {
     let full: RollupRow | undefined;
     for (let a = from; a < to; a += 60_000) {
       const whole = c.ts + hold >= a + 60_000;
-      const r = whole && full ? full : aggregate(c, s, 0, 0, a, a + 60_000, hold);
+      // The whole-minute row in rowB (kept across minutes), a partial one in rowA.
+      const r = whole && full ? full : aggregate(c, s, 0, 0, a, a + 60_000, hold, whole ? this.rowB : this.rowA);
       if (!r) break; // the hold ran out: nothing covers the minutes after either
       if (whole) full = r;
       r.ts = a;
@@ -558,7 +562,7 @@ export class Historian {
           if (k === 1 && this.denseTo[i]! < b) this.fillCarried(i, b);
           const ct = this.carryT[i]!;
           if (ct === ct && ct < a) {
-            const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!);
+            const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!, this.rowA);
             if (r) this.store.tierBatch[k]!.addRow(this.pid[i]!, r);
           } else {
             this.store.tierBatch[k - 1]!.end(); // the finer rows it reads
