@@ -7,7 +7,9 @@
  * table − the 5B1 sample's timestamp (set by the bus worker when the reply is decoded): it covers
  * worker → shared table → change ring → main-thread drain → tick. A GDP event runs half the time
  * so the battery dispatch (and its writes) is inside the measured ticks.
- * Target: latency p95 < 100 ms (the tick CPU is reported, the issue names no limit).
+ * Target: latency p95 < 100 ms. The tick's CPU is reported per tick (mean, p95, max) and as a share
+ * of one core over the run (Σ tick CPU ÷ wall time); the issue names no limit for it, so the bench
+ * holds it to 1 % of one core, a budget a 1 s control loop beside the pollers can afford.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,19 +37,25 @@ const mg = busbar.microgrid!;
 await Bun.sleep(5000); // first polls, warm-up
 mg.latencies.length = 0;
 mg.tickCpuMs.length = 0;
+const load0 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+const t0 = performance.now();
 const gdp = busbar.registry.byId.get("MICROGRID.gdp_request")!.index;
 await Bun.sleep((SECONDS * 1000) / 2);
 await busbar.supervisor.write(gdp, 1);
 await Bun.sleep((SECONDS * 1000) / 2);
 await busbar.supervisor.write(gdp, 0);
+const wallMs = performance.now() - t0;
 const lat = mg.latencies.filter(Number.isFinite);
 const cpu = mg.tickCpuMs;
-console.log(`${SECONDS} s, ${lat.length} ticks on a fresh 5B1 reading, ${cpu.length} ticks in all, ${mg.writes} BESS writes; 1-min load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`);
+console.log(`${SECONDS} s, ${lat.length} ticks on a fresh 5B1 reading, ${cpu.length} ticks in all (${((cpu.length * 1000) / wallMs).toFixed(1)}/s), ${mg.writes} BESS writes; 1-min load ${load0} at start, ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]} at end`);
 report("5B1 reading → shedding signal, p50", pct(lat, 50), "ms");
 report("5B1 reading → shedding signal, p95", pct(lat, 95), "ms", { max: 100 });
 report("5B1 reading → shedding signal, max", Math.max(...lat), "ms");
-report("control tick CPU, mean", cpu.reduce((a, b) => a + b, 0) / cpu.length, "ms");
-report("control tick CPU, p95", pct(cpu, 95), "ms", { note: "the issue names no target; one tick a second" });
+const cpuSum = cpu.reduce((a, b) => a + b, 0);
+report("control tick CPU, mean", cpuSum / cpu.length, "ms");
+report("control tick CPU, p95", pct(cpu, 95), "ms");
+report("control tick CPU, max", Math.max(...cpu), "ms");
+report("control tick CPU, share of one core", (100 * cpuSum) / wallMs, "%", { max: 1, note: "the issue names no target: 1 % of a core is the budget held" });
 await busbar.stop();
 sim.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { Quality } from "../src/points/quality.ts";
 import { buildObjectSet, healthOf, type ObjectSet } from "../src/bacnet-server/objects.ts";
 import { BacnetStore, commandedValue } from "../src/bacnet-server/store.ts";
 import { PropertyReader, utcOffsetAndDst } from "../src/bacnet-server/properties.ts";
+import * as enc from "../src/bacnet-server/encode.ts";
 import { edeFiles, zip } from "../src/bacnet-server/ede.ts";
 
 const profiles = loadProfiles();
@@ -54,7 +55,13 @@ describe("objects from the site point list", () => {
     for (const m of ["CPE-2B6", "CPE-2B11", "CPE-2B12"]) expect(by(m).map((o) => o.point.name)).toEqual(["accumulated", "last_reset", "units_code", "reset"]);
     // The point list's microgrid block (16): Busbar's controller (src/microgrid) and the energy module's monthly
     // consumption, plus the controller's GDP request.
-    expect(by("MICROGRID").map((o) => o.name)).toEqual(["MICROGRID.Shed_setpoint", "MICROGRID.Shed_request", "MICROGRID.Kw_instant", "MICROGRID.Kw_avg_15min", "MICROGRID.Gdp_request"]);
+    expect(by("MICROGRID").map((o) => o.name).slice(0, 5)).toEqual(["MICROGRID.Shed_setpoint", "MICROGRID.Shed_request", "MICROGRID.Kw_instant", "MICROGRID.Kw_avg_15min", "MICROGRID.Gdp_request"]);
+    // And what the controller decides from them, read-only for the BMS (issue 12): the staged signal,
+    // its second stage, the row, the setpoint in force, the kW's source, block demand, GDP event, battery.
+    expect(by("MICROGRID").map((o) => o.point.name).slice(5)).toEqual(["shed_signal", "shed_stage2", "shed_stage", "setpoint_active", "kw_source", "demand_block", "demand_block_projected", "demand_block_last", "gdp_active", "bess_command", "bess_interlock"]);
+    expect(set.byName.get("MICROGRID.Shed_signal")!.type).toBe(ObjectType.ANALOG_INPUT);
+    expect(set.byName.get("MICROGRID.Kw_source")!.states.map((s) => s.text)).toEqual(["5B1", "TH40C"]);
+    expect(set.byName.get("MICROGRID.Bess_interlock")!.type).toBe(ObjectType.MULTI_STATE_INPUT);
     expect(by("ENERGY")).toHaveLength(12);
     expect(by("TH40C")).toHaveLength(0); // not in the point list
     const p = set.byName.get("5B1.P_total")!;
@@ -246,6 +253,41 @@ describe("health and properties", () => {
     for (const x of [P.OBJECT_LIST, P.PROTOCOL_SERVICES_SUPPORTED, P.PROTOCOL_OBJECT_TYPES_SUPPORTED, P.MAX_APDU_LENGTH_ACCEPTED, P.SEGMENTATION_SUPPORTED, P.DATABASE_REVISION, P.SYSTEM_STATUS, P.APDU_TIMEOUT, P.NUMBER_OF_APDU_RETRIES])
       expect(required).toContain(x);
     expect(reader.propertyIds("device", P.OPTIONAL)).toEqual(expect.arrayContaining([P.LOCAL_DATE, P.LOCAL_TIME, P.UTC_OFFSET, P.DAYLIGHT_SAVINGS_STATUS, P.LOCATION, P.DESCRIPTION]));
+  });
+
+  it("writes Present_Value and Status_Flags straight into the reply with the generic path's octets, for every object in every quality", () => {
+    const sample = { value: 0, quality: Quality.GOOD as number, ts: 0 };
+    let alarm: "high" | "low" | "state" | undefined;
+    const reader = new PropertyReader(
+      set,
+      { instance: 7, name: "B", location: "", description: "", vendorId: 65535, modelName: "Busbar", firmware: "0", timezone: "America/Toronto", apduTimeoutMs: 3000, apduRetries: 3, databaseRevision: () => 4, systemStatus: () => 0, covSubscriptions: () => [] },
+      { read: () => ({ ...sample, ts: Date.now() }), alarm: () => alarm },
+    );
+    const hotTypes = new Set<number>([ObjectType.ANALOG_INPUT, ObjectType.ANALOG_VALUE, ObjectType.BINARY_INPUT, ObjectType.BINARY_VALUE, ObjectType.MULTI_STATE_INPUT, ObjectType.MULTI_STATE_VALUE]);
+    const missed = new Set<string>();
+    const hot = new Set<string>();
+    for (const o of set.objects)
+      for (const quality of Object.values(Quality))
+        for (const value of [NaN, 0, 1, 2, 3, 60.02, -1e6])
+          for (const a of [undefined, "high", "low", "state"] as const)
+            for (const prop of [P.PRESENT_VALUE, P.STATUS_FLAGS]) {
+              Object.assign(sample, { value, quality });
+              alarm = a;
+              const generic = reader.read(o, prop, undefined);
+              if (!("values" in generic)) throw new Error(`${o.name} ${prop}: ${JSON.stringify(generic)}`);
+              const want = Buffer.from(enc.readPropertyAck(undefined, 9, 1476, o, prop, undefined, generic.values)!);
+              const b = enc.startReadPropertyAck(undefined, 9, o, prop, undefined);
+              if (!reader.writeHot(b, o, prop)) {
+                if (!o.command && !o.momentary && hotTypes.has(o.type)) missed.add(o.name);
+                continue;
+              }
+              hot.add(o.name);
+              expect(Buffer.from(enc.finishReadPropertyAck(1476)!).toString("hex"), `${o.name} prop ${prop} q ${quality} v ${value} ${a}`).toBe(want.toString("hex"));
+            }
+    // Every input and value Busbar does not command takes it; commandable and momentary ones do not.
+    expect([...missed]).toEqual([]);
+    expect(hot.size).toBeGreaterThan(200);
+    expect(set.objects.filter((o) => (o.command || o.momentary) && hot.has(o.name))).toEqual([]);
   });
 
   it("gives UTC_Offset (west positive, standard time) and the DST status of the site's zone", () => {

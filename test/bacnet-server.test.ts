@@ -183,7 +183,8 @@ describe.skipIf(!BACNET_BIN)("BACnet/IP server against bacnet-stack's tools", ()
     // and every readable point of the UPS (polled over BACnet by the client driver).
     const ups = busbar.registry.byDevice.get("UPS")!.filter((p) => p.readable).length;
     expect(ups).toBeGreaterThan(0);
-    expect(busbar.bacnetServer!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 1 + 2 + 26 + ups);
+    // + the microgrid controller's 11 outputs (signal, stages, source, block demand, GDP, battery).
+    expect(busbar.bacnetServer!.set.objects.length).toBe(17 + 42 + 19 + 12 + 16 + 1 + 11 + 2 + 26 + ups);
     expect(obj("ENERGY.Consumption_jan").type).toBe(ObjectType.ANALOG_INPUT); // read-only in the point list
   });
 

@@ -33,6 +33,14 @@ describe("load profiles", () => {
     expect(presetProfile("nope", 1, 1, 1)).toBeNull();
   });
 
+  it("the step and oscillation presets cross the setpoint's rows: a step to row 7 (+40 kW), an oscillation ±5 kW around the first row (+10 kW)", () => {
+    // Feeder at 20 kW, building at 200 kW, setpoint 250 kW (first row +10 kW).
+    expect(presetProfile("step", 20, 200, 250)).toEqual({ kind: "step", fromKw: 20, toKw: 110, atS: 5 });
+    expect(presetProfile("oscillation", 20, 200, 250, 10)).toEqual({ kind: "oscillation", meanKw: 80, amplitudeKw: 5, periodS: 20 });
+    // A building already far over: the feeder cannot go below 0, the oscillation stays a load.
+    expect(presetProfile("oscillation", 20, 400, 250, 10)).toEqual({ kind: "oscillation", meanKw: 5, amplitudeKw: 5, periodS: 20 });
+  });
+
   it("fuzz: any input gives a valid profile or an error, never a throw nor a NaN power", () => {
     let seed = 12345;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);

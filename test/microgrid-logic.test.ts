@@ -1,9 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { BlockDemandMeter, blockDemand, RollingMean, type KwSample } from "../src/microgrid/demand.ts";
+import { BlockDemandMeter, blockDemand, closedBlockDemand, RollingMean, type KwSample } from "../src/microgrid/demand.ts";
 import { decideStage, DEFAULT_SHED_CONFIG, INITIAL_SHED_STATE, SITE_LIST_TABLE, type ShedConfig, type ShedState } from "../src/microgrid/shedding.ts";
 import { decideDispatch, type BessInputs } from "../src/microgrid/dispatch.ts";
 import { parseEventTime, localInputValue } from "../src/microgrid/schedule.ts";
 import { microgridSchema } from "../src/microgrid/config.ts";
+import { loadProfiles } from "../src/config/profiles.ts";
+import { parseSite } from "../src/config/site.ts";
+import { parseYaml } from "../src/config/profile.ts";
+import { DEMO_SITE } from "../src/embedded.ts";
+import { WhyPanel } from "../src/views/microgrid-page.tsx";
+import type { MicrogridStatus } from "../src/microgrid/controller.ts";
 
 /**
  * The microgrid's decisions against independent computations on recorded profiles (issue 12):
@@ -124,6 +130,26 @@ describe("shedding stage (src/microgrid/shedding.ts)", () => {
     expect(decideStage(INITIAL_SHED_STATE, 25, T0, sh).signal).toBe(50);
     expect(() => microgridSchema.parse({ shedding: { table: [{ excessKw: 10, signal: 100 }, { excessKw: 5, signal: 90 }] } })).toThrow(/thresholds must rise/);
   });
+
+  it("the site file's microgrid section: every mistake is an error with its path, before anything starts", () => {
+    const errors = (f: (raw: Record<string, any>) => void) => {
+      const raw = parseYaml(DEMO_SITE, "demo") as Record<string, any>;
+      f(raw);
+      try {
+        parseSite(raw, loadProfiles(), "site.yaml");
+        return "";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(errors(() => {})).toBe("");
+    expect(errors((r) => (r.microgrid.shedding.table = [{ excessKw: 10, signal: 100 }, { excessKw: 5, signal: 90 }]))).toMatch(/microgrid\.shedding\.table: row 2: thresholds must rise/);
+    expect(errors((r) => (r.microgrid.shedding.direction = "up"))).toMatch(/microgrid\.shedding\.direction:/);
+    expect(errors((r) => (r.microgrid.power = ["5B1.p_total", "NOPE.p_total"]))).toMatch(/microgrid\.power\[1\]: no device "NOPE"/);
+    expect(errors((r) => (r.microgrid.power = ["5B1.p_totl"]))).toMatch(/microgrid\.power\[0\]: profile \S+ has no tag "p_totl"/);
+    expect(errors((r) => (r.microgrid.bess.device = "NOPE"))).toMatch(/microgrid\.bess\.device: no device "NOPE"/);
+    expect(errors((r) => (r.microgrid.bess.device = "5B1"))).toMatch(/microgrid\.bess\.device: device 5B1 \(profile \S+\) is not a BESS: no tag soc/);
+  });
 });
 
 /** Independent block demand: the energy of 1 s samples in the aligned quarter hour, / 0.25 h. */
@@ -191,6 +217,20 @@ describe("15-minute demand (src/microgrid/demand.ts)", () => {
     expect(d.billedKw).toBeCloseTo(200 / 3, 6); // billed so far: energy / 15 min
   });
 
+  it("a closed block with a gap: estimated over what was measured, unknown under half, billed only when whole", () => {
+    const start = Date.UTC(2026, 0, 15, 13, 0, 0);
+    const meter = new BlockDemandMeter();
+    // 300 kW for the first 10 minutes, then 5B1 silent for 5 minutes (no TH40C either).
+    for (let i = 0; i <= 600; i++) meter.add(start + i * 1000, 300);
+    meter.at(start + 900_000 + 1000);
+    const last = meter.lastBlock!;
+    expect(last.coveredMs).toBe(600_000);
+    expect(last.billedKw).toBeCloseTo(200, 6); // 50 kWh ÷ 15 min: the gap counted as zero
+    expect(closedBlockDemand(last)).toEqual({ kw: expect.closeTo(300, 6), complete: false });
+    expect(closedBlockDemand({ billedKw: 80, coveredMs: 240_000 }).kw).toBeNaN();
+    expect(closedBlockDemand({ billedKw: 240, coveredMs: 900_000 })).toEqual({ kw: 240, complete: true });
+  });
+
   it("rolling 15-minute mean", () => {
     const r = new RollingMean();
     for (let s = 0; s < 1800; s++) r.add(T0 + s * 1000, s < 900 ? 100 : 200);
@@ -230,5 +270,47 @@ describe("GDP event times", () => {
     expect(parseEventTime("2026-01-15T06:00Z", "America/Toronto")).toBe(Date.UTC(2026, 0, 15, 6, 0));
     expect(parseEventTime("tomorrow", "UTC")).toBeNaN();
     expect(localInputValue(Date.UTC(2026, 0, 15, 11, 0), "America/Toronto")).toBe("2026-01-15T06:00");
+  });
+});
+
+describe("the why panel (src/views/microgrid-page.tsx)", () => {
+  /** The panel for one decision of the shedding stage, as the controller's status carries it. */
+  const panel = async (prev: ShedState, excess: number, lang: "fr" | "en") => {
+    const decision = decideStage(prev, excess, T0, DEFAULT_SHED_CONFIG);
+    const st = {
+      now: T0,
+      source: { index: 0, id: "5B1.p_total", fallback: false, kw: SP + excess, ts: T0 },
+      setpointKw: SP,
+      normalSetpointKw: SP,
+      basis: "instant",
+      basisKw: SP + excess,
+      excessKw: excess,
+      block: blockDemand([{ ts: T0 - 60_000, kw: SP + excess }], T0),
+      blockComplete: false,
+      lastBlockKw: null,
+      lastBlockComplete: false,
+      rollingKw: SP + excess,
+      decision,
+      shedding: DEFAULT_SHED_CONFIG,
+      gdp: { active: 0, request: false, schedStart: 0, schedEnd: 0, setpointKw: 200 },
+      bess: null,
+      tickMs: { last: 0, latencyMs: 0 },
+    } as unknown as MicrogridStatus;
+    return String(await WhyPanel({ st, trend: { t: [], kw: [], setpoint: [], signal: [] }, lang, tz: "America/Toronto" }).toString());
+  };
+
+  it("says the excess, the row's threshold and signal, and, when held, the row wanted with its threshold and the hold time", async () => {
+    // At row 5 (+30 kW → 60 %) for 1 s, the excess jumps to +50 kW (row 9): held up for holdUpS.
+    const atRow5: ShedState = { ...INITIAL_SHED_STATE, stage: 5, since: T0 - 1000 };
+    const fr = await panel(atRow5, 50, "fr");
+    expect(fr).toContain("Dépassement 50,0 kW : la ligne 9 (+50 kW) est atteinte ; maintenu à la ligne 5 (60 %)");
+    expect(fr).toContain("(maintien minimal 10 s)");
+    const en = await panel(atRow5, 50, "en");
+    expect(en).toContain("Excess 50.0 kW reaches row 9 (+50 kW); held at row 5 (60 %)");
+    // Falling under row 5's release (+27 kW) within holdDownS: held down, its release point said.
+    expect(await panel(atRow5, 20, "en")).toContain("Excess 20.0 kW, under the release of row 5 (+27 kW); held at row 5 (60 %)");
+    // In force: the excess beside the threshold it reached.
+    expect(await panel(INITIAL_SHED_STATE, 32.4, "fr")).toContain("Dépassement 32,4 kW ≥ +30 kW (ligne 5) → 60 %");
+    expect(await panel(INITIAL_SHED_STATE, 4, "en")).toContain("Excess 4.0 kW, below the first row (+10 kW): no shedding, signal 100 %");
   });
 });

@@ -49,6 +49,9 @@ const POINT_LIST: Record<string, { tags: string[]; writable?: Record<string, { r
   },
 };
 
+/** The microgrid controller's outputs served beside the point list's own microgrid points (issue 12). */
+const MICROGRID_OUTPUTS = ["shed_signal", "shed_stage2", "shed_stage", "setpoint_active", "kw_source", "demand_block", "demand_block_projected", "demand_block_last", "gdp_active", "bess_command", "bess_interlock"];
+
 /**
  * The default objects for a site: the point list's points of each device whose profile it names,
  * and every polled tag of the UPS (a topology source of kind `ups` with a device: "the UPS's points
@@ -79,6 +82,10 @@ export function defaultObjects(site: Site, registry: PointRegistry): DefaultObje
       const w = tag === "gdp_request" ? { relinquishDefault: 0 } : list.writable?.[tag];
       out.push({ point, writable: w !== undefined, relinquishDefault: w?.relinquishDefault });
     }
+    // What the controller decides from them, for the BMS to act on and to judge: the staged signal
+    // and its second stage (the list's table), the row, the setpoint in force and where the kW is
+    // measured (fallback), the billed block demand, the GDP event, the battery interlock.
+    for (const tag of MICROGRID_OUTPUTS) if (registry.byId.has(`MICROGRID.${tag}`)) out.push({ point: `MICROGRID.${tag}`, writable: false });
   }
   // The UPS from its points in the registry, whichever driver polls it (a BACnet device need not
   // be among the Modbus `devices`).

@@ -31,16 +31,20 @@ const HEAD = 6;
 
 const NPDU_EXPECTING_REPLY = 0x04;
 
-/**
- * Starts a packet; the APDU is written by `body`. Returns the finished packet (a view) and the
- * APDU's length, or undefined when the APDU grew past what the scratch buffer holds.
- */
-function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingReply: boolean, body: (b: EncodeBuffer) => void): { bytes: Buffer; apduLength: number } {
+/** Starts a packet in the scratch buffer (BVLC space, NPDU); returns where its APDU starts. */
+function startPacket(dest: NpduAddress | undefined, expectingReply: boolean): number {
   const b = scratch;
   b.offset = 4;
   npdu.encode(b, expectingReply ? NPDU_EXPECTING_REPLY : 0, dest ? { net: dest.net, adr: dest.adr } : undefined, undefined, dest ? 255 : undefined);
-  const apduStart = b.offset;
-  body(b);
+  return b.offset;
+}
+
+/** views[n]: the scratch buffer's first n octets, for every reply up to the largest APDU's size. */
+const views: (Buffer | undefined)[] = new Array(1600).fill(undefined);
+
+/** Finishes the packet started last: its BVLC header, the packet (a view) and the APDU's length. */
+function finishPacket(broadcast: boolean, apduStart: number): { bytes: Buffer; apduLength: number } {
+  const b = scratch;
   const len = b.offset;
   // Broadcasts of a registered foreign device go through its BBMD (server.ts rewrites the function).
   b.buffer[0] = 0x81;
@@ -48,8 +52,21 @@ function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingRepl
   b.buffer[2] = len >> 8;
   b.buffer[3] = len & 0xff;
   // A view of the scratch buffer, valid until the next packet: the socket copies it at once
-  // (send is synchronous); whoever keeps a packet (COV retries) copies it.
-  return { bytes: b.buffer.subarray(0, len), apduLength: len - apduStart };
+  // (send is synchronous); whoever keeps a packet (COV retries) copies it. One view per length,
+  // made once: a subarray per reply was a visible share of a request served in a short burst.
+  let bytes = len < views.length ? views[len] : undefined;
+  if (!bytes) {
+    bytes = b.buffer.subarray(0, len);
+    if (len < views.length) views[len] = bytes;
+  }
+  return { bytes, apduLength: len - apduStart };
+}
+
+/** A packet whose APDU is written by `body`. */
+function packet(broadcast: boolean, dest: NpduAddress | undefined, expectingReply: boolean, body: (b: EncodeBuffer) => void): { bytes: Buffer; apduLength: number } {
+  const apduStart = startPacket(dest, expectingReply);
+  body(scratch);
+  return finishPacket(broadcast, apduStart);
 }
 void HEAD;
 
@@ -62,6 +79,30 @@ function contextUnsigned(b: EncodeBuffer, tag: number, x: number): void {
 
 /** Pre-encoded octets (e.g. an unspecified Time, which the library's Date-based encoder cannot write). */
 export const RAW = -1;
+
+/** An application-tagged Unsigned (tag 2) or Enumerated (tag 9), 0 ≤ x ≤ 2³²−1 (clause 20.2.4, 20.2.11). */
+export function writeUnsigned(b: EncodeBuffer, tag: 2 | 9, x: number): void {
+  const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
+  b.buffer[b.offset++] = (tag << 4) | n;
+  putUint(b, x, n);
+}
+
+/** An application-tagged Real (clause 20.2.6). */
+export function writeReal(b: EncodeBuffer, x: number): void {
+  b.buffer[b.offset++] = 0x44;
+  if (b.buffer === scratch.buffer) view.setFloat32(b.offset, x);
+  else b.buffer.writeFloatBE(x, b.offset);
+  b.offset += 4;
+}
+
+/** Status_Flags from its mask (bit n = StatusFlags n): a 4-bit string, bit 0 first (clause 20.2.10). */
+export function writeStatusFlags(b: EncodeBuffer, mask: number): void {
+  let r = 0;
+  for (let k = 0; k < 4; k++) if (mask & (1 << k)) r |= 0x80 >> k;
+  b.buffer[b.offset++] = 0x82;
+  b.buffer[b.offset++] = 4;
+  b.buffer[b.offset++] = r;
+}
 
 /**
  * Unsigned, Enumerated, Real, Boolean and Null inline: they are most of every reply, and the
@@ -83,18 +124,13 @@ function encodeValues(b: EncodeBuffer, values: Value[]): void {
         // ENUMERATED
         const x = v.value as number;
         if (Number.isInteger(x) && x >= 0 && x <= 0xffffffff) {
-          const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
-          buf[b.offset++] = (v.type << 4) | n;
-          putUint(b, x, n);
+          writeUnsigned(b, v.type, x);
           continue;
         }
         break;
       }
       case 4: // REAL
-        buf[b.offset++] = 0x44;
-        if (buf === scratch.buffer) view.setFloat32(b.offset, v.value as number);
-        else buf.writeFloatBE(v.value as number, b.offset);
-        b.offset += 4;
+        writeReal(b, v.value as number);
         continue;
       case 12: {
         // OBJECT IDENTIFIER (the Object_List is made of them)
@@ -153,24 +189,41 @@ export function abortPdu(dest: NpduAddress | undefined, invokeId: number, reason
   return packet(false, dest, false, (b) => apdu.encodeAbort(b, PduType.ABORT | 0x01, invokeId, reason)).bytes;
 }
 
-/** ReadProperty-ACK, or undefined when it does not fit in `maxApdu`. */
-export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, object: { type: number; instance: number }, property: number, index: number | undefined, values: Value[]): Buffer | undefined {
-  const p = packet(false, dest, false, (b) => {
-    // The ReadProperty-ACK header inline (the hottest path: a BMS polls with it): 30 03 id 0C,
-    // [0] object id, [1] property, [2] index, [3] … (clause 21, ReadProperty-ACK).
-    const buf = b.buffer;
-    buf[b.offset++] = PduType.COMPLEX_ACK;
-    buf[b.offset++] = invokeId;
-    buf[b.offset++] = ConfirmedServiceChoice.READ_PROPERTY;
-    buf[b.offset++] = 0x0c;
-    putUint(b, ((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, 4);
-    contextUnsigned(b, 1, property);
-    if (index !== undefined) contextUnsigned(b, 2, index);
-    buf[b.offset++] = 0x3e;
-    encodeValues(b, values);
-    buf[b.offset++] = 0x3f;
-  });
+/*
+ * ReadProperty-ACK and ReadPropertyMultiple-ACK are written in place: the server starts the reply,
+ * writes each value's octets as it reads the property (the hot ones straight from the point table,
+ * see PropertyReader.writeHot) and finishes it. One reply at a time: the scratch buffer is the
+ * module's, and the server is single-threaded.
+ */
+let ackStart = 0;
+
+/** ReadProperty-ACK up to its value (clause 21): 30 id 0C, [0] object, [1] property, [2] index, [3]. */
+export function startReadPropertyAck(dest: NpduAddress | undefined, invokeId: number, object: { type: number; instance: number }, property: number, index: number | undefined): EncodeBuffer {
+  ackStart = startPacket(dest, false);
+  const b = scratch;
+  const buf = b.buffer;
+  buf[b.offset++] = PduType.COMPLEX_ACK;
+  buf[b.offset++] = invokeId;
+  buf[b.offset++] = ConfirmedServiceChoice.READ_PROPERTY;
+  buf[b.offset++] = 0x0c;
+  putUint(b, ((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, 4);
+  contextUnsigned(b, 1, property);
+  if (index !== undefined) contextUnsigned(b, 2, index);
+  buf[b.offset++] = 0x3e;
+  return b;
+}
+
+/** Closes the ReadProperty-ACK; undefined when it does not fit in `maxApdu`. */
+export function finishReadPropertyAck(maxApdu: number): Buffer | undefined {
+  scratch.buffer[scratch.offset++] = 0x3f;
+  const p = finishPacket(false, ackStart);
   return p.apduLength <= maxApdu ? p.bytes : undefined;
+}
+
+/** ReadProperty-ACK of known values, or undefined when it does not fit in `maxApdu`. */
+export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, object: { type: number; instance: number }, property: number, index: number | undefined, values: Value[]): Buffer | undefined {
+  encodeValues(startReadPropertyAck(dest, invokeId, object, property, index), values);
+  return finishReadPropertyAck(maxApdu);
 }
 
 export interface AccessResult {
@@ -178,45 +231,77 @@ export interface AccessResult {
   results: { property: number; index: number | undefined; result: PropertyResult }[];
 }
 
-/** ReadPropertyMultiple-ACK, or undefined when it does not fit in `maxApdu`. */
+/** ReadPropertyMultiple-ACK's header; then per object rpmObject, its results, rpmObjectEnd. */
+export function startRpmAck(dest: NpduAddress | undefined, invokeId: number): EncodeBuffer {
+  ackStart = startPacket(dest, false);
+  apdu.encodeComplexAck(scratch, PduType.COMPLEX_ACK, ConfirmedServiceChoice.READ_PROPERTY_MULTIPLE, invokeId);
+  return scratch;
+}
+
+/** [0] object identifier, [1] opening (clause 21, ReadAccessResult): same octets as the library's encodeReadAccessResult, without its per-tag allocations. */
+export function rpmObject(b: EncodeBuffer, object: { type: number; instance: number }): void {
+  b.buffer[b.offset++] = 0x0c;
+  putUint(b, ((object.type & 0x3ff) * 0x400000 + (object.instance & 0x3fffff)) >>> 0, 4);
+  b.buffer[b.offset++] = 0x1e;
+}
+
+export function rpmObjectEnd(b: EncodeBuffer): void {
+  b.buffer[b.offset++] = 0x1f;
+}
+
+/** A result's property reference and the opening of its value ([4]); the caller writes the value, then rpmValueEnd. */
+export function rpmValueStart(b: EncodeBuffer, property: number, index: number | undefined): void {
+  contextUnsigned(b, 2, property);
+  if (index !== undefined && index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, index);
+  b.buffer[b.offset++] = 0x4e;
+}
+
+export function rpmValueEnd(b: EncodeBuffer): void {
+  b.buffer[b.offset++] = 0x4f;
+}
+
+/** One whole result: the value ([4]) or the property access error ([5]). */
+export function rpmResult(b: EncodeBuffer, property: number, index: number | undefined, result: PropertyResult): void {
+  if ("error" in result) {
+    contextUnsigned(b, 2, property);
+    if (index !== undefined && index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, index);
+    b.buffer[b.offset++] = 0x5e;
+    writeUnsigned(b, 9, result.error[0]);
+    writeUnsigned(b, 9, result.error[1]);
+    b.buffer[b.offset++] = 0x5f;
+  } else {
+    rpmValueStart(b, property, index);
+    encodeValues(b, result.values);
+    rpmValueEnd(b);
+  }
+}
+
+/**
+ * Past what any requester accepts: a big RPM (ALL of many objects) can outgrow even the scratch
+ * buffer, so the caller stops early, it is too big anyway.
+ */
+export function rpmTooBig(b: EncodeBuffer, maxApdu: number): boolean {
+  return b.offset > maxApdu + 64;
+}
+
+/** Closes the ReadPropertyMultiple-ACK; undefined when it does not fit in `maxApdu`. */
+export function finishRpmAck(maxApdu: number): Buffer | undefined {
+  const p = finishPacket(false, ackStart);
+  return p.apduLength <= maxApdu ? p.bytes : undefined;
+}
+
+/** ReadPropertyMultiple-ACK of known results, or undefined when it does not fit in `maxApdu`. */
 export function readPropertyMultipleAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, access: AccessResult[]): Buffer | undefined {
-  // A big RPM (ALL of many objects) can outgrow even the scratch buffer: stop early, it is too big anyway.
-  let tooBig = false;
-  const p = packet(false, dest, false, (b) => {
-    apdu.encodeComplexAck(b, PduType.COMPLEX_ACK, ConfirmedServiceChoice.READ_PROPERTY_MULTIPLE, invokeId);
-    for (const a of access) {
-      if (b.offset > maxApdu + 64) {
-        tooBig = true;
-        return;
-      }
-      // Same octets as the library's encodeReadAccessResult, without its per-tag allocations.
-      b.buffer[b.offset++] = 0x0c;
-      putUint(b, ((a.object.type & 0x3ff) * 0x400000 + (a.object.instance & 0x3fffff)) >>> 0, 4);
-      b.buffer[b.offset++] = 0x1e;
-      for (const r of a.results) {
-        contextUnsigned(b, 2, r.property);
-        if (r.index !== undefined && r.index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, r.index);
-        if ("error" in r.result) {
-          b.buffer[b.offset++] = 0x5e;
-          encodeValues(b, [
-            { type: 9, value: r.result.error[0] },
-            { type: 9, value: r.result.error[1] },
-          ]);
-          b.buffer[b.offset++] = 0x5f;
-        } else {
-          b.buffer[b.offset++] = 0x4e;
-          encodeValues(b, r.result.values);
-          b.buffer[b.offset++] = 0x4f;
-        }
-        if (b.offset > maxApdu + 64) {
-          tooBig = true;
-          return;
-        }
-      }
-      b.buffer[b.offset++] = 0x1f;
+  const b = startRpmAck(dest, invokeId);
+  for (const a of access) {
+    rpmObject(b, a.object);
+    for (const r of a.results) {
+      rpmResult(b, r.property, r.index, r.result);
+      if (rpmTooBig(b, maxApdu)) return undefined;
     }
-  });
-  return !tooBig && p.apduLength <= maxApdu ? p.bytes : undefined;
+    rpmObjectEnd(b);
+  }
+  return finishRpmAck(maxApdu);
 }
 
 export function iAm(dest: NpduAddress | undefined, broadcast: boolean, device: number, maxApdu: number, segmentation: number, vendorId: number): Buffer {

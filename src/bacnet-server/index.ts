@@ -51,15 +51,16 @@ export function liveSource(live: LiveView, alarms: AlarmEngine): LiveSource & { 
   let active = new Map<number, "high" | "low" | "state">();
   const defs = () => new Map(alarms.definitions.map((d) => [d.id, d]));
   let byId = defs();
-  return {
+  const source: LiveSource & { subscribe: LiveView["subscribe"] } = {
+    requestTime: 0,
     read(index) {
       // One sample object, reused: every caller reads it at once (the server is single-threaded).
       const s = live.table.read(index, sample);
-      if (s.quality === Quality.GOOD && Date.now() - s.ts > staleAfter[index]!) s.quality = Quality.STALE;
+      if (s.quality === Quality.GOOD && (source.requestTime || Date.now()) - s.ts > staleAfter[index]!) s.quality = Quality.STALE;
       return s;
     },
     alarm(index) {
-      const now = Date.now();
+      const now = source.requestTime || Date.now();
       if (now - alarmAt > 1000) {
         alarmAt = now;
         if (byId.size !== alarms.definitions.length) byId = defs();
@@ -76,4 +77,5 @@ export function liveSource(live: LiveView, alarms: AlarmEngine): LiveSource & { 
     },
     subscribe: (fn) => live.subscribe(fn),
   };
+  return source;
 }

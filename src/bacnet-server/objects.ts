@@ -1,4 +1,4 @@
-import { EngineeringUnits, ObjectType, Reliability, EventState, StatusFlags } from "@bacnet-js/client/dist/lib/enum.js";
+import { EngineeringUnits, ObjectType, Reliability, EventState } from "@bacnet-js/client/dist/lib/enum.js";
 import type { Site } from "../config/site.ts";
 import type { PointInfo, PointRegistry } from "../points/registry.ts";
 import { Quality } from "../points/quality.ts";
@@ -263,15 +263,6 @@ export function healthOf(o: ServedObject, quality: number, value: number, alarm:
           ? EventState.OFFNORMAL
           : EventState.NORMAL;
   return { inAlarm: eventState !== EventState.NORMAL, fault, overridden: quality === Quality.MANUAL, outOfService: o.outOfService, reliability, eventState };
-}
-
-export function statusFlagBits(h: Health): StatusFlags[] {
-  const bits: StatusFlags[] = [];
-  if (h.inAlarm) bits.push(StatusFlags.IN_ALARM);
-  if (h.fault) bits.push(StatusFlags.FAULT);
-  if (h.overridden) bits.push(StatusFlags.OVERRIDDEN);
-  if (h.outOfService) bits.push(StatusFlags.OUT_OF_SERVICE);
-  return bits;
 }
 
 /** The state index (1-based) of a multi-state object for a raw device value; 0 when none fits. */

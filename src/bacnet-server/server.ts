@@ -90,6 +90,8 @@ export function resolveInterface(iface: string | undefined): { address: string; 
   return { address: pick.address, broadcast: a.map((x, i) => (x & m[i]!) | (~m[i]! & 255)).join(".") };
 }
 
+const UNKNOWN_OBJECT: enc.PropertyResult = { error: [ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT] };
+
 export class BacnetServer {
   readonly set: ObjectSet;
   readonly reader: PropertyReader;
@@ -249,12 +251,16 @@ export class BacnetServer {
   /** Everything from the socket lands here; nothing escapes it. */
   onPacket(msg: Buffer, rinfo: { address: string; port: number }): void {
     this.stats.received++;
+    const live = this.deps.live;
+    live.requestTime = Date.now();
     try {
       this.handle(msg, rinfo);
     } catch (e) {
       // A defect, not the client's fault; logged, never a crash.
       this.stats.crashes++;
       this.log("error", `BACnet request from ${rinfo.address}:${rinfo.port} failed: ${(e as Error).stack ?? e}`);
+    } finally {
+      live.requestTime = 0;
     }
   }
 
@@ -278,14 +284,14 @@ export class BacnetServer {
     const dest = frame.source;
     switch (a.pdu) {
       case "unconfirmed":
-        return this.unconfirmed(a.service, a.body, from, dest);
+        return this.unconfirmed(a.service, a.buf, a.at, from, dest);
       case "confirmed": {
         if (a.segmented) {
           this.stats.aborted++;
           return this.send(enc.abortPdu(dest, a.invokeId, AbortReason.SEGMENTATION_NOT_SUPPORTED), from);
         }
         try {
-          this.confirmed(a.service, a.invokeId, a.maxApdu, a.body, from, dest);
+          this.confirmed(a.service, a.invokeId, a.maxApdu, a.buf, a.at, from, dest);
         } catch (e) {
           if (!(e instanceof Rejection)) throw e;
           this.stats.rejected++;
@@ -304,16 +310,17 @@ export class BacnetServer {
     }
   }
 
-  private unconfirmed(service: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined): void {
+  /** The request is `buf` from `at` on (wire.ts: offsets, not views). */
+  private unconfirmed(service: number, buf: Uint8Array, at: number, from: Endpoint, dest: NpduAddress | undefined): void {
     const cfg = this.deps.config;
     try {
       if (service === US.WHO_IS) {
-        const r = decodeWhoIs(body);
+        const r = decodeWhoIs(buf, at);
         if (r.low !== undefined && (cfg.instance < r.low || cfg.instance > r.high!)) return;
         return this.announce(enc.iAm(dest, true, cfg.instance, MAX_APDU, Segmentation.NO_SEGMENTATION, cfg.vendorId), from, dest !== undefined);
       }
       if (service === US.WHO_HAS) {
-        const r = decodeWhoHas(body);
+        const r = decodeWhoHas(buf, at);
         if (r.low !== undefined && (cfg.instance < r.low || cfg.instance > r.high!)) return;
         const o = r.object ? this.find(r.object.type, r.object.instance) : r.name !== undefined ? this.findByName(r.name) : undefined;
         if (!o) return;
@@ -353,7 +360,7 @@ export class BacnetServer {
     return o ? this.find(o.type, o.instance) : undefined;
   }
 
-  private confirmed(service: number, invokeId: number, maxApdu: number, body: Uint8Array, from: Endpoint, dest: NpduAddress | undefined): void {
+  private confirmed(service: number, invokeId: number, maxApdu: number, buf: Uint8Array, at: number, from: Endpoint, dest: NpduAddress | undefined): void {
     const error = (c: number, code: number) => {
       this.stats.errors++;
       this.send(enc.errorPdu(dest, service, invokeId, c, code), from);
@@ -366,39 +373,52 @@ export class BacnetServer {
     const limit = Math.min(maxApdu, MAX_APDU);
     switch (service) {
       case CS.READ_PROPERTY: {
-        const r = decodeReadProperty(body);
+        const r = decodeReadProperty(buf, at);
         const o = this.find(r.object.type, r.object.instance);
         if (!o) return error(ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT);
-        if (r.property.id === P.ALL || r.property.id === P.REQUIRED || r.property.id === P.OPTIONAL)
-          return error(ErrorClass.SERVICES, ErrorCode.SERVICE_REQUEST_DENIED); // only ReadPropertyMultiple expands these
-        const res = this.reader.read(o.obj, r.property.id, r.property.index);
+        const { id, index } = r.property;
+        if (id === P.ALL || id === P.REQUIRED || id === P.OPTIONAL) return error(ErrorClass.SERVICES, ErrorCode.SERVICE_REQUEST_DENIED); // only ReadPropertyMultiple expands these
+        if (index === undefined && o.obj !== "device") {
+          const b = enc.startReadPropertyAck(dest, invokeId, o.id, id, undefined);
+          if (this.reader.writeHot(b, o.obj, id)) {
+            const p = enc.finishReadPropertyAck(limit);
+            return p ? this.send(p, from) : tooBig();
+          }
+        }
+        const res = this.reader.read(o.obj, id, index);
         if ("error" in res) return error(res.error[0], res.error[1]);
-        const p = enc.readPropertyAck(dest, invokeId, limit, o.id, r.property.id, r.property.index, res.values);
+        const p = enc.readPropertyAck(dest, invokeId, limit, o.id, id, index, res.values);
         return p ? this.send(p, from) : tooBig();
       }
       case CS.READ_PROPERTY_MULTIPLE: {
-        const specs = decodeReadPropertyMultiple(body);
-        const access: enc.AccessResult[] = [];
+        const specs = decodeReadPropertyMultiple(buf, at);
+        // Encoded as it is read: each result goes into the reply at once.
+        const b = enc.startRpmAck(dest, invokeId);
         for (const s of specs) {
           const o = this.find(s.object.type, s.object.instance);
-          const results: enc.AccessResult["results"] = [];
+          enc.rpmObject(b, o?.id ?? s.object);
           for (const pr of s.properties) {
-            const special = pr.id === P.ALL || pr.id === P.REQUIRED || pr.id === P.OPTIONAL;
-            if (!o) {
-              results.push({ property: pr.id, index: pr.index, result: { error: [ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT] } });
-              continue;
+            if (!o) enc.rpmResult(b, pr.id, pr.index, UNKNOWN_OBJECT);
+            else if (pr.id === P.ALL || pr.id === P.REQUIRED || pr.id === P.OPTIONAL) {
+              for (const id of this.reader.propertyIds(o.obj, pr.id)) enc.rpmResult(b, id, undefined, this.reader.read(o.obj, id, undefined));
+            } else {
+              const mark = b.offset;
+              if (pr.index === undefined && o.obj !== "device") {
+                enc.rpmValueStart(b, pr.id, undefined);
+                if (this.reader.writeHot(b, o.obj, pr.id)) enc.rpmValueEnd(b);
+                else b.offset = mark;
+              }
+              if (b.offset === mark) enc.rpmResult(b, pr.id, pr.index, this.reader.read(o.obj, pr.id, pr.index));
             }
-            if (special) {
-              for (const id of this.reader.propertyIds(o.obj, pr.id)) results.push({ property: id, index: undefined, result: this.reader.read(o.obj, id, undefined) });
-            } else results.push({ property: pr.id, index: pr.index, result: this.reader.read(o.obj, pr.id, pr.index) });
+            if (enc.rpmTooBig(b, limit)) return tooBig();
           }
-          access.push({ object: o?.id ?? s.object, results });
+          enc.rpmObjectEnd(b);
         }
-        const p = enc.readPropertyMultipleAck(dest, invokeId, limit, access);
+        const p = enc.finishRpmAck(limit);
         return p ? this.send(p, from) : tooBig();
       }
       case CS.WRITE_PROPERTY: {
-        const w = decodeWriteProperty(body);
+        const w = decodeWriteProperty(buf, at);
         if (w.priority !== undefined && (w.priority < 1 || w.priority > 16)) throw new Rejection(RejectReason.PARAMETER_OUT_OF_RANGE, "priority must be 1..16");
         // A client that times out resends the same request (same invoke id) while the device is
         // still being written: one write, one answer (clause 5.4.5.1, duplicate requests).
@@ -416,7 +436,7 @@ export class BacnetServer {
         return;
       }
       case CS.SUBSCRIBE_COV: {
-        const s = decodeSubscribeCov(body);
+        const s = decodeSubscribeCov(buf, at);
         const o = this.find(s.object.type, s.object.instance);
         if (!o) return error(ErrorClass.OBJECT, ErrorCode.UNKNOWN_OBJECT);
         if (o.obj === "device") return error(ErrorClass.OBJECT, ErrorCode.OPTIONAL_FUNCTIONALITY_NOT_SUPPORTED);

@@ -617,6 +617,20 @@ function crossCheck(s: SiteFile, profiles: Map<string, Profile>): ConfigIssue[] 
     checkDevice(m.device, `topology.meters[${i}].device`);
     checkNode(m.at, `topology.meters[${i}].at`);
   });
+  // The microgrid's inputs are caught here with their path, not when the controller starts.
+  const mg = s.microgrid;
+  if (mg) {
+    mg.power.forEach((p, i) => checkPoint(p, `microgrid.power[${i}]`));
+    if (mg.bess) {
+      const d = devices.get(mg.bess.device);
+      const prof = d && profiles.get(d.profile);
+      if (!d) issues.push({ path: "microgrid.bess.device", message: `no device "${mg.bess.device}"` });
+      else if (prof) {
+        const missing = ["soc", "power", "voltage", "contactor", "ac_group_startup", "p_control_mode", "max_discharge_current", "p_setpoint"].filter((t) => !prof.tags.some((x) => x.id === t));
+        if (missing.length) issues.push({ path: "microgrid.bess.device", message: `device ${d.id} (profile ${d.profile}) is not a BESS: no tag ${missing.join(", ")}` });
+      }
+    }
+  }
   issues.push(...alarmIssues(s, profiles));
   return issues;
 }

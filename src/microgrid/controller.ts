@@ -7,7 +7,7 @@ import type { PointTable } from "../points/table.ts";
 import type { Journal } from "../journal/journal.ts";
 import { t, type Lang } from "../i18n/index.ts";
 import type { MicrogridConfig } from "./config.ts";
-import { BlockDemandMeter, RollingMean, type BlockDemand } from "./demand.ts";
+import { BlockDemandMeter, closedBlockDemand, RollingMean, type BlockDemand } from "./demand.ts";
 import { decideDispatch, type DispatchDecision, type Interlock } from "./dispatch.ts";
 import { MG } from "./points.ts";
 import { decideStage, INITIAL_SHED_STATE, type ShedConfig, type ShedDecision, type ShedState } from "./shedding.ts";
@@ -31,6 +31,8 @@ const TICK_MS = 1000;
 const SETTLE_MS = 500;
 /** A BESS reading older than this is a communication loss even before the driver says comm-fail. */
 const COMM_LOSS_MS = 10_000;
+/** A block counts as fully measured when no more than this is missing (a reading's own lag). */
+const COVER_SLACK_MS = 5_000;
 
 export interface MicrogridStatus {
   now: number;
@@ -41,12 +43,17 @@ export interface MicrogridStatus {
   basisKw: number;
   excessKw: number;
   block: BlockDemand;
+  /** The open block is measured throughout so far (else the demand shown is an estimate). */
+  blockComplete: boolean;
   lastBlockKw: number | null;
+  lastBlockComplete: boolean;
+  /** A block has closed since the start (its demand may still be unknown: measured under half). */
+  lastBlockSeen: boolean;
   rollingKw: number;
   decision: ShedDecision;
   shedding: ShedConfig;
   gdp: { active: 0 | 1 | 2; request: boolean; schedStart: number; schedEnd: number; setpointKw: number };
-  bess: (DispatchDecision & { manual: boolean; enabled: boolean; soc: number; powerKw: number; commandKw: number | null; device: string }) | null;
+  bess: (Omit<DispatchDecision, "interlock"> & { interlock: Interlock | "write-failed" | null; manual: boolean; enabled: boolean; soc: number; powerKw: number; commandKw: number | null; unconfirmed: boolean; device: string }) | null;
   tickMs: { last: number; latencyMs: number };
 }
 
@@ -71,6 +78,14 @@ export class MicrogridController {
   private interlock: Interlock | "write-failed" | null = null;
   private commandKw: number | null = null;
   private lastWriteAt = 0;
+  /** When the last dispatch write failed: a WRITE FAILED interlock for 10 s, then a retry. */
+  private writeFailedAt = -Infinity;
+  /**
+   * The BESS may hold a setpoint other than `commandKw`: its comms were lost (the zero could not
+   * be told) or a write failed. The command then shows comm-fail, and the first write allowed
+   * afterwards goes at once, deadband or not (a BESS left discharging when its comms return).
+   */
+  private deviceUnknown = false;
   private writing = false;
   /** Writes sent (for tests: "Busbar stops writing"). */
   writes = 0;
@@ -100,14 +115,18 @@ export class MicrogridController {
       return p;
     });
     if (cfg.bess) for (const n of ["soc", "power", "voltage", "contactor", "p_setpoint"]) if (!registry.byId.get(`${cfg.bess.device}.${n}`)) throw new Error(`microgrid.bess: device "${cfg.bess.device}" has no point ${n} (profile bess)`);
-    this.inputs = new Set(this.power.map((p) => p.index));
+    // A tick runs at once on a new building reading (latency) and on a change of the BESS's
+    // interlock and permissive states or their quality (an interlock stops writing in the drain
+    // that brings it, not at the next 1 s tick).
+    const bessStates = cfg.bess ? ["contactor", "ac_group_startup", "ambient_temp_fault", "ambient_humidity_fault", "p_control_mode"].map((n) => registry.byId.get(`${cfg.bess!.device}.${n}`)).filter((p) => p !== undefined) : [];
+    this.inputs = new Set([...this.power, ...bessStates].map((p) => p.index));
   }
 
   start(): void {
     this.gdpSetpointSeen = this.num(`${MG}.gdp_setpoint`);
     this.tick();
     this.timer = setInterval(() => this.tick(), TICK_MS);
-    // React to a fresh building reading at once (latency target < 100 ms), coalesced per drain.
+    // React to a fresh building reading (latency target < 100 ms) or a BESS state at once, coalesced per drain.
     this.unsubscribe = this.deps.live.subscribe((changed) => {
       if (this.pending) return;
       for (const i of changed)
@@ -209,15 +228,22 @@ export class MicrogridController {
 
     // 4. Outputs. Without a measurement the values are comm-fail and the stage is held.
     const q = idx >= 0 ? Quality.GOOD : Quality.COMM_FAIL;
-    const set = (n: string, v: number, quality = q) => computed.set(`${MG}.${n}`, v, quality, now);
+    const set = (n: string, v: number, quality: number = q) => computed.set(`${MG}.${n}`, v, quality, now);
     set("kw_instant", kw);
     set("kw_source", Math.max(0, idx));
     set("setpoint_active", setpoint, Quality.GOOD);
     set("kw_avg_15min", rollingKw, Number.isFinite(rollingKw) ? q : Quality.COMM_FAIL);
-    set("demand_block", block.runningKw, Number.isFinite(block.runningKw) ? Quality.GOOD : Quality.COMM_FAIL);
-    set("demand_block_projected", block.projectedKw, Number.isFinite(block.projectedKw) ? q : Quality.COMM_FAIL);
+    // Block demand is only good over a fully measured block: a gap (or a start mid-block) makes it
+    // an estimate, and the billed value of a block with a gap is too low, never to be shown as good.
+    const blockQ = !Number.isFinite(block.runningKw) ? Quality.COMM_FAIL : block.coveredMs >= now - block.start - COVER_SLACK_MS ? Quality.GOOD : Quality.ESTIMATED;
+    set("demand_block", block.runningKw, blockQ);
+    set("demand_block_projected", block.projectedKw, !Number.isFinite(block.projectedKw) || idx < 0 ? Quality.COMM_FAIL : blockQ);
     const last = this.block.lastBlock;
-    set("demand_block_last", last ? last.billedKw : NaN, last && last.coveredMs >= 0.9 * 900_000 ? Quality.GOOD : Quality.COMM_FAIL);
+    // A block measured in part is an estimate, under half of it measured unknown (demand.ts).
+    const closed = last ? closedBlockDemand(last) : null;
+    const lastKw = closed ? closed.kw : NaN;
+    const lastQ = !closed || !Number.isFinite(closed.kw) ? Quality.COMM_FAIL : closed.complete ? Quality.GOOD : Quality.ESTIMATED;
+    set("demand_block_last", lastKw, lastQ);
     set("shed_request", this.state.stage > 0 ? 1 : 0);
     set("shed_signal", decision.signal);
     set("shed_stage", this.state.stage);
@@ -240,7 +266,10 @@ export class MicrogridController {
       basisKw,
       excessKw: excess,
       block,
-      lastBlockKw: last?.billedKw ?? null,
+      blockComplete: blockQ === Quality.GOOD,
+      lastBlockKw: Number.isFinite(lastKw) ? lastKw : null,
+      lastBlockComplete: lastQ === Quality.GOOD,
+      lastBlockSeen: last !== null,
       rollingKw,
       decision,
       shedding: this.shed,
@@ -277,13 +306,13 @@ export class MicrogridController {
     if (ids.some((id) => this.deps.table.qualityOf(this.pt(id).index) === Quality.INIT)) {
       this.deps.computed.set(`${MG}.bess_interlock`, 0, Quality.GOOD, now);
       this.deps.computed.set(`${MG}.bess_command`, this.commandKw ?? NaN, Quality.INIT, now);
-      return { setpointKw: null, interlock: null, reason: { key: "mg.reason.waiting" }, manual, enabled: b.control, soc: inputs.soc, powerKw: inputs.powerKw, commandKw: this.commandKw, device: d };
+      return { setpointKw: null, interlock: null, reason: { key: "mg.reason.waiting" }, manual, enabled: b.control, soc: inputs.soc, powerKw: inputs.powerKw, commandKw: this.commandKw, unconfirmed: this.deviceUnknown, device: d };
     }
     const decision = decideDispatch({ enabled: b.control, manual, gdpActive, buildingKw, eventSetpointKw: eventSp, bess: inputs, cfg: b });
     const { journal, lang, computed } = this.deps;
 
     // Interlocks latch the command at zero and stop writing until they clear.
-    const il = decision.interlock ?? (this.interlock === "write-failed" && now - this.lastWriteAt < 10_000 ? "write-failed" : null);
+    const il = decision.interlock ?? (now - this.writeFailedAt < 10_000 ? "write-failed" : null);
     if (il !== this.interlock) {
       journal.append({
         type: "microgrid.interlock",
@@ -296,6 +325,7 @@ export class MicrogridController {
         // Contactor open or fault: the device still answers, so it is told zero once, then left alone.
         void this.send(0, true);
       }
+      if (il === "comm-loss") this.deviceUnknown = true;
       if (il) this.commandKw = 0;
       this.interlock = il;
     }
@@ -311,11 +341,12 @@ export class MicrogridController {
     const fromLoop = decision.reason.key.startsWith("mg.reason.event");
     if (!this.interlock && decision.setpointKw !== null && (settled || !fromLoop)) {
       const sp = decision.setpointKw;
-      const moved = this.commandKw === null || Math.abs(sp - this.commandKw) >= b.deadbandKw || (sp === 0 && this.commandKw !== 0);
+      const moved = this.commandKw === null || this.deviceUnknown || Math.abs(sp - this.commandKw) >= b.deadbandKw || (sp === 0 && this.commandKw !== 0);
       if (moved || now - this.lastWriteAt >= b.keepaliveS * 1000) void this.send(sp, false);
     }
-    computed.set(`${MG}.bess_command`, this.commandKw ?? NaN, this.commandKw === null ? Quality.INIT : Quality.GOOD, now);
-    return { ...decision, manual, enabled: b.control, soc: inputs.soc, powerKw: inputs.powerKw, commandKw: this.commandKw, device: d };
+    computed.set(`${MG}.bess_command`, this.commandKw ?? NaN, this.commandKw === null ? Quality.INIT : this.deviceUnknown ? Quality.COMM_FAIL : Quality.GOOD, now);
+    const reason = this.interlock === "write-failed" ? { key: "mg.reason.write-failed" } : decision.reason;
+    return { ...decision, interlock: this.interlock, reason, manual, enabled: b.control, soc: inputs.soc, powerKw: inputs.powerKw, commandKw: this.commandKw, unconfirmed: this.deviceUnknown, device: d };
   }
 
   /**
@@ -328,7 +359,8 @@ export class MicrogridController {
     const info = this.pt(`${b.device}.p_setpoint`);
     if (!b.control || !info.writable) return; // the control's role: only what the site file enables
     this.writing = true;
-    this.lastWriteAt = Date.now();
+    const sentAt = Date.now();
+    this.lastWriteAt = sentAt;
     this.writes++;
     const old = this.commandKw;
     this.commandKw = kw;
@@ -340,9 +372,12 @@ export class MicrogridController {
         device: info.device,
         actor: "control",
         ...journalText(this.deps.lang, r.ok ? "journal.write.ok" : "journal.write.failed", { user: "control", point: info.id, old: `${old ?? "—"} kW`, new: `${kw} kW`, error: r.error ?? "", ms: Math.round(r.ms) }),
-        data: { old, new: kw, ok: r.ok, error: r.error ?? null, ms: r.ms, reason: interlockZero ? "interlock" : "dispatch" },
+        data: { old, new: kw, ok: r.ok, error: r.error ?? null, ms: r.ms, reason: interlockZero ? "interlock" : "dispatch", sentAt },
       });
-      if (!r.ok && !interlockZero) this.interlock = "write-failed";
+      // The next tick raises WRITE FAILED (journaled, alarmed) and, once it clears, resends.
+      if (!r.ok && !interlockZero) this.writeFailedAt = Date.now();
+      // Only the answer of the latest write says what the BESS holds.
+      if (this.commandKw === kw) this.deviceUnknown = !r.ok;
     } finally {
       this.writing = false;
     }

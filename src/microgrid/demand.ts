@@ -87,6 +87,17 @@ function projection(kwh: number, coveredMs: number, kw: number, restMs: number):
 }
 
 /**
+ * What a closed block's demand is known to be: billed (kWh ÷ 15 min) when it was measured
+ * throughout (`slackMs` at most missing), else the mean over the measured part (kWh ÷ 15 min would
+ * count the gap as zero) as an estimate, and unknown (NaN) when under half of it was measured.
+ */
+export function closedBlockDemand(b: { billedKw: number; coveredMs: number }, blockMs = BLOCK_MS, slackMs = 5_000): { kw: number; complete: boolean } {
+  if (b.coveredMs >= blockMs - slackMs) return { kw: b.billedKw, complete: true };
+  if (b.coveredMs >= blockMs / 2) return { kw: (b.billedKw * blockMs) / b.coveredMs, complete: false };
+  return { kw: NaN, complete: false };
+}
+
+/**
  * The same demand kept incrementally (the controller's 1 s tick must not rescan a block): feed
  * every sample in time order with `add`; `blockDemand` over the same samples gives the same numbers.
  */

@@ -23,6 +23,12 @@ function clock(ms: number, tz: string, lang: Lang, withDate = false): string {
   return new Intl.DateTimeFormat(lang === "fr" ? "fr-CA" : "en-CA", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: withDate ? undefined : "2-digit", ...(withDate ? { year: "numeric", month: "2-digit", day: "2-digit" } : {}), hour12: false }).format(ms);
 }
 
+/** The dispatch's reason parameters (numbers as text) in the reader's decimal format. */
+function localNumbers(p: Record<string, string | number> | undefined, lang: Lang): Record<string, string | number> | undefined {
+  if (!p) return p;
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === "string" && /^-?\d+\.\d+$/.test(v) ? n1(Number(v), lang) : v]));
+}
+
 /** kW and setpoint on the left axis, the signal (0..100 %) on the right; gaps stay gaps. */
 export function TrendSvg(props: { s: TrendSeries; lang: Lang }) {
   const W = 900;
@@ -70,30 +76,39 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
   if (!st) return <div id="mg-why">—</div>;
   const d = st.decision;
   const r = d.rule;
+  // The rule in words, with the excess that fired it and the thresholds it was compared with.
+  const excess = n1(st.excessKw, lang);
+  const rows = st.shedding.table;
   const rule =
     r.kind === "none"
-      ? t("mg.rule.none", { next: r.nextKw })
+      ? t("mg.rule.none", { excess, next: r.nextKw })
       : r.kind === "row"
         ? r.nextKw === null
-          ? t("mg.rule.rowLast", { thr: r.thresholdKw, row: r.row, signal: r.signal, release: r.releaseKw })
-          : t("mg.rule.row", { thr: r.thresholdKw, row: r.row, signal: r.signal, next: r.nextKw, release: r.releaseKw })
+          ? t("mg.rule.rowLast", { excess, thr: r.thresholdKw, row: r.row, signal: d.signal, release: r.releaseKw })
+          : t("mg.rule.row", { excess, thr: r.thresholdKw, row: r.row, signal: d.signal, next: r.nextKw, release: r.releaseKw })
         : r.kind === "held"
-          ? t("mg.rule.held", { row: r.row, wanted: r.wanted, until: clock(r.untilMs, tz, lang) })
+          ? r.wanted > r.row
+            ? t("mg.rule.heldUp", { excess, wanted: r.wanted, thr: rows[r.wanted - 1]?.excessKw ?? "?", row: r.row, signal: d.signal, until: clock(r.untilMs, tz, lang), hold: st.shedding.holdUpS })
+            : t("mg.rule.heldDown", { excess, row: r.row, release: (rows[r.row - 1]?.excessKw ?? 0) - st.shedding.hysteresisKw, signal: d.signal, until: clock(r.untilMs, tz, lang), hold: st.shedding.holdDownS })
           : t("mg.rule.noData", { row: r.row });
   const src = st.source;
   const gdpText = st.gdp.active === 1 ? t("mg.gdp.request") : st.gdp.active === 2 ? t("mg.gdp.schedule") : t("mg.gdp.none");
   const b = st.bess;
+  // Without a good building kW the outputs are comm-fail (held, not computed): never shown as good.
+  const held = src.index < 0;
+  const big = (abnormal: boolean) => `mg-big${abnormal ? " abnormal" : ""}${held ? " q-bad" : ""}`;
+  const heldMark = held ? <small class="qb">{t("mg.q.held")}</small> : null;
   return (
-    <div id="mg-why" class="mg-why" data-stage={d.state.stage} data-signal={d.signal} data-gdp={st.gdp.active}>
+    <div id="mg-why" class="mg-why" data-stage={d.state.stage} data-signal={d.signal} data-gdp={st.gdp.active} data-quality={held ? "comm-fail" : "good"}>
       <section class="mg-head" aria-live="polite">
-        <div class={`mg-big ${d.state.stage > 0 ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.stage")}</span> <b data-k="stage">{d.state.stage}</b>
+        <div class={big(d.state.stage > 0)}>
+          <span class="mg-lbl">{t("mg.stage")}</span> <b data-k="stage">{d.state.stage}</b> {heldMark}
         </div>
-        <div class={`mg-big ${d.signal < 100 ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.signal")}</span> <b data-k="signal">{d.signal} %</b>
+        <div class={big(d.signal < 100)}>
+          <span class="mg-lbl">{t("mg.signal")}</span> <b data-k="signal">{d.signal} %</b> {heldMark}
         </div>
-        <div class={`mg-big ${d.state.second ? "abnormal" : ""}`}>
-          <span class="mg-lbl">{t("mg.second")}</span> <b data-k="second">{d.state.second ? 100 : 0} %</b>
+        <div class={big(d.state.second)}>
+          <span class="mg-lbl">{t("mg.second")}</span> <b data-k="second">{d.state.second ? 100 : 0} %</b> {heldMark}
         </div>
         <div class={`mg-big ${st.gdp.active ? "abnormal" : ""}`} data-k="gdp">
           {gdpText}
@@ -128,19 +143,26 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
           <tbody>
             <tr>
               <th>{t("mg.block", { from: clock(st.block.start, tz, lang), to: clock(st.block.end, tz, lang) })}</th>
-              <td data-k="block">{n1(st.block.runningKw, lang)} kW</td>
+              <td data-k="block" class={st.blockComplete ? undefined : "q-bad"}>
+                {n1(st.block.runningKw, lang)} kW{st.blockComplete ? null : <small class="qb"> {t("mg.q.partial", { pct: Math.round((100 * st.block.coveredMs) / Math.max(1, st.now - st.block.start)) })}</small>}
+              </td>
             </tr>
             <tr>
               <th>{t("mg.projected")}</th>
-              <td data-k="projected">{n1(st.block.projectedKw, lang)} kW</td>
+              <td data-k="projected" class={st.blockComplete && !held ? undefined : "q-bad"}>
+                {n1(st.block.projectedKw, lang)} kW
+              </td>
             </tr>
             <tr>
               <th>{t("mg.lastBlock")}</th>
-              <td>{st.lastBlockKw === null ? "—" : `${n1(st.lastBlockKw, lang)} kW`}</td>
+              <td data-k="last-block" class={st.lastBlockKw === null || st.lastBlockComplete ? undefined : "q-bad"}>
+                {st.lastBlockKw === null ? (st.lastBlockSeen ? <small class="qb">{t("mg.q.notMeasured")}</small> : "—") : `${n1(st.lastBlockKw, lang)} kW`}
+                {st.lastBlockKw !== null && !st.lastBlockComplete ? <small class="qb"> {t("mg.q.gap")}</small> : null}
+              </td>
             </tr>
             <tr>
               <th>{t("mg.rolling")}</th>
-              <td>{n1(st.rollingKw, lang)} kW</td>
+              <td data-k="rolling" class={held ? "q-bad" : undefined}>{n1(st.rollingKw, lang)} kW</td>
             </tr>
           </tbody>
         </table>
@@ -150,12 +172,15 @@ export function WhyPanel(props: { st: MicrogridStatus | null; trend: TrendSeries
             <tbody>
               <tr>
                 <th>{t("mg.bess.command")}</th>
-                <td data-k="bess">{b.commandKw === null ? "—" : `${n1(b.commandKw, lang)} kW`} · SOC {n1(b.soc, lang)} % · {n1(b.powerKw, lang)} kW</td>
+                <td data-k="bess" class={b.unconfirmed ? "q-bad" : undefined}>
+                  {b.commandKw === null ? "—" : `${n1(b.commandKw, lang)} kW`}
+                  {b.unconfirmed ? <small class="qb"> {t("mg.bess.unconfirmed")}</small> : null} · {t("mg.bess.now", { soc: n1(b.soc, lang), kw: n1(b.powerKw, lang) })}
+                </td>
               </tr>
               <tr>
                 <th>{t("mg.bess.reason")}</th>
                 <td data-k="bess-reason" class={b.interlock ? "q-bad" : undefined}>
-                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : t(b.reason.key, b.reason.params)}
+                  {!b.enabled ? t("mg.bess.notEnabled") : b.manual ? t("mg.bess.manual") : t(b.reason.key, localNumbers(b.reason.params, lang))}
                 </td>
               </tr>
             </tbody>

@@ -121,3 +121,24 @@ export function decodeFrames(file: string, fromPort: number, decodePorts: number
       return { frame: Number(frame), src: Number(src), dst: Number(dst), service: type ?? "", malformed: !!malformed, severity: severity ?? "", info: info.join("|") };
     });
 }
+
+/**
+ * The same from a test whose Busbar runs in this very process (its BACnet server must keep
+ * answering while the tool waits, so not spawnSync).
+ */
+export function bacToolAsync(tool: string, args: (string | number)[], ownPort: number, devicePort: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn(join(BACNET_BIN!, tool), args.map(String), {
+      env: { ...process.env, BACNET_IFACE: "lo", BACNET_IP_PORT: String(ownPort), BACNET_IP_BROADCAST_PORT: String(devicePort) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => p.kill("SIGTERM"), timeoutMs);
+    p.on("exit", () => {
+      clearTimeout(timer);
+      resolve(out.trim());
+    });
+  });
+}

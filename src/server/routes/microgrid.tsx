@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { t } from "../../i18n/index.ts";
+import { journalText } from "../../journal/i18n.ts";
 import { MG } from "../../microgrid/points.ts";
 import { parseEventTime } from "../../microgrid/schedule.ts";
 import { pageRequest } from "../../views/page-context.ts";
@@ -78,7 +79,8 @@ export function registerMicrogridRoutes(app: Hono, ctx: AppContext): void {
       type: "microgrid.gdp",
       source: `${MG}.gdp_sched_start`,
       actor: a.user!.name,
-      message: clear ? t(lang, "journal.mg.gdpScheduleClear", { user: a.user!.name }) : t(lang, "journal.mg.gdpSchedule", { user: a.user!.name, from: new Date(start).toISOString(), to: new Date(end).toISOString() }),
+      // Key + parameters: the journal shows it in each reader's language.
+      ...(clear ? journalText(lang, "journal.mg.gdpScheduleClear", { user: a.user!.name }) : journalText(lang, "journal.mg.gdpSchedule", { user: a.user!.name, from: new Date(start).toISOString(), to: new Date(end).toISOString() })),
       data: { start, end, ok, error: w1.error ?? w2.error ?? null, ip: a.ip },
     });
     ctx.microgrid.tick();

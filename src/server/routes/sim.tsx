@@ -41,9 +41,16 @@ const SITE_ACTIONS = new Set(["ats-emergency", "ats-normal", "utility-lost", "ut
 /** A Hydro-Québec peak-demand event, as the BMS announces it: a write of Busbar's GDP request point. */
 const GDP_ACTIONS = new Set(["gdp-start", "gdp-end"]);
 
-/** Ready-made profiles a newcomer can run in one tap (the target feeder's present load as base). */
-export function presetProfile(name: string, baseKw: number, buildingKw: number, shedKw: number | null): LoadProfile | null {
+/**
+ * Ready-made profiles a newcomer can run in one tap (the target feeder's present load as base),
+ * shaped against the shedding setpoint when there is one: a slow ramp to 10 % over it, a step to
+ * its row 7 (+40 kW with the site list's table), an oscillation ±5 kW around its first row (the
+ * threshold the hysteresis and hold times must keep from chattering).
+ */
+export function presetProfile(name: string, baseKw: number, buildingKw: number, shedKw: number | null, firstRowKw = 10): LoadProfile | null {
   const base = Math.max(0, Math.round(baseKw * 10) / 10);
+  /** The feeder's load that puts the building at `kw` (a load never goes below zero). */
+  const feederFor = (kw: number, floor: number) => Math.max(floor, Math.round(base + kw - buildingKw));
   switch (name) {
     case "ramp-over-shed": {
       // Climb slowly until the building draws 10 % over the shedding setpoint.
@@ -51,9 +58,10 @@ export function presetProfile(name: string, baseKw: number, buildingKw: number, 
       return { kind: "ramp", fromKw: base, toKw: Math.round(over), durationS: 120 };
     }
     case "step":
-      return { kind: "step", fromKw: base, toKw: Math.round(base * 2 + 20), atS: 5 };
+      return { kind: "step", fromKw: base, toKw: shedKw === null ? Math.round(base * 2 + 20) : feederFor(shedKw + 40, base + 10), atS: 5 };
     case "oscillation":
-      return { kind: "oscillation", meanKw: base, amplitudeKw: Math.max(5, Math.round(base * 0.5)), periodS: 20 };
+      if (shedKw === null) return { kind: "oscillation", meanKw: base, amplitudeKw: Math.max(5, Math.round(base * 0.5)), periodS: 20 };
+      return { kind: "oscillation", meanKw: feederFor(shedKw + firstRowKw, 5), amplitudeKw: 5, periodS: 20 };
     default:
       return null;
   }
@@ -101,7 +109,10 @@ export function registerSimRoutes(app: Hono, ctx: AppContext): void {
     let profile: LoadProfile | null = null;
     if (action === "load") {
       if (!breaker!.feeder) return fail(`breaker "${breaker!.id}" feeds no load of its own`);
-      if (b.preset) profile = presetProfile(b.preset, breaker!.kw, status.buildingKw, status.shedSetpointKw);
+      // The setpoint in force: Busbar's own microgrid control, else a simulated controller device's.
+      const mg = ctx.microgrid?.status();
+      const shedKw = mg && Number.isFinite(mg.setpointKw) ? mg.setpointKw : status.shedSetpointKw;
+      if (b.preset) profile = presetProfile(b.preset, breaker!.kw, status.buildingKw, shedKw, mg?.shedding.table[0]?.excessKw);
       else {
         const p = parseLoadProfile({ ...b, kind: b.kind || "constant" });
         if ("error" in p) return fail(p.error);
