@@ -29,9 +29,15 @@ export function emptySamples(): Samples {
   return { ts: [], v: [], q: [] };
 }
 
+/** A row to fill (aggregate's `out`). */
+export function emptyRow(): RollupRow {
+  return { ts: 0, n: 0, goodMs: 0, mean: null, min: null, max: null, first: null, last: null };
+}
+
 /**
  * The row for [a, b) from `carry` (the last sample before a, if any) and the samples inside [lo, hi)
- * of `s` (all with a ≤ ts < b). Undefined when nothing covers the interval.
+ * of `s` (all with a ≤ ts < b). Undefined when nothing covers the interval. With `out`, the row is
+ * written there (a close reuses one row per use, consumed at once, instead of ~40,000 new objects).
  */
 export function aggregate(
   carry: { ts: number; v: number | string | null; q: number } | undefined,
@@ -41,29 +47,51 @@ export function aggregate(
   a: number,
   b: number,
   holdMs: number,
+  out?: RollupRow,
 ): RollupRow | undefined {
-  const row: RollupRow = { ts: a, n: hi - lo, goodMs: 0, mean: null, min: null, max: null, first: null, last: null };
+  // One pass over the held segments (the carry's first), no closure per call: a quarter-hour close
+  // calls this ~40,000 times at 20,000 points, and a closure each was ~6 MB of garbage (RSS).
   let covered = hi > lo;
   let sum = 0;
-  const seg = (t0: number, v: number | string | null, q: number, t1: number) => {
+  let goodMs = 0;
+  let min = NaN;
+  let max = NaN;
+  let first = NaN;
+  let last = NaN;
+  let any = false;
+  for (let i = carry ? lo - 1 : lo; i < hi; i++) {
+    const t0 = i < lo ? carry!.ts : s.ts[i]!;
+    const v = i < lo ? carry!.v : s.v[i]!;
+    const q = i < lo ? carry!.q : s.q[i]!;
+    const t1 = i + 1 < hi ? s.ts[i + 1]! : b;
     const end = Math.min(t1, t0 + holdMs, b);
     const start = Math.max(t0, a);
-    if (end <= start) return;
+    if (end <= start) continue;
     covered = true;
-    if (q !== Quality.GOOD || typeof v !== "number") return;
+    if (q !== Quality.GOOD || typeof v !== "number") continue;
     const d = end - start;
-    row.goodMs += d;
+    goodMs += d;
     sum += v * d;
-    if (row.min === null || v < row.min) row.min = v;
-    if (row.max === null || v > row.max) row.max = v;
-    if (row.first === null) row.first = v;
-    row.last = v;
-  };
-  if (carry) seg(carry.ts, carry.v, carry.q, lo < hi ? s.ts[lo]! : b);
-  for (let i = lo; i < hi; i++) seg(s.ts[i]!, s.v[i]!, s.q[i]!, i + 1 < hi ? s.ts[i + 1]! : b);
+    if (!any) {
+      any = true;
+      min = max = first = v;
+    } else {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    last = v;
+  }
   if (!covered) return undefined;
+  const row = out ?? emptyRow();
+  row.ts = a;
+  row.n = hi - lo;
+  row.goodMs = goodMs;
   // Clamped: rounding must never put a mean outside its own band.
-  if (row.goodMs > 0) row.mean = Math.min(row.max!, Math.max(row.min!, sum / row.goodMs));
+  row.mean = goodMs > 0 ? Math.min(max, Math.max(min, sum / goodMs)) : null;
+  row.min = any ? min : null;
+  row.max = any ? max : null;
+  row.first = any ? first : null;
+  row.last = any ? last : null;
   return row;
 }
 

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { Quality } from "../points/quality.ts";
-import { aggregate, emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
+import { aggregate, emptyRow, emptySamples, type RollupRow, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
@@ -93,6 +93,9 @@ export class Historian {
   /** Reused to hand one point's carry and minute to aggregate() (which keeps neither). */
   private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
   private readonly scratch: Samples = emptySamples();
+  /** Reused rows for aggregate() in closes: each is written to a batch (copied) at once. */
+  private readonly rowA: RollupRow = emptyRow();
+  private readonly rowB: RollupRow = emptyRow();
   /**
    * Committed samples of minutes not closed yet, per point (one shared slot pool). Durable in the
    * sample log (samplelog.ts) until their minute closes and they move to h_raw: rows keyed
@@ -369,8 +372,7 @@ export class Historian {
       while (!this.closer.next().done) if (performance.now() >= deadline) return false;
     } finally {
       // A slice ends inside its transaction: rows still buffered go with it.
-      this.store.rawBatch.end();
-      this.store.minuteBatch.end();
+      this.store.endBatches();
     }
     this.closer = undefined;
     this.repairDirty();
@@ -424,8 +426,9 @@ export class Historian {
    * While minute [a, b) is half closed, points below `cursor` count as closed up to b (put, closedAt).
    */
   private *closeSteps(until: number): Generator<void, void, void> {
-    const up = this.store.upsertRow[0]!;
-    const block = this.store.putBlock;
+    // Rows and blocks batched (store.ts): written by the slice's end (advanceClose) at the latest.
+    const minutes = this.store.minuteBatch;
+    const blocks = this.store.blockBatch;
     const open = this.open;
     const start = this.closed[0]!;
     while (this.closed[0]! < until) {
@@ -450,14 +453,14 @@ export class Historian {
         }
         const hi = s.ts.length;
         if (this.points[i]!.kind !== "text") {
-          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!);
-          if (r) up.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+          const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!, this.rowA);
+          if (r) minutes.addRow(this.pid[i]!, r);
         }
         this.denseTo[i] = b;
         if (hi > 0) {
           const pid = this.pid[i]!;
           // One row for the point's minute (h_block), not a row per sample.
-          block.run(pid, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
+          blocks.add4(pid, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
           this.setCarry(i, s.ts[hi - 1]!, s.v[hi - 1]!, s.q[hi - 1]!);
           for (let k = 0; k < hi; k++) open.shift(i);
         } else if (c && c.ts + this.holdMs[i]! <= b) this.clearCarry(i);
@@ -518,7 +521,8 @@ export class Historian {
     let full: RollupRow | undefined;
     for (let a = from; a < to; a += 60_000) {
       const whole = c.ts + hold >= a + 60_000;
-      const r = whole && full ? full : aggregate(c, s, 0, 0, a, a + 60_000, hold);
+      // The whole-minute row in rowB (kept across minutes), a partial one in rowA.
+      const r = whole && full ? full : aggregate(c, s, 0, 0, a, a + 60_000, hold, whole ? this.rowB : this.rowA);
       if (!r) break; // the hold ran out: nothing covers the minutes after either
       if (whole) full = r;
       r.ts = a;
@@ -558,13 +562,14 @@ export class Historian {
           if (k === 1 && this.denseTo[i]! < b) this.fillCarried(i, b);
           const ct = this.carryT[i]!;
           if (ct === ct && ct < a) {
-            const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!);
-            if (r) this.store.upsertRow[k]!.run(this.pid[i]!, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+            const r = aggregate(this.carryOf(i), empty, 0, 0, a, b, this.holdMs[i]!, this.rowA);
+            if (r) this.store.tierBatch[k]!.addRow(this.pid[i]!, r);
           } else {
-            this.store.minuteBatch.end();
+            this.store.tierBatch[k - 1]!.end(); // the finer rows it reads
             st.run(this.pid[i]!, a, b);
           }
         }
+        this.store.tierBatch[k]!.end(); // read by the next tier's rollup
         this.closed[k] = b;
         this.store.putMeta(`closed.${TIERS[k]!.id}`, b);
         if (k === 1) this.store.putMeta("dense.1m", b);
@@ -694,6 +699,7 @@ export class Historian {
         this.closed[0] = open;
         this.denseTo.fill(open);
         for (const _ of this.closeCoarser());
+        this.store.endBatches();
       }
       this.store.putMeta("closed.1m", this.closed[0]!);
       this.store.putMeta("dense.1m", this.closed[0]!);
