@@ -226,11 +226,6 @@ export function readPropertyAck(dest: NpduAddress | undefined, invokeId: number,
   return finishReadPropertyAck(maxApdu);
 }
 
-export interface AccessResult {
-  object: { type: number; instance: number };
-  results: { property: number; index: number | undefined; result: PropertyResult }[];
-}
-
 /** ReadPropertyMultiple-ACK's header; then per object rpmObject, its results, rpmObjectEnd. */
 export function startRpmAck(dest: NpduAddress | undefined, invokeId: number): EncodeBuffer {
   ackStart = startPacket(dest, false);
@@ -288,20 +283,6 @@ export function rpmTooBig(b: EncodeBuffer, maxApdu: number): boolean {
 export function finishRpmAck(maxApdu: number): Buffer | undefined {
   const p = finishPacket(false, ackStart);
   return p.apduLength <= maxApdu ? p.bytes : undefined;
-}
-
-/** ReadPropertyMultiple-ACK of known results, or undefined when it does not fit in `maxApdu`. */
-export function readPropertyMultipleAck(dest: NpduAddress | undefined, invokeId: number, maxApdu: number, access: AccessResult[]): Buffer | undefined {
-  const b = startRpmAck(dest, invokeId);
-  for (const a of access) {
-    rpmObject(b, a.object);
-    for (const r of a.results) {
-      rpmResult(b, r.property, r.index, r.result);
-      if (rpmTooBig(b, maxApdu)) return undefined;
-    }
-    rpmObjectEnd(b);
-  }
-  return finishRpmAck(maxApdu);
 }
 
 export function iAm(dest: NpduAddress | undefined, broadcast: boolean, device: number, maxApdu: number, segmentation: number, vendorId: number): Buffer {
