@@ -1,8 +1,7 @@
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "./helpers/tmp.ts";
 import { emptySamples } from "../src/historian/aggregate.ts";
 import { historianSchema } from "../src/historian/config.ts";
 import { Historian, OFFLINE } from "../src/historian/historian.ts";
@@ -19,15 +18,7 @@ import { storedSamples } from "./helpers/hist-stored.ts";
  * versions stored; every reader merges both, and an older database upgrades with its rows readable.
  */
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "busbar-blocks-"));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs("blocks");
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
 const point = (i: number, kind: HistPoint["kind"] = "analog"): HistPoint => ({ index: i, name: `B.p${i}`, device: "B", kind, unit: "kW", deadband: 0, relDeadband: 0, heartbeatMs: 600_000, store: true });
 const make = (path: string, points: HistPoint[], clock: { t: number }, config = historianSchema.parse({})) =>

@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "./helpers/tmp.ts";
 import { historianSchema } from "../src/historian/config.ts";
 import { Historian } from "../src/historian/historian.ts";
 import type { HistPoint } from "../src/historian/points.ts";
@@ -15,17 +14,13 @@ import { Quality } from "../src/points/quality.ts";
  * yet or not, and the same as rows written every minute (checked against a point written every minute).
  */
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("carried");
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0); // a quarter hour
 const QUARTER = T0 + 900_000;
 const point = (i: number): HistPoint => ({ index: i, name: `C.p${i}`, device: "C", kind: "analog", unit: "kW", deadband: 0, relDeadband: 0, heartbeatMs: 1_200_000, store: true });
 const points = [point(0), point(1)];
 function make(clock: { t: number }, path?: string) {
-  const dir = mkdtempSync(join(tmpdir(), "busbar-carried-"));
-  dirs.push(dir);
+  const dir = tmp();
   return new Historian({ path: path ?? join(dir, "h.db"), points, config: historianSchema.parse({}), timeZone: "UTC", now: () => clock.t });
 }
 

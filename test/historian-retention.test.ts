@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "./helpers/tmp.ts";
 import { historianSchema } from "../src/historian/config.ts";
 import { Historian } from "../src/historian/historian.ts";
 import type { HistPoint } from "../src/historian/points.ts";
@@ -13,10 +12,7 @@ import { Retention } from "../src/historian/retention.ts";
  * prunes the history of points no longer in the site.
  */
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("retention");
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 5, 1);
 const point = (i: number): HistPoint => ({ index: i, name: `R.p${i}`, device: "R", kind: "analog", unit: "kW", deadband: 0, relDeadband: 0, heartbeatMs: 60_000, store: true });
@@ -25,8 +21,7 @@ const make = (path: string, points: HistPoint[]) =>
 
 describe("retention", () => {
   it("finds the one point with old rows among 5,000 in a few steps, deletes them, and ends its pass", () => {
-    const dir = mkdtempSync(join(tmpdir(), "busbar-retention-"));
-    dirs.push(dir);
+    const dir = tmp();
     const h = make(join(dir, "h.db"), Array.from({ length: 5000 }, (_, i) => point(i)));
     const pid = h.pid[3999]!;
     const add = h.db.prepare("INSERT INTO h_raw (point, ts, value, quality) VALUES (?, ?, ?, 1)");
@@ -52,8 +47,7 @@ describe("retention", () => {
   });
 
   it("prunes the old history of a point no longer in the site", () => {
-    const dir = mkdtempSync(join(tmpdir(), "busbar-retention-"));
-    dirs.push(dir);
+    const dir = tmp();
     const path = join(dir, "h.db");
     const a = make(path, [point(0), point(1)]);
     const gone = a.pid[1]!;

@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "./helpers/tmp.ts";
 import { createBackup, stageRestore } from "../src/historian/backup.ts";
 import { historianSchema } from "../src/historian/config.ts";
 import { Historian } from "../src/historian/historian.ts";
@@ -22,15 +22,7 @@ import { storedSamples } from "./helpers/hist-stored.ts";
  * rows read back, a torn record ignored, and a reader (CLI export) that changes nothing.
  */
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "busbar-samplelog-"));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs("samplelog");
 
 const points: HistPoint[] = Array.from({ length: 3 }, (_, i) => ({ index: i, name: `L.p${i}`, device: "L", kind: "analog", unit: "kW", deadband: 0, relDeadband: 0, heartbeatMs: 60_000, store: true }));
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);

@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "./helpers/tmp.ts";
 import { Quality } from "../src/points/quality.ts";
 import { historianSchema } from "../src/historian/config.ts";
 import { Historian, OFFLINE } from "../src/historian/historian.ts";
@@ -15,18 +14,14 @@ import { storedSamples } from "./helpers/hist-stored.ts";
  * max and good coverage of each interval integrated straight from the raw signal.
  */
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("hist");
 
 function point(index: number, o: Partial<HistPoint> = {}): HistPoint {
   return { index, name: `D.p${index}`, device: "D", kind: "analog", unit: "kW", deadband: 1, relDeadband: 0, heartbeatMs: 60_000, store: true, ...o };
 }
 
 function make(points: HistPoint[], clock: { t: number }, tz = "UTC", path?: string) {
-  const dir = mkdtempSync(join(tmpdir(), "busbar-hist-"));
-  dirs.push(dir);
+  const dir = tmp();
   return new Historian({ path: path ?? join(dir, "h.db"), points, config: historianSchema.parse({}), timeZone: tz, now: () => clock.t });
 }
 
@@ -118,8 +113,7 @@ describe("rollups", () => {
   it("1 min, 15 min and hour rows match a reference integrated from raw, with gaps, late samples repaired, and across a restart", () => {
     const T0 = Date.UTC(2026, 2, 7, 22, 0, 0); // an hour boundary
     const clock = { t: T0 };
-    const dir = mkdtempSync(join(tmpdir(), "busbar-hist-"));
-    dirs.push(dir);
+    const dir = tmp();
     const path = join(dir, "h.db");
     const p = point(0, { deadband: 0, heartbeatMs: 120_000 });
     let h = make([p], clock, "UTC", path);
