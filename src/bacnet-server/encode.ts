@@ -95,21 +95,12 @@ export function writeReal(b: EncodeBuffer, x: number): void {
   b.offset += 4;
 }
 
-/** Status_Flags from its mask (bit n = StatusFlags n): a 4-bit string, bit 0 first (clause 20.2.10). */
-export function writeStatusFlags(b: EncodeBuffer, mask: number): void {
-  let r = 0;
-  for (let k = 0; k < 4; k++) if (mask & (1 << k)) r |= 0x80 >> k;
-  b.buffer[b.offset++] = 0x82;
-  b.buffer[b.offset++] = 4;
-  b.buffer[b.offset++] = r;
-}
-
 /**
  * Unsigned, Enumerated, Real, Boolean and Null inline: they are most of every reply, and the
  * library's application encoders of integers allocate (and zero) a 1.5 kB buffer per value, which
  * made them two thirds of a ReadPropertyMultiple's cost. Same octets (clause 20.2.3–20.2.6).
  */
-function encodeValues(b: EncodeBuffer, values: Value[]): void {
+export function encodeValues(b: EncodeBuffer, values: Value[]): void {
   const buf = b.buffer;
   for (const v of values) {
     switch (v.type) {
@@ -244,10 +235,15 @@ export function rpmObjectEnd(b: EncodeBuffer): void {
   b.buffer[b.offset++] = 0x1f;
 }
 
-/** A result's property reference and the opening of its value ([4]); the caller writes the value, then rpmValueEnd. */
-export function rpmValueStart(b: EncodeBuffer, property: number, index: number | undefined): void {
+/** A result's property identifier [2] and array index [3]. */
+function rpmPropertyRef(b: EncodeBuffer, property: number, index: number | undefined): void {
   contextUnsigned(b, 2, property);
   if (index !== undefined && index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, index);
+}
+
+/** A result's property reference and the opening of its value ([4]); the caller writes the value, then rpmValueEnd. */
+export function rpmValueStart(b: EncodeBuffer, property: number, index: number | undefined): void {
+  rpmPropertyRef(b, property, index);
   b.buffer[b.offset++] = 0x4e;
 }
 
@@ -258,8 +254,7 @@ export function rpmValueEnd(b: EncodeBuffer): void {
 /** One whole result: the value ([4]) or the property access error ([5]). */
 export function rpmResult(b: EncodeBuffer, property: number, index: number | undefined, result: PropertyResult): void {
   if ("error" in result) {
-    contextUnsigned(b, 2, property);
-    if (index !== undefined && index !== ASN1_ARRAY_ALL) contextUnsigned(b, 3, index);
+    rpmPropertyRef(b, property, index);
     b.buffer[b.offset++] = 0x5e;
     writeUnsigned(b, 9, result.error[0]);
     writeUnsigned(b, 9, result.error[1]);

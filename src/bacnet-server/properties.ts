@@ -12,7 +12,7 @@ import {
 } from "@bacnet-js/client";
 import type { EncodeBuffer } from "@bacnet-js/client/dist/lib/types.js";
 import { Quality } from "../points/quality.ts";
-import { RAW, writeReal, writeStatusFlags, writeUnsigned, type PropertyResult, type Value } from "./encode.ts";
+import { encodeValues, RAW, writeReal, writeUnsigned, type PropertyResult, type Value } from "./encode.ts";
 import { healthOf, stateIndex, type Health, type ObjectSet, type ServedObject } from "./objects.ts";
 import { commandedValue } from "./store.ts";
 
@@ -84,6 +84,8 @@ export function statusFlagMask(h: Health): number {
 }
 /** The 16 possible Status_Flags values, built once: every RPM and COV notification carries one. */
 const STATUS_FLAGS: Value[] = Array.from({ length: 16 }, (_, m) => bits(4, [0, 1, 2, 3].filter((b) => m & (1 << b))));
+/** The same, each as the one-value list the encoder takes (written into replies without a new array). */
+const STATUS_FLAGS_LISTS: Value[][] = STATUS_FLAGS.map((v) => [v]);
 
 const COMMON_REQUIRED = [P.OBJECT_IDENTIFIER, P.OBJECT_NAME, P.OBJECT_TYPE, P.PROPERTY_LIST];
 
@@ -230,7 +232,7 @@ export class PropertyReader {
   writeHot(b: EncodeBuffer, o: ServedObject, prop: number): boolean {
     if (o.command || o.momentary) return false;
     if (prop === P.STATUS_FLAGS) {
-      writeStatusFlags(b, statusFlagMask(this.health(o)));
+      encodeValues(b, STATUS_FLAGS_LISTS[statusFlagMask(this.health(o))]!);
       return true;
     }
     if (prop !== P.PRESENT_VALUE) return false;
