@@ -90,6 +90,18 @@ describe("PointTable", () => {
     expect(results.every((r) => r.writes > 100_000)).toBe(true);
   });
 
+  it("announces a change once when the stale sweep runs between the write and the drain", () => {
+    const table = PointTable.create({ capacity: 1, rings: 1 });
+    const registry = { points: [{ staleAfterMs: 60_000 }] } as unknown as ConstructorParameters<typeof LiveView>[0];
+    const live = new LiveView(registry, table);
+    const seen: number[] = [];
+    live.subscribe((batch) => seen.push(...batch));
+    table.write(0, 42.5, Date.now(), Quality.GOOD, 0);
+    (live as unknown as { sweepStale(): void }).sweepStale(); // its timer fires before the drain
+    live.drain();
+    expect(seen).toEqual([0]);
+  });
+
   it("drains a worker's reply as soon as the worker signals it, and unsignalled writes on the idle fallback", async () => {
     const table = PointTable.create({ capacity: 2, rings: 2 });
     // Only `table` is used by the drain loop; the registry only sizes the quality arrays.

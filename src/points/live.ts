@@ -139,6 +139,9 @@ export class LiveView {
     const n = this.registry.points.length;
     const now = Date.now();
     for (let i = 0; i < n; i++) {
+      // A point written since the last drain is the drain's to announce (once, with its quality):
+      // announced here too, a page got the same change twice.
+      if (this.table.isPending(i)) continue;
       const q = this.quickQuality(i, now);
       if (q !== this.shownQuality[i]) {
         this.shownQuality[i] = q;

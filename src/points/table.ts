@@ -163,6 +163,11 @@ export class PointTable {
     return changed;
   }
 
+  /** A change of the point waits in a ring for the main thread's drain, which will announce it. */
+  isPending(index: number): boolean {
+    return Atomics.load(this.pending, index) !== 0;
+  }
+
   /** Consistent snapshot of one point (retries while its writer is mid-write). */
   read(index: number, out: PointSample = { value: NaN, ts: 0, quality: 0 }): PointSample {
     const seq = this.seq;
