@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { aggregate, type Samples } from "../src/historian/aggregate.ts";
+import { aggregate, RunningRollup, type RollupRow, type Samples } from "../src/historian/aggregate.ts";
+import { HistoryStore, openHistoryDb } from "../src/historian/store.ts";
 import { Quality } from "../src/points/quality.ts";
 
 /**
@@ -75,5 +76,67 @@ describe("aggregate", () => {
     const s: Samples = { ts: [0, 100, 200, 300], v: [50, 1, 2, 60], q: [Quality.GOOD, Quality.GOOD, Quality.GOOD, Quality.GOOD] };
     const r = aggregate({ ts: 50, v: 7, q: Quality.GOOD }, s, 1, 3, 100, 300, 1_000)!;
     expect(r).toEqual({ ts: 100, n: 2, goodMs: 200, mean: 1.5, min: 1, max: 2, first: 1, last: 2 });
+  });
+});
+
+/**
+ * RunningRollup (a quarter hour's row summed as the close writes its 1-minute rows) against the
+ * SQL rollup it replaces (store.ts rollFrom) over the same rows written to a history file: the
+ * same row bit for bit, or a quarter hour stored differently depending on which path closed it.
+ */
+describe("RunningRollup", () => {
+  it("gives the SQL rollup's row bit for bit: good, bad and partly covered minutes, NaN, no row at all", () => {
+    const db = openHistoryDb(":memory:");
+    const store = new HistoryStore(db);
+    const rand = rng(7);
+    const POINTS = 300;
+    const a = Date.UTC(2026, 0, 5, 10, 0);
+    const b = a + 900_000;
+    const sums = new RunningRollup(POINTS);
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+    for (let i = 0; i < POINTS; i++) {
+      sums.reset(i, a);
+      for (let m = 0; m < 15; m++) {
+        if (i % 10 === 0 || rand() < 0.2) continue; // no row for the minute (point 0, 10, …: none at all)
+        const good = pick([0, 60_000, Math.floor(rand() * 60_000) + 1]);
+        // Values of every scale (the compensated sum differs from a plain one on such mixes), some NaN.
+        const v = () => (rand() < 0.03 ? NaN : (rand() - 0.5) * 10 ** Math.floor(rand() * 12 - 3));
+        const xs = [v(), v(), v()].sort((x, y) => x - y);
+        const r: RollupRow = good
+          ? { ts: a + m * 60_000, n: Math.floor(rand() * 60), goodMs: good, mean: xs[1]!, min: xs[0]!, max: xs[2]!, first: v(), last: v() }
+          : { ts: a + m * 60_000, n: Math.floor(rand() * 3), goodMs: 0, mean: null, min: null, max: null, first: null, last: null };
+        store.upsertRow[0]!.run(i, r.ts, r.n, r.goodMs, r.mean, r.min, r.max, r.first, r.last);
+        sums.fold(i, r);
+      }
+      store.rollFrom[1]!.run(i, a, b);
+    }
+    const sql = new Map((db.query("SELECT point, ts, n, good_ms AS goodMs, mean, min, max, first, last FROM h_15m").all() as (RollupRow & { point: number })[]).map((r) => [r.point, r]));
+    let compared = 0;
+    for (let i = 0; i < POINTS; i++) {
+      const out = sums.row(i, { ts: 0, n: 0, goodMs: 0, mean: null, min: null, max: null, first: null, last: null });
+      const want = sql.get(i);
+      if (!want) {
+        expect(out, `point ${i}`).toBeUndefined();
+        continue;
+      }
+      const { point: _, ...row } = want;
+      expect(out, `point ${i}`).toEqual(row);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(200);
+  });
+
+  it("takes no row once invalidated, and none from before its interval", () => {
+    const sums = new RunningRollup(1);
+    const row = (ts: number): RollupRow => ({ ts, n: 1, goodMs: 60_000, mean: 5, min: 5, max: 5, first: 5, last: 5 });
+    const out = (): RollupRow => ({ ts: 0, n: 0, goodMs: 0, mean: null, min: null, max: null, first: null, last: null });
+    sums.reset(0, 900_000);
+    sums.fold(0, row(840_000));
+    expect(sums.row(0, out())).toBeUndefined();
+    sums.fold(0, row(900_000));
+    expect(sums.valid(0, 900_000)).toBe(true);
+    expect(sums.row(0, out())?.n).toBe(1);
+    sums.invalidate(0);
+    expect(sums.valid(0, 900_000)).toBe(false);
   });
 });

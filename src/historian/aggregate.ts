@@ -113,3 +113,115 @@ export function combine(ts: number, rows: readonly RollupRow[]): RollupRow | und
   if (out.goodMs > 0) out.mean = Math.min(out.max!, Math.max(out.min!, sum / out.goodMs));
   return out;
 }
+
+/** NaN is what SQLite stores as NULL. */
+function num(x: number): number | null {
+  return x === x ? x : null;
+}
+
+/**
+ * Each point's row of one open coarser interval, summed as its finer rows are written (the close
+ * folds every 1-minute row it writes), so the interval's row needs no read of the finer rows when it
+ * closes: at 20,000 points the SQL rollup of a quarter hour was ~1.4 s of CPU every 15 minutes.
+ * Bit for bit the SQL rollup's row (store.ts rollFrom): the same sums in the same order, with
+ * SQLite's own Kahan–Babuska–Neumaier summation of REALs (func.c, since 3.43). A point whose rows
+ * were written some other way (a repair, a restart in the interval) is not `valid` until the next
+ * interval starts; the close rolls that one up in SQL.
+ */
+export class RunningRollup {
+  /** Start of the interval each point's sums belong to (NaN: not valid). */
+  private readonly from: Float64Array;
+  private readonly rows: Int32Array;
+  private readonly n: Float64Array;
+  private readonly goodMs: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly err: Float64Array;
+  /** Good time of the rows with a mean (the mean's divisor). */
+  private readonly meanMs: Float64Array;
+  private readonly min: Float64Array;
+  private readonly max: Float64Array;
+  /** Time of the first good row (NaN: none yet), and the first and last good rows' first and last. */
+  private readonly firstAt: Float64Array;
+  private readonly first: Float64Array;
+  private readonly last: Float64Array;
+
+  constructor(size: number) {
+    this.from = new Float64Array(size).fill(NaN);
+    this.rows = new Int32Array(size);
+    this.n = new Float64Array(size);
+    this.goodMs = new Float64Array(size);
+    this.sum = new Float64Array(size);
+    this.err = new Float64Array(size);
+    this.meanMs = new Float64Array(size);
+    this.min = new Float64Array(size);
+    this.max = new Float64Array(size);
+    this.firstAt = new Float64Array(size);
+    this.first = new Float64Array(size);
+    this.last = new Float64Array(size);
+  }
+
+  /** Point i's sums start empty for the interval starting at `from`. */
+  reset(i: number, from: number): void {
+    this.from[i] = from;
+    this.rows[i] = 0;
+    this.n[i] = this.goodMs[i] = this.sum[i] = this.err[i] = this.meanMs[i] = 0;
+    this.min[i] = this.max[i] = this.firstAt[i] = this.first[i] = this.last[i] = NaN;
+  }
+
+  /** Point i's rows are no longer all folded here (until the next reset). */
+  invalidate(i: number): void {
+    this.from[i] = NaN;
+  }
+
+  valid(i: number, from: number): boolean {
+    return this.from[i] === from;
+  }
+
+  /** A finer row of point i, written in time order (the SQL rollup's columns one by one; NaN is NULL there). */
+  fold(i: number, r: RollupRow): void {
+    if (!(this.from[i]! <= r.ts)) return; // not valid, or a row before the interval
+    this.rows[i]!++;
+    this.n[i]! += r.n;
+    this.goodMs[i]! += r.goodMs;
+    const mean = r.mean;
+    if (mean !== null && mean === mean) {
+      const x = mean * r.goodMs;
+      const s = this.sum[i]!;
+      const t = s + x;
+      this.err[i]! += Math.abs(s) > Math.abs(x) ? s - t + x : x - t + s;
+      this.sum[i] = t;
+      this.meanMs[i]! += r.goodMs;
+      if (r.goodMs > 0) {
+        if (this.firstAt[i]! !== this.firstAt[i]!) {
+          this.firstAt[i] = r.ts;
+          this.first[i] = r.first ?? NaN;
+        }
+        this.last[i] = r.last ?? NaN;
+      }
+    }
+    const lo = r.min;
+    if (lo !== null && lo === lo && !(lo >= this.min[i]!)) this.min[i] = lo; // NaN (no min yet) compares false
+    const hi = r.max;
+    if (hi !== null && hi === hi && !(hi <= this.max[i]!)) this.max[i] = hi;
+  }
+
+  /** Point i's row for its interval into `out` (undefined when no finer row was written). Only when valid. */
+  row(i: number, out: RollupRow): RollupRow | undefined {
+    if (!this.rows[i]) return undefined;
+    const min = this.min[i]!;
+    const max = this.max[i]!;
+    const meanMs = this.meanMs[i]!;
+    const err = this.err[i]!;
+    const total = Number.isFinite(err) ? this.sum[i]! + err : this.sum[i]!;
+    out.ts = this.from[i]!;
+    out.n = this.n[i]!;
+    out.goodMs = this.goodMs[i]!;
+    // SQLite's scalar min/max are NULL when an argument is.
+    out.mean = meanMs !== 0 && min === min && max === max ? num(Math.min(Math.max(total / meanMs, min), max)) : null;
+    out.min = num(min);
+    out.max = num(max);
+    out.first = num(this.first[i]!);
+    out.last = num(this.last[i]!);
+    return out;
+  }
+}
