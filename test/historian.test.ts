@@ -71,6 +71,37 @@ describe("change-based storage", () => {
     h.stop();
   });
 
+  it("spreads the first heartbeat of points that start together over the last half of it, then keeps each point's phase", () => {
+    const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+    const clock = { t: T0 };
+    const HB = 600_000;
+    const N = 100;
+    const h = make(Array.from({ length: N }, (_, i) => point(i, { heartbeatMs: HB })), clock);
+    h.current = (i) => ({ v: 50 + i, q: Quality.GOOD });
+    for (let i = 0; i < N; i++) h.offer(i, T0, 50 + i, Quality.GOOD);
+    for (let t = T0 + 1000; t <= T0 + 25 * 60_000; t += 1000) {
+      clock.t = t;
+      h.tick();
+    }
+    h.flush();
+    const beatMinutes = new Map<number, number>();
+    for (let i = 0; i < N; i++) {
+      const ts = raw(h, i).map((s) => s[0]);
+      expect(ts[0]).toBe(T0);
+      // Never longer than the heartbeat between two samples (the maximum interval), a tick at most.
+      for (let k = 1; k < ts.length; k++) expect(ts[k]! - ts[k - 1]!, `point ${i}`).toBeLessThanOrEqual(HB);
+      // The first beat in the heartbeat's last half, then one heartbeat after the other.
+      expect(ts[1]! - T0).toBeGreaterThanOrEqual(HB / 2);
+      expect(ts[2]! - ts[1]!).toBe(HB);
+      const m = Math.floor((ts[1]! - T0) / 60_000);
+      beatMinutes.set(m, (beatMinutes.get(m) ?? 0) + 1);
+    }
+    // Spread: every minute of the half gets some, none more than a fifth of the points.
+    expect(beatMinutes.size).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...beatMinutes.values())).toBeLessThanOrEqual(N / 5);
+    h.stop();
+  });
+
   it("stores every change of a discrete point and every increase of a counter, and uses a percent-of-value deadband without a range", () => {
     const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
     const clock = { t: T0 };

@@ -65,6 +65,13 @@ export class Historian {
   readonly holdMs: Float64Array;
   /** Heartbeat per point (ms); Infinity for a point not stored. */
   private readonly heartbeatMs: Float64Array;
+  /**
+   * How much earlier than its heartbeat a point's first heartbeat after a start comes (ms, up to
+   * half of it, spread by point index). Points that start together and do not move would otherwise
+   * all beat in the same minute, forever: at 20,000 points, 18,000 samples, blocks and rows in one
+   * minute's close every heartbeat (~10 MB of RSS at once). Earlier is within the maximum interval.
+   */
+  private readonly beatEarlyMs: Float32Array;
   private readonly now: () => number;
 
   // Sampler: the last stored sample per point.
@@ -146,6 +153,7 @@ export class Historian {
     this.pid = this.store.pointIds(opts.points.map((p) => ({ name: p.name, kind: p.kind, unit: p.unit })));
     this.holdMs = Float64Array.from(opts.points, (p) => 2 * p.heartbeatMs);
     this.heartbeatMs = Float64Array.from(opts.points, (p) => (p.store ? p.heartbeatMs : Infinity));
+    this.beatEarlyMs = Float32Array.from(opts.points, (p, i) => (p.store ? (p.heartbeatMs / 2) * ((i * 0.6180339887) % 1) : 0));
     this.lastV = new ValueColumn(n);
     this.lastT = new Float64Array(n);
     this.lastQ = new Int32Array(n).fill(OFFLINE);
@@ -179,10 +187,12 @@ export class Historian {
     if (q === lq) {
       if (q !== Quality.GOOD) return false; // still bad: nothing new to say until it recovers
       const lv = this.lastV.get(i);
+      const beat = ts - this.lastT[i]! >= p.heartbeatMs - this.beatEarlyMs[i]!;
       if (p.kind === "analog" && typeof v === "number" && typeof lv === "number") {
         const db = p.deadband || p.relDeadband * Math.abs(lv);
-        if (!(Math.abs(v - lv) > db) && ts - this.lastT[i]! < p.heartbeatMs) return false;
-      } else if (v === lv && ts - this.lastT[i]! < p.heartbeatMs) return false;
+        if (!(Math.abs(v - lv) > db) && !beat) return false;
+      } else if (v === lv && !beat) return false;
+      if (beat) this.beatEarlyMs[i] = 0; // this sample is the beat: the next ones keep its phase
     }
     this.accept(i, ts, v, q);
     return true;
@@ -229,12 +239,14 @@ export class Historian {
     if (!cur) return;
     // Every FLUSH_MS over every point (20,000 at scale): typed columns only, no object per point.
     const hb = this.heartbeatMs;
+    const early = this.beatEarlyMs;
     const lastT = this.lastT;
     for (let i = 0; i < hb.length; i++) {
-      if (now - lastT[i]! < hb[i]!) continue;
+      if (now - lastT[i]! < hb[i]! - early[i]!) continue;
       const c = cur(i);
       if (c.q === Quality.INIT) continue;
       this.accept(i, now, c.v, c.q);
+      early[i] = 0; // this sample is the beat: the next ones keep its phase
     }
   }
 
