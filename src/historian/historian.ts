@@ -126,9 +126,9 @@ export class Historian {
    */
   private readonly denseTo: Float64Array;
   /**
-   * Per tier, each point's row of the open interval, summed as its finer rows are written: the
-   * quarter hour from 1-minute rows and the hour from quarter hours (tiers 1 and 2; a day or a
-   * month closes once a day at most and is rolled up in SQL).
+   * Per tier, each point's row of the open interval, summed as its finer rows are written (and
+   * from the stored ones at a start): the quarter hour from 1-minute rows and the hour from quarter
+   * hours (tiers 1 and 2; a day or a month closes once a day at most and is rolled up in SQL).
    */
   private readonly sums: (RunningRollup | undefined)[];
   private readonly dirty = new Map<number, [number, number]>(); // point index → [earliest, latest] late timestamp
@@ -753,9 +753,40 @@ export class Historian {
         else this.clearCarry(i);
       }
     })();
+    this.loadSums();
     // The open minutes (with the gap markers) start a new segment; the replayed ones go.
     this.rotateDue = true;
     this.rotateLog();
+  }
+
+  /**
+   * The open quarter hour's and hour's sums from their finer rows already stored (all written by
+   * now, up to closed[0]): the first intervals after a start close from their sums too, rather
+   * than with a SQL rollup of every point (2.5 s of CPU at 20,000 points when both close at once).
+   */
+  private loadSums(): void {
+    const row = emptyRow();
+    for (const k of [1, 2]) {
+      const sums = this.sums[k]!;
+      const from = this.closed[k]!;
+      const to = this.closed[k - 1]!;
+      const st = this.store.tierRange[k - 1]!;
+      for (let i = 0; i < this.points.length; i++) {
+        sums.reset(i, from);
+        if (this.points[i]!.kind === "text" || to <= from) continue;
+        for (const r of st.values(this.pid[i]!, from, to) as [number, number, number, number | null, number | null, number | null, number | null, number | null][]) {
+          row.ts = r[0];
+          row.n = r[1];
+          row.goodMs = r[2];
+          row.mean = r[3];
+          row.min = r[4];
+          row.max = r[5];
+          row.first = r[6];
+          row.last = r[7];
+          sums.fold(i, row);
+        }
+      }
+    }
   }
 
   private loadForReading(): void {
