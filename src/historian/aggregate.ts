@@ -121,12 +121,12 @@ function num(x: number): number | null {
 
 /**
  * Each point's row of one open coarser interval, summed as its finer rows are written (the close
- * folds every 1-minute row it writes), so the interval's row needs no read of the finer rows when it
- * closes: at 20,000 points the SQL rollup of a quarter hour was ~1.4 s of CPU every 15 minutes.
- * Bit for bit the SQL rollup's row (store.ts rollFrom): the same sums in the same order, with
- * SQLite's own Kahan–Babuska–Neumaier summation of REALs (func.c, since 3.43). A point whose rows
- * were written some other way (a repair, a restart in the interval) is not `valid` until the next
- * interval starts; the close rolls that one up in SQL.
+ * folds every row it writes; a start folds the stored ones), so the interval's row needs no read of
+ * the finer rows when it closes: at 20,000 points the SQL rollup of a quarter hour was ~1.4 s of
+ * CPU every 15 minutes. Bit for bit the SQL rollup's row (store.ts rollFrom): the same sums in the
+ * same order, with SQLite's own Kahan–Babuska–Neumaier summation of REALs (func.c, since 3.43). A
+ * point whose rows were written some other way (a repair) is not `valid` until the next interval
+ * starts; the close rolls that one up in SQL.
  */
 export class RunningRollup {
   /** Start of the interval each point's sums belong to (NaN: not valid). */

@@ -573,7 +573,7 @@ export class Historian {
    * the SQL rollup was ~60 µs a point, 1.2 s of CPU a quarter hour at 20,000 points). Otherwise a
    * point whose last sample (its carry) is before the interval only held that value through it:
    * its row is the carry's, computed here; the rest (a day, a month, an interval whose finer rows
-   * were not all summed: the first after a start or a repair) is rolled up in SQL.
+   * were not all summed: a repair rewrote some) is rolled up in SQL.
    */
   private *closeCoarser(): Generator<void, void, void> {
     const empty = emptySamples();
