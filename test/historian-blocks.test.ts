@@ -47,6 +47,16 @@ describe("raw blocks", () => {
     expect((data as Uint8Array).byteLength).toBe(3 + 7 * n);
   });
 
+  it("encodes the stored format byte for byte (blocks written by earlier versions must still decode)", () => {
+    const hex = (d: Uint8Array | string) => Buffer.from(d as Uint8Array).toString("hex");
+    // flags 0, n = 2; offsets 0 and 1000 ms (u16 LE); qualities 1 and OFFLINE (i8); 1.5 and -2.25 (f32 LE).
+    expect(hex(encodeBlock(T0, [T0, T0 + 1000], [1.5, -2.25], [1, OFFLINE], 2))).toBe("000200" + "0000e803" + "01ff" + "0000c03f" + "000010c0");
+    // No value: a float32 NaN.
+    expect(hex(encodeBlock(T0, [T0 + 5], [null], [3], 1))).toBe("000100" + "0500" + "03" + "0000c07f");
+    // flags 3 (f64 times and values), n = 1: offset 0.5 ms, quality 1, value 0.1 (f64 LE).
+    expect(hex(encodeBlock(T0, [T0 + 0.5], [0.1], [1], 1))).toBe("030100" + "000000000000e03f" + "01" + "9a9999999999b93f");
+  });
+
   it("a close writes one row per point and minute; late samples are rows; every read merges them", () => {
     const path = join(tmp(), "h.db");
     const clock = { t: T0 };

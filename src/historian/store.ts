@@ -68,22 +68,47 @@ export function encodeBlock(minute: number, ts: ArrayLike<number>, v: ArrayLike<
   const tBytes = flags & F64_TIMES ? 8 : 2;
   const vBytes = flags & F64_VALUES ? 8 : 4;
   const out = new Uint8Array(3 + n * (tBytes + 1 + vBytes));
-  const dv = new DataView(out.buffer);
-  dv.setUint8(0, flags);
-  dv.setUint16(1, n, true);
+  out[0] = flags;
+  out[1] = n & 0xff;
+  out[2] = n >>> 8;
+  // Bytes written directly and floats through a typed scratch copied in one go, not DataView calls:
+  // 120,000 samples a minute at 20,000 points, and JSC called out to DataView's setters for each.
   let o = 3;
-  for (let k = 0; k < n; k++, o += tBytes) {
-    if (tBytes === 2) dv.setUint16(o, ts[k]! - minute, true);
-    else dv.setFloat64(o, ts[k]! - minute, true);
+  if (tBytes === 2) {
+    for (let k = 0; k < n; k++, o += 2) {
+      const off = ts[k]! - minute;
+      out[o] = off & 0xff;
+      out[o + 1] = off >>> 8;
+    }
+  } else {
+    const t = scratch64(n);
+    for (let k = 0; k < n; k++) t[k] = ts[k]! - minute;
+    o = copyLE(out, o, t, n);
   }
-  for (let k = 0; k < n; k++, o++) dv.setInt8(o, q[k]!);
-  for (let k = 0; k < n; k++, o += vBytes) {
+  for (let k = 0; k < n; k++) out[o + k] = q[k]!; // int8: a Uint8Array keeps the two's complement byte
+  o += n;
+  const f = vBytes === 4 ? scratch32(n) : scratch64(n);
+  for (let k = 0; k < n; k++) {
     const x = v[k];
-    const num = typeof x === "number" ? x : NaN;
-    if (vBytes === 4) dv.setFloat32(o, num, true);
-    else dv.setFloat64(o, num, true);
+    f[k] = typeof x === "number" ? x : NaN;
   }
+  copyLE(out, o, f, n);
   return out;
+}
+
+let f32 = new Float32Array(256);
+let f64 = new Float64Array(256);
+const scratch32 = (n: number) => (f32.length >= n ? f32 : (f32 = new Float32Array(n)));
+const scratch64 = (n: number) => (f64.length >= n ? f64 : (f64 = new Float64Array(n)));
+const HOST_LE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** Copies the first n floats of `src` into `out` at `at`, little-endian (the format's order); returns the end. */
+function copyLE(out: Uint8Array, at: number, src: Float32Array | Float64Array, n: number): number {
+  const w = src.BYTES_PER_ELEMENT;
+  const end = at + n * w;
+  out.set(new Uint8Array(src.buffer, 0, n * w), at);
+  if (!HOST_LE) for (let k = at; k < end; k += w) out.subarray(k, k + w).reverse();
+  return end;
 }
 
 /** Appends a block's samples with from ≤ ts < to to `out` (see encodeBlock). */
