@@ -53,6 +53,8 @@ describe("raw blocks", () => {
     expect(hex(encodeBlock(T0, [T0, T0 + 1000], [1.5, -2.25], [1, OFFLINE], 2))).toBe("000200" + "0000e803" + "01ff" + "0000c03f" + "000010c0");
     // No value: a float32 NaN.
     expect(hex(encodeBlock(T0, [T0 + 5], [null], [3], 1))).toBe("000100" + "0500" + "03" + "0000c07f");
+    // A close hands typed columns over, NaN for no value: still a float32 block.
+    expect(hex(encodeBlock(T0, Float64Array.of(T0 + 5), Float64Array.of(NaN), Int32Array.of(3), 1))).toBe("000100" + "0500" + "03" + "0000c07f");
     // flags 3 (f64 times and values), n = 1: offset 0.5 ms, quality 1, value 0.1 (f64 LE).
     expect(hex(encodeBlock(T0, [T0 + 0.5], [0.1], [1], 1))).toBe("030100" + "000000000000e03f" + "01" + "9a9999999999b93f");
   });

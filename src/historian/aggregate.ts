@@ -25,6 +25,13 @@ export interface Samples {
   q: number[];
 }
 
+/** Samples as any parallel columns (typed arrays in a close: NaN is no value, as null is). */
+export interface SampleColumns {
+  ts: ArrayLike<number>;
+  v: ArrayLike<number | string | null>;
+  q: ArrayLike<number>;
+}
+
 export function emptySamples(): Samples {
   return { ts: [], v: [], q: [] };
 }
@@ -41,7 +48,7 @@ export function emptyRow(): RollupRow {
  */
 export function aggregate(
   carry: { ts: number; v: number | string | null; q: number } | undefined,
-  s: Samples,
+  s: SampleColumns,
   lo: number,
   hi: number,
   a: number,
@@ -68,7 +75,7 @@ export function aggregate(
     const start = Math.max(t0, a);
     if (end <= start) continue;
     covered = true;
-    if (q !== Quality.GOOD || typeof v !== "number") continue;
+    if (q !== Quality.GOOD || typeof v !== "number" || v !== v) continue;
     const d = end - start;
     goodMs += d;
     sum += v * d;

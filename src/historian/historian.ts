@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { Quality } from "../points/quality.ts";
-import { aggregate, emptyRow, emptySamples, RunningRollup, type RollupRow, type Samples } from "./aggregate.ts";
+import { aggregate, emptyRow, emptySamples, RunningRollup, type RollupRow, type SampleColumns, type Samples } from "./aggregate.ts";
 import { retentionMs, type HistorianConfig } from "./config.ts";
 import type { HistPoint } from "./points.ts";
 import { OpenSamples, ValueColumn } from "./open.ts";
@@ -17,6 +17,8 @@ const CLOSE_GRACE_MS = 2_000;
 /** Longest a tick's close slice keeps the main thread (ms), and points between clock checks. */
 export const SLICE_MS = 8;
 const CLOSE_STEP = 8;
+
+type MinuteColumns = { ts: Float64Array; v: Float64Array; q: Int32Array };
 
 export interface HistorianOptions {
   path: string;
@@ -100,6 +102,8 @@ export class Historian {
   /** Reused to hand one point's carry and minute to aggregate() (which keeps neither). */
   private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
   private readonly scratch: Samples = emptySamples();
+  /** A numeric point's minute in a close, in typed columns (reused, grown as needed; NaN: no value). */
+  private minute: MinuteColumns = { ts: new Float64Array(256), v: new Float64Array(256), q: new Int32Array(256) };
   /** Reused rows for aggregate() in closes: each is written to a batch (copied) at once. */
   private readonly rowA: RollupRow = emptyRow();
   private readonly rowB: RollupRow = emptyRow();
@@ -488,16 +492,30 @@ export class Historian {
     if (f < 0 || open.tsAt(f) >= b) return;
     if (this.denseTo[i]! < a) this.fillCarried(i, a);
     const c = this.carryOf(i);
-    // The minute's samples of point i into the reused scratch arrays.
-    const s = this.scratch;
-    s.ts.length = s.v.length = s.q.length = 0;
-    for (let k = f; k >= 0 && open.tsAt(k) < b; k = open.after(k)) {
-      s.ts.push(open.tsAt(k));
-      s.v.push(open.valueAt(k));
-      s.q.push(open.qualityAt(k));
-    }
-    const hi = s.ts.length;
-    if (this.points[i]!.kind !== "text") {
+    const text = this.points[i]!.kind === "text";
+    // The minute's samples of point i into reused columns: typed for numbers (no JS array pushes,
+    // 120,000 samples a minute at 20,000 points), arrays for a text point's strings.
+    let s: SampleColumns;
+    let hi = 0;
+    if (text) {
+      const t = this.scratch;
+      t.ts.length = t.v.length = t.q.length = 0;
+      for (let k = f; k >= 0 && open.tsAt(k) < b; k = open.after(k)) {
+        t.ts.push(open.tsAt(k));
+        t.v.push(open.valueAt(k));
+        t.q.push(open.qualityAt(k));
+      }
+      hi = t.ts.length;
+      s = t;
+    } else {
+      let m = this.minute;
+      for (let k = f; k >= 0 && open.tsAt(k) < b; k = open.after(k), hi++) {
+        if (hi === m.ts.length) m = this.growMinute();
+        m.ts[hi] = open.tsAt(k);
+        m.v[hi] = open.numAt(k);
+        m.q[hi] = open.qualityAt(k);
+      }
+      s = m;
       const r = aggregate(c, s, 0, hi, a, b, this.holdMs[i]!, this.rowA);
       if (r) {
         this.store.minuteBatch.addRow(this.pid[i]!, r);
@@ -508,9 +526,20 @@ export class Historian {
     if (hi > 0) {
       // One row for the point's minute (h_block), not a row per sample.
       this.store.blockBatch.add4(this.pid[i]!, a, hi, encodeBlock(a, s.ts, s.v, s.q, hi));
-      this.setCarry(i, s.ts[hi - 1]!, s.v[hi - 1]!, s.q[hi - 1]!);
+      const v = s.v[hi - 1]!;
+      this.setCarry(i, s.ts[hi - 1]!, v === v ? v : null, s.q[hi - 1]!);
       for (let k = 0; k < hi; k++) open.shift(i);
     } else if (c && c.ts + this.holdMs[i]! <= b) this.clearCarry(i);
+  }
+
+  private growMinute(): MinuteColumns {
+    const m = this.minute;
+    const n = m.ts.length * 2;
+    const grown = { ts: new Float64Array(n), v: new Float64Array(n), q: new Int32Array(n) };
+    grown.ts.set(m.ts);
+    grown.v.set(m.v);
+    grown.q.set(m.q);
+    return (this.minute = grown);
   }
 
   /**

@@ -94,6 +94,11 @@ export class OpenSamples {
     return this.v.get(slot);
   }
 
+  /** The slot's value as a number: NaN when it is none (or not a number). */
+  numAt(slot: number): number {
+    return this.v.num[slot]!;
+  }
+
   qualityAt(slot: number): number {
     return this.q[slot]!;
   }

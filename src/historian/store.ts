@@ -61,7 +61,7 @@ export function encodeBlock(minute: number, ts: ArrayLike<number>, v: ArrayLike<
       for (let j = 0; j < n; j++) rows.push([ts[j]! - minute, v[j]!, q[j]!]);
       return JSON.stringify(rows);
     }
-    if (typeof x === "number" && Math.fround(x) !== x) flags |= F64_VALUES;
+    if (typeof x === "number" && x === x && Math.fround(x) !== x) flags |= F64_VALUES; // NaN (no value) fits a float32
     const off = ts[k]! - minute;
     if (!Number.isInteger(off) || off < 0 || off > 65535) flags |= F64_TIMES;
   }
