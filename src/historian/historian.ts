@@ -99,7 +99,7 @@ export class Historian {
   private readonly carryT: Float64Array;
   private readonly carryV: ValueColumn;
   private readonly carryQ: Int32Array;
-  /** Reused to hand one point's carry and minute to aggregate() (which keeps neither). */
+  /** Reused (nothing keeps them): the carry handed to aggregate(), a text point's minute, fillCarried's empty one. */
   private readonly scratchCarry = { ts: 0, v: null as number | string | null, q: 0 };
   private readonly scratch: Samples = emptySamples();
   /** A numeric point's minute in a close, in typed columns (reused, grown as needed; NaN: no value). */
