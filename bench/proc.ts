@@ -37,13 +37,16 @@ export function threadCpu(pid: number): Map<number, { name: string; ms: number }
   return out;
 }
 
+/** Threads of JSC's GC helpers and of the allocator's scavenger, by name. */
+export const GC_THREAD = /Heap|Collector|scavenger/i;
+
 /** CPU ms of `pid` grouped: its main thread, JSC's JIT compilers, its GC and allocator helpers, the rest. */
 export function threadGroups(pid: number): { main: number; jit: number; gc: number; other: number } {
   const g = { main: 0, jit: 0, gc: 0, other: 0 };
   for (const [tid, { name, ms }] of threadCpu(pid)) {
     if (tid === pid) g.main += ms;
     else if (/JIT/i.test(name)) g.jit += ms;
-    else if (/Heap|Collector|scavenger/i.test(name)) g.gc += ms;
+    else if (GC_THREAD.test(name)) g.gc += ms;
     else g.other += ms;
   }
   return g;

@@ -24,7 +24,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuMs, rssMB, threadCpu } from "./proc.ts";
+import { cpuMs, GC_THREAD, rssMB, threadCpu } from "./proc.ts";
 import { report } from "./report.ts";
 import { freePort } from "../src/server/ports.ts";
 
@@ -159,7 +159,7 @@ async function run(
       console.log(rows.filter((r) => r[1] > 0.05).map(([n, c]) => `${n} ${c.toFixed(2)} %`).join(", "));
       mainPct = rows.filter((r) => r[0] === "main").reduce((a, r) => a + r[1], 0);
       jitPct = rows.filter((r) => r[0].startsWith("JIT")).reduce((a, r) => a + r[1], 0);
-      gcPct = rows.filter((r) => /Heap|Collector|scavenger/i.test(r[0])).reduce((a, r) => a + r[1], 0);
+      gcPct = rows.filter((r) => GC_THREAD.test(r[0])).reduce((a, r) => a + r[1], 0);
     }
     const reqs = ((await reqCount()) - r0) / elapsedS;
     rssMax = Math.max(rssMax, rssMB(pid));
