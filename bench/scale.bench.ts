@@ -81,7 +81,7 @@ interface RunResult {
  */
 async function run(
   layout: "gateways" | "ethernet",
-  o: { historian: boolean; changing: number; label?: string; warmupS?: number; measureS?: number; together?: () => Promise<void> } = { historian: false, changing: 1 },
+  o: { historian: boolean; changing: number; label?: string; warmupS?: number; measureS?: number; together?: Barrier } = { historian: false, changing: 1 },
 ): Promise<RunResult> {
   const warmupS = o.warmupS ?? WARMUP_S;
   const measureS = o.measureS ?? MEASURE_S;
@@ -129,7 +129,7 @@ async function run(
     console.log(`layout: ${layout === "gateways" ? `${ports.length} gateways (buses, workers) × ${perPort} units` : `one bus (one worker), ${ports.length} devices at their own TCP address`}; warm-up ${warmupS} s, measuring ${measureS} s (Busbar pid ${pid})`);
     await Bun.sleep(warmupS * 1000);
     // A pair run side by side starts its windows together (see the historian pair below).
-    await o.together?.();
+    await o.together?.arrive();
     const reqCount = async () =>
       ((await (await fetch(`http://127.0.0.1:${http}/api/buses`)).json()) as { requests: number }[]).reduce((s, b) => s + b.requests, 0);
     const r0 = await reqCount();
@@ -202,6 +202,10 @@ async function run(
     report(`${label} values decoded wrong`, wrong, "values", { max: 0 });
     report(`${label} requests/s on the wire`, reqs, "req/s", { note: "no pause between requests" });
     return { cpuPct, rssMax };
+  } catch (e) {
+    // The other side of a pair would wait at the barrier for ever, its processes running.
+    o.together?.fail(e);
+    throw e;
   } finally {
     busbar?.kill("SIGTERM");
     load.kill("SIGKILL");
@@ -212,14 +216,25 @@ async function run(
 
 if (process.env.BENCH_HISTORIAN !== "only") for (const layout of LAYOUTS) await run(layout);
 
-/** Resolves for all `n` callers once the last of them has called it. */
-function barrier(n: number): () => Promise<void> {
+interface Barrier {
+  /** Resolves for every caller once all of them have arrived. */
+  arrive(): Promise<void>;
+  /** A side that failed: the others stop waiting, with its error. */
+  fail(e: unknown): void;
+}
+
+function barrier(n: number): Barrier {
   let arrived = 0;
   let release!: () => void;
-  const all = new Promise<void>((r) => (release = r));
-  return () => {
-    if (++arrived === n) release();
-    return all;
+  let reject!: (e: unknown) => void;
+  const all = new Promise<void>((res, rej) => ((release = res), (reject = rej)));
+  all.catch(() => {}); // a failure before anyone waits is the failing side's own to report
+  return {
+    arrive: () => {
+      if (++arrived === n) release();
+      return all;
+    },
+    fail: (e) => reject(e),
   };
 }
 
@@ -240,10 +255,15 @@ if (process.env.BENCH_HISTORIAN !== "0") {
     const tag = PAIRS > 1 ? ` pair ${k}` : "";
     const together = barrier(2);
     const common = { changing: 0.1, warmupS: HIST_WARMUP_S, measureS: HIST_MEASURE_S, together };
-    const [off, on] = await Promise.all([
+    // allSettled: a side that fails makes the other stop at the barrier and end its own processes
+    // before the bench exits (with Promise.all the bench exited at once, leaving them running).
+    const sides = await Promise.allSettled([
       run("gateways", { ...common, historian: false, label: `[10 % changing, historian off${tag}]` }),
       run("gateways", { ...common, historian: !CONTROL, label: `[10 % changing, historian ${CONTROL ? "off, control" : "on"}${tag}]` }),
     ]);
+    const failed = sides.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const [off, on] = sides.map((r) => (r as PromiseFulfilledResult<RunResult>).value) as [RunResult, RunResult];
     added.push(on.cpuPct - off.cpuPct);
     rssOn = Math.max(rssOn, on.rssMax);
     console.log(`${tag.trim() || "pair"}: historian's added CPU ${added.at(-1)!.toFixed(3)} % core, whole process`);
