@@ -241,11 +241,11 @@ function barrier(n: number): Barrier {
 // Issue 16: the same site with 10 % of the 20,000 points changing each second, historian off and on.
 if (process.env.BENCH_HISTORIAN !== "0") {
   // Off and on run side by side, each with its own load process, and measure over the same window.
-  // Run one after the other, the poll workers' CPU moved by up to ±0.4 % of a core between the two
+  // Run one after the other, the poll workers' CPU once moved by 0.5 % of a core between the two
   // windows (cause not found: the host's load on this VM, or each run's own timing), as much as the
-  // historian's own figure. Side by side, whatever the host does, both windows see it; each pair is
-  // light (~4 % of a core a process, and its load) on two cores.
-  // BENCH_HIST_PAIRS (default 2) pairs one after the other: each difference is printed, and their mean.
+  // historian's own figure. Side by side, whatever the host does, both windows see it; a pair is
+  // light on two cores (2–5 % of a core a Busbar, its load process niced). Each pair's difference
+  // is printed, then their mean.
   const PAIRS = Number(process.env.BENCH_HIST_PAIRS ?? 2);
   const CONTROL = process.env.BENCH_HIST_CONTROL === "1";
   const added: number[] = [];
