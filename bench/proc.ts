@@ -38,16 +38,21 @@ export function threadCpu(pid: number): Map<number, { name: string; ms: number }
 }
 
 /** Threads of JSC's GC helpers and of the allocator's scavenger, by name. */
-export const GC_THREAD = /Heap|Collector|scavenger/i;
+const GC_THREAD = /Heap|Collector|scavenger/i;
 
-/** CPU ms of `pid` grouped: its main thread, JSC's JIT compilers, its GC and allocator helpers, the rest. */
-export function threadGroups(pid: number): { main: number; jit: number; gc: number; other: number } {
+export type ThreadGroup = "main" | "jit" | "gc" | "other";
+
+/** The group of thread `tid` of `pid`: its main thread, JSC's JIT compilers, its GC and allocator helpers, the rest. */
+export function threadGroup(pid: number, tid: number, name: string): ThreadGroup {
+  if (tid === pid) return "main";
+  if (/JIT/i.test(name)) return "jit";
+  if (GC_THREAD.test(name)) return "gc";
+  return "other";
+}
+
+/** CPU ms of `pid` by threadGroup. */
+export function threadGroups(pid: number): Record<ThreadGroup, number> {
   const g = { main: 0, jit: 0, gc: 0, other: 0 };
-  for (const [tid, { name, ms }] of threadCpu(pid)) {
-    if (tid === pid) g.main += ms;
-    else if (/JIT/i.test(name)) g.jit += ms;
-    else if (GC_THREAD.test(name)) g.gc += ms;
-    else g.other += ms;
-  }
+  for (const [tid, { name, ms }] of threadCpu(pid)) g[threadGroup(pid, tid, name)] += ms;
   return g;
 }

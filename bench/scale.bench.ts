@@ -26,7 +26,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuMs, GC_THREAD, rssMB, threadCpu } from "./proc.ts";
+import { cpuMs, rssMB, threadCpu, threadGroup, type ThreadGroup } from "./proc.ts";
 import { report } from "./report.ts";
 import { freePort } from "../src/server/ports.ts";
 
@@ -159,11 +159,16 @@ async function run(
     if (process.env.BENCH_THREADS) {
       // Where the CPU went, per thread (main thread = the process's own pid).
       const t1 = threadCpu(pid);
-      const rows = [...t1].map(([tid, v]) => [tid === pid ? "main" : v.name, ((v.ms - (threads0.get(tid)?.ms ?? 0)) / 1000 / elapsedS) * 100] as const);
-      console.log(`${o.label ?? layout}: ` + rows.filter((r) => r[1] > 0.05).map(([n, c]) => `${n} ${c.toFixed(2)} %`).join(", "));
-      mainPct = rows.filter((r) => r[0] === "main").reduce((a, r) => a + r[1], 0);
-      jitPct = rows.filter((r) => r[0].startsWith("JIT")).reduce((a, r) => a + r[1], 0);
-      gcPct = rows.filter((r) => GC_THREAD.test(r[0])).reduce((a, r) => a + r[1], 0);
+      const rows = [...t1].map(([tid, v]) => ({
+        name: tid === pid ? "main" : v.name,
+        group: threadGroup(pid, tid, v.name),
+        pct: ((v.ms - (threads0.get(tid)?.ms ?? 0)) / 1000 / elapsedS) * 100,
+      }));
+      console.log(`${o.label ?? layout}: ` + rows.filter((r) => r.pct > 0.05).map((r) => `${r.name} ${r.pct.toFixed(2)} %`).join(", "));
+      const sum = (group: ThreadGroup) => rows.filter((r) => r.group === group).reduce((a, r) => a + r.pct, 0);
+      mainPct = sum("main");
+      jitPct = sum("jit");
+      gcPct = sum("gc");
     }
     const reqs = ((await reqCount()) - r0) / elapsedS;
     rssMax = Math.max(rssMax, rssMB(pid));
@@ -266,10 +271,11 @@ if (process.env.BENCH_HISTORIAN !== "0") {
     const [off, on] = sides.map((r) => (r as PromiseFulfilledResult<RunResult>).value) as [RunResult, RunResult];
     added.push(on.cpuPct - off.cpuPct);
     rssOn = Math.max(rssOn, on.rssMax);
-    console.log(`${tag.trim() || "pair"}: historian's added CPU ${added.at(-1)!.toFixed(3)} % core, whole process`);
+    const pair = tag.trim() || "pair";
+    console.log(`${pair}: historian's added CPU ${added.at(-1)!.toFixed(3)} % core, whole process`);
     if (on.gcPct !== undefined && off.gcPct !== undefined) {
       own.push(on.mainPct! + on.jitPct! + on.gcPct - off.mainPct! - off.jitPct! - off.gcPct);
-      console.log(`${tag.trim() || "pair"}: of which main thread + JIT + GC and allocator ${own.at(-1)!.toFixed(3)} % core; poll workers and the rest ${(added.at(-1)! - own.at(-1)!).toFixed(3)} % core`);
+      console.log(`${pair}: of which main thread + JIT + GC and allocator ${own.at(-1)!.toFixed(3)} % core; poll workers and the rest ${(added.at(-1)! - own.at(-1)!).toFixed(3)} % core`);
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
